@@ -1,0 +1,134 @@
+//! Command-line definitions (clap derive). Behaviour lives in `commands.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::export::ExportFormat;
+use crate::data::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kibble",
+    version,
+    about = "A terminal-native RLHF workbench: rank model responses, train a reward model, improve a policy.",
+    after_help = "Examples:\n  kibble                         open the labelling app (imports the sample data into a new DB)\n  kibble import data.jsonl       import prompts, candidates or preference pairs\n  kibble export --format trl --out pairs.jsonl\n  kibble stats --json"
+)]
+pub struct Cli {
+    /// SQLite database file.
+    #[arg(long, global = true, env = "KIBBLE_DB", default_value = "kibble.db")]
+    pub db: PathBuf,
+
+    /// Who is labelling (default: $USER). Recorded with the OS user who ran kibble.
+    #[arg(long)]
+    pub annotator: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import JSONL files (plain or .gz): kibble, TRL pairs, HH transcripts or prompts.
+    #[command(
+        after_help = "Examples:\n  kibble import prompts.jsonl\n  kibble import --format trl pairs.jsonl.gz\n  kibble import --skip-invalid messy.jsonl   # bad lines go to messy.jsonl.rejects.jsonl\n\nEach file is imported in one transaction: on the first bad line nothing is written and\nkibble exits with code 2, naming FILE:LINE and the field. Re-importing a file adds nothing."
+    )]
+    Import(ImportArgs),
+    /// Export rankings as TRL/OpenRLHF pairs, ranking records, or a full kibble backup.
+    #[command(
+        after_help = "Examples:\n  kibble export --format trl --out pairs.jsonl\n  kibble export --format trl --out pairs.jsonl --split 0.1 --seed 7   # pairs.train.jsonl + pairs.eval.jsonl\n  kibble export --format kibble --out backup.jsonl\n\nRetracted (undone) rankings are never exported. Splits are by prompt."
+    )]
+    Export(ExportArgs),
+    /// Counts of prompts, candidates and rankings, per annotator.
+    #[command(after_help = "Examples:\n  kibble stats\n  kibble stats --json | jq .annotators")]
+    Stats(StatsArgs),
+    /// Speed benchmarks that anyone can run on their own machine.
+    #[command(
+        after_help = "Examples:\n  kibble bench import --prompts 250000\n  kibble bench queue --db big.db"
+    )]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import, in order; each is its own transaction.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Input format; `auto` decides from the first valid line.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Import the good lines and write the bad ones with reasons to FILE.rejects.jsonl.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Print one JSON report per file.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Kibble,
+    Trl,
+    Hh,
+    Prompts,
+}
+
+impl FormatArg {
+    pub fn format(self) -> Option<Format> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Kibble => Some(Format::Kibble),
+            FormatArg::Trl => Some(Format::Trl),
+            FormatArg::Hh => Some(Format::Hh),
+            FormatArg::Prompts => Some(Format::Prompts),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (written to a temporary name, then renamed). Default: standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Fraction of prompts for an eval file; writes OUT's .train and .eval siblings.
+    #[arg(long, requires = "out")]
+    pub split: Option<f64>,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Only this annotator's rankings.
+    #[arg(long = "annotator", value_name = "NAME")]
+    pub only_annotator: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Generate a kibble JSONL of N prompts x K candidates, import it into a fresh DB, report speed
+    /// and peak memory; then time the next-prompt query and `stats` at that size.
+    Import {
+        #[arg(long, default_value_t = 250_000)]
+        prompts: usize,
+        #[arg(long, default_value_t = 4)]
+        candidates: usize,
+        /// Keep the generated DB here (default: a temporary folder).
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,277 @@
+//! What each subcommand does: open the store, call the library, print results.
+
+use std::io::{BufWriter, Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, ExportArgs, ImportArgs, StatsArgs};
+use crate::data::sample::SAMPLE_FILES;
+use crate::jobs::export::{export, ExportOptions};
+use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
+use crate::store::Store;
+
+/// Bad input from the user (exit code 2), as opposed to a failure (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => open_app(&cli.db, cli.annotator),
+        Some(Command::Import(args)) => import(&cli.db, args),
+        Some(Command::Export(args)) => export_cmd(&cli.db, args),
+        Some(Command::Stats(args)) => stats(&cli.db, args),
+        Some(Command::Bench(args)) => crate::jobs::bench::run(args.what),
+    }
+}
+
+pub fn open_store(path: &Path) -> anyhow::Result<Store> {
+    Store::open(path).with_context(|| format!("cannot open database {}", path.display()))
+}
+
+/// The annotator name: `--annotator`, else the OS user.
+pub fn annotator_name(flag: Option<String>) -> String {
+    flag.or_else(os_user).unwrap_or_else(|| "anonymous".into())
+}
+
+pub fn os_user() -> Option<String> {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Imports the bundled sample data into an empty DB, so the first start shows something real.
+pub fn seed_sample_data(store: &mut Store) -> anyhow::Result<bool> {
+    if store.stats()?.prompts > 0 {
+        return Ok(false);
+    }
+    for (name, text) in SAMPLE_FILES {
+        import_reader(
+            store,
+            Cursor::new(text.as_bytes()),
+            name,
+            name,
+            ImportOptions::default(),
+        )
+        .with_context(|| format!("importing bundled sample {name}"))?;
+    }
+    Ok(true)
+}
+
+fn open_app(db: &Path, annotator: Option<String>) -> anyhow::Result<()> {
+    let mut store = open_store(db)?;
+    if seed_sample_data(&mut store)? {
+        eprintln!(
+            "New database {}: imported the bundled sample data.",
+            db.display()
+        );
+    }
+    let s = store.stats()?;
+    println!(
+        "kibble: {} prompts, {} candidates, {} rankings in {} (annotator: {}).",
+        s.prompts,
+        s.candidates,
+        s.rankings,
+        db.display(),
+        annotator_name(annotator)
+    );
+    println!("The labelling app is not built yet; use `kibble import`, `kibble export` and `kibble stats`.");
+    Ok(())
+}
+
+fn import(db: &Path, args: ImportArgs) -> anyhow::Result<()> {
+    let mut store = open_store(db)?;
+    let opts = ImportOptions {
+        format: args.format.format(),
+        skip_invalid: args.skip_invalid,
+    };
+    for file in &args.files {
+        let report = match import_file(&mut store, file, opts) {
+            Ok(r) => r,
+            Err(e) if e.is_bad_input() => {
+                return Err(BadInput(format!(
+                    "{e}\nNothing from {} was imported. Fix the line, or re-run with --skip-invalid to import the good lines.",
+                    file.display()
+                ))
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            let c = report.counts;
+            println!(
+                "{}: {} lines ({}): added {} prompts, {} candidates, {} rankings{}",
+                report.file,
+                c.lines,
+                report.format.unwrap_or("empty"),
+                c.prompts_added,
+                c.candidates_added,
+                c.rankings_added,
+                match &report.rejects_file {
+                    Some(p) => format!("; {} rejected, see {}", c.rejected, p.display()),
+                    None => String::new(),
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn export_cmd(db: &Path, args: ExportArgs) -> anyhow::Result<()> {
+    if let Some(f) = args.split {
+        if !(0.0..1.0).contains(&f) {
+            return Err(BadInput(format!("--split must be in [0, 1), got {f}")).into());
+        }
+    }
+    let store = open_store(db)?;
+    let opts = ExportOptions {
+        format: args.format,
+        annotator: args.only_annotator,
+        split: args.split.map(|f| (f, args.seed)),
+    };
+    let counts = match (&args.out, args.split) {
+        (None, _) => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let c = export(&store, &opts, &mut out, None)?;
+            out.flush()?;
+            c
+        }
+        (Some(path), None) => write_file_atomically(path, |w| export(&store, &opts, w, None))?,
+        (Some(path), Some(_)) => {
+            let (train_path, eval_path) = split_paths(path);
+            let mut eval_tmp = AtomicFile::create(&eval_path)?;
+            let c = write_file_atomically(&train_path, |w| {
+                export(&store, &opts, w, Some(eval_tmp.writer()))
+            })?;
+            eval_tmp.commit()?;
+            eprintln!("wrote {} and {}", train_path.display(), eval_path.display());
+            c
+        }
+    };
+    eprintln!(
+        "exported {} records from {} prompts{}",
+        counts.train_records + counts.eval_records,
+        counts.train_prompts + counts.eval_prompts,
+        if args.split.is_some() {
+            format!(
+                " (eval: {} records from {} prompts)",
+                counts.eval_records, counts.eval_prompts
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// `pairs.jsonl` -> `pairs.train.jsonl`, `pairs.eval.jsonl`.
+pub fn split_paths(path: &Path) -> (PathBuf, PathBuf) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (stem, ext) = match name.find('.') {
+        Some(i) => (&name[..i], &name[i..]),
+        None => (name.as_str(), ""),
+    };
+    (
+        path.with_file_name(format!("{stem}.train{ext}")),
+        path.with_file_name(format!("{stem}.eval{ext}")),
+    )
+}
+
+/// A file written under a temporary name and renamed into place only on `commit`.
+struct AtomicFile {
+    target: PathBuf,
+    tmp: PathBuf,
+    out: Option<BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    fn create(target: &Path) -> anyhow::Result<AtomicFile> {
+        let tmp = temp_name(target);
+        let f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            tmp,
+            out: Some(BufWriter::new(f)),
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        self.out.as_mut().expect("writer used after commit")
+    }
+
+    fn commit(mut self) -> anyhow::Result<()> {
+        if let Some(w) = self.out.take() {
+            let f = w.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&self.tmp, &self.target)
+            .with_context(|| format!("cannot write {}", self.target.display()))?;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn write_file_atomically<T>(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut file = AtomicFile::create(path)?;
+    let value = f(file.writer())?;
+    file.commit()?;
+    Ok(value)
+}
+
+fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
+    let store = open_store(db)?;
+    let s = store.stats()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!("database     {}", db.display());
+    println!(
+        "prompts      {} ({} with candidates to rank, {} ranked)",
+        s.prompts, s.rankable_prompts, s.ranked_prompts
+    );
+    println!("candidates   {}", s.candidates);
+    println!(
+        "rankings     {} live, {} skips, {} retracted; {} in the last hour",
+        s.rankings, s.skips, s.retracted, s.rankings_last_hour
+    );
+    if !s.annotators.is_empty() {
+        println!();
+        println!(
+            "{:<32} {:>9} {:>6} {:>9} {:>11} {:>9}",
+            "annotator", "rankings", "skips", "retracted", "median s", "per hour"
+        );
+        for a in &s.annotators {
+            let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+            println!(
+                "{:<32} {:>9} {:>6} {:>9} {:>11} {:>9}",
+                crate::text::sanitize_line(&a.name, 32),
+                a.rankings,
+                a.skips,
+                a.retracted,
+                opt(a.median_seconds),
+                opt(a.per_hour)
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Export records: one JSON value per output line, for each format the ecosystem reads.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::domain::{Candidate, CandidateId, Prompt, PromptBody, Ranking};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// TRL preference pairs `{"prompt","chosen","rejected","margin"?}`, one per ordered pair
+    Trl,
+    /// OpenRLHF reward data: `{"chosen","rejected"}` as full chat transcripts (+ "margin")
+    Openrlhf,
+    /// One object per ranking with tie groups, annotator, time and provenance ids
+    Rankings,
+    /// Every prompt with all its candidates, sources, scores and rankings (a full backup)
+    Kibble,
+}
+
+/// A response in the shape TRL expects beside this prompt: text, or one assistant message.
+fn response(prompt: &PromptBody, text: &str) -> Value {
+    match prompt {
+        PromptBody::Text(_) => Value::String(text.to_string()),
+        PromptBody::Chat(_) => json!([{"role": "assistant", "content": text}]),
+    }
+}
+
+/// The prompt as chat turns followed by the response (OpenRLHF's transcript form).
+fn transcript(prompt: &PromptBody, text: &str) -> Value {
+    let mut turns = match prompt {
+        PromptBody::Text(t) => vec![json!({"role": "user", "content": t})],
+        PromptBody::Chat(m) => m
+            .iter()
+            .map(|m| json!({"role": m.role, "content": m.content}))
+            .collect(),
+    };
+    turns.push(json!({"role": "assistant", "content": text}));
+    Value::Array(turns)
+}
+
+/// The pair records of one ranking (ties and skips give none).
+pub fn pair_records(
+    format: ExportFormat,
+    prompt: &Prompt,
+    candidates: &HashMap<CandidateId, &Candidate>,
+    ranking: &Ranking,
+) -> Vec<Value> {
+    let (pairs, _ties) = ranking.pairs();
+    pairs
+        .iter()
+        .filter_map(|p| {
+            let chosen = candidates.get(&p.chosen)?;
+            let rejected = candidates.get(&p.rejected)?;
+            let mut obj = Map::new();
+            match format {
+                ExportFormat::Openrlhf => {
+                    obj.insert("chosen".into(), transcript(&prompt.body, &chosen.text));
+                    obj.insert("rejected".into(), transcript(&prompt.body, &rejected.text));
+                }
+                _ => {
+                    obj.insert("prompt".into(), prompt.body.to_json());
+                    obj.insert("chosen".into(), response(&prompt.body, &chosen.text));
+                    obj.insert("rejected".into(), response(&prompt.body, &rejected.text));
+                }
+            }
+            if let Some(m) = p.margin {
+                obj.insert("margin".into(), json!(m));
+            }
+            Some(Value::Object(obj))
+        })
+        .collect()
+}
+
+pub fn ranking_record(prompt: &Prompt, candidates: &[Candidate], r: &Ranking) -> Value {
+    json!({
+        "ranking_id": r.id,
+        "prompt_id": prompt.id,
+        "prompt_ext_id": prompt.ext_id,
+        "prompt": prompt.body.to_json(),
+        "candidates": candidates.iter().map(|c| json!({"id": c.id, "text": c.text, "source": c.source})).collect::<Vec<_>>(),
+        "verdict": r.verdict,
+        "mode": r.mode,
+        "groups": r.groups,
+        "shown_order": r.shown_order,
+        "strength": r.strength,
+        "flags": r.flags,
+        "note": r.note,
+        "rushed": r.rushed,
+        "annotator": r.annotator,
+        "os_user": r.os_user,
+        "created_at": r.created_at_ms,
+        "duration_ms": r.duration_ms,
+    })
+}
+
+/// A kibble-format line that imports back to the same prompt, candidates and rankings.
+pub fn kibble_record(
+    prompt: &Prompt,
+    candidates: &[Candidate],
+    scores: &HashMap<CandidateId, f64>,
+    rankings: &[Ranking],
+) -> Value {
+    let index: HashMap<CandidateId, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, i))
+        .collect();
+    let cands: Vec<Value> = candidates
+        .iter()
+        .map(|c| {
+            let mut o = json!({"text": c.text, "source": c.source});
+            if let Some(s) = scores.get(&c.id) {
+                o["score"] = json!(s);
+            }
+            o
+        })
+        .collect();
+    let ranks: Vec<Value> = rankings
+        .iter()
+        .filter(|r| r.verdict == crate::domain::Verdict::Rank)
+        .map(|r| {
+            let groups: Vec<Vec<usize>> = r
+                .groups
+                .iter()
+                .map(|g| g.iter().filter_map(|id| index.get(id).copied()).collect())
+                .collect();
+            json!({
+                "annotator": r.annotator,
+                "groups": groups,
+                "mode": r.mode,
+                "strength": r.strength,
+                "flags": r.flags,
+                "note": r.note,
+                "created_at": r.created_at_ms,
+                "duration_ms": r.duration_ms,
+            })
+        })
+        .collect();
+    let mut obj = Map::new();
+    if let Some(id) = &prompt.ext_id {
+        obj.insert("id".into(), json!(id));
+    }
+    obj.insert("prompt".into(), prompt.body.to_json());
+    if candidates.len() >= 2 {
+        obj.insert("candidates".into(), Value::Array(cands));
+    }
+    if !ranks.is_empty() {
+        obj.insert("rankings".into(), Value::Array(ranks));
+    }
+    if prompt.meta.as_object().is_some_and(|m| !m.is_empty()) {
+        obj.insert("meta".into(), prompt.meta.clone());
+    }
+    Value::Object(obj)
+}

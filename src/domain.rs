@@ -1,0 +1,350 @@
+//! The words of the domain: prompts, candidates, rankings and the preference pairs they imply.
+//! Plain data shared by `store`, `data`, `jobs` and `tui`; no I/O here.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub type PromptId = i64;
+pub type CandidateId = i64;
+pub type RankingId = i64;
+
+/// One turn of a chat prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+/// A prompt is either plain text or a list of chat messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptBody {
+    Text(String),
+    Chat(Vec<Message>),
+}
+
+impl PromptBody {
+    /// Stable content hash: re-importing the same prompt finds the same row.
+    pub fn content_hash(&self) -> [u8; 16] {
+        match self {
+            PromptBody::Text(t) => hash16(&[b"t", t.as_bytes()]),
+            PromptBody::Chat(msgs) => {
+                let mut h = Sha256::new();
+                h.update(b"c");
+                for m in msgs {
+                    // Length-prefix each part so ("ab","c") and ("a","bc") differ.
+                    for part in [&m.role, &m.content] {
+                        h.update((part.len() as u64).to_le_bytes());
+                        h.update(part.as_bytes());
+                    }
+                }
+                truncate16(&h.finalize())
+            }
+        }
+    }
+
+    /// The text a model would condition on, for display and tokenisation.
+    pub fn as_plain_text(&self) -> String {
+        match self {
+            PromptBody::Text(t) => t.clone(),
+            PromptBody::Chat(msgs) => msgs
+                .iter()
+                .map(|m| format!("{}: {}", m.role, m.content))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        }
+    }
+
+    /// JSON form used in every export format: a string or a list of `{role, content}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            PromptBody::Text(t) => serde_json::Value::String(t.clone()),
+            PromptBody::Chat(m) => serde_json::to_value(m).unwrap_or_default(),
+        }
+    }
+}
+
+pub fn candidate_hash(text: &str) -> [u8; 16] {
+    hash16(&[text.as_bytes()])
+}
+
+fn hash16(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    truncate16(&h.finalize())
+}
+
+fn truncate16(full: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub id: PromptId,
+    pub ext_id: Option<String>,
+    pub body: PromptBody,
+    pub meta: serde_json::Value,
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub id: CandidateId,
+    pub prompt_id: PromptId,
+    pub text: String,
+    pub source: String,
+}
+
+/// How a ranking's groups are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankingMode {
+    /// Groups are a full order, best first; members of one group are tied.
+    Full,
+    /// Three groups: [best], [the rest, unordered among themselves], [worst].
+    BestWorst,
+}
+
+impl RankingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankingMode::Full => "full",
+            RankingMode::BestWorst => "best_worst",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "full" => Some(RankingMode::Full),
+            "best_worst" => Some(RankingMode::BestWorst),
+            _ => None,
+        }
+    }
+}
+
+/// What an annotator did with a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Rank,
+    Skip,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Rank => "rank",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+/// A ranking about to be appended to the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRanking {
+    pub prompt_id: PromptId,
+    pub annotator: String,
+    /// OS user that ran the process, kept beside the annotator name.
+    pub os_user: Option<String>,
+    pub created_at_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub shown_order: Vec<CandidateId>,
+    pub verdict: Verdict,
+    pub mode: RankingMode,
+    /// Ordered tie groups of candidate ids, best first. Empty for a skip.
+    pub groups: Vec<Vec<CandidateId>>,
+    pub strength: Option<f64>,
+    pub flags: Vec<String>,
+    pub note: Option<String>,
+    pub rushed: bool,
+    /// Makes imports idempotent: the same key is never stored twice.
+    pub dedupe_key: Option<Vec<u8>>,
+}
+
+/// A ranking as stored in the append-only log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    pub id: RankingId,
+    pub prompt_id: PromptId,
+    pub annotator: String,
+    pub os_user: Option<String>,
+    pub created_at_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub shown_order: Vec<CandidateId>,
+    pub verdict: Verdict,
+    pub mode: RankingMode,
+    pub groups: Vec<Vec<CandidateId>>,
+    pub strength: Option<f64>,
+    pub flags: Vec<String>,
+    pub note: Option<String>,
+    pub rushed: bool,
+}
+
+/// One "chosen is better than rejected" judgement implied by a ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreferencePair {
+    pub ranking_id: RankingId,
+    pub prompt_id: PromptId,
+    pub chosen: CandidateId,
+    pub rejected: CandidateId,
+    pub margin: Option<f64>,
+    /// 1 / (number of ordered pairs in the ranking): each ranking counts once whatever its K.
+    pub weight: f64,
+}
+
+/// Two candidates a ranking put in the same tie group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TiePair {
+    pub ranking_id: RankingId,
+    pub prompt_id: PromptId,
+    pub a: CandidateId,
+    pub b: CandidateId,
+}
+
+impl Ranking {
+    /// The ordered pairs and the ties this ranking implies.
+    /// A full ranking of K candidates in singleton groups gives K(K-1)/2 pairs.
+    pub fn pairs(&self) -> (Vec<PreferencePair>, Vec<TiePair>) {
+        let mut ordered: Vec<(CandidateId, CandidateId)> = Vec::new();
+        let mut ties = Vec::new();
+        if self.verdict != Verdict::Rank {
+            return (Vec::new(), ties);
+        }
+        for (gi, group) in self.groups.iter().enumerate() {
+            if self.mode == RankingMode::Full {
+                for (i, &a) in group.iter().enumerate() {
+                    for &b in &group[i + 1..] {
+                        ties.push(TiePair {
+                            ranking_id: self.id,
+                            prompt_id: self.prompt_id,
+                            a,
+                            b,
+                        });
+                    }
+                }
+            }
+            for worse in &self.groups[gi + 1..] {
+                for &c in group {
+                    for &r in worse {
+                        ordered.push((c, r));
+                    }
+                }
+            }
+        }
+        let weight = if ordered.is_empty() {
+            0.0
+        } else {
+            1.0 / ordered.len() as f64
+        };
+        let pairs = ordered
+            .into_iter()
+            .map(|(chosen, rejected)| PreferencePair {
+                ranking_id: self.id,
+                prompt_id: self.prompt_id,
+                chosen,
+                rejected,
+                margin: self.strength,
+                weight,
+            })
+            .collect();
+        (pairs, ties)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Deterministic train/eval assignment by prompt: a prompt never lands on both sides,
+/// and stays on its side as the DB grows.
+pub fn is_eval_prompt(prompt_hash: &[u8; 16], seed: u64, eval_fraction: f64) -> bool {
+    let mut h = Sha256::new();
+    h.update(seed.to_le_bytes());
+    h.update(prompt_hash);
+    let d = h.finalize();
+    let x = u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+    (x as f64 / u64::MAX as f64) < eval_fraction
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranking(groups: Vec<Vec<i64>>, mode: RankingMode) -> Ranking {
+        Ranking {
+            id: 1,
+            prompt_id: 1,
+            annotator: "a".into(),
+            os_user: None,
+            created_at_ms: 0,
+            duration_ms: None,
+            shown_order: vec![],
+            verdict: Verdict::Rank,
+            mode,
+            groups,
+            strength: Some(2.0),
+            flags: vec![],
+            note: None,
+            rushed: false,
+        }
+    }
+
+    #[test]
+    fn full_ranking_of_four_gives_six_pairs() {
+        let (p, t) = ranking(vec![vec![1], vec![2], vec![3], vec![4]], RankingMode::Full).pairs();
+        assert_eq!(p.len(), 6);
+        assert!(t.is_empty());
+        assert!((p.iter().map(|x| x.weight).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!((p[0].chosen, p[0].rejected), (1, 2));
+    }
+
+    #[test]
+    fn ties_are_not_pairs() {
+        // b > (a = d) > c
+        let (p, t) = ranking(vec![vec![2], vec![1, 4], vec![3]], RankingMode::Full).pairs();
+        let got: Vec<_> = p.iter().map(|x| (x.chosen, x.rejected)).collect();
+        assert_eq!(got, vec![(2, 1), (2, 4), (2, 3), (1, 3), (4, 3)]);
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].a, t[0].b), (1, 4));
+    }
+
+    #[test]
+    fn best_worst_middle_is_unordered_not_tied() {
+        let (p, t) = ranking(vec![vec![1], vec![2, 3], vec![4]], RankingMode::BestWorst).pairs();
+        assert_eq!(p.len(), 5);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn split_is_deterministic_and_roughly_sized() {
+        let n = (0..2000u32)
+            .filter(|i| is_eval_prompt(&candidate_hash(&i.to_string()), 7, 0.1))
+            .count();
+        assert!((120..280).contains(&n), "{n}");
+        let h = candidate_hash("x");
+        assert_eq!(is_eval_prompt(&h, 1, 0.5), is_eval_prompt(&h, 1, 0.5));
+    }
+
+    #[test]
+    fn chat_hash_is_unambiguous() {
+        let a = PromptBody::Chat(vec![Message {
+            role: "ab".into(),
+            content: "c".into(),
+        }]);
+        let b = PromptBody::Chat(vec![Message {
+            role: "a".into(),
+            content: "bc".into(),
+        }]);
+        assert_ne!(a.content_hash(), b.content_hash());
+        assert_ne!(
+            PromptBody::Text("x".into()).content_hash(),
+            candidate_hash("x")
+        );
+    }
+}

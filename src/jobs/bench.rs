@@ -1,0 +1,176 @@
+//! `kibble bench ...`: speed figures anyone can reproduce on their own machine.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::cli::BenchCommand;
+use crate::domain::{now_ms, NewRanking, RankingMode, Verdict};
+use crate::jobs::import::{import_file, ImportOptions};
+use crate::store::{QueueOptions, Store};
+
+pub fn run(what: BenchCommand) -> anyhow::Result<()> {
+    match what {
+        BenchCommand::Import {
+            prompts,
+            candidates,
+            keep,
+            json,
+        } => bench_import(prompts, candidates, keep.as_deref(), json),
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the", "model", "answer", "because", "which", "function", "returns", "value", "data", "should",
+    "explain", "quickly", "reward", "policy", "training", "example", "simple", "list", "string",
+    "error", "file", "user", "system", "better", "worse", "clear", "step", "first", "then",
+    "finally", "result", "number", "python", "rust", "query", "index", "memory",
+];
+
+/// Writes a kibble JSONL of `prompts` x `k` with realistic lengths (prompt ~120 B, answers ~350 B).
+pub fn generate_kibble_jsonl(path: &Path, prompts: usize, k: usize) -> std::io::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut sentence = |n: usize| {
+        let mut s = String::new();
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
+        }
+        s
+    };
+    let mut bytes = 0;
+    for p in 0..prompts {
+        let prompt = format!("Question {p}: {}?", sentence(18));
+        let cands: Vec<String> = (0..k)
+            .map(|c| format!("Answer {c}. {}.", sentence(50 + 5 * c)))
+            .collect();
+        let line = serde_json::to_string(
+            &json!({"id": format!("q{p}"), "prompt": prompt, "candidates": cands}),
+        )?;
+        bytes += line.len() as u64 + 1;
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(bytes)
+}
+
+/// Peak resident memory of this process in MiB (VmHWM), if the OS tells.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resets the peak-RSS counter so a phase can be measured on its own (Linux only).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn percentile(sorted_us: &[f64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted_us.len() - 1) as f64 * p).round() as usize;
+    sorted_us[i]
+}
+
+fn bench_import(
+    prompts: usize,
+    k: usize,
+    keep: Option<&Path>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bench.jsonl");
+    let db = match keep {
+        Some(p) => p.to_path_buf(),
+        None => dir.path().join("bench.db"),
+    };
+    if db.exists() {
+        anyhow::bail!("{} exists; pass a new path to --keep", db.display());
+    }
+    eprintln!("generating {prompts} prompts x {k} candidates ...");
+    let bytes = generate_kibble_jsonl(&file, prompts, k)?;
+
+    let mut store = Store::open(&db)?;
+    reset_peak_rss();
+    let rss_before = peak_rss_mib();
+    let t = Instant::now();
+    let report = import_file(&mut store, &file, ImportOptions::default())?;
+    let import_s = t.elapsed().as_secs_f64();
+    let import_peak = peak_rss_mib();
+    let cands = report.counts.candidates_added as f64;
+
+    // The labelling loop: 8 annotators in turn claim the next prompt and rank it.
+    let annotators: Vec<String> = (0..8).map(|i| format!("bench{i}")).collect();
+    let mut claim_us = Vec::new();
+    let mut append_us = Vec::new();
+    for i in 0..2000 {
+        let who = &annotators[i % annotators.len()];
+        let t = Instant::now();
+        let pid = store
+            .claim_next(who, QueueOptions::default())?
+            .ok_or_else(|| anyhow::anyhow!("queue unexpectedly empty"))?;
+        claim_us.push(t.elapsed().as_secs_f64() * 1e6);
+        let ids: Vec<i64> = store.candidates(pid)?.iter().map(|c| c.id).collect();
+        let t = Instant::now();
+        store.append_ranking(&NewRanking {
+            prompt_id: pid,
+            annotator: who.clone(),
+            os_user: None,
+            created_at_ms: now_ms(),
+            duration_ms: Some(5000),
+            shown_order: ids.clone(),
+            verdict: Verdict::Rank,
+            mode: RankingMode::Full,
+            groups: ids.iter().map(|&id| vec![id]).collect(),
+            strength: None,
+            flags: vec![],
+            note: None,
+            rushed: false,
+            dedupe_key: None,
+        })?;
+        append_us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    claim_us.sort_by(f64::total_cmp);
+    append_us.sort_by(f64::total_cmp);
+
+    let mut stats_ms = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        store.stats()?;
+        stats_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    stats_ms.sort_by(f64::total_cmp);
+
+    let result = json!({
+        "prompts": prompts,
+        "candidates": cands,
+        "file_mib": bytes as f64 / (1 << 20) as f64,
+        "import_seconds": import_s,
+        "candidates_per_second": cands / import_s,
+        "import_peak_rss_mib": import_peak,
+        "rss_before_import_mib": rss_before,
+        "next_prompt_p50_us": percentile(&claim_us, 0.5),
+        "next_prompt_p99_us": percentile(&claim_us, 0.99),
+        "append_ranking_p50_us": percentile(&append_us, 0.5),
+        "append_ranking_p99_us": percentile(&append_us, 0.99),
+        "stats_median_ms": percentile(&stats_ms, 0.5),
+    });
+    if as_json {
+        println!("{result}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Importing files into the store: stream lines, parse, write in one transaction.
+//! All-or-nothing unless `skip_invalid`, in which case bad lines go to `FILE.rejects.jsonl`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::data::formats::{detect, parse_item, parse_object, FieldError};
+use crate::data::reader::{open_input, LineProblem, LineReader, MAX_LINE_BYTES};
+use crate::data::{Format, ImportItem};
+use crate::domain::{now_ms, NewRanking, Verdict};
+use crate::store::{ImportCounts, ImportWriter, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// `None`: detect from the first valid line.
+    pub format: Option<Format>,
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ImportError {
+    /// Bad input (exit code 2) rather than a failure of kibble or the machine (exit code 1).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ImportError::Store(_))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub file: String,
+    pub format: Option<&'static str>,
+    #[serde(flatten)]
+    pub counts: ImportCounts,
+    pub rejects_file: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Reject<'a> {
+    line: u64,
+    error: &'a str,
+    text: String,
+}
+
+pub fn import_file(
+    store: &mut Store,
+    path: &Path,
+    opts: ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let shown = path.display().to_string();
+    let input = open_input(path).map_err(|e| ImportError::File {
+        file: shown.clone(),
+        message: format!("cannot open: {e}"),
+    })?;
+    let rejects_path = opts.skip_invalid.then(|| rejects_path(path));
+    let mut report = import_reader(store, input, &shown, &file_name(path), opts)?;
+    if let (Some(target), Some(rejects)) = (rejects_path, report.rejects.take()) {
+        write_atomically(&target, &rejects).map_err(|e| ImportError::File {
+            file: target.display().to_string(),
+            message: format!("cannot write rejects: {e}"),
+        })?;
+        report.report.rejects_file = Some(target);
+    }
+    Ok(report.report)
+}
+
+/// The outcome of `import_reader`, with rejected lines (JSONL) still in memory-bounded form.
+pub struct ReaderImport {
+    pub report: ImportReport,
+    pub rejects: Option<Vec<u8>>,
+}
+
+/// Imports one JSONL stream. `shown` names it in errors; `name` goes into `import:<name>`.
+pub fn import_reader(
+    store: &mut Store,
+    input: impl BufRead,
+    shown: &str,
+    name: &str,
+    opts: ImportOptions,
+) -> Result<ReaderImport, ImportError> {
+    let mut lines = LineReader::new(input);
+    let mut format = opts.format;
+    let mut rejects: Vec<u8> = Vec::new();
+    let source = format!("import:{name}");
+    let mut writer = store.begin_import()?;
+    loop {
+        let at = lines.line_no() + 1;
+        let next = lines.next_line().map_err(|e| ImportError::Line {
+            file: shown.to_string(),
+            line: at,
+            message: format!("cannot read: {e} (is the file truncated?)"),
+        });
+        let (line_no, parsed) = match next? {
+            None => break,
+            Some((n, Err(problem))) => (n, Err(problem_message(problem))),
+            Some((_, Ok(text))) if text.trim().is_empty() => continue,
+            Some((n, Ok(text))) => (n, parse_line(text, &mut format)),
+        };
+        let outcome = match parsed {
+            Ok(item) => write_item(&mut writer, &item, &source).map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => writer.count_line(false),
+            Err(LineOutcome::Store(e)) => return Err(e.into()),
+            Err(LineOutcome::Invalid(e)) if opts.skip_invalid => {
+                writer.count_line(true);
+                let rec = Reject {
+                    line: line_no,
+                    error: &e.0,
+                    text: lines.last_raw_lossy(),
+                };
+                serde_json::to_writer(&mut rejects, &rec).expect("in-memory write");
+                rejects.push(b'\n');
+            }
+            Err(LineOutcome::Invalid(e)) => {
+                return Err(ImportError::Line {
+                    file: shown.to_string(),
+                    line: line_no,
+                    message: e.0,
+                });
+            }
+        }
+    }
+    let fmt_name = format.map(Format::name);
+    let counts = writer.finish(name, fmt_name.unwrap_or("empty"))?;
+    Ok(ReaderImport {
+        report: ImportReport {
+            file: shown.to_string(),
+            format: fmt_name,
+            counts,
+            rejects_file: None,
+        },
+        rejects: (!rejects.is_empty()).then_some(rejects),
+    })
+}
+
+enum LineOutcome {
+    Invalid(FieldError),
+    Store(StoreError),
+}
+
+impl From<FieldError> for LineOutcome {
+    fn from(e: FieldError) -> Self {
+        LineOutcome::Invalid(e)
+    }
+}
+
+fn problem_message(p: LineProblem) -> LineOutcome {
+    LineOutcome::Invalid(FieldError(match p {
+        LineProblem::TooLong => format!(
+            "line is longer than {} MiB; split the record or shorten it",
+            MAX_LINE_BYTES >> 20
+        ),
+        LineProblem::InvalidUtf8 { byte } => {
+            format!("invalid UTF-8 at byte {byte} of the line; re-encode the file as UTF-8")
+        }
+    }))
+}
+
+fn parse_line(text: &str, format: &mut Option<Format>) -> Result<ImportItem, LineOutcome> {
+    let obj = parse_object(text)?;
+    let f = match *format {
+        Some(f) => f,
+        None => {
+            let f = detect(&obj)?;
+            *format = Some(f);
+            f
+        }
+    };
+    Ok(parse_item(f, obj)?)
+}
+
+fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(), LineOutcome> {
+    let store = |e: StoreError| LineOutcome::Store(e);
+    let prompt_id = w
+        .add_prompt(&item.prompt, item.ext_id.as_deref(), &item.meta)
+        .map_err(store)?;
+    let mut ids = Vec::with_capacity(item.candidates.len());
+    for c in &item.candidates {
+        let src = c.source.as_deref().unwrap_or(source);
+        ids.push(w.add_candidate(prompt_id, &c.text, src).map_err(store)?);
+    }
+    for r in &item.rankings {
+        let annotator = r.annotator.clone().unwrap_or_else(|| source.to_string());
+        let groups: Vec<Vec<i64>> = r
+            .groups
+            .iter()
+            .map(|g| g.iter().map(|&i| ids[i]).collect())
+            .collect();
+        let mut key = Sha256::new();
+        key.update(annotator.as_bytes());
+        key.update(prompt_id.to_le_bytes());
+        key.update(r.mode.as_str());
+        for g in &groups {
+            key.update(b"|");
+            for id in g {
+                key.update(id.to_le_bytes());
+            }
+        }
+        let ranking = NewRanking {
+            prompt_id,
+            annotator,
+            os_user: None,
+            created_at_ms: r.created_at_ms.unwrap_or_else(now_ms),
+            duration_ms: r.duration_ms,
+            shown_order: ids.clone(),
+            verdict: Verdict::Rank,
+            mode: r.mode,
+            groups,
+            strength: r.strength,
+            flags: r.flags.clone(),
+            note: r.note.clone(),
+            rushed: false,
+            dedupe_key: Some(key.finalize()[..16].to_vec()),
+        };
+        w.add_ranking(&ranking).map_err(store)?;
+    }
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn rejects_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".rejects.jsonl");
+    PathBuf::from(s)
+}
+
+/// Writes to a temporary name beside the target, syncs, then renames over it.
+pub fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_name(target);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn temp_name(target: &Path) -> PathBuf {
+    let mut s = target.as_os_str().to_owned();
+    s.push(format!(".tmp{}", std::process::id()));
+    PathBuf::from(s)
+}

@@ -1,0 +1,6 @@
+//! Long work: imports, exports, benchmarks (and, later, training) that load from the store,
+//! run the pure parts in `data`/`ml`, and write results back.
+
+pub mod bench;
+pub mod export;
+pub mod import;

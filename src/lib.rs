@@ -1,0 +1,12 @@
+//! kibble: a terminal-native RLHF workbench. Rank model responses, train a reward model,
+//! improve a policy, in one binary over SSH.
+//!
+//! Arrows point one way: `tui` -> `jobs` -> (`ml`, `data`, `store`) -> `domain`.
+
+pub mod cli;
+pub mod commands;
+pub mod data;
+pub mod domain;
+pub mod jobs;
+pub mod store;
+pub mod text;

@@ -1,0 +1,17 @@
+//! The `kibble` binary: parse the command line, run it, map errors to exit codes
+//! (0 ok, 2 bad input, 1 any other failure).
+
+use clap::Parser;
+use kibble::commands::BadInput;
+use kibble::jobs::import::ImportError;
+
+fn main() {
+    let cli = kibble::cli::Cli::parse();
+    if let Err(e) = kibble::commands::run(cli) {
+        let bad_input = e.downcast_ref::<BadInput>().is_some()
+            || e.downcast_ref::<ImportError>()
+                .is_some_and(|i| i.is_bad_input());
+        eprintln!("error: {e:#}");
+        std::process::exit(if bad_input { 2 } else { 1 });
+    }
+}

@@ -1,0 +1,149 @@
+//! Bulk writes for imports: one transaction for a whole file, committed or dropped as one.
+
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+use super::{rankings, Result, Store};
+use crate::domain::{candidate_hash, now_ms, CandidateId, NewRanking, PromptBody, PromptId};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub prompts_added: u64,
+    pub candidates_added: u64,
+    pub rankings_added: u64,
+    pub lines: u64,
+    pub rejected: u64,
+}
+
+/// Writes everything of one import; nothing is visible to others until `finish`.
+/// Dropping it without `finish` rolls everything back.
+pub struct ImportWriter<'a> {
+    tx: Transaction<'a>,
+    counts: ImportCounts,
+    now: i64,
+}
+
+impl Store {
+    pub fn begin_import(&mut self) -> Result<ImportWriter<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(ImportWriter {
+            tx,
+            counts: ImportCounts::default(),
+            now: now_ms(),
+        })
+    }
+}
+
+impl ImportWriter<'_> {
+    /// Finds the prompt by content hash or inserts it. Re-imports find the existing row.
+    pub fn add_prompt(
+        &mut self,
+        body: &PromptBody,
+        ext_id: Option<&str>,
+        meta: &serde_json::Value,
+    ) -> Result<PromptId> {
+        let hash = body.content_hash();
+        let (kind, text) = match body {
+            PromptBody::Text(t) => ("text", t.clone()),
+            PromptBody::Chat(m) => ("chat", serde_json::to_string(m)?),
+        };
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO prompts (ext_id, content_hash, kind, body, meta, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                ext_id,
+                &hash[..],
+                kind,
+                text,
+                meta.to_string(),
+                self.now
+            ])?;
+        if inserted == 1 {
+            self.counts.prompts_added += 1;
+            return Ok(self.tx.last_insert_rowid());
+        }
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM prompts WHERE content_hash = ?1")?
+            .query_row([&hash[..]], |r| r.get(0))?)
+    }
+
+    /// Finds the candidate by (prompt, content hash) or inserts it.
+    pub fn add_candidate(
+        &mut self,
+        prompt_id: PromptId,
+        text: &str,
+        source: &str,
+    ) -> Result<CandidateId> {
+        let hash = candidate_hash(text);
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO candidates (prompt_id, content_hash, text, source, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![prompt_id, &hash[..], text, source, self.now])?;
+        if inserted == 1 {
+            self.counts.candidates_added += 1;
+            return Ok(self.tx.last_insert_rowid());
+        }
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM candidates WHERE prompt_id = ?1 AND content_hash = ?2")?
+            .query_row(params![prompt_id, &hash[..]], |r| r.get(0))?)
+    }
+
+    /// Appends a ranking unless one with the same dedupe key is already stored.
+    pub fn add_ranking(&mut self, ranking: &NewRanking) -> Result<Option<i64>> {
+        let id = rankings::insert_ranking(&self.tx, ranking)?;
+        if id.is_some() {
+            self.counts.rankings_added += 1;
+        }
+        Ok(id)
+    }
+
+    pub fn count_line(&mut self, rejected: bool) {
+        self.counts.lines += 1;
+        if rejected {
+            self.counts.rejected += 1;
+        }
+    }
+
+    pub fn counts(&self) -> ImportCounts {
+        self.counts
+    }
+
+    /// Records the import and commits everything at once.
+    pub fn finish(self, file_name: &str, format: &str) -> Result<ImportCounts> {
+        let c = self.counts;
+        self.tx.execute(
+            "INSERT INTO imports (file_name, format, at, prompts_added, candidates_added, rankings_added, rejected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                file_name,
+                format,
+                self.now,
+                c.prompts_added as i64,
+                c.candidates_added as i64,
+                c.rankings_added as i64,
+                c.rejected as i64
+            ],
+        )?;
+        self.tx.commit()?;
+        Ok(c)
+    }
+
+    /// The id of an existing prompt with this content, if any (used to report duplicates).
+    pub fn find_prompt(&self, body: &PromptBody) -> Result<Option<PromptId>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM prompts WHERE content_hash = ?1")?
+            .query_row([&body.content_hash()[..]], |r| r.get(0))
+            .optional()?)
+    }
+}

@@ -1,0 +1,126 @@
+//! The labelling queue: hands each annotator a prompt they have not decided on, under a lease,
+//! so that no two annotators hold the same prompt at once (or at most `overlap` of them).
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::{annotator_id, Result, Store};
+use crate::domain::{now_ms, PromptId};
+
+#[derive(Debug, Clone, Copy)]
+pub struct QueueOptions {
+    /// How many different annotators should rank each prompt.
+    pub overlap: u32,
+    /// How long a claim lasts without renewal.
+    pub lease_ms: i64,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            overlap: 1,
+            lease_ms: 10 * 60 * 1000,
+        }
+    }
+}
+
+/// The best prompt at one `n_ranked` level, or none. Uses the partial index `prompts_queue`:
+/// it walks prompts in priority order and stops at the first one this annotator may take.
+const NEXT_AT_LEVEL: &str = "
+    SELECT p.id, p.priority FROM prompts p INDEXED BY prompts_queue
+    WHERE p.n_candidates >= 2 AND p.n_ranked = ?1
+      AND NOT EXISTS (
+          SELECT 1 FROM rankings r WHERE r.prompt_id = p.id AND r.annotator_id = ?2
+             AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id))
+      AND p.n_ranked + (SELECT count(*) FROM leases l
+                        WHERE l.prompt_id = p.id AND l.annotator_id <> ?2 AND l.expires_at > ?3) < ?4
+    ORDER BY p.priority DESC, p.id
+    LIMIT 1";
+
+impl Store {
+    /// Claims the next prompt for `annotator` and returns it, or `None` when the queue is empty.
+    /// A prompt this annotator still holds a live lease on (say, after a crash) comes back first.
+    pub fn claim_next(&mut self, annotator: &str, opts: QueueOptions) -> Result<Option<PromptId>> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let me = annotator_id(&tx, annotator)?;
+        let held: Option<PromptId> = tx
+            .prepare_cached(
+                "SELECT l.prompt_id FROM leases l WHERE l.annotator_id = ?1 AND l.expires_at > ?2
+                   AND NOT EXISTS (
+                       SELECT 1 FROM rankings r WHERE r.prompt_id = l.prompt_id AND r.annotator_id = ?1
+                          AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id))
+                 ORDER BY l.expires_at LIMIT 1",
+            )?
+            .query_row(params![me, now], |r| r.get(0))
+            .optional()?;
+        let chosen = match held {
+            Some(id) => Some(id),
+            None => {
+                // Prefer prompts already ranked by others (to finish overlap), then fresh ones;
+                // priority always wins.
+                let mut best: Option<(i64, i64, PromptId)> = None;
+                let mut stmt = tx.prepare_cached(NEXT_AT_LEVEL)?;
+                for level in (0..opts.overlap.max(1) as i64).rev() {
+                    let found: Option<(PromptId, i64)> = stmt
+                        .query_row(params![level, me, now, opts.overlap.max(1)], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()?;
+                    if let Some((id, priority)) = found {
+                        let key = (priority, level, -id);
+                        if best.is_none_or(|b| key > b) {
+                            best = Some(key);
+                        }
+                    }
+                }
+                best.map(|(_, _, neg_id)| -neg_id)
+            }
+        };
+        if let Some(id) = chosen {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO leases (prompt_id, annotator_id, expires_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, me, now + opts.lease_ms])?;
+        }
+        tx.prepare_cached("DELETE FROM leases WHERE expires_at < ?1")?
+            .execute([now - opts.lease_ms])?;
+        tx.commit()?;
+        Ok(chosen)
+    }
+
+    /// Extends this annotator's lease on a prompt they are still working on.
+    pub fn renew_lease(
+        &mut self,
+        prompt_id: PromptId,
+        annotator: &str,
+        lease_ms: i64,
+    ) -> Result<()> {
+        let me = annotator_id(&self.conn, annotator)?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO leases (prompt_id, annotator_id, expires_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![prompt_id, me, now_ms() + lease_ms])?;
+        Ok(())
+    }
+
+    /// Gives a prompt back to the queue (quit without deciding).
+    pub fn release_lease(&mut self, prompt_id: PromptId, annotator: &str) -> Result<()> {
+        let me = annotator_id(&self.conn, annotator)?;
+        self.conn
+            .prepare_cached("DELETE FROM leases WHERE prompt_id = ?1 AND annotator_id = ?2")?
+            .execute(params![prompt_id, me])?;
+        Ok(())
+    }
+
+    /// Number of prompts with something to rank, and how many of them reached `overlap` rankings.
+    pub fn queue_progress(&self, overlap: u32) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts WHERE n_candidates >= 2",
+            [overlap],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+}

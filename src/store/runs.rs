@@ -1,0 +1,299 @@
+//! Training runs, their per-step metrics, checkpoints and the reward scores a checkpoint gave.
+//! Everything a job shows is written here, so any process can watch or review a run.
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{Result, Store};
+use crate::domain::{now_ms, CandidateId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "running" => RunStatus::Running,
+            "done" => RunStatus::Done,
+            "cancelled" => RunStatus::Cancelled,
+            _ => RunStatus::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub kind: String,
+    pub config: serde_json::Value,
+    pub status: RunStatus,
+    pub message: Option<String>,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub heartbeat_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MetricPoint {
+    pub step: i64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub step: i64,
+    pub path: String,
+    pub metrics: serde_json::Value,
+}
+
+fn run_from_row(row: &Row) -> rusqlite::Result<(RunRow, String)> {
+    let status: String = row.get(3)?;
+    Ok((
+        RunRow {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            config: serde_json::Value::Null,
+            status: RunStatus::parse(&status),
+            message: row.get(4)?,
+            started_at_ms: row.get(5)?,
+            finished_at_ms: row.get(6)?,
+            heartbeat_at_ms: row.get(7)?,
+        },
+        row.get(2)?,
+    ))
+}
+
+fn finish_run((mut run, config): (RunRow, String)) -> Result<RunRow> {
+    run.config = serde_json::from_str(&config)?;
+    Ok(run)
+}
+
+const SELECT_RUN: &str =
+    "SELECT id, kind, config, status, message, started_at, finished_at, heartbeat_at FROM runs";
+
+/// A run whose process has not written a heartbeat for this long is considered dead.
+const STALE_HEARTBEAT_MS: i64 = 5 * 60 * 1000;
+
+impl Store {
+    pub fn create_run(
+        &mut self,
+        kind: &str,
+        config: &serde_json::Value,
+        created_by: &str,
+    ) -> Result<i64> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO runs (kind, config, status, created_by, host, pid, started_at, heartbeat_at)
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?6)",
+            params![
+                kind,
+                config.to_string(),
+                created_by,
+                hostname(),
+                std::process::id(),
+                now
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(
+        &mut self,
+        run_id: i64,
+        status: RunStatus,
+        message: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET status = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
+            params![run_id, status.as_str(), message, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn run(&self, run_id: i64) -> Result<Option<RunRow>> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("{SELECT_RUN} WHERE id = ?1"),
+                [run_id],
+                run_from_row,
+            )
+            .optional()?;
+        raw.map(finish_run).transpose()
+    }
+
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{SELECT_RUN} ORDER BY id DESC"))?;
+        let raws = stmt
+            .query_map([], run_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish_run).collect()
+    }
+
+    /// Records a batch of (step, name, value) metrics and refreshes the run's heartbeat.
+    pub fn add_metrics(&mut self, run_id: i64, points: &[(i64, &str, f64)]) -> Result<()> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO metrics (run_id, name, step, value, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (step, name, value) in points {
+                stmt.execute(params![run_id, name, step, value, now])?;
+            }
+            tx.execute(
+                "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1",
+                params![run_id, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One metric series of a run, in step order, from `after_step` on (for incremental polling).
+    pub fn metric_series(
+        &self,
+        run_id: i64,
+        name: &str,
+        after_step: i64,
+    ) -> Result<Vec<MetricPoint>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT step, value FROM metrics WHERE run_id = ?1 AND name = ?2 AND step > ?3 ORDER BY step",
+        )?;
+        let rows = stmt.query_map(params![run_id, name, after_step], |r| {
+            Ok(MetricPoint {
+                step: r.get(0)?,
+                value: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn add_checkpoint(
+        &mut self,
+        run_id: i64,
+        step: i64,
+        path: &str,
+        metrics: &serde_json::Value,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO checkpoints (run_id, step, path, metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![run_id, step, path, metrics.to_string(), now_ms()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn checkpoints(&self, run_id: Option<i64>) -> Result<Vec<CheckpointRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, run_id, step, path, metrics FROM checkpoints
+             WHERE deleted_at IS NULL AND (?1 IS NULL OR run_id = ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map([run_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, run_id, step, path, metrics) = row?;
+            out.push(CheckpointRow {
+                id,
+                run_id,
+                step,
+                path,
+                metrics: serde_json::from_str(&metrics)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores reward scores of one checkpoint: (candidate, normalised value, raw value).
+    pub fn add_scores(
+        &mut self,
+        checkpoint_id: i64,
+        scores: &[(CandidateId, f64, f64)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO scores (checkpoint_id, candidate_id, value, raw) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (cand, value, raw) in scores {
+                stmt.execute(params![checkpoint_id, cand, value, raw])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs left "running" by a process that died are marked failed, so nothing runs forever.
+    pub(super) fn fail_dead_runs(&self) -> Result<()> {
+        let host = hostname();
+        let now = now_ms();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, host, pid, heartbeat_at FROM runs WHERE status = 'running'")?;
+        let running = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, run_host, pid, heartbeat) in running {
+            let dead = if run_host.as_deref() == Some(host.as_str()) {
+                pid.is_none_or(|p| !process_alive(p))
+            } else {
+                now - heartbeat > STALE_HEARTBEAT_MS
+            };
+            if dead {
+                self.conn.execute(
+                    "UPDATE runs SET status = 'failed', finished_at = ?2,
+                        message = 'the process running it stopped without finishing (killed or crashed)'
+                     WHERE id = ?1 AND status = 'running'",
+                    params![id, now],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn process_alive(pid: i64) -> bool {
+    if pid == std::process::id() as i64 {
+        return true;
+    }
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -1,0 +1,135 @@
+//! Counts for `kibble stats` and the app header: totals and per-annotator throughput.
+
+use serde::Serialize;
+
+use super::{Result, Store};
+use crate::domain::now_ms;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AnnotatorStats {
+    pub name: String,
+    pub rankings: i64,
+    pub skips: i64,
+    pub retracted: i64,
+    /// Median seconds spent per decision, where durations were recorded.
+    pub median_seconds: Option<f64>,
+    /// Decisions per hour of recorded labelling time.
+    pub per_hour: Option<f64>,
+    pub last_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stats {
+    pub prompts: i64,
+    pub candidates: i64,
+    /// Prompts with at least two candidates (something to rank).
+    pub rankable_prompts: i64,
+    pub ranked_prompts: i64,
+    pub rankings: i64,
+    pub skips: i64,
+    pub retracted: i64,
+    pub rankings_last_hour: i64,
+    pub annotators: Vec<AnnotatorStats>,
+}
+
+impl Store {
+    pub fn stats(&self) -> Result<Stats> {
+        let c = &self.conn;
+        let (prompts, rankable, ranked): (i64, i64, i64) = c.query_row(
+            "SELECT count(*), coalesce(sum(n_candidates >= 2), 0), coalesce(sum(n_ranked > 0), 0) FROM prompts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        // The trigger-kept per-prompt counts add up to the candidate total without a table scan.
+        let candidates: i64 = c.query_row(
+            "SELECT coalesce(sum(n_candidates), 0) FROM prompts",
+            [],
+            |r| r.get(0),
+        )?;
+        let hour_ago = now_ms() - 3_600_000;
+        let mut stmt = c.prepare(
+            "SELECT a.name,
+                    sum(r.verdict = 'rank' AND x.ranking_id IS NULL),
+                    sum(r.verdict = 'skip' AND x.ranking_id IS NULL),
+                    sum(x.ranking_id IS NOT NULL),
+                    sum(CASE WHEN x.ranking_id IS NULL THEN r.duration_ms END),
+                    count(CASE WHEN x.ranking_id IS NULL THEN r.duration_ms END),
+                    max(r.created_at),
+                    sum(r.created_at > ?1 AND x.ranking_id IS NULL AND r.verdict = 'rank')
+             FROM rankings r
+             JOIN annotators a ON a.id = r.annotator_id
+             LEFT JOIN retractions x ON x.ranking_id = r.id
+             GROUP BY a.id ORDER BY a.name",
+        )?;
+        let mut annotators = Vec::new();
+        let mut last_hour = 0;
+        let rows = stmt.query_map([hour_ago], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })?;
+        for row in rows {
+            let (name, rankings, skips, retracted, total_ms, timed, last_at_ms, recent) = row?;
+            last_hour += recent;
+            let per_hour = match total_ms {
+                Some(ms) if ms > 0 => Some(timed as f64 / (ms as f64 / 3_600_000.0)),
+                _ => None,
+            };
+            annotators.push(AnnotatorStats {
+                median_seconds: self.median_duration_s(&name)?,
+                name,
+                rankings,
+                skips,
+                retracted,
+                per_hour,
+                last_at_ms,
+            });
+        }
+        let (rankings, skips, retracted) = annotators.iter().fold((0, 0, 0), |acc, a| {
+            (acc.0 + a.rankings, acc.1 + a.skips, acc.2 + a.retracted)
+        });
+        Ok(Stats {
+            prompts,
+            candidates,
+            rankable_prompts: rankable,
+            ranked_prompts: ranked,
+            rankings,
+            skips,
+            retracted,
+            rankings_last_hour: last_hour,
+            annotators,
+        })
+    }
+
+    fn median_duration_s(&self, annotator: &str) -> Result<Option<f64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.duration_ms FROM rankings r JOIN annotators a ON a.id = r.annotator_id
+             WHERE a.name = ?1 AND r.duration_ms IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id)
+             ORDER BY r.duration_ms",
+        )?;
+        let v: Vec<i64> = stmt
+            .query_map([annotator], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(median(&v).map(|ms| ms / 1000.0))
+    }
+}
+
+fn median(sorted: &[i64]) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    Some(if n % 2 == 1 {
+        sorted[n / 2] as f64
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0
+    })
+}
