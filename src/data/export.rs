@@ -39,6 +39,15 @@ fn transcript(prompt: &PromptBody, text: &str) -> Value {
     Value::Array(turns)
 }
 
+/// Whole numbers print as integers (`2`, not `2.0`), as people write strengths.
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
 /// The pair records of one ranking (ties and skips give none).
 pub fn pair_records(
     format: ExportFormat,
@@ -65,7 +74,7 @@ pub fn pair_records(
                 }
             }
             if let Some(m) = p.margin {
-                obj.insert("margin".into(), json!(m));
+                obj.insert("margin".into(), number(m));
             }
             Some(Value::Object(obj))
         })
