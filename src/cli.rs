@@ -23,8 +23,31 @@ pub struct Cli {
     #[arg(long)]
     pub annotator: Option<String>,
 
+    #[command(flatten)]
+    pub app: AppArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Options of the labelling app (`kibble` with no subcommand).
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    /// Serve each prompt to this many different annotators (for agreement).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub overlap: u32,
+    /// A claimed prompt returns to the queue after this many idle minutes (crashed sessions).
+    #[arg(long, default_value_t = 10.0)]
+    pub lease_minutes: f64,
+    /// Rankings made faster than this many seconds are marked as rushed.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_seconds: f64,
+    /// Draw with ASCII characters only.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Headless: read key names (one per line, as in keymap.toml) from FILE, or - for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ExportArgs, ImportArgs, StatsArgs};
+use crate::cli::{AppArgs, Cli, Command, ExportArgs, ImportArgs, StatsArgs};
 use crate::data::sample::SAMPLE_FILES;
 use crate::jobs::export::{export, ExportOptions};
 use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
-use crate::store::Store;
+use crate::store::{QueueOptions, Store};
 
 /// Bad input from the user (exit code 2), as opposed to a failure (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,7 @@ pub struct BadInput(pub String);
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => open_app(&cli.db, cli.annotator),
+        None => open_app(&cli.db, cli.annotator, cli.app),
         Some(Command::Import(args)) => import(&cli.db, args),
         Some(Command::Export(args)) => export_cmd(&cli.db, args),
         Some(Command::Stats(args)) => stats(&cli.db, args),
@@ -60,7 +60,10 @@ pub fn seed_sample_data(store: &mut Store) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn open_app(db: &Path, annotator: Option<String>) -> anyhow::Result<()> {
+fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Result<()> {
+    use crate::tui::app::{App, AppConfig, Clock};
+    // Read the key map first: a bad user file is reported before the screen is taken over.
+    let keymap = crate::tui::keymap::Keymap::load_user_default()?;
     let mut store = open_store(db)?;
     if seed_sample_data(&mut store)? {
         eprintln!(
@@ -68,17 +71,26 @@ fn open_app(db: &Path, annotator: Option<String>) -> anyhow::Result<()> {
             db.display()
         );
     }
-    let s = store.stats()?;
-    println!(
-        "kibble: {} prompts, {} candidates, {} rankings in {} (annotator: {}).",
-        s.prompts,
-        s.candidates,
-        s.rankings,
-        db.display(),
-        annotator_name(annotator)
-    );
-    println!("The labelling app is not built yet; use `kibble import`, `kibble export` and `kibble stats`.");
-    Ok(())
+    let mut cfg = AppConfig::new(&annotator_name(annotator));
+    cfg.os_user = os_user();
+    cfg.db_label = db.display().to_string();
+    cfg.queue = QueueOptions {
+        overlap: args.overlap,
+        lease_ms: (args.lease_minutes * 60_000.0) as i64,
+    };
+    cfg.min_seconds = args.min_seconds;
+    cfg.ascii = args.ascii;
+    cfg.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let app = App::new(store, cfg, keymap, Clock::Real(std::time::Instant::now()))?;
+    match args.script {
+        Some(p) if p.as_os_str() == "-" => crate::tui::run_script(app, std::io::stdin().lock()),
+        Some(p) => {
+            let f =
+                std::fs::File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
+            crate::tui::run_script(app, std::io::BufReader::new(f))
+        }
+        None => crate::tui::run(app),
+    }
 }
 
 fn import(db: &Path, args: ImportArgs) -> anyhow::Result<()> {

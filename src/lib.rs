@@ -10,3 +10,4 @@ pub mod domain;
 pub mod jobs;
 pub mod store;
 pub mod text;
+pub mod tui;

@@ -1,0 +1,702 @@
+//! App state and `update(Action)`: everything the labelling app knows and every change to it.
+//! Rendering (`ui.rs`) only reads this. Decisions go to the store the moment they are made.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use sha2::{Digest, Sha256};
+
+use super::keymap::{Action, Keymap, Screen};
+use crate::domain::{
+    now_ms, Candidate, CandidateId, NewRanking, Prompt, PromptId, RankingId, RankingMode, Verdict,
+};
+use crate::store::{QueueOptions, Stats, Store};
+
+pub const MAX_CANDIDATES: usize = 9;
+pub const DEFAULT_FLAG_REASONS: &[&str] = &[
+    "unsafe",
+    "low quality",
+    "wrong language",
+    "private data",
+    "broken",
+];
+pub const STRENGTH_NAMES: [&str; 3] = ["slightly", "clearly", "much"];
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub annotator: String,
+    pub os_user: Option<String>,
+    pub db_label: String,
+    pub queue: QueueOptions,
+    /// Decisions faster than this are marked as rushed.
+    pub min_seconds: f64,
+    pub flag_reasons: Vec<String>,
+    pub ascii: bool,
+    pub color: bool,
+}
+
+impl AppConfig {
+    pub fn new(annotator: &str) -> AppConfig {
+        AppConfig {
+            annotator: annotator.into(),
+            os_user: None,
+            db_label: String::new(),
+            queue: QueueOptions::default(),
+            min_seconds: 0.0,
+            flag_reasons: DEFAULT_FLAG_REASONS.iter().map(|s| s.to_string()).collect(),
+            ascii: false,
+            color: true,
+        }
+    }
+}
+
+/// Where time comes from: the real clock, or a hand-driven one for tests and snapshots.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    Real(Instant),
+    Manual(Duration),
+}
+
+impl Clock {
+    pub fn elapsed(&self) -> Duration {
+        match self {
+            Clock::Real(start) => start.elapsed(),
+            Clock::Manual(d) => *d,
+        }
+    }
+}
+
+/// The prompt on screen and everything the annotator did to it so far.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub prompt: Prompt,
+    /// Candidates in the order shown (seeded shuffle per annotator and prompt).
+    pub shown: Vec<Candidate>,
+    pub scores: HashMap<CandidateId, f64>,
+    pub started: Duration,
+    pub last_renewed: Duration,
+    pub focus: usize,
+    pub scroll: Vec<u16>,
+    pub prompt_scroll: u16,
+    pub flags: Vec<String>,
+    pub note: Option<String>,
+}
+
+/// The ranking being typed, in shown positions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entry {
+    pub groups: Vec<Vec<usize>>,
+    pub tie_next: bool,
+    /// 1..=3 (slightly, clearly, much better), or none.
+    pub strength: Option<u8>,
+    pub best_worst: bool,
+}
+
+impl Entry {
+    pub fn placed(&self) -> usize {
+        self.groups.iter().map(Vec::len).sum()
+    }
+    pub fn contains(&self, pos: usize) -> bool {
+        self.groups.iter().any(|g| g.contains(&pos))
+    }
+    /// 1-based rank of a shown position, if placed.
+    pub fn rank_of(&self, pos: usize) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.contains(&pos))
+            .map(|i| i + 1)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    Flag { selected: Vec<bool> },
+    Note { buffer: String },
+}
+
+/// One decision of this session, kept for undo.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub ranking_id: RankingId,
+    pub prompt_id: PromptId,
+}
+
+pub struct App {
+    pub store: Store,
+    pub cfg: AppConfig,
+    pub keymap: Keymap,
+    pub clock: Clock,
+    pub screen: Screen,
+    pub overlay: Overlay,
+    pub item: Option<Item>,
+    pub entry: Entry,
+    pub history: Vec<Saved>,
+    pub session_count: u32,
+    /// (prompts with something to rank, prompts that reached the overlap).
+    pub progress: (i64, i64),
+    pub status: String,
+    pub show_scores: bool,
+    pub stats: Option<Stats>,
+    pub should_quit: bool,
+    /// Called with each ranking id once it is durable (the headless driver prints them).
+    pub on_saved: Option<Box<dyn FnMut(RankingId)>>,
+    panic_on_key: bool,
+}
+
+impl App {
+    pub fn new(store: Store, cfg: AppConfig, keymap: Keymap, clock: Clock) -> anyhow::Result<App> {
+        let mut app = App {
+            store,
+            cfg,
+            keymap,
+            clock,
+            screen: Screen::Label,
+            overlay: Overlay::None,
+            item: None,
+            entry: Entry::default(),
+            history: Vec::new(),
+            session_count: 0,
+            progress: (0, 0),
+            status: String::new(),
+            show_scores: false,
+            stats: None,
+            should_quit: false,
+            on_saved: None,
+            panic_on_key: std::env::var_os("KIBBLE_TEST_PANIC").is_some(),
+        };
+        app.next_item()?;
+        Ok(app)
+    }
+
+    /// Handles a key press; returns whether anything visible changed.
+    pub fn on_key(&mut self, key: KeyEvent) -> bool {
+        if self.panic_on_key {
+            panic!("KIBBLE_TEST_PANIC: injected panic on a key press");
+        }
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit();
+            return true;
+        }
+        match &mut self.overlay {
+            Overlay::Note { buffer } => {
+                match key.code {
+                    KeyCode::Enter => {
+                        let text = buffer.trim().to_string();
+                        if let Some(item) = &mut self.item {
+                            item.note = (!text.is_empty()).then_some(text);
+                        }
+                        self.overlay = Overlay::None;
+                    }
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Backspace => {
+                        buffer.pop();
+                    }
+                    KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < 500 => {
+                        buffer.push(c)
+                    }
+                    _ => return false,
+                }
+                return true;
+            }
+            Overlay::Flag { selected } => {
+                match key.code {
+                    KeyCode::Char(c @ '1'..='9') => {
+                        let i = c as usize - '1' as usize;
+                        if let Some(s) = selected.get_mut(i) {
+                            *s = !*s;
+                        }
+                    }
+                    KeyCode::Enter => {
+                        let chosen: Vec<String> = self
+                            .cfg
+                            .flag_reasons
+                            .iter()
+                            .zip(selected.iter())
+                            .filter(|(_, s)| **s)
+                            .map(|(r, _)| r.clone())
+                            .collect();
+                        if let Some(item) = &mut self.item {
+                            item.flags = chosen;
+                        }
+                        self.overlay = Overlay::None;
+                    }
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    _ => return false,
+                }
+                return true;
+            }
+            Overlay::Help => {
+                self.overlay = Overlay::None;
+                return true;
+            }
+            Overlay::None => {}
+        }
+        match self.keymap.action(&key) {
+            Some(action) => {
+                self.update(action);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Periodic work: renew the lease on the prompt being worked on. Returns whether to redraw.
+    pub fn tick(&mut self) -> bool {
+        let now = self.clock.elapsed();
+        let lease = Duration::from_millis(self.cfg.queue.lease_ms.max(0) as u64);
+        if let Some(item) = &mut self.item {
+            if now.saturating_sub(item.last_renewed) > lease / 3 {
+                item.last_renewed = now;
+                let id = item.prompt.id;
+                if let Err(e) =
+                    self.store
+                        .renew_lease(id, &self.cfg.annotator, self.cfg.queue.lease_ms)
+                {
+                    self.status = format!("could not renew the lease: {e}");
+                }
+            }
+        }
+        // The header's rate and ETA change with time.
+        self.screen == Screen::Label
+    }
+
+    pub fn update(&mut self, action: Action) {
+        use Action::*;
+        match action {
+            Quit => self.quit(),
+            Help => self.overlay = Overlay::Help,
+            Screen(s) => self.switch_screen(s),
+            _ if self.screen != super::keymap::Screen::Label => {}
+            Pick(i) => self.pick(i as usize),
+            Tie => self.tie(),
+            Unrank => self.unrank(),
+            Clear => {
+                let keep = (self.entry.strength, self.entry.best_worst);
+                self.entry = Entry::default();
+                (self.entry.strength, self.entry.best_worst) = keep;
+            }
+            Save => self.save(),
+            Strength => {
+                self.entry.strength = match self.entry.strength {
+                    None => Some(1),
+                    Some(3) => None,
+                    Some(n) => Some(n + 1),
+                };
+            }
+            ToggleMode => {
+                let bw = !self.entry.best_worst;
+                self.entry = Entry {
+                    best_worst: bw,
+                    strength: self.entry.strength,
+                    ..Entry::default()
+                };
+                self.status = if bw {
+                    "best/worst mode: pick the best answer, then the worst".into()
+                } else {
+                    "full ranking mode".into()
+                };
+            }
+            Skip => self.skip(),
+            Flag => {
+                if let Some(item) = &self.item {
+                    let selected = self
+                        .cfg
+                        .flag_reasons
+                        .iter()
+                        .map(|r| item.flags.contains(r))
+                        .collect();
+                    self.overlay = Overlay::Flag { selected };
+                }
+            }
+            Note => {
+                if let Some(item) = &self.item {
+                    self.overlay = Overlay::Note {
+                        buffer: item.note.clone().unwrap_or_default(),
+                    };
+                }
+            }
+            Undo => self.undo(),
+            ToggleScores => {
+                self.show_scores = !self.show_scores;
+                self.load_scores();
+            }
+            FocusNext | FocusPrev => {
+                if let Some(item) = &mut self.item {
+                    let k = item.shown.len();
+                    item.focus = if action == FocusNext {
+                        (item.focus + 1) % k
+                    } else {
+                        (item.focus + k - 1) % k
+                    };
+                }
+            }
+            ScrollDown | ScrollUp | PageDown | PageUp => {
+                if let Some(item) = &mut self.item {
+                    let step: i32 = match action {
+                        ScrollDown => 1,
+                        ScrollUp => -1,
+                        PageDown => 10,
+                        _ => -10,
+                    };
+                    let s = &mut item.scroll[item.focus];
+                    *s = (*s as i32 + step).clamp(0, u16::MAX as i32) as u16;
+                }
+            }
+            PromptDown | PromptUp => {
+                if let Some(item) = &mut self.item {
+                    let step = if action == PromptDown { 1 } else { -1 };
+                    item.prompt_scroll =
+                        (item.prompt_scroll as i32 + step).clamp(0, u16::MAX as i32) as u16;
+                }
+            }
+        }
+    }
+
+    fn switch_screen(&mut self, s: Screen) {
+        self.screen = s;
+        if s == Screen::Data {
+            match self.store.stats() {
+                Ok(st) => self.stats = Some(st),
+                Err(e) => self.status = format!("could not read stats: {e}"),
+            }
+        }
+    }
+
+    fn k(&self) -> usize {
+        self.item.as_ref().map_or(0, |i| i.shown.len())
+    }
+
+    fn pick(&mut self, pos: usize) {
+        let k = self.k();
+        if pos >= k {
+            if k > 0 {
+                self.status = format!("there is no answer {}", letter(pos));
+            }
+            return;
+        }
+        if self.entry.contains(pos) {
+            self.status = format!("{} is already ranked", letter(pos));
+            return;
+        }
+        if self.entry.best_worst {
+            if k < 3 {
+                self.status = "best/worst needs three or more answers".into();
+                return;
+            }
+            if self.entry.groups.len() < 2 {
+                self.entry.groups.push(vec![pos]);
+            }
+            return;
+        }
+        if self.entry.tie_next && !self.entry.groups.is_empty() {
+            self.entry.groups.last_mut().expect("non-empty").push(pos);
+            self.entry.tie_next = false;
+        } else {
+            self.entry.groups.push(vec![pos]);
+        }
+        // Two answers: one key decides.
+        if k == 2 && self.entry.groups.len() == 1 && self.entry.placed() == 1 {
+            self.entry.groups.push(vec![1 - pos]);
+            self.save();
+        }
+    }
+
+    fn tie(&mut self) {
+        if self.k() == 2 && self.entry.placed() == 0 {
+            self.entry.groups = vec![vec![0, 1]];
+            self.save();
+        } else if self.entry.best_worst {
+            self.status = "no ties in best/worst mode".into();
+        } else if self.entry.groups.is_empty() {
+            self.status = "rank an answer first, then = ties the next one with it".into();
+        } else {
+            self.entry.tie_next = true;
+        }
+    }
+
+    fn unrank(&mut self) {
+        if self.entry.tie_next {
+            self.entry.tie_next = false;
+            return;
+        }
+        if let Some(last) = self.entry.groups.last_mut() {
+            last.pop();
+            if last.is_empty() {
+                self.entry.groups.pop();
+            }
+        }
+    }
+
+    /// The complete ranking in shown positions, or why it is not complete yet.
+    fn complete_groups(&self) -> Result<Vec<Vec<usize>>, String> {
+        let k = self.k();
+        let e = &self.entry;
+        if e.best_worst {
+            if e.groups.len() < 2 {
+                return Err("pick the best answer, then the worst".into());
+            }
+            let (best, worst) = (e.groups[0][0], e.groups[1][0]);
+            let middle: Vec<usize> = (0..k).filter(|p| *p != best && *p != worst).collect();
+            return Ok(vec![vec![best], middle, vec![worst]]);
+        }
+        let mut groups = e.groups.clone();
+        let missing: Vec<usize> = (0..k).filter(|p| !e.contains(*p)).collect();
+        match missing.len() {
+            0 => {}
+            1 => groups.push(missing),
+            n => {
+                return Err(format!(
+                    "{n} answers are not ranked yet (the last one may be left out)"
+                ))
+            }
+        }
+        // A single group (all tied) is a real judgement too.
+        Ok(groups)
+    }
+
+    fn save(&mut self) {
+        let groups = match self.complete_groups() {
+            Ok(g) => g,
+            Err(msg) => {
+                self.status = msg;
+                return;
+            }
+        };
+        self.decide(Verdict::Rank, groups);
+    }
+
+    fn skip(&mut self) {
+        self.decide(Verdict::Skip, vec![]);
+    }
+
+    /// Appends the decision to the log; on success moves to the next prompt.
+    fn decide(&mut self, verdict: Verdict, groups: Vec<Vec<usize>>) {
+        let Some(item) = &self.item else {
+            return;
+        };
+        let elapsed = self.clock.elapsed().saturating_sub(item.started);
+        let ids =
+            |g: &Vec<usize>| -> Vec<CandidateId> { g.iter().map(|&p| item.shown[p].id).collect() };
+        let ranking = NewRanking {
+            prompt_id: item.prompt.id,
+            annotator: self.cfg.annotator.clone(),
+            os_user: self.cfg.os_user.clone(),
+            created_at_ms: now_ms(),
+            duration_ms: Some(elapsed.as_millis() as i64),
+            shown_order: item.shown.iter().map(|c| c.id).collect(),
+            verdict,
+            mode: if self.entry.best_worst && verdict == Verdict::Rank {
+                RankingMode::BestWorst
+            } else {
+                RankingMode::Full
+            },
+            groups: groups.iter().map(ids).collect(),
+            strength: self.entry.strength.map(f64::from),
+            flags: item.flags.clone(),
+            note: item.note.clone(),
+            rushed: elapsed.as_secs_f64() < self.cfg.min_seconds,
+            dedupe_key: None,
+        };
+        match self.store.append_ranking(&ranking) {
+            Ok(Some(id)) => {
+                self.history.push(Saved {
+                    ranking_id: id,
+                    prompt_id: ranking.prompt_id,
+                });
+                self.session_count += 1;
+                if let Some(cb) = &mut self.on_saved {
+                    cb(id);
+                }
+                self.status = match verdict {
+                    Verdict::Rank => format!("saved #{id}"),
+                    Verdict::Skip => format!("skipped (#{id})"),
+                };
+                // The mode carries over to the next prompt; strength is per decision.
+                self.entry = Entry {
+                    best_worst: self.entry.best_worst,
+                    ..Entry::default()
+                };
+                if let Err(e) = self.next_item() {
+                    self.status = format!("could not load the next prompt: {e}");
+                }
+            }
+            Ok(None) => self.status = "already saved".into(),
+            // Keep everything on screen so nothing is lost; the annotator can retry.
+            Err(e) => self.status = format!("NOT saved: {e} (press the key again to retry)"),
+        }
+    }
+
+    fn undo(&mut self) {
+        let Some(last) = self.history.pop() else {
+            self.status = "nothing to undo in this session".into();
+            return;
+        };
+        let old = match self.store.ranking(last.ranking_id) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                self.status = "that ranking is gone".into();
+                return;
+            }
+            Err(e) => {
+                self.history.push(last);
+                self.status = format!("could not undo: {e}");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .store
+            .retract_ranking(last.ranking_id, &self.cfg.annotator)
+        {
+            self.history.push(last);
+            self.status = format!("could not undo: {e}");
+            return;
+        }
+        // The current prompt goes back to the queue; the undone one comes back pre-filled.
+        if let Some(cur) = &self.item {
+            let _ = self.store.release_lease(cur.prompt.id, &self.cfg.annotator);
+        }
+        self.session_count = self.session_count.saturating_sub(1);
+        match self.load_item(last.prompt_id) {
+            Ok(()) => {
+                let _ = self.store.renew_lease(
+                    last.prompt_id,
+                    &self.cfg.annotator,
+                    self.cfg.queue.lease_ms,
+                );
+                if let Some(item) = &mut self.item {
+                    let pos: HashMap<CandidateId, usize> = item
+                        .shown
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (c.id, i))
+                        .collect();
+                    self.entry = Entry {
+                        groups: old
+                            .groups
+                            .iter()
+                            .map(|g| g.iter().filter_map(|id| pos.get(id).copied()).collect())
+                            .collect(),
+                        tie_next: false,
+                        strength: old.strength.map(|s| s.round().clamp(1.0, 3.0) as u8),
+                        best_worst: old.mode == RankingMode::BestWorst,
+                    };
+                    if self.entry.best_worst && self.entry.groups.len() == 3 {
+                        self.entry.groups =
+                            vec![self.entry.groups[0].clone(), self.entry.groups[2].clone()];
+                    }
+                    item.flags = old.flags.clone();
+                    item.note = old.note.clone();
+                }
+                self.status = format!("undone #{}: fix it and save again", last.ranking_id);
+            }
+            Err(e) => self.status = format!("undone, but could not reload the prompt: {e}"),
+        }
+        self.refresh_progress();
+    }
+
+    pub fn quit(&mut self) {
+        if let Some(item) = &self.item {
+            let _ = self
+                .store
+                .release_lease(item.prompt.id, &self.cfg.annotator);
+        }
+        self.should_quit = true;
+    }
+
+    /// Claims the next prompt from the queue.
+    pub fn next_item(&mut self) -> anyhow::Result<()> {
+        self.refresh_progress();
+        match self.store.claim_next(&self.cfg.annotator, self.cfg.queue)? {
+            Some(id) => self.load_item(id),
+            None => {
+                self.item = None;
+                Ok(())
+            }
+        }
+    }
+
+    fn refresh_progress(&mut self) {
+        if let Ok(p) = self.store.queue_progress(self.cfg.queue.overlap) {
+            self.progress = p;
+        }
+    }
+
+    fn load_item(&mut self, prompt_id: PromptId) -> anyhow::Result<()> {
+        let prompt = self
+            .store
+            .prompt(prompt_id)?
+            .ok_or_else(|| anyhow::anyhow!("prompt {prompt_id} is missing"))?;
+        let mut cands = self.store.candidates(prompt_id)?;
+        cands.truncate(MAX_CANDIDATES);
+        shuffle(&mut cands, shuffle_seed(&self.cfg.annotator, prompt_id));
+        let now = self.clock.elapsed();
+        self.item = Some(Item {
+            scroll: vec![0; cands.len()],
+            shown: cands,
+            prompt,
+            scores: HashMap::new(),
+            started: now,
+            last_renewed: now,
+            focus: 0,
+            prompt_scroll: 0,
+            flags: vec![],
+            note: None,
+        });
+        self.entry = Entry {
+            best_worst: self.entry.best_worst,
+            ..Entry::default()
+        };
+        self.load_scores();
+        Ok(())
+    }
+
+    fn load_scores(&mut self) {
+        if !self.show_scores {
+            return;
+        }
+        if let Some(item) = &mut self.item {
+            match self.store.latest_scores(item.prompt.id) {
+                Ok(s) => item.scores = s.into_iter().collect(),
+                Err(e) => self.status = format!("could not read scores: {e}"),
+            }
+        }
+    }
+
+    /// Decisions per hour in this session, once there is something to measure.
+    pub fn per_hour(&self) -> Option<f64> {
+        let h = self.clock.elapsed().as_secs_f64() / 3600.0;
+        (self.session_count > 0 && h > 0.0).then(|| self.session_count as f64 / h)
+    }
+}
+
+pub fn letter(pos: usize) -> char {
+    (b'A' + pos as u8) as char
+}
+
+/// Same annotator and prompt, same order: reproducible, and different across annotators.
+pub fn shuffle_seed(annotator: &str, prompt_id: PromptId) -> u64 {
+    let mut h = Sha256::new();
+    h.update(annotator.as_bytes());
+    h.update(prompt_id.to_le_bytes());
+    let d = h.finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// Fisher-Yates with splitmix64, so the order never depends on a crate's RNG version.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}

@@ -1,0 +1,185 @@
+//! The labelling app: one event loop over one channel (keys, resizes, ticks, signals),
+//! generic over the ratatui `Backend` so tests drive it with `TestBackend`.
+//! The terminal is restored on normal exit, Ctrl-C, SIGTERM, SIGHUP and panic.
+
+pub mod app;
+pub mod keymap;
+pub mod ui;
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::backend::{Backend, TestBackend};
+use ratatui::Terminal;
+
+use app::App;
+use keymap::Key;
+
+/// Everything the loop reacts to.
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Resize,
+    /// SIGTERM, SIGHUP (the SSH connection dropped) or SIGINT.
+    Signal(i32),
+}
+
+/// Idle ticks: lease renewal and the header's clock. Nothing is drawn unless something changed.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Restores the terminal when dropped, whatever path leaves `run`.
+struct RestoreGuard;
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the app in the real terminal until the user quits or a signal arrives.
+pub fn run(mut app: App) -> anyhow::Result<()> {
+    let (tx, rx) = mpsc::channel();
+    spawn_signal_thread(tx.clone())?;
+    // ratatui::try_init also installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::try_init()?;
+    let _guard = RestoreGuard;
+    spawn_input_thread(tx);
+    run_loop(&mut terminal, &mut app, rx)
+}
+
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    rx: Receiver<Event>,
+) -> anyhow::Result<()> {
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal.draw(|f| ui::render(app, f))?;
+            dirty = false;
+        }
+        let event = match rx.recv_timeout(TICK) {
+            Ok(e) => e,
+            Err(RecvTimeoutError::Timeout) => {
+                dirty |= app.tick();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        dirty |= handle(terminal, app, event)?;
+        // A burst of keys (a paste, a fast typist over SSH) is drawn once.
+        while let Ok(e) = rx.try_recv() {
+            dirty |= handle(terminal, app, e)?;
+        }
+        if app.should_quit {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn handle<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    event: Event,
+) -> anyhow::Result<bool> {
+    Ok(match event {
+        Event::Key(k) => app.on_key(k),
+        Event::Resize => {
+            terminal.autoresize()?;
+            true
+        }
+        Event::Signal(_) => {
+            app.quit();
+            false
+        }
+    })
+}
+
+fn spawn_input_thread(tx: Sender<Event>) {
+    std::thread::spawn(move || loop {
+        let ev = match event::read() {
+            Ok(TermEvent::Key(k)) if k.kind == KeyEventKind::Press => Event::Key(k),
+            Ok(TermEvent::Resize(..)) => Event::Resize,
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if tx.send(ev).is_err() {
+            break;
+        }
+    });
+}
+
+fn spawn_signal_thread(tx: Sender<Event>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let _ = tx.send(Event::Signal(sig));
+        }
+    });
+    Ok(())
+}
+
+/// Headless mode for scripts and crash tests: reads one key name per line (as in keymap.toml)
+/// and feeds it through the same `on_key` path, drawing into an in-memory 80x24 screen.
+/// Prints `saved <ranking id>` as soon as each decision is durable.
+pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
+    app.on_saved = Some(Box::new(|id| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "saved {id}");
+        let _ = out.flush();
+    }));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24))?;
+    terminal.draw(|f| ui::render(&app, f))?;
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        let name = line.trim();
+        if name.is_empty() || name.starts_with('#') {
+            continue;
+        }
+        let key = Key::parse(name)
+            .ok_or_else(|| anyhow::anyhow!("script line {}: unknown key {name:?}", n + 1))?;
+        app.on_key(key_event(key));
+        terminal.draw(|f| ui::render(&app, f))?;
+        if app.should_quit {
+            return Ok(());
+        }
+    }
+    app.quit();
+    Ok(())
+}
+
+/// The crossterm event a real terminal would send for `key`.
+pub fn key_event(key: Key) -> KeyEvent {
+    use crossterm::event::KeyCode;
+    use keymap::KeyCodeRepr::*;
+    let code = match key.code {
+        Char(c) => KeyCode::Char(c),
+        F(n) => KeyCode::F(n),
+        Enter => KeyCode::Enter,
+        Esc => KeyCode::Esc,
+        Backspace => KeyCode::Backspace,
+        Tab => KeyCode::Tab,
+        BackTab => KeyCode::BackTab,
+        Up => KeyCode::Up,
+        Down => KeyCode::Down,
+        Left => KeyCode::Left,
+        Right => KeyCode::Right,
+        PageUp => KeyCode::PageUp,
+        PageDown => KeyCode::PageDown,
+        Home => KeyCode::Home,
+        End => KeyCode::End,
+        Delete => KeyCode::Delete,
+    };
+    let mut mods = KeyModifiers::NONE;
+    if key.ctrl {
+        mods |= KeyModifiers::CONTROL;
+    }
+    if key.alt {
+        mods |= KeyModifiers::ALT;
+    }
+    KeyEvent::new(code, mods)
+}
