@@ -365,6 +365,11 @@ impl App {
         }
     }
 
+    /// Best/worst mode is on and means something (three or more answers).
+    pub fn best_worst_applies(&self) -> bool {
+        self.entry.best_worst && self.k() >= 3
+    }
+
     fn k(&self) -> usize {
         self.item.as_ref().map_or(0, |i| i.shown.len())
     }
@@ -381,11 +386,7 @@ impl App {
             self.status = format!("{} is already ranked", letter(pos));
             return;
         }
-        if self.entry.best_worst {
-            if k < 3 {
-                self.status = "best/worst needs three or more answers".into();
-                return;
-            }
+        if self.best_worst_applies() {
             if self.entry.groups.len() < 2 {
                 self.entry.groups.push(vec![pos]);
             }
@@ -408,7 +409,7 @@ impl App {
         if self.k() == 2 && self.entry.placed() == 0 {
             self.entry.groups = vec![vec![0, 1]];
             self.save();
-        } else if self.entry.best_worst {
+        } else if self.best_worst_applies() {
             self.status = "no ties in best/worst mode".into();
         } else if self.entry.groups.is_empty() {
             self.status = "rank an answer first, then = ties the next one with it".into();
@@ -434,7 +435,7 @@ impl App {
     fn complete_groups(&self) -> Result<Vec<Vec<usize>>, String> {
         let k = self.k();
         let e = &self.entry;
-        if e.best_worst {
+        if self.best_worst_applies() {
             if e.groups.len() < 2 {
                 return Err("pick the best answer, then the worst".into());
             }
@@ -488,7 +489,7 @@ impl App {
             duration_ms: Some(elapsed.as_millis() as i64),
             shown_order: item.shown.iter().map(|c| c.id).collect(),
             verdict,
-            mode: if self.entry.best_worst && verdict == Verdict::Rank {
+            mode: if self.best_worst_applies() && verdict == Verdict::Rank {
                 RankingMode::BestWorst
             } else {
                 RankingMode::Full

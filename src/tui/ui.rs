@@ -304,7 +304,7 @@ fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         )];
         if let Some(r) = app.entry.rank_of(pos) {
             let tied = app.entry.groups[r - 1].len() > 1;
-            let label = if app.entry.best_worst {
+            let label = if app.best_worst_applies() {
                 if r == 1 { "best" } else { "worst" }.to_string()
             } else {
                 format!("#{r}{}", if tied { " (tie)" } else { "" })
@@ -346,7 +346,7 @@ fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     let e = &app.entry;
     let sep = theme.sep();
     let mut spans = Vec::new();
-    if e.best_worst {
+    if app.best_worst_applies() {
         let best = e
             .groups
             .first()
@@ -439,17 +439,24 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             hints.push((km.label(a), a.describe()));
         }
     }
-    for a in [Action::Help, Action::Quit] {
-        hints.push((km.label(a), a.describe()));
-    }
+    // Help and quit always show, at the end; the rest fill what is left.
+    let tail: Vec<(String, String)> = [Action::Help, Action::Quit]
+        .iter()
+        .map(|a| (km.label(*a), a.describe()))
+        .collect();
+    let width = |(k, w): &(String, String)| k.chars().count() + w.chars().count() + 2;
+    let reserved: usize = tail.iter().map(width).sum();
     let mut spans = Vec::new();
     let mut used = 0;
-    for (keys, what) in hints {
-        let w = keys.chars().count() + what.chars().count() + 2;
-        if used + w > area.width as usize {
-            break;
-        }
-        used += w;
+    let fitting: Vec<_> = hints
+        .into_iter()
+        .take_while(|h| {
+            used += width(h);
+            used + reserved <= area.width as usize
+        })
+        .chain(tail)
+        .collect();
+    for (keys, what) in fitting {
         spans.push(Span::styled(keys, theme.accent()));
         spans.push(Span::styled(format!(" {what} "), theme.dim()));
     }
