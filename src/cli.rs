@@ -148,6 +148,9 @@ pub enum BenchCommand {
         prompts: usize,
         #[arg(long, default_value_t = 4)]
         candidates: usize,
+        /// Words per answer (about 7 bytes each); prompts have 18.
+        #[arg(long, default_value_t = 50)]
+        words: usize,
         /// Keep the generated DB here (default: a temporary folder).
         #[arg(long)]
         keep: Option<PathBuf>,

@@ -393,7 +393,11 @@ fn kibble_backup_imports_back_to_the_same_content() {
 #[test]
 fn new_db_gets_the_sample_data_and_newer_db_is_refused() {
     let env = Env::new();
-    env.kibble().assert().success();
+    env.kibble()
+        .args(["--script", "-"])
+        .write_stdin("q\n")
+        .assert()
+        .success();
     let s = env.stats();
     assert!(counts(&s).0 >= 200, "{s}");
     let newer = env.dir.path().join("newer.db");
@@ -434,7 +438,7 @@ fn help_has_examples_and_usage_errors_exit_2() {
 fn killed_import_is_all_or_nothing() {
     let env = Env::new();
     let big = env.dir.path().join("big.jsonl");
-    kibble::jobs::bench::generate_kibble_jsonl(&big, 20_000, 4).unwrap();
+    kibble::jobs::bench::generate_kibble_jsonl(&big, 20_000, 4, 50).unwrap();
     // Create the DB first so the kill lands in the import, not in the migration.
     env.kibble().arg("stats").assert().success();
     let mut outcomes = BTreeSet::new();
@@ -468,4 +472,35 @@ fn killed_import_is_all_or_nothing() {
         outcomes.insert(n);
     }
     eprintln!("prompt counts seen after kills: {outcomes:?}");
+}
+
+/// The headless script mode goes through the same key handling as the terminal app.
+#[test]
+fn script_mode_ranks_three_prompts_by_keys() {
+    let env = Env::new();
+    let f = env.file(
+        "items.jsonl",
+        "{\"prompt\":\"one\",\"candidates\":[\"a\",\"b\",\"c\"]}\n{\"prompt\":\"two\",\"candidates\":[\"a\",\"b\"]}\n{\"prompt\":\"three\",\"candidates\":[\"a\",\"b\",\"c\",\"d\"]}\n",
+    );
+    env.kibble().arg("import").arg(&f).assert().success();
+    let out = env
+        .kibble()
+        .args(["--annotator", "scripted", "--script", "-"])
+        .write_stdin("c\na\nenter\n# two answers: one key\nb\nd\n=\na\nb\nenter\nq\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        saved.lines().filter(|l| l.starts_with("saved ")).count(),
+        3,
+        "{saved}"
+    );
+    let s = env.stats();
+    assert_eq!(s["annotators"][0]["name"], "scripted");
+    assert_eq!(s["annotators"][0]["rankings"], 3);
 }

@@ -16,9 +16,10 @@ pub fn run(what: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Import {
             prompts,
             candidates,
+            words,
             keep,
             json,
-        } => bench_import(prompts, candidates, keep.as_deref(), json),
+        } => bench_import(prompts, candidates, words, keep.as_deref(), json),
     }
 }
 
@@ -30,7 +31,12 @@ const WORDS: &[&str] = &[
 ];
 
 /// Writes a kibble JSONL of `prompts` x `k` with realistic lengths (prompt ~120 B, answers ~350 B).
-pub fn generate_kibble_jsonl(path: &Path, prompts: usize, k: usize) -> std::io::Result<u64> {
+pub fn generate_kibble_jsonl(
+    path: &Path,
+    prompts: usize,
+    k: usize,
+    words: usize,
+) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut sentence = |n: usize| {
@@ -50,7 +56,7 @@ pub fn generate_kibble_jsonl(path: &Path, prompts: usize, k: usize) -> std::io::
     for p in 0..prompts {
         let prompt = format!("Question {p}: {}?", sentence(18));
         let cands: Vec<String> = (0..k)
-            .map(|c| format!("Answer {c}. {}.", sentence(50 + 5 * c)))
+            .map(|c| format!("Answer {c}. {}.", sentence(words + c)))
             .collect();
         let line = serde_json::to_string(
             &json!({"id": format!("q{p}"), "prompt": prompt, "candidates": cands}),
@@ -87,6 +93,7 @@ fn percentile(sorted_us: &[f64], p: f64) -> f64 {
 fn bench_import(
     prompts: usize,
     k: usize,
+    words: usize,
     keep: Option<&Path>,
     as_json: bool,
 ) -> anyhow::Result<()> {
@@ -100,7 +107,7 @@ fn bench_import(
         anyhow::bail!("{} exists; pass a new path to --keep", db.display());
     }
     eprintln!("generating {prompts} prompts x {k} candidates ...");
-    let bytes = generate_kibble_jsonl(&file, prompts, k)?;
+    let bytes = generate_kibble_jsonl(&file, prompts, k, words)?;
 
     let mut store = Store::open(&db)?;
     reset_peak_rss();
@@ -156,6 +163,7 @@ fn bench_import(
     let result = json!({
         "prompts": prompts,
         "candidates": cands,
+        "words_per_answer": words,
         "file_mib": bytes as f64 / (1 << 20) as f64,
         "import_seconds": import_s,
         "candidates_per_second": cands / import_s,

@@ -85,58 +85,123 @@ pub struct ReaderImport {
     pub rejects: Option<Vec<u8>>,
 }
 
+/// What the parsing thread hands to the writer: one line's outcome.
+enum Parsed {
+    Item(ImportItem),
+    Invalid {
+        line: u64,
+        error: FieldError,
+        /// The line as read, for the rejects file (only with `skip_invalid`).
+        raw: Option<String>,
+    },
+    /// The input itself failed (e.g. a truncated gzip stream); nothing after it can be read.
+    Unreadable {
+        line: u64,
+        message: String,
+    },
+}
+
+/// Lines per message between the threads: large enough to amortise the channel.
+const BATCH: usize = 256;
+
+/// Reads and parses lines on its own thread, so parsing and SQLite writing overlap.
+/// Returns the detected format. Stops early when the writer hangs up.
+fn parse_lines(
+    input: impl BufRead,
+    mut format: Option<Format>,
+    keep_raw: bool,
+    tx: std::sync::mpsc::SyncSender<Vec<Parsed>>,
+) -> Option<Format> {
+    let mut lines = LineReader::new(input);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let at = lines.line_no() + 1;
+        let (line, outcome) = match lines.next_line() {
+            Err(e) => {
+                batch.push(Parsed::Unreadable {
+                    line: at,
+                    message: format!("cannot read: {e} (is the file truncated?)"),
+                });
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some((n, Err(problem)))) => (n, Err(problem_message(problem))),
+            Ok(Some((_, Ok(text)))) if text.trim().is_empty() => continue,
+            Ok(Some((n, Ok(text)))) => (n, parse_line(text, &mut format)),
+        };
+        batch.push(match outcome {
+            Ok(item) => Parsed::Item(item),
+            Err(error) => Parsed::Invalid {
+                line,
+                error,
+                raw: keep_raw.then(|| lines.last_raw_lossy()),
+            },
+        });
+        if batch.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+            return format;
+        }
+    }
+    let _ = tx.send(batch);
+    format
+}
+
 /// Imports one JSONL stream. `shown` names it in errors; `name` goes into `import:<name>`.
 pub fn import_reader(
     store: &mut Store,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     shown: &str,
     name: &str,
     opts: ImportOptions,
 ) -> Result<ReaderImport, ImportError> {
-    let mut lines = LineReader::new(input);
-    let mut format = opts.format;
     let mut rejects: Vec<u8> = Vec::new();
     let source = format!("import:{name}");
     let mut writer = store.begin_import()?;
-    loop {
-        let at = lines.line_no() + 1;
-        let next = lines.next_line().map_err(|e| ImportError::Line {
-            file: shown.to_string(),
-            line: at,
-            message: format!("cannot read: {e} (is the file truncated?)"),
-        });
-        let (line_no, parsed) = match next? {
-            None => break,
-            Some((n, Err(problem))) => (n, Err(problem_message(problem))),
-            Some((_, Ok(text))) if text.trim().is_empty() => continue,
-            Some((n, Ok(text))) => (n, parse_line(text, &mut format)),
-        };
-        let outcome = match parsed {
-            Ok(item) => write_item(&mut writer, &item, &source).map(|_| ()),
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(()) => writer.count_line(false),
-            Err(LineOutcome::Store(e)) => return Err(e.into()),
-            Err(LineOutcome::Invalid(e)) if opts.skip_invalid => {
-                writer.count_line(true);
-                let rec = Reject {
-                    line: line_no,
-                    error: &e.0,
-                    text: lines.last_raw_lossy(),
-                };
-                serde_json::to_writer(&mut rejects, &rec).expect("in-memory write");
-                rejects.push(b'\n');
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(16);
+    let (written, format) = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || parse_lines(input, opts.format, opts.skip_invalid, tx));
+        let written = (|| {
+            for batch in rx.iter() {
+                for parsed in batch {
+                    match parsed {
+                        Parsed::Item(item) => {
+                            write_item(&mut writer, &item, &source)?;
+                            writer.count_line(false);
+                        }
+                        Parsed::Invalid { line, error, raw } if opts.skip_invalid => {
+                            writer.count_line(true);
+                            let rec = Reject {
+                                line,
+                                error: &error.0,
+                                text: raw.unwrap_or_default(),
+                            };
+                            serde_json::to_writer(&mut rejects, &rec).expect("in-memory write");
+                            rejects.push(b'\n');
+                        }
+                        Parsed::Invalid { line, error, .. } => {
+                            return Err(ImportError::Line {
+                                file: shown.to_string(),
+                                line,
+                                message: error.0,
+                            })
+                        }
+                        Parsed::Unreadable { line, message } => {
+                            return Err(ImportError::Line {
+                                file: shown.to_string(),
+                                line,
+                                message,
+                            })
+                        }
+                    }
+                }
             }
-            Err(LineOutcome::Invalid(e)) => {
-                return Err(ImportError::Line {
-                    file: shown.to_string(),
-                    line: line_no,
-                    message: e.0,
-                });
-            }
-        }
-    }
+            Ok(())
+        })();
+        // Hang up first so a parser blocked on a full channel stops.
+        drop(rx);
+        let format = parser.join().unwrap_or(None);
+        (written, format)
+    });
+    written?;
     let fmt_name = format.map(Format::name);
     let counts = writer.finish(name, fmt_name.unwrap_or("empty"))?;
     Ok(ReaderImport {
@@ -150,19 +215,8 @@ pub fn import_reader(
     })
 }
 
-enum LineOutcome {
-    Invalid(FieldError),
-    Store(StoreError),
-}
-
-impl From<FieldError> for LineOutcome {
-    fn from(e: FieldError) -> Self {
-        LineOutcome::Invalid(e)
-    }
-}
-
-fn problem_message(p: LineProblem) -> LineOutcome {
-    LineOutcome::Invalid(FieldError(match p {
+fn problem_message(p: LineProblem) -> FieldError {
+    FieldError(match p {
         LineProblem::TooLong => format!(
             "line is longer than {} MiB; split the record or shorten it",
             MAX_LINE_BYTES >> 20
@@ -170,10 +224,10 @@ fn problem_message(p: LineProblem) -> LineOutcome {
         LineProblem::InvalidUtf8 { byte } => {
             format!("invalid UTF-8 at byte {byte} of the line; re-encode the file as UTF-8")
         }
-    }))
+    })
 }
 
-fn parse_line(text: &str, format: &mut Option<Format>) -> Result<ImportItem, LineOutcome> {
+fn parse_line(text: &str, format: &mut Option<Format>) -> Result<ImportItem, FieldError> {
     let obj = parse_object(text)?;
     let f = match *format {
         Some(f) => f,
@@ -183,11 +237,11 @@ fn parse_line(text: &str, format: &mut Option<Format>) -> Result<ImportItem, Lin
             f
         }
     };
-    Ok(parse_item(f, obj)?)
+    parse_item(f, obj)
 }
 
-fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(), LineOutcome> {
-    let store = |e: StoreError| LineOutcome::Store(e);
+fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(), ImportError> {
+    let store = ImportError::Store;
     let prompt_id = w
         .add_prompt(&item.prompt, item.ext_id.as_deref(), &item.meta)
         .map_err(store)?;

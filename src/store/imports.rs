@@ -1,6 +1,6 @@
 //! Bulk writes for imports: one transaction for a whole file, committed or dropped as one.
 
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Transaction, TransactionBehavior};
 use serde::Serialize;
 
 use super::{rankings, Result, Store};
@@ -21,10 +21,14 @@ pub struct ImportWriter<'a> {
     tx: Transaction<'a>,
     counts: ImportCounts,
     now: i64,
+    /// Candidates added to one prompt and not yet counted in `prompts.n_candidates`.
+    uncounted: Option<(PromptId, i64)>,
 }
 
 impl Store {
     pub fn begin_import(&mut self) -> Result<ImportWriter<'_>> {
+        // A bigger page cache keeps a large import from spilling to the WAL page by page.
+        self.conn.pragma_update(None, "cache_size", -64 * 1024)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -32,6 +36,7 @@ impl Store {
             tx,
             counts: ImportCounts::default(),
             now: now_ms(),
+            uncounted: None,
         })
     }
 }
@@ -90,7 +95,15 @@ impl ImportWriter<'_> {
             .execute(params![prompt_id, &hash[..], text, source, self.now])?;
         if inserted == 1 {
             self.counts.candidates_added += 1;
-            return Ok(self.tx.last_insert_rowid());
+            let id = self.tx.last_insert_rowid();
+            match &mut self.uncounted {
+                Some((p, n)) if *p == prompt_id => *n += 1,
+                _ => {
+                    self.flush_candidate_count()?;
+                    self.uncounted = Some((prompt_id, 1));
+                }
+            }
+            return Ok(id);
         }
         Ok(self
             .tx
@@ -98,8 +111,22 @@ impl ImportWriter<'_> {
             .query_row(params![prompt_id, &hash[..]], |r| r.get(0))?)
     }
 
+    /// Adds the candidates inserted since the last flush to their prompt's count
+    /// (one UPDATE per prompt rather than one per candidate).
+    fn flush_candidate_count(&mut self) -> Result<()> {
+        if let Some((prompt, n)) = self.uncounted.take() {
+            self.tx
+                .prepare_cached(
+                    "UPDATE prompts SET n_candidates = n_candidates + ?2 WHERE id = ?1",
+                )?
+                .execute(params![prompt, n])?;
+        }
+        Ok(())
+    }
+
     /// Appends a ranking unless one with the same dedupe key is already stored.
     pub fn add_ranking(&mut self, ranking: &NewRanking) -> Result<Option<i64>> {
+        self.flush_candidate_count()?;
         let id = rankings::insert_ranking(&self.tx, ranking)?;
         if id.is_some() {
             self.counts.rankings_added += 1;
@@ -119,7 +146,8 @@ impl ImportWriter<'_> {
     }
 
     /// Records the import and commits everything at once.
-    pub fn finish(self, file_name: &str, format: &str) -> Result<ImportCounts> {
+    pub fn finish(mut self, file_name: &str, format: &str) -> Result<ImportCounts> {
+        self.flush_candidate_count()?;
         let c = self.counts;
         self.tx.execute(
             "INSERT INTO imports (file_name, format, at, prompts_added, candidates_added, rankings_added, rejected)
@@ -136,14 +164,5 @@ impl ImportWriter<'_> {
         )?;
         self.tx.commit()?;
         Ok(c)
-    }
-
-    /// The id of an existing prompt with this content, if any (used to report duplicates).
-    pub fn find_prompt(&self, body: &PromptBody) -> Result<Option<PromptId>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT id FROM prompts WHERE content_hash = ?1")?
-            .query_row([&body.content_hash()[..]], |r| r.get(0))
-            .optional()?)
     }
 }

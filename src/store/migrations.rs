@@ -20,11 +20,13 @@ CREATE TABLE prompts (
     gold          TEXT,                       -- known answer (JSON tie groups of candidate ids) for QC
     priority      INTEGER NOT NULL DEFAULT 0, -- higher is served first ("label next")
     n_ranked      INTEGER NOT NULL DEFAULT 0, -- distinct annotators with a live ranking; kept by the store
-    n_candidates  INTEGER NOT NULL DEFAULT 0, -- kept by the trigger below
+    n_candidates  INTEGER NOT NULL DEFAULT 0, -- kept by the store as candidates are added
     created_at    INTEGER NOT NULL
 );
 -- The labelling queue: only prompts with something to rank, most wanted first.
 CREATE INDEX prompts_queue ON prompts (n_ranked, priority DESC, id) WHERE n_candidates >= 2;
+-- Narrow, so `stats` counts without reading the wide prompt rows.
+CREATE INDEX prompts_counts ON prompts (n_candidates, n_ranked);
 
 CREATE TABLE candidates (
     id            INTEGER PRIMARY KEY,
@@ -35,10 +37,6 @@ CREATE TABLE candidates (
     created_at    INTEGER NOT NULL,
     UNIQUE (prompt_id, content_hash)
 );
-CREATE INDEX candidates_source ON candidates (source);
-CREATE TRIGGER candidates_count AFTER INSERT ON candidates BEGIN
-    UPDATE prompts SET n_candidates = n_candidates + 1 WHERE id = NEW.prompt_id;
-END;
 
 CREATE TABLE annotators (
     id            INTEGER PRIMARY KEY,
