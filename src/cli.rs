@@ -42,6 +42,9 @@ pub struct AppArgs {
     /// Rankings made faster than this many seconds are marked as rushed.
     #[arg(long, default_value_t = 0.0)]
     pub min_seconds: f64,
+    /// Share of items drawn from gold prompts (those imported with a known "gold" answer).
+    #[arg(long, default_value_t = 0.0)]
+    pub gold_rate: f64,
     /// Draw with ASCII characters only.
     #[arg(long)]
     pub ascii: bool,

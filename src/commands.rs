@@ -77,6 +77,7 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
     cfg.queue = QueueOptions {
         overlap: args.overlap,
         lease_ms: (args.lease_minutes * 60_000.0) as i64,
+        gold_rate: args.gold_rate.clamp(0.0, 1.0),
     };
     cfg.min_seconds = args.min_seconds;
     cfg.ascii = args.ascii;
@@ -252,8 +253,11 @@ fn write_file_atomically<T>(
 fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
     let store = open_store(db)?;
     let s = store.stats()?;
+    let agreement = store.agreement()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut v = serde_json::to_value(&s)?;
+        v["agreement"] = serde_json::to_value(&agreement)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("database     {}", db.display());
@@ -285,5 +289,43 @@ fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
             );
         }
     }
+    print_agreement(&agreement);
     Ok(())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{:.0}%", x * 100.0))
+}
+
+fn print_agreement(a: &crate::analysis::Agreement) {
+    if a.annotators.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "agreement    {} prompts ranked by 2+ annotators; pairwise {}; Krippendorff's alpha (ordinal) {}",
+        a.shared_prompts,
+        pct(a.pairwise_agreement),
+        a.krippendorff_alpha_ordinal
+            .map_or("-".into(), |x| format!("{x:.3}"))
+    );
+    println!(
+        "{:<32} {:>7} {:>14} {:>13} {:>7}",
+        "annotator", "ranked", "first-shown", "vs others", "gold"
+    );
+    for q in &a.annotators {
+        println!(
+            "{:<32} {:>7} {:>14} {:>13} {:>7}",
+            crate::text::sanitize_line(&q.name, 32),
+            q.ranked,
+            format!(
+                "{} ({})",
+                pct(q.first_shown_best),
+                pct(q.first_shown_chance)
+            ),
+            pct(q.agreement_with_others),
+            pct(q.gold_agreement)
+        );
+    }
+    println!("first-shown: how often the answer shown first was ranked best (chance in brackets)");
 }

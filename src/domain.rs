@@ -88,6 +88,8 @@ pub struct Prompt {
     pub body: PromptBody,
     pub meta: serde_json::Value,
     pub priority: i64,
+    /// Known answer of a gold prompt: tie groups of candidate ids, best first.
+    pub gold: Option<Vec<Vec<CandidateId>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 //!
 //! Arrows point one way: `tui` -> `jobs` -> (`ml`, `data`, `store`) -> `domain`.
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod data;

@@ -185,3 +185,51 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(s.annotators.len(), 8);
     assert!(s.annotators.iter().all(|a| a.rankings == 500));
 }
+
+#[test]
+fn gold_prompts_are_served_at_the_rate_to_everyone() {
+    let mut store = Store::open_in_memory().unwrap();
+    let prompts = add_prompts(&mut store, 40, 2);
+    {
+        let mut w = store.begin_import().unwrap();
+        for (p, c) in &prompts[..5] {
+            w.set_gold(*p, &[vec![c[0]], vec![c[1]]]).unwrap();
+        }
+        w.finish("gold", "kibble").unwrap();
+    }
+    let gold: std::collections::HashSet<i64> = prompts[..5].iter().map(|p| p.0).collect();
+    assert_eq!(store.queue_progress(1).unwrap(), (35, 0));
+    let opts = QueueOptions {
+        gold_rate: 0.3,
+        ..QueueOptions::default()
+    };
+    for who in ["a", "b"] {
+        let mut served_gold = 0;
+        while let Some(p) = store.claim_next(who, opts).unwrap() {
+            let c = &prompts.iter().find(|x| x.0 == p).unwrap().1;
+            // Rank gold prompts correctly half the time.
+            let mut r = rank(p, c, who);
+            if gold.contains(&p) {
+                served_gold += 1;
+                if served_gold % 2 == 0 {
+                    r.groups.reverse();
+                }
+            }
+            store.append_ranking(&r).unwrap();
+            if who == "a"
+                && store
+                    .live_rankings(&RankingFilter::default())
+                    .unwrap()
+                    .len()
+                    >= 20
+            {
+                break;
+            }
+        }
+        assert!(served_gold >= 2, "{who} saw {served_gold} gold prompts");
+    }
+    let ag = store.agreement().unwrap();
+    let a = ag.annotators.iter().find(|q| q.name == "a").unwrap();
+    assert!(a.gold_pairs >= 2);
+    assert!(a.gold_agreement.unwrap() > 0.0 && a.gold_agreement.unwrap() < 1.0);
+}

@@ -157,6 +157,13 @@ pub fn kibble_record(
     if !ranks.is_empty() {
         obj.insert("rankings".into(), Value::Array(ranks));
     }
+    if let Some(gold) = &prompt.gold {
+        let groups: Vec<Vec<usize>> = gold
+            .iter()
+            .map(|g| g.iter().filter_map(|id| index.get(id).copied()).collect())
+            .collect();
+        obj.insert("gold".into(), json!(groups));
+    }
     if prompt.meta.as_object().is_some_and(|m| !m.is_empty()) {
         obj.insert("meta".into(), prompt.meta.clone());
     }

@@ -99,7 +99,7 @@ pub fn parse_item(format: Format, mut obj: Map<String, Value>) -> Parsed<ImportI
 /// `meta` plus any keys the format does not know (e.g. `subset`, `source`), kept as metadata.
 fn collect_meta(format: Format, obj: &mut Map<String, Value>) -> Parsed<Value> {
     let known: &[&str] = match format {
-        Format::Kibble => &["prompt", "candidates", "id", "meta", "rankings"],
+        Format::Kibble => &["prompt", "candidates", "id", "meta", "rankings", "gold"],
         Format::Trl => &["prompt", "chosen", "rejected", "margin", "id", "meta"],
         Format::Hh => &["chosen", "rejected", "margin", "id", "meta"],
         Format::Prompts => &["prompt", "id", "meta"],
@@ -198,6 +198,7 @@ fn parse_prompt_only(obj: &Map<String, Value>) -> Parsed<ImportItem> {
         meta: Value::Null,
         candidates: vec![],
         rankings: vec![],
+        gold: None,
     })
 }
 
@@ -237,6 +238,7 @@ fn pair_item(
             created_at_ms: None,
             duration_ms: None,
         }],
+        gold: None,
     })
 }
 
@@ -399,12 +401,25 @@ fn parse_kibble(obj: &Map<String, Value>) -> Parsed<ImportItem> {
             .collect::<Parsed<_>>()?,
         Some(other) => return Err(expected("rankings", "array", other)),
     };
+    // A gold answer is written like a ranking's groups.
+    let gold = match obj.get("gold") {
+        None | Some(Value::Null) => None,
+        Some(g) => {
+            let wrapped = serde_json::json!({ "groups": g });
+            Some(
+                parse_kibble_ranking("gold", &wrapped, &index_map)
+                    .map_err(|e| FieldError(e.0.replace("gold.groups", "gold")))?
+                    .groups,
+            )
+        }
+    };
     Ok(ImportItem {
         ext_id: ext_id(obj)?,
         prompt,
         meta: Value::Null,
         candidates,
         rankings,
+        gold,
     })
 }
 

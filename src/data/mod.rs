@@ -63,4 +63,6 @@ pub struct ImportItem {
     /// Distinct texts, in file order.
     pub candidates: Vec<ImportCandidate>,
     pub rankings: Vec<ImportRanking>,
+    /// Known answer (tie groups of candidate indices) for a gold prompt.
+    pub gold: Option<Vec<Vec<usize>>>,
 }

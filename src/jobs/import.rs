@@ -250,6 +250,13 @@ fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(
         let src = c.source.as_deref().unwrap_or(source);
         ids.push(w.add_candidate(prompt_id, &c.text, src).map_err(store)?);
     }
+    if let Some(gold) = &item.gold {
+        let groups: Vec<Vec<i64>> = gold
+            .iter()
+            .map(|g| g.iter().map(|&i| ids[i]).collect())
+            .collect();
+        w.set_gold(prompt_id, &groups).map_err(store)?;
+    }
     for r in &item.rankings {
         let annotator = r.annotator.clone().unwrap_or_else(|| source.to_string());
         let groups: Vec<Vec<i64>> = r
@@ -273,7 +280,8 @@ fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(
             os_user: None,
             created_at_ms: r.created_at_ms.unwrap_or_else(now_ms),
             duration_ms: r.duration_ms,
-            shown_order: ids.clone(),
+            // Nobody saw an imported ranking on screen: no order, no position bias to measure.
+            shown_order: vec![],
             verdict: Verdict::Rank,
             mode: r.mode,
             groups,

@@ -111,6 +111,14 @@ impl ImportWriter<'_> {
             .query_row(params![prompt_id, &hash[..]], |r| r.get(0))?)
     }
 
+    /// Marks a prompt as gold: its known answer, as tie groups of candidate ids.
+    pub fn set_gold(&mut self, prompt_id: PromptId, groups: &[Vec<CandidateId>]) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE prompts SET gold = ?2 WHERE id = ?1")?
+            .execute(params![prompt_id, serde_json::to_string(groups)?])?;
+        Ok(())
+    }
+
     /// Adds the candidates inserted since the last flush to their prompt's count
     /// (one UPDATE per prompt rather than one per candidate).
     fn flush_candidate_count(&mut self) -> Result<()> {

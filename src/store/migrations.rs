@@ -24,7 +24,9 @@ CREATE TABLE prompts (
     created_at    INTEGER NOT NULL
 );
 -- The labelling queue: only prompts with something to rank, most wanted first.
-CREATE INDEX prompts_queue ON prompts (n_ranked, priority DESC, id) WHERE n_candidates >= 2;
+-- Gold prompts (known answer) are served separately, at a rate, to every annotator.
+CREATE INDEX prompts_queue ON prompts (n_ranked, priority DESC, id) WHERE n_candidates >= 2 AND gold IS NULL;
+CREATE INDEX prompts_gold ON prompts (id) WHERE gold IS NOT NULL;
 -- Narrow, so `stats` counts without reading the wide prompt rows.
 CREATE INDEX prompts_counts ON prompts (n_candidates, n_ranked);
 

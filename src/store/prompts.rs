@@ -1,11 +1,13 @@
 //! Prompts and their candidates: lookups, streaming reads for export, queue priority.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Result, Store};
 use crate::domain::{Candidate, CandidateId, Message, Prompt, PromptBody, PromptId};
 
-const SELECT_PROMPT: &str = "SELECT id, ext_id, kind, body, meta, priority FROM prompts";
+const SELECT_PROMPT: &str = "SELECT id, ext_id, kind, body, meta, priority, gold FROM prompts";
 
 /// A prompt row before its JSON columns are decoded.
 struct RawPrompt {
@@ -15,6 +17,7 @@ struct RawPrompt {
     body: String,
     meta: String,
     priority: i64,
+    gold: Option<String>,
 }
 
 fn prompt_from_row(row: &Row) -> rusqlite::Result<RawPrompt> {
@@ -25,6 +28,7 @@ fn prompt_from_row(row: &Row) -> rusqlite::Result<RawPrompt> {
         body: row.get(3)?,
         meta: row.get(4)?,
         priority: row.get(5)?,
+        gold: row.get(6)?,
     })
 }
 
@@ -40,6 +44,7 @@ fn finish_prompt(raw: RawPrompt) -> Result<Prompt> {
         body,
         meta: serde_json::from_str(&raw.meta)?,
         priority: raw.priority,
+        gold: raw.gold.map(|g| serde_json::from_str(&g)).transpose()?,
     })
 }
 
@@ -115,6 +120,20 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Known answers of gold prompts: tie groups of candidate ids, best first.
+    pub fn gold_answers(&self) -> Result<HashMap<PromptId, Vec<Vec<CandidateId>>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, gold FROM prompts WHERE gold IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, gold) = row?;
+            out.insert(id, serde_json::from_str(&gold)?);
+        }
+        Ok(out)
     }
 
     /// Latest normalised reward score of each candidate of a prompt, by the newest checkpoint that scored it.

@@ -12,6 +12,8 @@ pub struct QueueOptions {
     pub overlap: u32,
     /// How long a claim lasts without renewal.
     pub lease_ms: i64,
+    /// Share of items that are gold prompts (known answer), for quality control.
+    pub gold_rate: f64,
 }
 
 impl Default for QueueOptions {
@@ -19,6 +21,7 @@ impl Default for QueueOptions {
         QueueOptions {
             overlap: 1,
             lease_ms: 10 * 60 * 1000,
+            gold_rate: 0.0,
         }
     }
 }
@@ -27,7 +30,7 @@ impl Default for QueueOptions {
 /// it walks prompts in priority order and stops at the first one this annotator may take.
 const NEXT_AT_LEVEL: &str = "
     SELECT p.id, p.priority FROM prompts p INDEXED BY prompts_queue
-    WHERE p.n_candidates >= 2 AND p.n_ranked = ?1
+    WHERE p.n_candidates >= 2 AND p.gold IS NULL AND p.n_ranked = ?1
       AND NOT EXISTS (
           SELECT 1 FROM rankings r WHERE r.prompt_id = p.id AND r.annotator_id = ?2
              AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id))
@@ -35,6 +38,31 @@ const NEXT_AT_LEVEL: &str = "
                         WHERE l.prompt_id = p.id AND l.annotator_id <> ?2 AND l.expires_at > ?3) < ?4
     ORDER BY p.priority DESC, p.id
     LIMIT 1";
+
+/// A gold prompt this annotator has not decided on yet.
+const NEXT_GOLD: &str = "
+    SELECT p.id FROM prompts p INDEXED BY prompts_gold
+    WHERE p.gold IS NOT NULL AND p.n_candidates >= 2
+      AND NOT EXISTS (
+          SELECT 1 FROM rankings r WHERE r.prompt_id = p.id AND r.annotator_id = ?1
+             AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id))
+    ORDER BY p.id LIMIT 1";
+
+/// Whether this annotator's next item should be gold: a deterministic draw from how many
+/// decisions they have made, so the rate holds without any state outside the DB.
+fn gold_turn(conn: &rusqlite::Connection, me: i64, rate: f64) -> Result<bool> {
+    if rate <= 0.0 {
+        return Ok(false);
+    }
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM rankings WHERE annotator_id = ?1")?
+        .query_row([me], |r| r.get(0))?;
+    let mut x = (n as u64 ^ (me as u64).rotate_left(32)).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    Ok((x as f64 / u64::MAX as f64) < rate)
+}
 
 impl Store {
     /// Claims the next prompt for `annotator` and returns it, or `None` when the queue is empty.
@@ -55,7 +83,14 @@ impl Store {
             )?
             .query_row(params![me, now], |r| r.get(0))
             .optional()?;
-        let chosen = match held {
+        let gold = if held.is_none() && gold_turn(&tx, me, opts.gold_rate)? {
+            tx.prepare_cached(NEXT_GOLD)?
+                .query_row(params![me], |r| r.get(0))
+                .optional()?
+        } else {
+            None
+        };
+        let chosen = match held.or(gold) {
             Some(id) => Some(id),
             None => {
                 // Prefer prompts already ranked by others (to finish overlap), then fresh ones;
@@ -118,7 +153,8 @@ impl Store {
     /// Number of prompts with something to rank, and how many of them reached `overlap` rankings.
     pub fn queue_progress(&self, overlap: u32) -> Result<(i64, i64)> {
         Ok(self.conn.query_row(
-            "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts WHERE n_candidates >= 2",
+            "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts
+             WHERE n_candidates >= 2 AND gold IS NULL",
             [overlap],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)

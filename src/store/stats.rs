@@ -33,6 +33,12 @@ pub struct Stats {
 }
 
 impl Store {
+    /// Agreement between annotators, position bias and gold accuracy over live rankings.
+    pub fn agreement(&self) -> Result<crate::analysis::Agreement> {
+        let rankings = self.live_rankings(&super::RankingFilter::default())?;
+        Ok(crate::analysis::measure(&rankings, &self.gold_answers()?))
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         let c = &self.conn;
         let (prompts, rankable, ranked): (i64, i64, i64) = c.query_row(

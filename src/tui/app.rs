@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sha2::{Digest, Sha256};
 
 use super::keymap::{Action, Keymap, Screen};
+use crate::analysis::Agreement;
 use crate::domain::{
     now_ms, Candidate, CandidateId, NewRanking, Prompt, PromptId, RankingId, RankingMode, Verdict,
 };
@@ -140,6 +141,7 @@ pub struct App {
     pub status: String,
     pub show_scores: bool,
     pub stats: Option<Stats>,
+    pub agreement: Option<Agreement>,
     pub should_quit: bool,
     /// Called with each ranking id once it is durable (the headless driver prints them).
     pub on_saved: Option<Box<dyn FnMut(RankingId)>>,
@@ -163,6 +165,7 @@ impl App {
             status: String::new(),
             show_scores: false,
             stats: None,
+            agreement: None,
             should_quit: false,
             on_saved: None,
             panic_on_key: std::env::var_os("KIBBLE_TEST_PANIC").is_some(),
@@ -358,8 +361,15 @@ impl App {
     fn switch_screen(&mut self, s: Screen) {
         self.screen = s;
         if s == Screen::Data {
-            match self.store.stats() {
-                Ok(st) => self.stats = Some(st),
+            match self
+                .store
+                .stats()
+                .and_then(|st| Ok((st, self.store.agreement()?)))
+            {
+                Ok((st, ag)) => {
+                    self.stats = Some(st);
+                    self.agreement = Some(ag);
+                }
                 Err(e) => self.status = format!("could not read stats: {e}"),
             }
         }

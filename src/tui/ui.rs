@@ -623,6 +623,40 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             }
         }
     }
+    if let Some(ag) = &app.agreement {
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0));
+        lines.push(Line::from(""));
+        lines.push(Line::from(format!(
+            "agreement: {} shared prompts{}pairwise {}{}alpha (ordinal) {}",
+            ag.shared_prompts,
+            theme.sep(),
+            pct(ag.pairwise_agreement),
+            theme.sep(),
+            ag.krippendorff_alpha_ordinal
+                .map_or("-".into(), |x| format!("{x:.3}"))
+        )));
+        lines.push(Line::styled(
+            format!(
+                "{:<24} {:>6} {:>13} {:>9} {:>6}",
+                "annotator", "ranked", "first-shown", "vs others", "gold"
+            ),
+            theme.accent(),
+        ));
+        for q in &ag.annotators {
+            lines.push(Line::from(format!(
+                "{:<24} {:>6} {:>13} {:>9} {:>6}",
+                sanitize_line(&q.name, 24),
+                q.ranked,
+                format!(
+                    "{} ({})",
+                    pct(q.first_shown_best),
+                    pct(q.first_shown_chance)
+                ),
+                pct(q.agreement_with_others),
+                pct(q.gold_agreement)
+            )));
+        }
+    }
     f.render_widget(
         Paragraph::new(lines).block(theme.block(Line::from(" Data "), false)),
         area,
