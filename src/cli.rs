@@ -144,6 +144,14 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Startup to first frame and key -> frame times of the labelling app on the --db database
+    /// (make a big one with `kibble bench import --keep big.db`). Ranks --items prompts.
+    Tui {
+        #[arg(long, default_value_t = 200)]
+        items: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate a kibble JSONL of N prompts x K candidates, import it into a fresh DB, report speed
     /// and peak memory; then time the next-prompt query and `stats` at that size.
     Import {

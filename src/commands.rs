@@ -22,7 +22,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => import(&cli.db, args),
         Some(Command::Export(args)) => export_cmd(&cli.db, args),
         Some(Command::Stats(args)) => stats(&cli.db, args),
-        Some(Command::Bench(args)) => crate::jobs::bench::run(args.what),
+        Some(Command::Bench(args)) => match args.what {
+            crate::cli::BenchCommand::Tui { items, json } => {
+                crate::tui::bench::run(&cli.db, items, json)
+            }
+            other => crate::jobs::bench::run(other),
+        },
     }
 }
 

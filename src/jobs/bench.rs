@@ -20,6 +20,7 @@ pub fn run(what: BenchCommand) -> anyhow::Result<()> {
             keep,
             json,
         } => bench_import(prompts, candidates, words, keep.as_deref(), json),
+        BenchCommand::Tui { .. } => unreachable!("run by commands.rs: it needs the tui module"),
     }
 }
 

@@ -152,11 +152,21 @@ impl Store {
 
     /// Number of prompts with something to rank, and how many of them reached `overlap` rankings.
     pub fn queue_progress(&self, overlap: u32) -> Result<(i64, i64)> {
-        Ok(self.conn.query_row(
-            "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts
-             WHERE n_candidates >= 2 AND gold IS NULL",
-            [overlap],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
+        // Both counts come from narrow indexes: all prompts, minus the (few) gold ones.
+        let count = |sql: &str| -> Result<(i64, i64)> {
+            Ok(self
+                .conn
+                .prepare_cached(sql)?
+                .query_row([overlap], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        };
+        let (all, all_done) = count(
+            "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts INDEXED BY prompts_counts
+             WHERE n_candidates >= 2",
+        )?;
+        let (gold, gold_done) = count(
+            "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts INDEXED BY prompts_gold
+             WHERE gold IS NOT NULL AND n_candidates >= 2",
+        )?;
+        Ok((all - gold, all_done - gold_done))
     }
 }

@@ -22,6 +22,8 @@ pub const DEFAULT_FLAG_REASONS: &[&str] = &[
     "private data",
     "broken",
 ];
+/// How often the header's done/total is re-read from the DB.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 pub const STRENGTH_NAMES: [&str; 3] = ["slightly", "clearly", "much"];
 
 #[derive(Debug, Clone)]
@@ -136,6 +138,7 @@ pub struct App {
     pub entry: Entry,
     pub history: Vec<Saved>,
     pub session_count: u32,
+    progress_at: Duration,
     /// (prompts with something to rank, prompts that reached the overlap).
     pub progress: (i64, i64),
     pub status: String,
@@ -161,6 +164,7 @@ impl App {
             entry: Entry::default(),
             history: Vec::new(),
             session_count: 0,
+            progress_at: Duration::ZERO,
             progress: (0, 0),
             status: String::new(),
             show_scores: false,
@@ -170,6 +174,7 @@ impl App {
             on_saved: None,
             panic_on_key: std::env::var_os("KIBBLE_TEST_PANIC").is_some(),
         };
+        app.refresh_progress();
         app.next_item()?;
         Ok(app)
     }
@@ -261,6 +266,9 @@ impl App {
                     self.status = format!("could not renew the lease: {e}");
                 }
             }
+        }
+        if now.saturating_sub(self.progress_at) >= PROGRESS_EVERY {
+            self.refresh_progress();
         }
         // The header's rate and ETA change with time.
         self.screen == Screen::Label
@@ -518,6 +526,10 @@ impl App {
                     prompt_id: ranking.prompt_id,
                 });
                 self.session_count += 1;
+                // With overlap 1 this decision finished the prompt; others' work shows on the tick.
+                if verdict == Verdict::Rank && self.cfg.queue.overlap == 1 {
+                    self.progress.1 = (self.progress.1 + 1).min(self.progress.0);
+                }
                 if let Some(cb) = &mut self.on_saved {
                     cb(id);
                 }
@@ -619,7 +631,6 @@ impl App {
 
     /// Claims the next prompt from the queue.
     pub fn next_item(&mut self) -> anyhow::Result<()> {
-        self.refresh_progress();
         match self.store.claim_next(&self.cfg.annotator, self.cfg.queue)? {
             Some(id) => self.load_item(id),
             None => {
@@ -629,7 +640,10 @@ impl App {
         }
     }
 
+    /// Re-reads done/total. It scans an index (tens of ms at 1M candidates), so it runs at
+    /// start, on undo and every `PROGRESS_EVERY` on the tick, not after each key.
     fn refresh_progress(&mut self) {
+        self.progress_at = self.clock.elapsed();
         if let Ok(p) = self.store.queue_progress(self.cfg.queue.overlap) {
             self.progress = p;
         }

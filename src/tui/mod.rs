@@ -3,6 +3,7 @@
 //! The terminal is restored on normal exit, Ctrl-C, SIGTERM, SIGHUP and panic.
 
 pub mod app;
+pub mod bench;
 pub mod keymap;
 pub mod ui;
 
