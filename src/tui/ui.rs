@@ -598,9 +598,16 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         None => lines.push(Line::from("no statistics yet")),
         Some(s) => {
             lines.push(Line::from(format!(
-                "prompts {} ({} to rank, {} ranked){}candidates {}{}rankings {} live, {} skips, {} retracted",
-                s.prompts, s.rankable_prompts, s.ranked_prompts, theme.sep(), s.candidates, theme.sep(),
-                s.rankings, s.skips, s.retracted
+                "prompts {} ({} to rank, {} ranked){}candidates {}",
+                s.prompts,
+                s.rankable_prompts,
+                s.ranked_prompts,
+                theme.sep(),
+                s.candidates
+            )));
+            lines.push(Line::from(format!(
+                "rankings {} live, {} skips, {} retracted, {} in the last hour",
+                s.rankings, s.skips, s.retracted, s.rankings_last_hour
             )));
             lines.push(Line::from(""));
             lines.push(Line::styled(
