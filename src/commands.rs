@@ -69,6 +69,7 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
     use crate::tui::app::{App, AppConfig, Clock};
     // Read the key map first: a bad user file is reported before the screen is taken over.
     let keymap = crate::tui::keymap::Keymap::load_user_default()?;
+    let user = crate::tui::keymap::UserConfig::load()?;
     let mut store = open_store(db)?;
     if seed_sample_data(&mut store)? {
         eprintln!(
@@ -85,6 +86,11 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
         gold_rate: args.gold_rate.clamp(0.0, 1.0),
     };
     cfg.min_seconds = args.min_seconds;
+    for reason in user.flag_reasons {
+        if !cfg.flag_reasons.contains(&reason) && cfg.flag_reasons.len() < 9 {
+            cfg.flag_reasons.push(reason);
+        }
+    }
     cfg.ascii = args.ascii;
     cfg.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let app = App::new(store, cfg, keymap, Clock::Real(std::time::Instant::now()))?;

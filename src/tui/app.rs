@@ -139,6 +139,7 @@ pub struct App {
     pub history: Vec<Saved>,
     pub session_count: u32,
     progress_at: Duration,
+    drawn_minute: u64,
     /// (prompts with something to rank, prompts that reached the overlap).
     pub progress: (i64, i64),
     pub status: String,
@@ -165,6 +166,7 @@ impl App {
             history: Vec::new(),
             session_count: 0,
             progress_at: Duration::ZERO,
+            drawn_minute: 0,
             progress: (0, 0),
             status: String::new(),
             show_scores: false,
@@ -270,8 +272,12 @@ impl App {
         if now.saturating_sub(self.progress_at) >= PROGRESS_EVERY {
             self.refresh_progress();
         }
-        // The header's rate and ETA change with time.
-        self.screen == Screen::Label
+        // The header's rate and ETA drift with time: redraw once a minute, not every tick,
+        // so an idle session over SSH sends (almost) nothing.
+        let minute = now.as_secs() / 60;
+        let changed = minute != self.drawn_minute;
+        self.drawn_minute = minute;
+        changed && self.screen == Screen::Label
     }
 
     pub fn update(&mut self, action: Action) {

@@ -272,10 +272,10 @@ impl fmt::Display for Key {
             Backspace => f.write_str("Bksp"),
             Tab => f.write_str("Tab"),
             BackTab => f.write_str("S-Tab"),
-            Up => f.write_str("↑"),
-            Down => f.write_str("↓"),
-            Left => f.write_str("←"),
-            Right => f.write_str("→"),
+            Up => f.write_str("Up"),
+            Down => f.write_str("Down"),
+            Left => f.write_str("Left"),
+            Right => f.write_str("Right"),
             PageUp => f.write_str("PgUp"),
             PageDown => f.write_str("PgDn"),
             Home => f.write_str("Home"),
@@ -444,11 +444,45 @@ impl Keymap {
     }
 }
 
-pub fn user_keymap_path() -> Option<PathBuf> {
+/// `$XDG_CONFIG_HOME/kibble` (default `~/.config/kibble`).
+pub fn config_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))?;
-    Some(base.join("kibble").join("keymap.toml"))
+    Some(base.join("kibble"))
+}
+
+pub fn user_keymap_path() -> Option<PathBuf> {
+    Some(config_dir()?.join("keymap.toml"))
+}
+
+/// `config.toml` beside the key map: settings of the labelling app. Data only; nothing in it
+/// is ever executed.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Flag reasons offered after the built-in ones.
+    #[serde(default)]
+    pub flag_reasons: Vec<String>,
+}
+
+impl UserConfig {
+    pub fn load() -> anyhow::Result<UserConfig> {
+        let Some(path) = config_dir().map(|d| d.join("config.toml")) else {
+            return Ok(UserConfig::default());
+        };
+        if !path.exists() {
+            return Ok(UserConfig::default());
+        }
+        let text = std::fs::read_to_string(&path)?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].lines().count().max(1)
+            });
+            anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
+        })
+    }
 }
 
 #[cfg(test)]

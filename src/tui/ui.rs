@@ -136,12 +136,13 @@ fn render_tabs(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// Minutes are precise enough for an ETA, and keep the header still between redraws.
 fn fmt_duration(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    let m = (secs.max(0.0) / 60.0).ceil() as u64;
+    if m >= 60 {
+        format!("{}h{:02}m", m / 60, m % 60)
     } else {
-        format!("{}m{:02}s", s / 60, s % 60)
+        format!("{m}m")
     }
 }
 
@@ -283,9 +284,19 @@ fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     } else {
         Direction::Vertical
     };
+    // Stacked, the focused answer gets twice the room of the others.
+    let constraints: Vec<Constraint> = (0..k.max(1))
+        .map(|i| {
+            if !side_by_side && i == item.focus && k > 2 {
+                Constraint::Fill(2)
+            } else {
+                Constraint::Fill(1)
+            }
+        })
+        .collect();
     let boxes = Layout::default()
         .direction(dir)
-        .constraints(vec![Constraint::Fill(1); k.max(1)])
+        .constraints(constraints)
         .split(parts[1]);
     for (pos, cand) in item.shown.iter().enumerate() {
         let rect = boxes[pos];
