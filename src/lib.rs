@@ -9,6 +9,7 @@ pub mod commands;
 pub mod data;
 pub mod domain;
 pub mod jobs;
+pub mod ml;
 pub mod store;
 pub mod text;
 pub mod tui;

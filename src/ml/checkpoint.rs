@@ -1,0 +1,248 @@
+//! Checkpoint folders: `model.safetensors`, `config.json`, `tokenizer.json` and
+//! `optimizer.safetensors`, written into a temporary folder that is renamed into place, so a
+//! killed process leaves either the old checkpoint or the new one, never half of one.
+//! Also loads pretrained BERT-family folders (HF layout) as reward-model backbones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Arch, ModelConfig, RewardModel};
+use super::optim::AdamW;
+use super::tokenizer::{self, PairEncoder};
+use super::train::TrainConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error(transparent)]
+    Tokenizer(#[from] tokenizer::TokenizerError),
+}
+
+fn file_err(path: &Path, message: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::File {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// What `config.json` of a kibble reward-model checkpoint holds besides the model shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub kind: String,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    pub step: u64,
+    pub max_len: usize,
+    /// Mean and standard deviation of raw rewards on the train split: scores are normalised with them.
+    pub reward_mean: f64,
+    pub reward_std: f64,
+    /// Provenance: the rankings trained on and a hash of their content.
+    pub ranking_ids: Vec<i64>,
+    pub data_hash: String,
+    pub metrics: serde_json::Value,
+}
+
+pub const KIND: &str = "kibble-reward-model";
+
+/// Writes a checkpoint folder atomically (temp folder + rename; an old one is replaced).
+pub fn save(
+    dir: &Path,
+    model: &RewardModel,
+    encoder: &PairEncoder,
+    meta: &CheckpointMeta,
+    optimizer: Option<&AdamW>,
+) -> Result<(), CheckpointError> {
+    let tmp = sibling(dir, &format!(".tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
+    let write = || -> Result<(), CheckpointError> {
+        let w = tmp.join("model.safetensors");
+        model.save_weights(&w).map_err(|e| file_err(&w, e))?;
+        if let Some(opt) = optimizer {
+            let o = tmp.join("optimizer.safetensors");
+            opt.save(&o).map_err(|e| file_err(&o, e))?;
+        }
+        let t = tmp.join("tokenizer.json");
+        encoder
+            .tokenizer
+            .save(&t, false)
+            .map_err(|e| file_err(&t, e))?;
+        let c = tmp.join("config.json");
+        let json = serde_json::to_string_pretty(meta).map_err(|e| file_err(&c, e))?;
+        std::fs::write(&c, json).map_err(|e| file_err(&c, e))?;
+        for f in ["model.safetensors", "tokenizer.json", "config.json"] {
+            let p = tmp.join(f);
+            std::fs::File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| file_err(&p, e))?;
+        }
+        Ok(())
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    // Replace: move the old folder aside first, so there is always one complete checkpoint.
+    let old = sibling(dir, ".old");
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dir, &old).map_err(|e| file_err(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| file_err(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut s = dir.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CheckpointError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| file_err(path, format!("malformed JSON: {e}")))
+}
+
+fn read_weights(path: &Path, device: &Device) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
+    if !path.exists() {
+        return Err(file_err(path, "missing"));
+    }
+    let map = candle_core::safetensors::load(path, device)
+        .map_err(|e| file_err(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(map.into_iter().collect())
+}
+
+fn encoder_for(
+    config: &ModelConfig,
+    tok: tokenizers::Tokenizer,
+) -> Result<PairEncoder, CheckpointError> {
+    Ok(match config.arch {
+        Arch::Tiny => PairEncoder::for_bpe(tok, config.max_len)?,
+        Arch::Bert => PairEncoder::for_bert(tok, config.max_len)?,
+    })
+}
+
+/// A loaded checkpoint: model, encoder and metadata.
+pub struct Loaded {
+    pub model: RewardModel,
+    pub encoder: PairEncoder,
+    pub meta: CheckpointMeta,
+    pub dir: PathBuf,
+}
+
+pub fn load(dir: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
+    let config_path = dir.join("config.json");
+    let meta: CheckpointMeta = read_json(&config_path)?;
+    if meta.kind != KIND {
+        return Err(file_err(
+            &config_path,
+            format!(
+                "not a kibble reward-model checkpoint (kind {:?})",
+                meta.kind
+            ),
+        ));
+    }
+    let tok = tokenizer::load(&dir.join("tokenizer.json"))?;
+    let encoder = encoder_for(&meta.model, tok)?;
+    let weights_path = dir.join("model.safetensors");
+    let weights = read_weights(&weights_path, device)?;
+    let model = RewardModel::from_weights(&meta.model, weights, meta.train.seed, device)
+        .map_err(|e| file_err(&weights_path, e))?;
+    Ok(Loaded {
+        model,
+        encoder,
+        meta,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// The fields of a HF BERT `config.json` that we use.
+#[derive(Deserialize)]
+struct HfBertConfig {
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    intermediate_size: usize,
+    max_position_embeddings: usize,
+    vocab_size: usize,
+    #[serde(default = "two")]
+    type_vocab_size: usize,
+    #[serde(default = "eps")]
+    layer_norm_eps: f64,
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    hidden_act: Option<String>,
+}
+
+fn two() -> usize {
+    2
+}
+fn eps() -> f64 {
+    1e-12
+}
+
+/// Loads a BERT-family folder (`config.json`, `model.safetensors`, `tokenizer.json`) as the
+/// backbone of a new reward model with a fresh scalar head. Errors name the file at fault.
+pub fn load_backbone(
+    dir: &Path,
+    freeze: bool,
+    max_len: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<(RewardModel, PairEncoder), CheckpointError> {
+    let cfg_path = dir.join("config.json");
+    let hf: HfBertConfig = read_json(&cfg_path)?;
+    if let Some(t) = hf.model_type.as_deref().filter(|t| *t != "bert") {
+        return Err(file_err(
+            &cfg_path,
+            format!("model_type {t:?} is not supported; use a BERT model folder"),
+        ));
+    }
+    if let Some(act) = &hf.hidden_act {
+        if act != "gelu" {
+            return Err(file_err(
+                &cfg_path,
+                format!("hidden_act {act:?} is not supported (gelu only)"),
+            ));
+        }
+    }
+    let config = ModelConfig {
+        arch: Arch::Bert,
+        vocab_size: hf.vocab_size,
+        max_len: max_len.min(hf.max_position_embeddings),
+        d_model: hf.hidden_size,
+        n_layers: hf.num_hidden_layers,
+        n_heads: hf.num_attention_heads,
+        d_ff: hf.intermediate_size,
+        ln_eps: hf.layer_norm_eps,
+        type_vocab_size: hf.type_vocab_size,
+        freeze_backbone: freeze,
+    };
+    let weights_path = dir.join("model.safetensors");
+    let raw = read_weights(&weights_path, device)?;
+    // Checkpoints saved from BertModel have no prefix; from BertFor* they carry "bert.".
+    let mut weights: BTreeMap<String, Tensor> = raw
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("cls.") && !k.starts_with("classifier."))
+        .map(|(k, v)| (k.strip_prefix("bert.").unwrap_or(&k).to_string(), v))
+        .collect();
+    weights.retain(|k, _| !k.ends_with("position_ids"));
+    // Positions beyond our window are not needed.
+    if let Some(pos) = weights.get_mut("embeddings.position_embeddings.weight") {
+        *pos = pos
+            .narrow(0, 0, config.max_len)
+            .map_err(|e| file_err(&weights_path, e))?;
+    }
+    let model = RewardModel::from_weights(&config, weights, seed, device)
+        .map_err(|e| file_err(&weights_path, e))?;
+    let tok = tokenizer::load(&dir.join("tokenizer.json"))?;
+    let encoder = encoder_for(&config, tok)?;
+    Ok((model, encoder))
+}

@@ -1,0 +1,513 @@
+//! Reward models: a transformer encoder, masked mean-pooled, then a linear head to a scalar.
+//! `tiny` is trained from scratch (the shape of `shared/peers/torch_rm_bench.py`: pre-LN,
+//! learned positions); `bert` loads any BERT-family folder in HF layout (post-LN).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Result, Tensor, Var, D};
+use serde::{Deserialize, Serialize};
+
+use super::ops::{layer_norm, softmax_last_dim};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    Tiny,
+    Bert,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub vocab_size: usize,
+    pub max_len: usize,
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub d_ff: usize,
+    pub ln_eps: f64,
+    /// BERT only: segment embeddings (prompt 0, response 1).
+    #[serde(default)]
+    pub type_vocab_size: usize,
+    /// Train the head only; the backbone stays as loaded.
+    #[serde(default)]
+    pub freeze_backbone: bool,
+}
+
+impl ModelConfig {
+    /// The `tiny` preset: exactly the peer benchmark's shape.
+    pub fn tiny(vocab_size: usize) -> ModelConfig {
+        ModelConfig {
+            arch: Arch::Tiny,
+            vocab_size,
+            max_len: 128,
+            d_model: 256,
+            n_layers: 4,
+            n_heads: 4,
+            d_ff: 1024,
+            ln_eps: 1e-5,
+            type_vocab_size: 0,
+            freeze_backbone: false,
+        }
+    }
+}
+
+/// A batch of padded sequences. `mask` is 1 for real tokens, 0 for padding.
+pub struct Batch {
+    pub ids: Tensor,              // (batch, seq) u32
+    pub type_ids: Option<Tensor>, // (batch, seq) u32
+    pub mask: Tensor,             // (batch, seq) f32
+}
+
+impl Batch {
+    /// Pads sequences to the longest in the batch.
+    pub fn new(
+        seqs: &[&[u32]],
+        type_ids: Option<&[&[u32]]>,
+        pad: u32,
+        device: &Device,
+    ) -> Result<Batch> {
+        let t = seqs.iter().map(|s| s.len()).max().unwrap_or(1).max(1);
+        let b = seqs.len();
+        let mut ids = vec![pad; b * t];
+        let mut mask = vec![0f32; b * t];
+        let mut types = vec![0u32; b * t];
+        for (i, s) in seqs.iter().enumerate() {
+            ids[i * t..i * t + s.len()].copy_from_slice(s);
+            mask[i * t..i * t + s.len()]
+                .iter_mut()
+                .for_each(|m| *m = 1.0);
+            if let Some(tt) = type_ids {
+                types[i * t..i * t + tt[i].len()].copy_from_slice(tt[i]);
+            }
+        }
+        Ok(Batch {
+            ids: Tensor::from_vec(ids, (b, t), device)?,
+            type_ids: match type_ids {
+                Some(_) => Some(Tensor::from_vec(types, (b, t), device)?),
+                None => None,
+            },
+            mask: Tensor::from_vec(mask, (b, t), device)?,
+        })
+    }
+}
+
+/// Deterministic N(0, std) values from a name and seed (splitmix64 + Box-Muller), so that
+/// initialisation never depends on a global RNG or on hash-map order.
+fn normal_init(name: &str, seed: u64, n: usize, std: f64) -> Vec<f32> {
+    let mut state = seed
+        ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            let u1 = next().max(1e-300);
+            let u2 = next();
+            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+        })
+        .collect()
+}
+
+enum Init {
+    Normal,
+    Zeros,
+    Ones,
+}
+
+/// Named parameters: trainable `Var`s and frozen tensors, in name order.
+pub struct Params {
+    pub trainable: BTreeMap<String, Var>,
+    pub frozen: BTreeMap<String, Tensor>,
+    device: Device,
+    dtype: DType,
+    seed: u64,
+    /// Loaded weights to take instead of initialising (pretrained backbones).
+    loaded: BTreeMap<String, Tensor>,
+    freeze_loaded: bool,
+}
+
+impl Params {
+    fn new(device: &Device, dtype: DType, seed: u64) -> Params {
+        Params {
+            trainable: BTreeMap::new(),
+            frozen: BTreeMap::new(),
+            device: device.clone(),
+            dtype,
+            seed,
+            loaded: BTreeMap::new(),
+            freeze_loaded: false,
+        }
+    }
+
+    fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
+        if let Some(t) = self.loaded.remove(name) {
+            if t.dims() != shape {
+                candle_core::bail!("weight {name} has shape {:?}, expected {shape:?}", t.dims());
+            }
+            let t = t.to_dtype(self.dtype)?.to_device(&self.device)?;
+            if self.freeze_loaded {
+                self.frozen.insert(name.to_string(), t.clone());
+                return Ok(t);
+            }
+            let v = Var::from_tensor(&t)?;
+            self.trainable.insert(name.to_string(), v.clone());
+            return Ok(v.as_tensor().clone());
+        }
+        let n: usize = shape.iter().product();
+        let values = match init {
+            Init::Normal => normal_init(name, self.seed, n, 0.02),
+            Init::Zeros => vec![0.0; n],
+            Init::Ones => vec![1.0; n],
+        };
+        let t = Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?;
+        let v = Var::from_tensor(&t)?;
+        self.trainable.insert(name.to_string(), v.clone());
+        Ok(v.as_tensor().clone())
+    }
+
+    /// Every parameter by name, trainable and frozen (what a checkpoint holds).
+    pub fn all(&self) -> BTreeMap<String, Tensor> {
+        let mut m: BTreeMap<String, Tensor> = self.frozen.clone();
+        for (k, v) in &self.trainable {
+            m.insert(k.clone(), v.as_tensor().clone());
+        }
+        m
+    }
+}
+
+struct Linear {
+    w: Tensor, // (out, in)
+    b: Tensor, // (out)
+}
+
+impl Linear {
+    fn new(p: &mut Params, name: &str, d_in: usize, d_out: usize) -> Result<Linear> {
+        Ok(Linear {
+            w: p.get(&format!("{name}.weight"), &[d_out, d_in], Init::Normal)?,
+            b: p.get(&format!("{name}.bias"), &[d_out], Init::Zeros)?,
+        })
+    }
+    /// x: (n, in) -> (n, out)
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.w.t()?)?.broadcast_add(&self.b)
+    }
+}
+
+struct Norm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl Norm {
+    fn new(p: &mut Params, name: &str, d: usize, eps: f64) -> Result<Norm> {
+        Ok(Norm {
+            w: p.get(&format!("{name}.weight"), &[d], Init::Ones)?,
+            b: p.get(&format!("{name}.bias"), &[d], Init::Zeros)?,
+            eps,
+        })
+    }
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        layer_norm(x, &self.w, &self.b, self.eps)
+    }
+}
+
+/// Bidirectional multi-head attention over (batch*seq, d) rows with a key-padding bias.
+fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: &Tensor, // (batch, 1, 1, seq): 0 for real keys, -1e9 for padding
+    b: usize,
+    t: usize,
+    h: usize,
+) -> Result<Tensor> {
+    let d = q.dim(1)?;
+    let dh = d / h;
+    // (b*t, d) -> (b, h, t, dh)
+    let split = |x: &Tensor| x.reshape((b, t, h, dh))?.transpose(1, 2)?.contiguous();
+    let (q, k, v) = (split(q)?, split(k)?, split(v)?);
+    let scores = (q.matmul(&k.t()?)? * (1.0 / (dh as f64).sqrt()))?.broadcast_add(bias)?;
+    let att = softmax_last_dim(&scores)?.matmul(&v)?; // (b, h, t, dh)
+    att.transpose(1, 2)?.reshape((b * t, d))
+}
+
+struct TinyBlock {
+    ln1: Norm,
+    qkv: Linear,
+    proj: Linear,
+    ln2: Norm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+struct BertLayer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    ln_att: Norm,
+    fc1: Linear,
+    fc2: Linear,
+    ln_out: Norm,
+}
+
+enum Body {
+    Tiny {
+        tok: Tensor,
+        pos: Tensor,
+        blocks: Vec<TinyBlock>,
+        ln_f: Norm,
+    },
+    Bert {
+        tok: Tensor,
+        pos: Tensor,
+        types: Tensor,
+        ln_emb: Norm,
+        layers: Vec<BertLayer>,
+    },
+}
+
+pub struct RewardModel {
+    pub config: ModelConfig,
+    pub params: Params,
+    body: Body,
+    head: Linear,
+}
+
+impl RewardModel {
+    /// A fresh model with deterministic initial weights.
+    pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Result<RewardModel> {
+        Self::build(config, Params::new(device, DType::F32, seed))
+    }
+
+    /// A model with weights from safetensors (a checkpoint, or a pretrained backbone whose
+    /// missing head is initialised).
+    pub fn from_weights(
+        config: &ModelConfig,
+        weights: BTreeMap<String, Tensor>,
+        seed: u64,
+        device: &Device,
+    ) -> Result<RewardModel> {
+        let mut p = Params::new(device, DType::F32, seed);
+        p.loaded = weights;
+        p.freeze_loaded = config.freeze_backbone;
+        // The head always trains, even when the backbone is frozen.
+        let head_w = p.loaded.remove("head.weight");
+        let head_b = p.loaded.remove("head.bias");
+        let model = Self::build(config, p)?;
+        if let (Some(w), Some(b)) = (head_w, head_b) {
+            model.params.trainable["head.weight"]
+                .set(&w.to_device(device)?.to_dtype(DType::F32)?)?;
+            model.params.trainable["head.bias"].set(&b.to_device(device)?.to_dtype(DType::F32)?)?;
+        }
+        if let Some(name) = model
+            .params
+            .loaded
+            .keys()
+            .find(|k| !k.starts_with("pooler."))
+        {
+            candle_core::bail!("unexpected weight {name} for this model configuration");
+        }
+        Ok(model)
+    }
+
+    fn build(config: &ModelConfig, mut p: Params) -> Result<RewardModel> {
+        let c = config;
+        let body = match c.arch {
+            Arch::Tiny => Body::Tiny {
+                tok: p.get("tok.weight", &[c.vocab_size, c.d_model], Init::Normal)?,
+                pos: p.get("pos.weight", &[c.max_len, c.d_model], Init::Normal)?,
+                blocks: (0..c.n_layers)
+                    .map(|i| {
+                        let n = |s: &str| format!("blocks.{i}.{s}");
+                        Ok(TinyBlock {
+                            ln1: Norm::new(&mut p, &n("ln1"), c.d_model, c.ln_eps)?,
+                            qkv: Linear::new(&mut p, &n("qkv"), c.d_model, 3 * c.d_model)?,
+                            proj: Linear::new(&mut p, &n("proj"), c.d_model, c.d_model)?,
+                            ln2: Norm::new(&mut p, &n("ln2"), c.d_model, c.ln_eps)?,
+                            fc1: Linear::new(&mut p, &n("fc1"), c.d_model, c.d_ff)?,
+                            fc2: Linear::new(&mut p, &n("fc2"), c.d_ff, c.d_model)?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                ln_f: Norm::new(&mut p, "ln_f", c.d_model, c.ln_eps)?,
+            },
+            Arch::Bert => Body::Bert {
+                tok: p.get(
+                    "embeddings.word_embeddings.weight",
+                    &[c.vocab_size, c.d_model],
+                    Init::Normal,
+                )?,
+                pos: p.get(
+                    "embeddings.position_embeddings.weight",
+                    &[c.max_len, c.d_model],
+                    Init::Normal,
+                )?,
+                types: p.get(
+                    "embeddings.token_type_embeddings.weight",
+                    &[c.type_vocab_size.max(1), c.d_model],
+                    Init::Normal,
+                )?,
+                ln_emb: Norm::new(&mut p, "embeddings.LayerNorm", c.d_model, c.ln_eps)?,
+                layers: (0..c.n_layers)
+                    .map(|i| {
+                        let n = |s: &str| format!("encoder.layer.{i}.{s}");
+                        Ok(BertLayer {
+                            q: Linear::new(
+                                &mut p,
+                                &n("attention.self.query"),
+                                c.d_model,
+                                c.d_model,
+                            )?,
+                            k: Linear::new(&mut p, &n("attention.self.key"), c.d_model, c.d_model)?,
+                            v: Linear::new(
+                                &mut p,
+                                &n("attention.self.value"),
+                                c.d_model,
+                                c.d_model,
+                            )?,
+                            out: Linear::new(
+                                &mut p,
+                                &n("attention.output.dense"),
+                                c.d_model,
+                                c.d_model,
+                            )?,
+                            ln_att: Norm::new(
+                                &mut p,
+                                &n("attention.output.LayerNorm"),
+                                c.d_model,
+                                c.ln_eps,
+                            )?,
+                            fc1: Linear::new(&mut p, &n("intermediate.dense"), c.d_model, c.d_ff)?,
+                            fc2: Linear::new(&mut p, &n("output.dense"), c.d_ff, c.d_model)?,
+                            ln_out: Norm::new(&mut p, &n("output.LayerNorm"), c.d_model, c.ln_eps)?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            },
+        };
+        // The head is never frozen.
+        let freeze = p.freeze_loaded;
+        p.freeze_loaded = false;
+        let head = Linear::new(&mut p, "head", c.d_model, 1)?;
+        p.freeze_loaded = freeze;
+        Ok(RewardModel {
+            config: c.clone(),
+            params: p,
+            body,
+            head,
+        })
+    }
+
+    /// Rewards for a batch: (batch,). Padding never changes a sequence's reward: padded keys
+    /// get a -1e9 attention bias and are left out of the mean pool.
+    pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
+        let (b, t) = batch.ids.dims2()?;
+        let c = &self.config;
+        if t > c.max_len {
+            candle_core::bail!(
+                "sequence of {t} tokens is longer than the model's {}",
+                c.max_len
+            );
+        }
+        let bias = ((batch.mask.ones_like()? - &batch.mask)? * -1e9)?.reshape((b, 1, 1, t))?;
+        let flat_ids = batch.ids.flatten_all()?;
+        let x = match &self.body {
+            Body::Tiny {
+                tok,
+                pos,
+                blocks,
+                ln_f,
+            } => {
+                // (b*t, d)
+                let mut x = tok
+                    .embedding(&flat_ids)?
+                    .reshape((b, t, c.d_model))?
+                    .broadcast_add(&pos.narrow(0, 0, t)?)?
+                    .reshape((b * t, c.d_model))?;
+                for blk in blocks {
+                    let h = blk.ln1.forward(&x)?;
+                    let qkv = blk.qkv.forward(&h)?;
+                    let d = c.d_model;
+                    let a = attention(
+                        &qkv.narrow(1, 0, d)?,
+                        &qkv.narrow(1, d, d)?,
+                        &qkv.narrow(1, 2 * d, d)?,
+                        &bias,
+                        b,
+                        t,
+                        c.n_heads,
+                    )?;
+                    x = (x + blk.proj.forward(&a)?)?;
+                    let h = blk.fc1.forward(&blk.ln2.forward(&x)?)?.gelu_erf()?;
+                    x = (&x + blk.fc2.forward(&h)?)?;
+                }
+                ln_f.forward(&x)?
+            }
+            Body::Bert {
+                tok,
+                pos,
+                types,
+                ln_emb,
+                layers,
+            } => {
+                let type_ids = match &batch.type_ids {
+                    Some(tt) => tt.flatten_all()?,
+                    None => flat_ids.zeros_like()?,
+                };
+                let e = tok
+                    .embedding(&flat_ids)?
+                    .add(&types.embedding(&type_ids)?)?
+                    .reshape((b, t, c.d_model))?
+                    .broadcast_add(&pos.narrow(0, 0, t)?)?
+                    .reshape((b * t, c.d_model))?;
+                let mut x = ln_emb.forward(&e)?;
+                for l in layers {
+                    let a = attention(
+                        &l.q.forward(&x)?,
+                        &l.k.forward(&x)?,
+                        &l.v.forward(&x)?,
+                        &bias,
+                        b,
+                        t,
+                        c.n_heads,
+                    )?;
+                    x = l.ln_att.forward(&(x + l.out.forward(&a)?)?)?;
+                    let h = l.fc1.forward(&x)?.gelu_erf()?;
+                    x = l.ln_out.forward(&(&x + l.fc2.forward(&h)?)?)?;
+                }
+                x
+            }
+        };
+        // Masked mean pool: (b*t, d) -> (b, d)
+        let m = batch.mask.reshape((b, t, 1))?;
+        let x = x.reshape((b, t, c.d_model))?;
+        let summed = x.broadcast_mul(&m)?.sum(1)?;
+        let count = m.sum(1)?.clamp(1.0, f64::MAX)?;
+        let pooled = summed.broadcast_div(&count)?;
+        self.head.forward(&pooled)?.squeeze(D::Minus1)
+    }
+
+    pub fn save_weights(&self, path: &Path) -> Result<()> {
+        let map: std::collections::HashMap<String, Tensor> =
+            self.params.all().into_iter().collect();
+        candle_core::safetensors::save(&map, path)
+    }
+
+    pub fn trainable(&self) -> Vec<(String, Var)> {
+        self.params
+            .trainable
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}

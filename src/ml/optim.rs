@@ -1,0 +1,189 @@
+//! AdamW with state we can save and restore exactly (candle-nn's keeps its moments private),
+//! the learning-rate schedule, and gradient-norm clipping.
+
+use std::path::Path;
+
+use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AdamWConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for AdamWConfig {
+    /// PyTorch's defaults.
+    fn default() -> Self {
+        AdamWConfig {
+            lr: 3e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
+    }
+}
+
+pub struct AdamW {
+    pub config: AdamWConfig,
+    vars: Vec<(String, Var)>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    pub step: u64,
+}
+
+impl AdamW {
+    pub fn new(vars: Vec<(String, Var)>, config: AdamWConfig) -> Result<AdamW> {
+        let m = vars
+            .iter()
+            .map(|(_, v)| v.as_tensor().zeros_like())
+            .collect::<Result<Vec<_>>>()?;
+        let v = m.clone();
+        Ok(AdamW {
+            config,
+            vars,
+            m,
+            v,
+            step: 0,
+        })
+    }
+
+    /// One update with learning rate `lr` (the schedule's value for this step).
+    pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
+        self.step += 1;
+        let c = self.config;
+        let t = self.step as i32;
+        let bc1 = 1.0 - c.beta1.powi(t);
+        let bc2 = 1.0 - c.beta2.powi(t);
+        for (i, (_, var)) in self.vars.iter().enumerate() {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let m = ((&self.m[i] * c.beta1)? + (g * (1.0 - c.beta1))?)?;
+            let v = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
+            let p = var.as_tensor();
+            let next = ((p * (1.0 - lr * c.weight_decay))? - (update * lr)?)?;
+            var.set(&next)?;
+            self.m[i] = m;
+            self.v[i] = v;
+        }
+        Ok(())
+    }
+
+    /// Saves the moments (`m.NAME`, `v.NAME`) as safetensors; the step goes in the checkpoint JSON.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut map = std::collections::HashMap::new();
+        for (i, (name, _)) in self.vars.iter().enumerate() {
+            map.insert(format!("m.{name}"), self.m[i].clone());
+            map.insert(format!("v.{name}"), self.v[i].clone());
+        }
+        candle_core::safetensors::save(&map, path)
+    }
+
+    pub fn load(&mut self, path: &Path, step: u64) -> Result<()> {
+        let device = self
+            .m
+            .first()
+            .map(|t| t.device().clone())
+            .unwrap_or(candle_core::Device::Cpu);
+        let mut map = candle_core::safetensors::load(path, &device)?;
+        for (i, (name, _)) in self.vars.iter().enumerate() {
+            let (Some(m), Some(v)) = (
+                map.remove(&format!("m.{name}")),
+                map.remove(&format!("v.{name}")),
+            ) else {
+                candle_core::bail!("{}: no optimizer state for {name}", path.display());
+            };
+            self.m[i] = m;
+            self.v[i] = v;
+        }
+        self.step = step;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Cosine,
+    Linear,
+}
+
+/// Linear warm-up to `peak`, then cosine or linear decay to zero at `total`.
+pub fn learning_rate(schedule: Schedule, peak: f64, step: u64, warmup: u64, total: u64) -> f64 {
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1) as f64;
+    let progress = ((step - warmup) as f64 / span).min(1.0);
+    match schedule {
+        Schedule::Cosine => peak * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+        Schedule::Linear => peak * (1.0 - progress),
+    }
+}
+
+/// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm before.
+pub fn clip_grad_norm(grads: &mut GradStore, vars: &[(String, Var)], max_norm: f64) -> Result<f64> {
+    let mut sq = 0f64;
+    for (_, v) in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sq += g
+                .sqr()?
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()?;
+        }
+    }
+    let norm = sq.sqrt();
+    if norm.is_finite() && norm > max_norm && max_norm > 0.0 {
+        let scale = max_norm / (norm + 1e-6);
+        for (_, v) in vars {
+            if let Some(g) = grads.remove(v.as_tensor()) {
+                grads.insert(v.as_tensor(), (g * scale)?);
+            }
+        }
+    }
+    Ok(norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_and_decays() {
+        let lr = |s| learning_rate(Schedule::Cosine, 1.0, s, 10, 110);
+        assert!((lr(0) - 0.1).abs() < 1e-12);
+        assert!((lr(9) - 1.0).abs() < 1e-12);
+        assert!((lr(60) - 0.5).abs() < 1e-12);
+        assert!(lr(110) < 1e-12);
+        assert!((learning_rate(Schedule::Linear, 1.0, 60, 10, 110) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn adamw_minimises_a_quadratic() {
+        let x = Var::new(&[3.0f32, -2.0], &candle_core::Device::Cpu).unwrap();
+        let mut opt = AdamW::new(
+            vec![("x".into(), x.clone())],
+            AdamWConfig {
+                lr: 0.1,
+                weight_decay: 0.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for _ in 0..300 {
+            let loss = x.as_tensor().sqr().unwrap().sum_all().unwrap();
+            let g = loss.backward().unwrap();
+            opt.step(&g, 0.1).unwrap();
+        }
+        let v: Vec<f32> = x.as_tensor().to_vec1().unwrap();
+        assert!(v.iter().all(|a| a.abs() < 0.05), "{v:?}");
+    }
+}
