@@ -68,6 +68,18 @@ pub enum Command {
     /// Counts of prompts, candidates and rankings, per annotator.
     #[command(after_help = "Examples:\n  kibble stats\n  kibble stats --json | jq .annotators")]
     Stats(StatsArgs),
+    /// Train a reward model on the live rankings (runs and metrics are stored in the DB).
+    #[command(name = "train-rm", after_help = "Examples:\n  kibble train-rm                      # tiny model from scratch, preset defaults\n  kibble train-rm --preset minilm      # fine-tune all-MiniLM-L6-v2 (scripts/fetch-models.sh)\n  kibble train-rm --epochs 8 --lr 5e-4 --loss pl --ties model\n  kibble train-rm --resume 3           # continue run 3 from its last checkpoint\n  kibble train-rm --json | jq .        # one JSON event per line")]
+    TrainRm(TrainRmArgs),
+    /// Score every candidate with a reward-model checkpoint (incremental; normalised scores).
+    #[command(after_help = "Examples:\n  kibble score                 # newest checkpoint\n  kibble score --checkpoint 4\n  kibble score --checkpoint kibble.runs/run-2/step-300")]
+    Score(ScoreArgs),
+    /// Pairwise accuracy of a checkpoint on a TRL/HH file, without importing it.
+    #[command(name = "eval-rm", after_help = "Examples:\n  kibble eval-rm --checkpoint 4 heldout.jsonl\n  kibble eval-rm --checkpoint path/to/checkpoint heldout.jsonl.gz --json\n\nAccuracy is reported overall and per value of a \"subset\" field when lines have one.")]
+    EvalRm(EvalRmArgs),
+    /// Training runs in the DB with their status and best eval accuracy.
+    #[command(after_help = "Examples:\n  kibble runs\n  kibble runs --json")]
+    Runs(StatsArgs),
     /// Speed benchmarks that anyone can run on their own machine.
     #[command(
         after_help = "Examples:\n  kibble bench import --prompts 250000\n  kibble bench queue --db big.db"
@@ -131,6 +143,79 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TrainRmArgs {
+    /// A preset from assets/rm_presets.toml (tiny, minilm).
+    #[arg(long, default_value = "tiny")]
+    pub preset: String,
+    /// A BERT-family folder (config.json, model.safetensors, tokenizer.json) to fine-tune.
+    #[arg(long)]
+    pub backbone: Option<PathBuf>,
+    /// Train only the head; keep the backbone frozen.
+    #[arg(long)]
+    pub freeze: bool,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Pairs per step.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long, value_enum, default_value = "bt")]
+    pub loss: crate::ml::train::LossKind,
+    #[arg(long, value_enum, default_value = "drop")]
+    pub ties: crate::ml::train::TieMode,
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: crate::ml::optim::Schedule,
+    /// Share of prompts held out for evaluation (split by prompt).
+    #[arg(long)]
+    pub eval_fraction: Option<f64>,
+    /// Evaluate (and checkpoint) every N steps; default once per epoch.
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Ignore the stored strength of preference (no BT margin).
+    #[arg(long)]
+    pub no_margin: bool,
+    /// Reward-centring weight lambda in lambda*(r_w + r_l)^2.
+    #[arg(long, default_value_t = 0.0)]
+    pub center: f64,
+    #[arg(long)]
+    pub vocab_size: Option<usize>,
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Only this annotator's rankings.
+    #[arg(long = "only-annotator", value_name = "NAME")]
+    pub only_annotator: Option<String>,
+    /// Continue this run from its last checkpoint, bit-identically.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<i64>,
+    /// Print events as JSON lines instead of a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Checkpoint id (see `kibble runs`) or folder; default the newest.
+    #[arg(long)]
+    pub checkpoint: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalRmArgs {
+    /// Checkpoint id or folder.
+    #[arg(long)]
+    pub checkpoint: String,
+    /// TRL or HH preference file (.jsonl or .jsonl.gz).
+    pub file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatsArgs {
     #[arg(long)]
     pub json: bool,
@@ -149,6 +234,25 @@ pub enum BenchCommand {
     Tui {
         #[arg(long, default_value_t = 200)]
         items: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reward-model training at the exact shapes of shared/peers/torch_rm_bench.py: tiny model,
+    /// 8 pairs (16 x 128 random tokens) per step; prints pairs/s, tokens/s, GFLOP/s.
+    RmTrain {
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        #[arg(long, default_value_t = 30)]
+        steps: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reward-model scoring, batch 64 x 128, no gradients; prints sequences/s.
+    RmScore {
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        #[arg(long, default_value_t = 15)]
+        batches: usize,
         #[arg(long)]
         json: bool,
     },

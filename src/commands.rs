@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::{AppArgs, Cli, Command, ExportArgs, ImportArgs, StatsArgs};
+use crate::cli::{
+    AppArgs, Cli, Command, EvalRmArgs, ExportArgs, ImportArgs, ScoreArgs, StatsArgs, TrainRmArgs,
+};
 use crate::data::sample::SAMPLE_FILES;
 use crate::jobs::export::{export, ExportOptions};
 use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
@@ -22,6 +24,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => import(&cli.db, args),
         Some(Command::Export(args)) => export_cmd(&cli.db, args),
         Some(Command::Stats(args)) => stats(&cli.db, args),
+        Some(Command::TrainRm(args)) => train_rm(&cli.db, cli.annotator, args),
+        Some(Command::Score(args)) => score_cmd(&cli.db, args),
+        Some(Command::EvalRm(args)) => eval_rm(&cli.db, args),
+        Some(Command::Runs(args)) => runs_cmd(&cli.db, args),
         Some(Command::Bench(args)) => match args.what {
             crate::cli::BenchCommand::Tui { items, json } => {
                 crate::tui::bench::run(&cli.db, items, json)
@@ -339,4 +345,232 @@ fn print_agreement(a: &crate::analysis::Agreement) {
         );
     }
     println!("first-shown: how often the answer shown first was ranked best (chance in brackets)");
+}
+
+const RM_PRESETS: &str = include_str!("../assets/rm_presets.toml");
+
+/// One `[name]` table of assets/rm_presets.toml.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RmPreset {
+    backbone: Option<PathBuf>,
+    vocab_size: Option<usize>,
+    max_len: Option<usize>,
+    epochs: Option<usize>,
+    lr: Option<f64>,
+    batch: Option<usize>,
+    warmup: Option<f64>,
+    eval_fraction: Option<f64>,
+}
+
+fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::RmJobConfig> {
+    use crate::jobs::train_rm::RmJobConfig;
+    let mut presets: std::collections::BTreeMap<String, RmPreset> = toml::from_str(RM_PRESETS)?;
+    let names: Vec<String> = presets.keys().cloned().collect();
+    let p = presets.remove(&args.preset).ok_or_else(|| {
+        BadInput(format!("unknown preset {:?}; presets: {}", args.preset, names.join(", ")))
+    })?;
+    let mut cfg = RmJobConfig::default();
+    cfg.backbone = args.backbone.clone().or(p.backbone);
+    if let Some(dir) = &cfg.backbone {
+        if !dir.join("config.json").exists() {
+            return Err(BadInput(format!(
+                "{}: no config.json; run scripts/fetch-models.sh for all-MiniLM-L6-v2, or pass --backbone DIR",
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    cfg.freeze_backbone = args.freeze;
+    cfg.vocab_size = args.vocab_size.or(p.vocab_size).unwrap_or(cfg.vocab_size);
+    cfg.max_len = args.max_len.or(p.max_len).unwrap_or(cfg.max_len);
+    cfg.eval_fraction = args.eval_fraction.or(p.eval_fraction).unwrap_or(cfg.eval_fraction);
+    cfg.annotator = args.only_annotator.clone();
+    let t = &mut cfg.train;
+    t.epochs = args.epochs.or(p.epochs).unwrap_or(t.epochs);
+    t.lr = args.lr.or(p.lr).unwrap_or(t.lr);
+    t.batch_pairs = args.batch.or(p.batch).unwrap_or(t.batch_pairs);
+    t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
+    t.schedule = args.schedule;
+    t.loss = args.loss;
+    t.ties = args.ties;
+    t.seed = args.seed;
+    t.use_margin = !args.no_margin;
+    t.center_lambda = args.center;
+    t.eval_every = args.eval_every.unwrap_or(0);
+    if !(0.0..1.0).contains(&cfg.eval_fraction) {
+        return Err(BadInput("--eval-fraction must be in [0, 1)".into()).into());
+    }
+    Ok(cfg)
+}
+
+fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::Result<()> {
+    use crate::jobs::train_rm::{run, CancelToken, RmEvent};
+    let cfg = rm_job_config(&args)?;
+    let mut store = open_store(db)?;
+    let cancel = CancelToken::default();
+    {
+        // Ctrl-C stops at the next step and leaves the run marked cancelled.
+        let c = cancel.clone();
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                c.cancel();
+            }
+        });
+    }
+    let bar = indicatif::ProgressBar::hidden();
+    let json = args.json;
+    let mut emit = |e: RmEvent| {
+        if json {
+            if let Ok(s) = serde_json::to_string(&e) {
+                println!("{s}");
+            }
+            return;
+        }
+        match &e {
+            RmEvent::Started { run_id, total_steps, train_pairs, eval_pairs, train_rankings, eval_rankings } => {
+                eprintln!(
+                    "run {run_id}: {train_rankings} rankings ({train_pairs} pairs) to train, {eval_rankings} ({eval_pairs} pairs) held out by prompt"
+                );
+                bar.set_length(*total_steps);
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:30} {pos}/{len} steps  {elapsed} ETA {eta}  {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+            }
+            RmEvent::Step(m) => {
+                bar.set_position(m.step + 1);
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.2} lr {:.1e} {:.1} pairs/s",
+                    m.loss, m.accuracy, m.lr, m.pairs_per_s
+                ));
+            }
+            RmEvent::Eval(e) => bar.println(format!(
+                "step {}: eval loss {:.4}, eval accuracy {:.3} on {} pairs",
+                e.step, e.loss, e.accuracy, e.pairs
+            )),
+            RmEvent::Checkpoint { .. } => {}
+            RmEvent::Done(_) => bar.finish_and_clear(),
+        }
+    };
+    let who = annotator_name(annotator);
+    let s = run(&mut store, db, &cfg, args.resume, &who, &mut emit, &cancel)?;
+    if !json {
+        println!(
+            "run {} {}: {} steps in {:.1}s; eval accuracy {}; checkpoint {}",
+            s.run_id,
+            s.status.as_str(),
+            s.steps,
+            s.seconds,
+            s.eval_accuracy.map_or("-".into(), |a| format!("{a:.3}")),
+            match (&s.checkpoint_id, &s.checkpoint_path) {
+                (Some(id), Some(p)) => format!("{id} at {p}"),
+                _ => "none".into(),
+            }
+        );
+        if let Some(m) = &s.message {
+            eprintln!("{m}");
+        }
+    }
+    if s.status == crate::store::RunStatus::Failed {
+        anyhow::bail!("training failed: {}", s.message.unwrap_or_default());
+    }
+    Ok(())
+}
+
+fn score_cmd(db: &Path, args: ScoreArgs) -> anyhow::Result<()> {
+    use crate::jobs::score::{score_candidates, CheckpointRef};
+    let mut store = open_store(db)?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} candidates  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let s = score_candidates(&mut store, &CheckpointRef::parse(args.checkpoint.as_deref()), |n, total| {
+        bar.set_length(total as u64);
+        bar.inc(n as u64);
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "scored {} candidates with checkpoint {} in {:.1}s",
+            s.scored, s.checkpoint_id, s.seconds
+        );
+    }
+    Ok(())
+}
+
+fn eval_rm(db: &Path, args: EvalRmArgs) -> anyhow::Result<()> {
+    use crate::jobs::score::{eval_file, resolve, CheckpointRef};
+    let r = CheckpointRef::parse(Some(&args.checkpoint));
+    // A folder works with any DB (or none); an id needs this DB.
+    let store = match r {
+        CheckpointRef::Dir(_) => None,
+        _ => Some(open_store(db)?),
+    };
+    let (dir, _) = resolve(store.as_ref(), &r)?;
+    let loaded = crate::ml::checkpoint::load(&dir, &candle_core::Device::Cpu)?;
+    let report = eval_file(&loaded, &args.file)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let line = |name: &str, g: &crate::jobs::score::EvalGroup| {
+        println!(
+            "{:<24} {:>7} pairs  accuracy {:.3}  mean margin {:+.3}  ties {}",
+            crate::text::sanitize_line(name, 24),
+            g.pairs,
+            g.accuracy,
+            g.mean_margin,
+            g.ties
+        );
+    };
+    line("overall", &report.overall);
+    for (k, g) in &report.by_subset {
+        line(k, g);
+    }
+    Ok(())
+}
+
+fn runs_cmd(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
+    let store = open_store(db)?;
+    let runs = store.runs()?;
+    let mut rows = Vec::new();
+    for r in &runs {
+        let best = store
+            .metric_series(r.id, "eval_accuracy", -1)?
+            .iter()
+            .map(|p| p.value)
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+        let ckpt = store.checkpoints(Some(r.id))?.last().map(|c| c.id);
+        rows.push((r, best, ckpt));
+    }
+    if args.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(r, best, ckpt)| serde_json::json!({"run": r, "best_eval_accuracy": best, "checkpoint_id": ckpt}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("{:>4} {:<6} {:<10} {:>9} {:>10} {:>10}", "run", "kind", "status", "seconds", "best eval", "checkpoint");
+    for (r, best, ckpt) in rows {
+        let secs = r.finished_at_ms.unwrap_or(r.heartbeat_at_ms) - r.started_at_ms;
+        println!(
+            "{:>4} {:<6} {:<10} {:>9.1} {:>10} {:>10}",
+            r.id,
+            crate::text::sanitize_line(&r.kind, 6),
+            r.status.as_str(),
+            secs as f64 / 1000.0,
+            best.map_or("-".into(), |b| format!("{b:.3}")),
+            ckpt.map_or("-".into(), |c| c.to_string())
+        );
+    }
+    Ok(())
 }

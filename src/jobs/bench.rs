@@ -20,6 +20,8 @@ pub fn run(what: BenchCommand) -> anyhow::Result<()> {
             keep,
             json,
         } => bench_import(prompts, candidates, words, keep.as_deref(), json),
+        BenchCommand::RmTrain { warmup, steps, json } => bench_rm_train(warmup, steps, json),
+        BenchCommand::RmScore { warmup, batches, json } => bench_rm_score(warmup, batches, json),
         BenchCommand::Tui { .. } => unreachable!("run by commands.rs: it needs the tui module"),
     }
 }
@@ -180,6 +182,148 @@ fn bench_import(
         println!("{result}");
     } else {
         println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(())
+}
+
+const RM_VOCAB: usize = 8192;
+const RM_T: usize = 128;
+
+fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::tokenizer::Encoded> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            let ids: Vec<u32> = (0..RM_T)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % RM_VOCAB as u64) as u32
+                })
+                .collect();
+            crate::ml::tokenizer::Encoded {
+                type_ids: vec![0; ids.len()],
+                ids,
+            }
+        })
+        .collect()
+}
+
+/// Non-embedding parameters and layers of the tiny model, for the FLOP formula of the peer script.
+fn tiny_flops(model: &crate::ml::model::RewardModel) -> (f64, f64) {
+    let c = &model.config;
+    let total: usize = model.params.all().values().map(|t| t.elem_count()).sum();
+    let emb = (c.vocab_size + c.max_len) * c.d_model;
+    let n = (total - emb) as f64;
+    let (l, t, d) = (c.n_layers as f64, RM_T as f64, c.d_model as f64);
+    (6.0 * n + 12.0 * l * t * d, 2.0 * n + 4.0 * l * t * d)
+}
+
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
+    use crate::ml::model::{ModelConfig, RewardModel};
+    use crate::ml::train::{Comparison, TrainConfig, TrainData, Trainer};
+    let device = candle_core::Device::Cpu;
+    let pairs = 8;
+    let n_steps = warmup + steps;
+    let seqs = random_tokens(2 * pairs * n_steps, 1234);
+    let train = (0..pairs * n_steps)
+        .map(|i| Comparison {
+            pairs: vec![(2 * i, 2 * i + 1)],
+            ties: vec![],
+            groups: None,
+            margin: 0.0,
+        })
+        .collect();
+    let data = TrainData { seqs, train, eval: vec![] };
+    let model = RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, &device)?;
+    let (train_flop_per_tok, _) = tiny_flops(&model);
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_pairs: pairs,
+        warmup_frac: 0.0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, cfg, data, 0, &device)?;
+    let mut times = Vec::new();
+    let mut losses = Vec::new();
+    for i in 0..n_steps {
+        let t = Instant::now();
+        let m = trainer.train_step()?;
+        let dt = t.elapsed().as_secs_f64();
+        losses.push(m.loss);
+        if i >= warmup {
+            times.push(dt);
+        } else {
+            eprintln!("[rm] warm-up step {i}: {:.1} ms loss={:.4}", dt * 1e3, m.loss);
+        }
+    }
+    let wall: f64 = times.iter().sum();
+    let steps_per_s = steps as f64 / wall;
+    let tokens_per_step = (2 * pairs * RM_T) as f64;
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let result = json!({
+        "bench": "kibble rm-train",
+        "threads": threads(),
+        "pairs_per_step": pairs,
+        "seq_len": RM_T,
+        "timed_steps": steps,
+        "steps_per_s": steps_per_s,
+        "pairs_per_s": steps_per_s * pairs as f64,
+        "tokens_per_s": steps_per_s * tokens_per_step,
+        "median_step_ms": percentile(&sorted, 0.5) * 1e3,
+        "achieved_gflops": train_flop_per_tok * tokens_per_step * steps_per_s / 1e9,
+        "loss_first": losses.first(),
+        "loss_last": losses.last(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    print_result(&result, as_json)
+}
+
+fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::Result<()> {
+    use crate::ml::model::{ModelConfig, RewardModel};
+    let device = candle_core::Device::Cpu;
+    let batch = 64;
+    let model = RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, &device)?;
+    let (_, infer_flop_per_tok) = tiny_flops(&model);
+    let seqs = random_tokens(batch * (warmup + batches), 1235);
+    let mut times = Vec::new();
+    for (i, chunk) in seqs.chunks(batch).enumerate() {
+        let refs: Vec<_> = chunk.iter().collect();
+        let t = Instant::now();
+        crate::ml::train::score(&model, &refs, 0, batch, &device)?;
+        if i >= warmup {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let wall: f64 = times.iter().sum();
+    let seqs_per_s = (batches * batch) as f64 / wall;
+    let result = json!({
+        "bench": "kibble rm-score",
+        "threads": threads(),
+        "batch": batch,
+        "seq_len": RM_T,
+        "timed_batches": batches,
+        "seqs_per_s": seqs_per_s,
+        "tokens_per_s": seqs_per_s * RM_T as f64,
+        "achieved_gflops": infer_flop_per_tok * RM_T as f64 * seqs_per_s / 1e9,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    print_result(&result, as_json)
+}
+
+fn print_result(result: &serde_json::Value, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        println!("{result}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(result)?);
     }
     Ok(())
 }

@@ -4,3 +4,5 @@
 pub mod bench;
 pub mod export;
 pub mod import;
+pub mod score;
+pub mod train_rm;

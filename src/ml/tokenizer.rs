@@ -77,7 +77,7 @@ pub struct PairEncoder {
 }
 
 /// One encoded sequence: ids, and segment ids (0 prompt, 1 response).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoded {
     pub ids: Vec<u32>,
     pub type_ids: Vec<u32>,

@@ -126,6 +126,16 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a run as running again in this process (resume).
+    pub fn reopen_run(&mut self, run_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET status = 'running', message = NULL, finished_at = NULL,
+                 host = ?2, pid = ?3, heartbeat_at = ?4 WHERE id = ?1",
+            params![run_id, hostname(), std::process::id(), now_ms()],
+        )?;
+        Ok(())
+    }
+
     pub fn run(&self, run_id: i64) -> Result<Option<RunRow>> {
         let raw = self
             .conn
@@ -227,6 +237,54 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Records which rankings a run trained (or evaluated) on.
+    pub fn add_run_rankings(&mut self, run_id: i64, rankings: &[(i64, bool)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO run_rankings (run_id, ranking_id, split) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, eval) in rankings {
+                stmt.execute(params![run_id, id, if *eval { "eval" } else { "train" }])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The ranking ids a run used, with whether each was on the eval side.
+    pub fn run_rankings(&self, run_id: i64) -> Result<Vec<(i64, bool)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ranking_id, split = 'eval' FROM run_rankings WHERE run_id = ?1 ORDER BY ranking_id")?;
+        let rows = stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks a checkpoint's files as gone (the row stays, for the history).
+    pub fn mark_checkpoint_deleted(&mut self, checkpoint_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE checkpoints SET deleted_at = ?2 WHERE id = ?1",
+            params![checkpoint_id, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn checkpoint(&self, id: i64) -> Result<Option<CheckpointRow>> {
+        Ok(self.checkpoints(None)?.into_iter().find(|c| c.id == id))
+    }
+
+    /// Candidates the checkpoint has not scored yet, with their prompt id: (candidate, prompt, text).
+    pub fn unscored_candidates(&self, checkpoint_id: i64) -> Result<Vec<(CandidateId, i64, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, c.prompt_id, c.text FROM candidates c
+             WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.checkpoint_id = ?1 AND s.candidate_id = c.id)
+             ORDER BY c.prompt_id, c.id",
+        )?;
+        let rows = stmt.query_map([checkpoint_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Stores reward scores of one checkpoint: (candidate, normalised value, raw value).

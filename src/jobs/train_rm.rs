@@ -1,0 +1,437 @@
+//! The reward-model training job: loads live rankings from the store, splits them by prompt,
+//! tokenises, trains on its own thread, writes every metric to the DB, checkpoints atomically,
+//! and obeys a cancel token within one step. Headless from the CLI, or driven by the TUI.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{is_eval_prompt, Candidate, PromptId, RankingMode, Verdict};
+use crate::ml::checkpoint::{self, CheckpointMeta};
+use crate::ml::model::{ModelConfig, RewardModel};
+use crate::ml::tokenizer::{self, PairEncoder};
+use crate::ml::train::{score, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer};
+use crate::store::{RankingFilter, RunStatus, Store};
+
+/// Cancels a job from another thread; checked once per step.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RmJobConfig {
+    /// A BERT-family folder to fine-tune; `None` trains the `tiny` model from scratch.
+    pub backbone: Option<PathBuf>,
+    /// Train only the head on top of a frozen backbone.
+    pub freeze_backbone: bool,
+    pub vocab_size: usize,
+    pub max_len: usize,
+    pub eval_fraction: f64,
+    pub train: TrainConfig,
+    /// Only this annotator's rankings (default: everyone's, imports included).
+    pub annotator: Option<String>,
+}
+
+impl Default for RmJobConfig {
+    fn default() -> Self {
+        RmJobConfig {
+            backbone: None,
+            freeze_backbone: false,
+            vocab_size: 8192,
+            max_len: 128,
+            eval_fraction: 0.1,
+            train: TrainConfig::default(),
+            annotator: None,
+        }
+    }
+}
+
+/// What a running job reports, in order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RmEvent {
+    Started {
+        run_id: i64,
+        total_steps: u64,
+        train_pairs: usize,
+        eval_pairs: usize,
+        train_rankings: usize,
+        eval_rankings: usize,
+    },
+    Step(StepMetrics),
+    Eval(EvalMetrics),
+    Checkpoint { checkpoint_id: i64, step: u64, path: String },
+    Done(RmSummary),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RmSummary {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub checkpoint_id: Option<i64>,
+    pub checkpoint_path: Option<String>,
+    pub eval_accuracy: Option<f64>,
+    pub eval_loss: Option<f64>,
+    pub steps: u64,
+    pub seconds: f64,
+    pub message: Option<String>,
+}
+
+/// Where a DB's checkpoints live: `kibble.db` -> `kibble.runs/`.
+pub fn runs_dir(db: &Path) -> PathBuf {
+    let stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kibble".into());
+    db.with_file_name(format!("{stem}.runs"))
+}
+
+/// Training data built from the store, with its provenance.
+pub struct LoadedData {
+    pub data: TrainData,
+    pub texts: Vec<String>,
+    pub ranking_ids: Vec<(i64, bool)>,
+    pub data_hash: String,
+}
+
+/// Turns live rankings into sequences and comparisons; prompts go wholly to train or eval.
+/// With `only`, exactly those rankings are used (resume), whatever else the DB now holds.
+pub fn load_data(
+    store: &Store,
+    encoder: Option<&PairEncoder>,
+    cfg: &RmJobConfig,
+    only: Option<&[(i64, bool)]>,
+) -> anyhow::Result<LoadedData> {
+    let filter = RankingFilter {
+        annotator: cfg.annotator.clone(),
+        prompt_id: None,
+    };
+    let mut rankings: Vec<_> = store
+        .live_rankings(&filter)?
+        .into_iter()
+        .filter(|r| r.verdict == Verdict::Rank)
+        .collect();
+    let forced: Option<HashMap<i64, bool>> = only.map(|o| o.iter().copied().collect());
+    if let Some(f) = &forced {
+        rankings.retain(|r| f.contains_key(&r.id));
+    }
+    let mut prompts: HashMap<PromptId, (String, Vec<Candidate>, bool)> = HashMap::new();
+    let mut seq_index: HashMap<(PromptId, i64), usize> = HashMap::new();
+    let mut data = TrainData::default();
+    let mut texts = Vec::new();
+    let mut ids = Vec::new();
+    let mut hasher = Sha256::new();
+    for r in &rankings {
+        if !prompts.contains_key(&r.prompt_id) {
+            let p = store
+                .prompt(r.prompt_id)?
+                .ok_or_else(|| anyhow::anyhow!("ranking {} names a missing prompt", r.id))?;
+            let eval = is_eval_prompt(&store.prompt_hash(p.id)?, cfg.train.seed, cfg.eval_fraction);
+            prompts.insert(p.id, (p.body.as_plain_text(), store.candidates(p.id)?, eval));
+        }
+        let (prompt_text, cands, prompt_eval) = &prompts[&r.prompt_id];
+        let eval = forced.as_ref().map_or(*prompt_eval, |f| f[&r.id]);
+        let mut seq_of = |cid: i64| -> anyhow::Result<usize> {
+            if let Some(&i) = seq_index.get(&(r.prompt_id, cid)) {
+                return Ok(i);
+            }
+            let text = &cands
+                .iter()
+                .find(|c| c.id == cid)
+                .ok_or_else(|| anyhow::anyhow!("ranking {} names a missing candidate {cid}", r.id))?
+                .text;
+            texts.push(text.clone());
+            let enc = match encoder {
+                Some(e) => e.encode(prompt_text, text)?,
+                None => Default::default(),
+            };
+            data.seqs.push(enc);
+            seq_index.insert((r.prompt_id, cid), data.seqs.len() - 1);
+            Ok(data.seqs.len() - 1)
+        };
+        let (pairs, ties) = r.pairs();
+        let comparison = Comparison {
+            pairs: pairs
+                .iter()
+                .map(|p| Ok((seq_of(p.chosen)?, seq_of(p.rejected)?)))
+                .collect::<anyhow::Result<_>>()?,
+            ties: ties
+                .iter()
+                .map(|t| Ok((seq_of(t.a)?, seq_of(t.b)?)))
+                .collect::<anyhow::Result<_>>()?,
+            groups: if r.mode == RankingMode::Full {
+                Some(
+                    r.groups
+                        .iter()
+                        .map(|g| g.iter().map(|&c| seq_of(c)).collect::<anyhow::Result<_>>())
+                        .collect::<anyhow::Result<_>>()?,
+                )
+            } else {
+                None
+            },
+            margin: r.strength.unwrap_or(0.0) as f32,
+        };
+        hasher.update(r.id.to_le_bytes());
+        hasher.update(serde_json::to_vec(&r.groups)?);
+        ids.push((r.id, eval));
+        if eval {
+            data.eval.push(comparison);
+        } else {
+            data.train.push(comparison);
+        }
+    }
+    for (text, _, _) in prompts.values() {
+        texts.push(text.clone());
+    }
+    let digest = hasher.finalize();
+    Ok(LoadedData {
+        data,
+        texts,
+        ranking_ids: ids,
+        data_hash: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}
+
+/// Model and encoder for a new run: pretrained backbone, or `tiny` with a BPE trained on the DB.
+fn new_model(store: &Store, cfg: &RmJobConfig, device: &Device) -> anyhow::Result<(RewardModel, PairEncoder)> {
+    if let Some(dir) = &cfg.backbone {
+        return Ok(checkpoint::load_backbone(dir, cfg.freeze_backbone, cfg.max_len, cfg.train.seed, device)?);
+    }
+    let mut corpus = Vec::new();
+    store.for_each_prompt(|p, cands| {
+        corpus.push(p.body.as_plain_text());
+        corpus.extend(cands.iter().map(|c| c.text.clone()));
+        Ok(())
+    })?;
+    let tok = tokenizer::train_bpe(corpus.into_iter(), cfg.vocab_size)?;
+    let vocab = tok.get_vocab_size(true);
+    let encoder = PairEncoder::for_bpe(tok, cfg.max_len)?;
+    let mut mc = ModelConfig::tiny(vocab);
+    mc.max_len = cfg.max_len;
+    Ok((RewardModel::new(&mc, cfg.train.seed, device)?, encoder))
+}
+
+/// Mean and std of rewards over (a sample of) the train split's sequences.
+fn reward_stats(trainer: &Trainer, data_seqs: &[crate::ml::tokenizer::Encoded], pad: u32, device: &Device) -> anyhow::Result<(f64, f64)> {
+    let step = (data_seqs.len() / 512).max(1);
+    let sample: Vec<_> = data_seqs.iter().step_by(step).collect();
+    if sample.is_empty() {
+        return Ok((0.0, 1.0));
+    }
+    let r = score(&trainer.model, &sample, pad, 64, device)?;
+    let n = r.len() as f64;
+    let mean = r.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = r.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    Ok((mean, var.sqrt().max(1e-6)))
+}
+
+/// Runs a whole training job in this thread. `resume` continues a run from its last checkpoint.
+pub fn run(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &RmJobConfig,
+    resume: Option<i64>,
+    created_by: &str,
+    emit: &mut dyn FnMut(RmEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<RmSummary> {
+    let device = Device::Cpu;
+    let started = Instant::now();
+    let (model, encoder, cfg, run_id, only, start_step, opt_state) = match resume {
+        None => {
+            let (model, encoder) = new_model(store, cfg, &device)?;
+            let run_id = store.create_run("rm", &serde_json::to_value(cfg)?, created_by)?;
+            (model, encoder, cfg.clone(), run_id, None, 0, None)
+        }
+        Some(run_id) => {
+            let ck = store
+                .checkpoints(Some(run_id))?
+                .into_iter()
+                .last()
+                .ok_or_else(|| anyhow::anyhow!("run {run_id} has no checkpoint to resume from"))?;
+            let loaded = checkpoint::load(Path::new(&ck.path), &device)?;
+            let run = store.run(run_id)?.ok_or_else(|| anyhow::anyhow!("no run {run_id}"))?;
+            let cfg: RmJobConfig = serde_json::from_value(run.config)?;
+            let only = store.run_rankings(run_id)?;
+            store.reopen_run(run_id)?;
+            let opt = Path::new(&ck.path).join("optimizer.safetensors");
+            (loaded.model, loaded.encoder, cfg, run_id, Some(only), loaded.meta.step, Some(opt))
+        }
+    };
+    let result = train_loop(
+        store, db_path, &cfg, &device, model, encoder, run_id, only, start_step, opt_state, emit, cancel,
+    );
+    let summary = match result {
+        Ok(mut s) => {
+            s.seconds = started.elapsed().as_secs_f64();
+            store.finish_run(run_id, s.status, s.message.as_deref())?;
+            s
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            store.finish_run(run_id, RunStatus::Failed, Some(&msg))?;
+            RmSummary {
+                run_id,
+                status: RunStatus::Failed,
+                checkpoint_id: store.checkpoints(Some(run_id))?.last().map(|c| c.id),
+                checkpoint_path: store.checkpoints(Some(run_id))?.last().map(|c| c.path.clone()),
+                eval_accuracy: None,
+                eval_loss: None,
+                steps: 0,
+                seconds: started.elapsed().as_secs_f64(),
+                message: Some(msg),
+            }
+        }
+    };
+    emit(RmEvent::Done(summary.clone()));
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_loop(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &RmJobConfig,
+    device: &Device,
+    model: RewardModel,
+    encoder: PairEncoder,
+    run_id: i64,
+    only: Option<Vec<(i64, bool)>>,
+    start_step: u64,
+    opt_state: Option<PathBuf>,
+    emit: &mut dyn FnMut(RmEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<RmSummary> {
+    let loaded = load_data(store, Some(&encoder), cfg, only.as_deref())?;
+    if loaded.data.train.is_empty() {
+        anyhow::bail!(
+            "no rankings to train on ({} live rankings found); rank some prompts or import preference pairs first",
+            loaded.ranking_ids.len()
+        );
+    }
+    if only.is_none() {
+        store.add_run_rankings(run_id, &loaded.ranking_ids)?;
+    }
+    let seqs = loaded.data.seqs.clone();
+    let train_rankings = loaded.data.train.len();
+    let eval_rankings = loaded.data.eval.len();
+    let mut trainer = Trainer::new(model, cfg.train.clone(), loaded.data, encoder.pad_id, device)?;
+    if let Some(path) = opt_state {
+        trainer.opt.load(&path, start_step)?;
+        trainer.step = start_step;
+    }
+    emit(RmEvent::Started {
+        run_id,
+        total_steps: trainer.total_steps(),
+        train_pairs: trainer.train_pair_count(),
+        eval_pairs: trainer.eval_pair_count(),
+        train_rankings,
+        eval_rankings,
+    });
+    let run_dir = runs_dir(db_path).join(format!("run-{run_id}"));
+    let mut last_eval: Option<EvalMetrics> = None;
+    let mut last_ckpt: Option<(i64, String)> = store
+        .checkpoints(Some(run_id))?
+        .last()
+        .map(|c| (c.id, c.path.clone()));
+    let mut status = RunStatus::Done;
+    let mut message = None;
+    while !trainer.done() {
+        if cancel.is_cancelled() {
+            status = RunStatus::Cancelled;
+            message = Some("cancelled".to_string());
+            break;
+        }
+        let m = match trainer.train_step() {
+            Ok(m) => m,
+            Err(e) => {
+                // Keep the last good checkpoint; the run is marked failed with the reason.
+                anyhow::bail!("{e}");
+            }
+        };
+        store.add_metrics(
+            run_id,
+            &[
+                (m.step as i64, "loss", m.loss),
+                (m.step as i64, "accuracy", m.accuracy),
+                (m.step as i64, "chosen_reward", m.chosen_reward),
+                (m.step as i64, "rejected_reward", m.rejected_reward),
+                (m.step as i64, "margin", m.margin),
+                (m.step as i64, "grad_norm", m.grad_norm),
+                (m.step as i64, "lr", m.lr),
+                (m.step as i64, "pairs_per_s", m.pairs_per_s),
+                (m.step as i64, "epoch", m.epoch as f64),
+            ],
+        )?;
+        emit(RmEvent::Step(m));
+        if trainer.eval_due() || trainer.done() {
+            let e = trainer.evaluate()?;
+            if e.pairs > 0 {
+                store.add_metrics(
+                    run_id,
+                    &[
+                        (e.step as i64, "eval_loss", e.loss),
+                        (e.step as i64, "eval_accuracy", e.accuracy),
+                    ],
+                )?;
+                emit(RmEvent::Eval(e));
+                last_eval = Some(e);
+            }
+            let (mean, std) = reward_stats(&trainer, &seqs, encoder.pad_id, device)?;
+            let meta = CheckpointMeta {
+                kind: checkpoint::KIND.into(),
+                model: trainer.model.config.clone(),
+                train: cfg.train.clone(),
+                step: trainer.step,
+                max_len: cfg.max_len,
+                reward_mean: mean,
+                reward_std: std,
+                ranking_ids: loaded.ranking_ids.iter().map(|r| r.0).collect(),
+                data_hash: loaded.data_hash.clone(),
+                metrics: serde_json::json!({
+                    "eval_accuracy": last_eval.map(|e| e.accuracy),
+                    "eval_loss": last_eval.map(|e| e.loss),
+                    "train_loss": m.loss,
+                }),
+            };
+            let dir = run_dir.join(format!("step-{}", trainer.step));
+            checkpoint::save(&dir, &trainer.model, &encoder, &meta, Some(&trainer.opt))?;
+            let path = dir.display().to_string();
+            let id = store.add_checkpoint(run_id, trainer.step as i64, &path, &meta.metrics)?;
+            // Only the newest checkpoint keeps its files (the previous one goes once this is safe).
+            if let Some((old_id, old_path)) = last_ckpt.replace((id, path.clone())) {
+                if old_path != path {
+                    let _ = std::fs::remove_dir_all(&old_path);
+                    store.mark_checkpoint_deleted(old_id)?;
+                }
+            }
+            emit(RmEvent::Checkpoint {
+                checkpoint_id: id,
+                step: trainer.step,
+                path,
+            });
+        }
+    }
+    Ok(RmSummary {
+        run_id,
+        status,
+        checkpoint_id: last_ckpt.as_ref().map(|c| c.0),
+        checkpoint_path: last_ckpt.map(|c| c.1),
+        eval_accuracy: last_eval.map(|e| e.accuracy),
+        eval_loss: last_eval.map(|e| e.loss),
+        steps: trainer.step,
+        seconds: 0.0,
+        message,
+    })
+}

@@ -1,0 +1,252 @@
+//! Reward-model training on a synthetic preference task with a known rule, checkpoints,
+//! resume, padding invariance, cancel, and clear errors for broken backbone folders.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+use kibble::domain::{now_ms, NewRanking, PromptBody, RankingMode, Verdict};
+use kibble::jobs::train_rm::{run, CancelToken, RmEvent, RmJobConfig};
+use kibble::ml::checkpoint;
+use kibble::ml::model::Batch;
+use kibble::store::{RunStatus, Store};
+
+const WORDS: &[&str] = &[
+    "river", "stone", "paper", "cloud", "engine", "garden", "window", "silver", "market", "planet",
+    "bridge", "candle", "forest", "letter", "mirror", "number", "orange", "pencil", "rocket", "summer",
+];
+
+fn sentence(x: &mut u64, n: usize) -> String {
+    (0..n)
+        .map(|_| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            WORDS[(*x % WORDS.len() as u64) as usize]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Prompts with 2-3 answers; answers that mention "kiwi" are always preferred.
+fn synthetic_db(path: &Path, prompts: usize) -> Store {
+    let mut store = Store::open(path).unwrap();
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut items = Vec::new();
+    {
+        let mut w = store.begin_import().unwrap();
+        for i in 0..prompts {
+            let p = w
+                .add_prompt(&PromptBody::Text(format!("question {i}: {}?", sentence(&mut x, 6))), None, &serde_json::json!({}))
+                .unwrap();
+            let k = 2 + i % 2;
+            let good_at = (x % k as u64) as usize;
+            let cands: Vec<i64> = (0..k)
+                .map(|j| {
+                    let mut text = sentence(&mut x, 8);
+                    if j == good_at {
+                        let words: Vec<&str> = text.split(' ').collect();
+                        let at = (x % words.len() as u64) as usize;
+                        text = format!("{} kiwi {}", words[..at].join(" "), words[at..].join(" "));
+                    }
+                    w.add_candidate(p, &text, "synthetic").unwrap()
+                })
+                .collect();
+            items.push((p, cands, good_at));
+        }
+        w.finish("synthetic", "kibble").unwrap();
+    }
+    for (p, cands, good_at) in items {
+        let mut groups = vec![vec![cands[good_at]]];
+        let rest: Vec<i64> = cands.iter().copied().filter(|c| *c != cands[good_at]).collect();
+        groups.push(rest);
+        store
+            .append_ranking(&NewRanking {
+                prompt_id: p,
+                annotator: "rule".into(),
+                os_user: None,
+                created_at_ms: now_ms(),
+                duration_ms: None,
+                shown_order: cands.clone(),
+                verdict: Verdict::Rank,
+                mode: RankingMode::Full,
+                groups,
+                strength: None,
+                flags: vec![],
+                note: None,
+                rushed: false,
+                dedupe_key: None,
+            })
+            .unwrap();
+    }
+    store
+}
+
+fn quick_config() -> RmJobConfig {
+    let mut cfg = RmJobConfig {
+        vocab_size: 300,
+        max_len: 64,
+        eval_fraction: 0.2,
+        ..RmJobConfig::default()
+    };
+    cfg.train.epochs = 3;
+    cfg.train.lr = 1e-3;
+    cfg.train.seed = 7;
+    cfg
+}
+
+#[test]
+fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("syn.db");
+    let mut store = synthetic_db(&db, 300);
+    let cfg = quick_config();
+    let t = Instant::now();
+    let mut losses = Vec::new();
+    let s = run(
+        &mut store,
+        &db,
+        &cfg,
+        None,
+        "test",
+        &mut |e| {
+            if let RmEvent::Step(m) = e {
+                losses.push(m.loss);
+            }
+        },
+        &CancelToken::default(),
+    )
+    .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!("trained {} steps in {secs:.1}s, eval accuracy {:?}", s.steps, s.eval_accuracy);
+    assert_eq!(s.status, RunStatus::Done);
+    let acc = s.eval_accuracy.unwrap();
+    assert!(acc >= 0.95, "held-out accuracy {acc}");
+    assert!(losses.last().unwrap() < &losses[0]);
+    // Metrics and the checkpoint are in the DB.
+    let loss_series = store.metric_series(s.run_id, "loss", -1).unwrap();
+    assert_eq!(loss_series.len() as u64, s.steps);
+    assert!(!store.metric_series(s.run_id, "eval_accuracy", -1).unwrap().is_empty());
+    let ck = store.checkpoints(Some(s.run_id)).unwrap();
+    assert_eq!(ck.len(), 1, "only the newest checkpoint keeps its files");
+    let ck_dir = Path::new(&ck[0].path);
+    for f in ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors"] {
+        assert!(ck_dir.join(f).exists(), "{f}");
+    }
+
+    // Save -> load gives bit-identical scores.
+    let loaded = checkpoint::load(ck_dir, &Device::Cpu).unwrap();
+    let enc = loaded.encoder.encode("question: river stone?", "a kiwi on paper").unwrap();
+    let enc2 = loaded.encoder.encode("question: river stone?", "paper cloud engine").unwrap();
+    let score = |m: &kibble::ml::model::RewardModel| -> Vec<f32> {
+        kibble::ml::train::score(m, &[&enc, &enc2], loaded.encoder.pad_id, 8, &Device::Cpu).unwrap()
+    };
+    let again = checkpoint::load(ck_dir, &Device::Cpu).unwrap();
+    assert_eq!(score(&loaded.model), score(&again.model));
+    assert!(score(&loaded.model)[0] > score(&loaded.model)[1]);
+
+    // Scoring stores normalised scores for every candidate, incrementally.
+    let cref = kibble::jobs::score::CheckpointRef::Latest;
+    let first = kibble::jobs::score::score_candidates(&mut store, &cref, |_, _| {}).unwrap();
+    assert_eq!(first.scored as i64, store.stats().unwrap().candidates);
+    let second = kibble::jobs::score::score_candidates(&mut store, &cref, |_, _| {}).unwrap();
+    assert_eq!(second.scored, 0);
+}
+
+#[test]
+fn padding_does_not_change_a_reward() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pad.db");
+    let mut store = synthetic_db(&db, 40);
+    let mut cfg = quick_config();
+    cfg.train.epochs = 1;
+    let s = run(&mut store, &db, &cfg, None, "t", &mut |_| {}, &CancelToken::default()).unwrap();
+    let loaded = checkpoint::load(Path::new(&s.checkpoint_path.unwrap()), &Device::Cpu).unwrap();
+    let short = loaded.encoder.encode("q", "river kiwi").unwrap();
+    let long = loaded.encoder.encode("a much longer question about stones and rivers", "paper cloud engine garden window").unwrap();
+    let alone = loaded
+        .model
+        .forward(&Batch::new(&[&short.ids], Some(&[&short.type_ids]), loaded.encoder.pad_id, &Device::Cpu).unwrap())
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()[0];
+    let padded = loaded
+        .model
+        .forward(
+            &Batch::new(&[&short.ids, &long.ids], Some(&[&short.type_ids, &long.type_ids]), loaded.encoder.pad_id, &Device::Cpu)
+                .unwrap(),
+        )
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()[0];
+    assert!((alone - padded).abs() < 1e-5, "{alone} vs {padded}");
+}
+
+#[test]
+fn resume_equals_uninterrupted_and_cancel_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = quick_config();
+    cfg.train.epochs = 2;
+    cfg.train.eval_every = 4;
+    // Uninterrupted.
+    let db_a = dir.path().join("a.db");
+    let mut a = synthetic_db(&db_a, 60);
+    let full = run(&mut a, &db_a, &cfg, None, "t", &mut |_| {}, &CancelToken::default()).unwrap();
+    // Cancelled after step 6 (last checkpoint at step 4), then resumed.
+    let db_b = dir.path().join("b.db");
+    let mut b = synthetic_db(&db_b, 60);
+    let cancel = CancelToken::default();
+    let c2 = cancel.clone();
+    let part = run(
+        &mut b,
+        &db_b,
+        &cfg,
+        None,
+        "t",
+        &mut |e| {
+            if let RmEvent::Step(m) = e {
+                if m.step == 6 {
+                    c2.cancel();
+                }
+            }
+        },
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(part.status, RunStatus::Cancelled);
+    assert_eq!(part.steps, 7, "cancel stops within one step");
+    let resumed = run(&mut b, &db_b, &cfg, Some(part.run_id), "t", &mut |_| {}, &CancelToken::default()).unwrap();
+    assert_eq!(resumed.status, RunStatus::Done);
+    assert_eq!(resumed.steps, full.steps);
+    let la = a.metric_series(full.run_id, "loss", -1).unwrap();
+    let lb = b.metric_series(part.run_id, "loss", -1).unwrap();
+    assert_eq!(la, lb, "loss curves differ after resume");
+    let wa = std::fs::read(Path::new(&full.checkpoint_path.unwrap()).join("model.safetensors")).unwrap();
+    let wb = std::fs::read(Path::new(&resumed.checkpoint_path.unwrap()).join("model.safetensors")).unwrap();
+    assert!(wa == wb, "final weights differ after resume");
+}
+
+#[test]
+fn broken_backbone_folders_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bb = dir.path().join("bert");
+    std::fs::create_dir(&bb).unwrap();
+    let err = |d: &Path| match checkpoint::load_backbone(d, false, 64, 0, &Device::Cpu) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("loaded a broken folder"),
+    };
+    assert!(err(&bb).contains("config.json"), "{}", err(&bb));
+    std::fs::write(bb.join("config.json"), "{not json").unwrap();
+    let e = err(&bb);
+    assert!(e.contains("config.json") && e.contains("malformed"), "{e}");
+    std::fs::write(
+        bb.join("config.json"),
+        r#"{"hidden_size":32,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":64,"max_position_embeddings":64,"vocab_size":50,"model_type":"bert"}"#,
+    )
+    .unwrap();
+    let e = err(&bb);
+    assert!(e.contains("model.safetensors") && e.contains("missing"), "{e}");
+    std::fs::write(bb.join("model.safetensors"), b"garbage").unwrap();
+    let e = err(&bb);
+    assert!(e.contains("model.safetensors"), "{e}");
+}
