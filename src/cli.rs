@@ -69,13 +69,21 @@ pub enum Command {
     #[command(after_help = "Examples:\n  kibble stats\n  kibble stats --json | jq .annotators")]
     Stats(StatsArgs),
     /// Train a reward model on the live rankings (runs and metrics are stored in the DB).
-    #[command(name = "train-rm", after_help = "Examples:\n  kibble train-rm                      # tiny model from scratch, preset defaults\n  kibble train-rm --preset minilm      # fine-tune all-MiniLM-L6-v2 (scripts/fetch-models.sh)\n  kibble train-rm --epochs 8 --lr 5e-4 --loss pl --ties model\n  kibble train-rm --resume 3           # continue run 3 from its last checkpoint\n  kibble train-rm --json | jq .        # one JSON event per line")]
+    #[command(
+        name = "train-rm",
+        after_help = "Examples:\n  kibble train-rm                      # tiny model from scratch, preset defaults\n  kibble train-rm --preset minilm      # fine-tune all-MiniLM-L6-v2 (scripts/fetch-models.sh)\n  kibble train-rm --epochs 8 --lr 5e-4 --loss pl --ties model\n  kibble train-rm --resume 3           # continue run 3 from its last checkpoint\n  kibble train-rm --json | jq .        # one JSON event per line"
+    )]
     TrainRm(TrainRmArgs),
     /// Score every candidate with a reward-model checkpoint (incremental; normalised scores).
-    #[command(after_help = "Examples:\n  kibble score                 # newest checkpoint\n  kibble score --checkpoint 4\n  kibble score --checkpoint kibble.runs/run-2/step-300")]
+    #[command(
+        after_help = "Examples:\n  kibble score                 # newest checkpoint\n  kibble score --checkpoint 4\n  kibble score --checkpoint kibble.runs/run-2/step-300"
+    )]
     Score(ScoreArgs),
     /// Pairwise accuracy of a checkpoint on a TRL/HH file, without importing it.
-    #[command(name = "eval-rm", after_help = "Examples:\n  kibble eval-rm --checkpoint 4 heldout.jsonl\n  kibble eval-rm --checkpoint path/to/checkpoint heldout.jsonl.gz --json\n\nAccuracy is reported overall and per value of a \"subset\" field when lines have one.")]
+    #[command(
+        name = "eval-rm",
+        after_help = "Examples:\n  kibble eval-rm --checkpoint 4 heldout.jsonl\n  kibble eval-rm --checkpoint path/to/checkpoint heldout.jsonl.gz --json\n\nAccuracy is reported overall and per value of a \"subset\" field when lines have one."
+    )]
     EvalRm(EvalRmArgs),
     /// Training runs in the DB with their status and best eval accuracy.
     #[command(after_help = "Examples:\n  kibble runs\n  kibble runs --json")]

@@ -368,10 +368,28 @@ fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::Rm
     let mut presets: std::collections::BTreeMap<String, RmPreset> = toml::from_str(RM_PRESETS)?;
     let names: Vec<String> = presets.keys().cloned().collect();
     let p = presets.remove(&args.preset).ok_or_else(|| {
-        BadInput(format!("unknown preset {:?}; presets: {}", args.preset, names.join(", ")))
+        BadInput(format!(
+            "unknown preset {:?}; presets: {}",
+            args.preset,
+            names.join(", ")
+        ))
     })?;
-    let mut cfg = RmJobConfig::default();
-    cfg.backbone = args.backbone.clone().or(p.backbone);
+    let defaults = RmJobConfig::default();
+    let mut cfg = RmJobConfig {
+        backbone: args.backbone.clone().or(p.backbone),
+        freeze_backbone: args.freeze,
+        vocab_size: args
+            .vocab_size
+            .or(p.vocab_size)
+            .unwrap_or(defaults.vocab_size),
+        max_len: args.max_len.or(p.max_len).unwrap_or(defaults.max_len),
+        eval_fraction: args
+            .eval_fraction
+            .or(p.eval_fraction)
+            .unwrap_or(defaults.eval_fraction),
+        annotator: args.only_annotator.clone(),
+        train: defaults.train,
+    };
     if let Some(dir) = &cfg.backbone {
         if !dir.join("config.json").exists() {
             return Err(BadInput(format!(
@@ -381,11 +399,6 @@ fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::Rm
             .into());
         }
     }
-    cfg.freeze_backbone = args.freeze;
-    cfg.vocab_size = args.vocab_size.or(p.vocab_size).unwrap_or(cfg.vocab_size);
-    cfg.max_len = args.max_len.or(p.max_len).unwrap_or(cfg.max_len);
-    cfg.eval_fraction = args.eval_fraction.or(p.eval_fraction).unwrap_or(cfg.eval_fraction);
-    cfg.annotator = args.only_annotator.clone();
     let t = &mut cfg.train;
     t.epochs = args.epochs.or(p.epochs).unwrap_or(t.epochs);
     t.lr = args.lr.or(p.lr).unwrap_or(t.lr);
@@ -412,7 +425,10 @@ fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::
     {
         // Ctrl-C stops at the next step and leaves the run marked cancelled.
         let c = cancel.clone();
-        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
                 c.cancel();
@@ -429,7 +445,14 @@ fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::
             return;
         }
         match &e {
-            RmEvent::Started { run_id, total_steps, train_pairs, eval_pairs, train_rankings, eval_rankings } => {
+            RmEvent::Started {
+                run_id,
+                total_steps,
+                train_pairs,
+                eval_pairs,
+                train_rankings,
+                eval_rankings,
+            } => {
                 eprintln!(
                     "run {run_id}: {train_rankings} rankings ({train_pairs} pairs) to train, {eval_rankings} ({eval_pairs} pairs) held out by prompt"
                 );
@@ -487,13 +510,19 @@ fn score_cmd(db: &Path, args: ScoreArgs) -> anyhow::Result<()> {
     let mut store = open_store(db)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} candidates  {per_sec}  ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} candidates  {per_sec}  ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let s = score_candidates(&mut store, &CheckpointRef::parse(args.checkpoint.as_deref()), |n, total| {
-        bar.set_length(total as u64);
-        bar.inc(n as u64);
-    })?;
+    let s = score_candidates(
+        &mut store,
+        &CheckpointRef::parse(args.checkpoint.as_deref()),
+        |n, total| {
+            bar.set_length(total as u64);
+            bar.inc(n as u64);
+        },
+    )?;
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string(&s)?);
@@ -559,7 +588,10 @@ fn runs_cmd(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    println!("{:>4} {:<6} {:<10} {:>9} {:>10} {:>10}", "run", "kind", "status", "seconds", "best eval", "checkpoint");
+    println!(
+        "{:>4} {:<6} {:<10} {:>9} {:>10} {:>10}",
+        "run", "kind", "status", "seconds", "best eval", "checkpoint"
+    );
     for (r, best, ckpt) in rows {
         let secs = r.finished_at_ms.unwrap_or(r.heartbeat_at_ms) - r.started_at_ms;
         println!(

@@ -13,7 +13,8 @@ use kibble::store::{RunStatus, Store};
 
 const WORDS: &[&str] = &[
     "river", "stone", "paper", "cloud", "engine", "garden", "window", "silver", "market", "planet",
-    "bridge", "candle", "forest", "letter", "mirror", "number", "orange", "pencil", "rocket", "summer",
+    "bridge", "candle", "forest", "letter", "mirror", "number", "orange", "pencil", "rocket",
+    "summer",
 ];
 
 fn sentence(x: &mut u64, n: usize) -> String {
@@ -37,13 +38,17 @@ fn synthetic_db(path: &Path, prompts: usize) -> Store {
         let mut w = store.begin_import().unwrap();
         for i in 0..prompts {
             let p = w
-                .add_prompt(&PromptBody::Text(format!("question {i}: {}?", sentence(&mut x, 6))), None, &serde_json::json!({}))
+                .add_prompt(
+                    &PromptBody::Text(format!("question {i}: {}?", sentence(&mut x, 4))),
+                    None,
+                    &serde_json::json!({}),
+                )
                 .unwrap();
             let k = 2 + i % 2;
             let good_at = (x % k as u64) as usize;
             let cands: Vec<i64> = (0..k)
                 .map(|j| {
-                    let mut text = sentence(&mut x, 8);
+                    let mut text = sentence(&mut x, 6);
                     if j == good_at {
                         let words: Vec<&str> = text.split(' ').collect();
                         let at = (x % words.len() as u64) as usize;
@@ -58,7 +63,11 @@ fn synthetic_db(path: &Path, prompts: usize) -> Store {
     }
     for (p, cands, good_at) in items {
         let mut groups = vec![vec![cands[good_at]]];
-        let rest: Vec<i64> = cands.iter().copied().filter(|c| *c != cands[good_at]).collect();
+        let rest: Vec<i64> = cands
+            .iter()
+            .copied()
+            .filter(|c| *c != cands[good_at])
+            .collect();
         groups.push(rest);
         store
             .append_ranking(&NewRanking {
@@ -84,7 +93,7 @@ fn synthetic_db(path: &Path, prompts: usize) -> Store {
 
 fn quick_config() -> RmJobConfig {
     let mut cfg = RmJobConfig {
-        vocab_size: 300,
+        vocab_size: 1000,
         max_len: 64,
         eval_fraction: 0.2,
         ..RmJobConfig::default()
@@ -99,7 +108,7 @@ fn quick_config() -> RmJobConfig {
 fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("syn.db");
-    let mut store = synthetic_db(&db, 300);
+    let mut store = synthetic_db(&db, 240);
     let cfg = quick_config();
     let t = Instant::now();
     let mut losses = Vec::new();
@@ -118,7 +127,10 @@ fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
     )
     .unwrap();
     let secs = t.elapsed().as_secs_f64();
-    eprintln!("trained {} steps in {secs:.1}s, eval accuracy {:?}", s.steps, s.eval_accuracy);
+    eprintln!(
+        "trained {} steps in {secs:.1}s, eval accuracy {:?}",
+        s.steps, s.eval_accuracy
+    );
     assert_eq!(s.status, RunStatus::Done);
     let acc = s.eval_accuracy.unwrap();
     assert!(acc >= 0.95, "held-out accuracy {acc}");
@@ -126,18 +138,32 @@ fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
     // Metrics and the checkpoint are in the DB.
     let loss_series = store.metric_series(s.run_id, "loss", -1).unwrap();
     assert_eq!(loss_series.len() as u64, s.steps);
-    assert!(!store.metric_series(s.run_id, "eval_accuracy", -1).unwrap().is_empty());
+    assert!(!store
+        .metric_series(s.run_id, "eval_accuracy", -1)
+        .unwrap()
+        .is_empty());
     let ck = store.checkpoints(Some(s.run_id)).unwrap();
     assert_eq!(ck.len(), 1, "only the newest checkpoint keeps its files");
     let ck_dir = Path::new(&ck[0].path);
-    for f in ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors"] {
+    for f in [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "optimizer.safetensors",
+    ] {
         assert!(ck_dir.join(f).exists(), "{f}");
     }
 
     // Save -> load gives bit-identical scores.
     let loaded = checkpoint::load(ck_dir, &Device::Cpu).unwrap();
-    let enc = loaded.encoder.encode("question: river stone?", "a kiwi on paper").unwrap();
-    let enc2 = loaded.encoder.encode("question: river stone?", "paper cloud engine").unwrap();
+    let enc = loaded
+        .encoder
+        .encode("question: river stone?", "a kiwi on paper")
+        .unwrap();
+    let enc2 = loaded
+        .encoder
+        .encode("question: river stone?", "paper cloud engine")
+        .unwrap();
     let score = |m: &kibble::ml::model::RewardModel| -> Vec<f32> {
         kibble::ml::train::score(m, &[&enc, &enc2], loaded.encoder.pad_id, 8, &Device::Cpu).unwrap()
     };
@@ -160,21 +186,49 @@ fn padding_does_not_change_a_reward() {
     let mut store = synthetic_db(&db, 40);
     let mut cfg = quick_config();
     cfg.train.epochs = 1;
-    let s = run(&mut store, &db, &cfg, None, "t", &mut |_| {}, &CancelToken::default()).unwrap();
+    let s = run(
+        &mut store,
+        &db,
+        &cfg,
+        None,
+        "t",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
     let loaded = checkpoint::load(Path::new(&s.checkpoint_path.unwrap()), &Device::Cpu).unwrap();
     let short = loaded.encoder.encode("q", "river kiwi").unwrap();
-    let long = loaded.encoder.encode("a much longer question about stones and rivers", "paper cloud engine garden window").unwrap();
+    let long = loaded
+        .encoder
+        .encode(
+            "a much longer question about stones and rivers",
+            "paper cloud engine garden window",
+        )
+        .unwrap();
     let alone = loaded
         .model
-        .forward(&Batch::new(&[&short.ids], Some(&[&short.type_ids]), loaded.encoder.pad_id, &Device::Cpu).unwrap())
+        .forward(
+            &Batch::new(
+                &[&short.ids],
+                Some(&[&short.type_ids]),
+                loaded.encoder.pad_id,
+                &Device::Cpu,
+            )
+            .unwrap(),
+        )
         .unwrap()
         .to_vec1::<f32>()
         .unwrap()[0];
     let padded = loaded
         .model
         .forward(
-            &Batch::new(&[&short.ids, &long.ids], Some(&[&short.type_ids, &long.type_ids]), loaded.encoder.pad_id, &Device::Cpu)
-                .unwrap(),
+            &Batch::new(
+                &[&short.ids, &long.ids],
+                Some(&[&short.type_ids, &long.type_ids]),
+                loaded.encoder.pad_id,
+                &Device::Cpu,
+            )
+            .unwrap(),
         )
         .unwrap()
         .to_vec1::<f32>()
@@ -191,7 +245,16 @@ fn resume_equals_uninterrupted_and_cancel_stops() {
     // Uninterrupted.
     let db_a = dir.path().join("a.db");
     let mut a = synthetic_db(&db_a, 60);
-    let full = run(&mut a, &db_a, &cfg, None, "t", &mut |_| {}, &CancelToken::default()).unwrap();
+    let full = run(
+        &mut a,
+        &db_a,
+        &cfg,
+        None,
+        "t",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
     // Cancelled after step 6 (last checkpoint at step 4), then resumed.
     let db_b = dir.path().join("b.db");
     let mut b = synthetic_db(&db_b, 60);
@@ -215,14 +278,25 @@ fn resume_equals_uninterrupted_and_cancel_stops() {
     .unwrap();
     assert_eq!(part.status, RunStatus::Cancelled);
     assert_eq!(part.steps, 7, "cancel stops within one step");
-    let resumed = run(&mut b, &db_b, &cfg, Some(part.run_id), "t", &mut |_| {}, &CancelToken::default()).unwrap();
+    let resumed = run(
+        &mut b,
+        &db_b,
+        &cfg,
+        Some(part.run_id),
+        "t",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
     assert_eq!(resumed.status, RunStatus::Done);
     assert_eq!(resumed.steps, full.steps);
     let la = a.metric_series(full.run_id, "loss", -1).unwrap();
     let lb = b.metric_series(part.run_id, "loss", -1).unwrap();
     assert_eq!(la, lb, "loss curves differ after resume");
-    let wa = std::fs::read(Path::new(&full.checkpoint_path.unwrap()).join("model.safetensors")).unwrap();
-    let wb = std::fs::read(Path::new(&resumed.checkpoint_path.unwrap()).join("model.safetensors")).unwrap();
+    let wa =
+        std::fs::read(Path::new(&full.checkpoint_path.unwrap()).join("model.safetensors")).unwrap();
+    let wb = std::fs::read(Path::new(&resumed.checkpoint_path.unwrap()).join("model.safetensors"))
+        .unwrap();
     assert!(wa == wb, "final weights differ after resume");
 }
 
@@ -245,7 +319,10 @@ fn broken_backbone_folders_name_the_file() {
     )
     .unwrap();
     let e = err(&bb);
-    assert!(e.contains("model.safetensors") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("missing"),
+        "{e}"
+    );
     std::fs::write(bb.join("model.safetensors"), b"garbage").unwrap();
     let e = err(&bb);
     assert!(e.contains("model.safetensors"), "{e}");

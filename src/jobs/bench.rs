@@ -20,8 +20,16 @@ pub fn run(what: BenchCommand) -> anyhow::Result<()> {
             keep,
             json,
         } => bench_import(prompts, candidates, words, keep.as_deref(), json),
-        BenchCommand::RmTrain { warmup, steps, json } => bench_rm_train(warmup, steps, json),
-        BenchCommand::RmScore { warmup, batches, json } => bench_rm_score(warmup, batches, json),
+        BenchCommand::RmTrain {
+            warmup,
+            steps,
+            json,
+        } => bench_rm_train(warmup, steps, json),
+        BenchCommand::RmScore {
+            warmup,
+            batches,
+            json,
+        } => bench_rm_score(warmup, batches, json),
         BenchCommand::Tui { .. } => unreachable!("run by commands.rs: it needs the tui module"),
     }
 }
@@ -241,7 +249,11 @@ fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<
             margin: 0.0,
         })
         .collect();
-    let data = TrainData { seqs, train, eval: vec![] };
+    let data = TrainData {
+        seqs,
+        train,
+        eval: vec![],
+    };
     let model = RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, &device)?;
     let (train_flop_per_tok, _) = tiny_flops(&model);
     let cfg = TrainConfig {
@@ -261,7 +273,11 @@ fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<
         if i >= warmup {
             times.push(dt);
         } else {
-            eprintln!("[rm] warm-up step {i}: {:.1} ms loss={:.4}", dt * 1e3, m.loss);
+            eprintln!(
+                "[rm] warm-up step {i}: {:.1} ms loss={:.4}",
+                dt * 1e3,
+                m.loss
+            );
         }
     }
     let wall: f64 = times.iter().sum();

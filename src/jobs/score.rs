@@ -40,18 +40,16 @@ pub fn resolve(store: Option<&Store>, r: &CheckpointRef) -> anyhow::Result<(Path
         CheckpointRef::Dir(d) => Ok((d.clone(), None)),
         CheckpointRef::Id(id) => {
             let store = store.ok_or_else(|| anyhow::anyhow!("a checkpoint id needs a database"))?;
-            let c = store
-                .checkpoint(*id)?
-                .ok_or_else(|| anyhow::anyhow!("no checkpoint {id} in this database (see `kibble runs`)"))?;
+            let c = store.checkpoint(*id)?.ok_or_else(|| {
+                anyhow::anyhow!("no checkpoint {id} in this database (see `kibble runs`)")
+            })?;
             Ok((PathBuf::from(c.path), Some(c.id)))
         }
         CheckpointRef::Latest => {
             let store = store.ok_or_else(|| anyhow::anyhow!("pass --checkpoint DIR"))?;
-            let c = store
-                .checkpoints(None)?
-                .into_iter()
-                .last()
-                .ok_or_else(|| anyhow::anyhow!("no reward-model checkpoint yet; run `kibble train-rm` first"))?;
+            let c = store.checkpoints(None)?.into_iter().last().ok_or_else(|| {
+                anyhow::anyhow!("no reward-model checkpoint yet; run `kibble train-rm` first")
+            })?;
             Ok((PathBuf::from(c.path), Some(c.id)))
         }
     }
@@ -83,8 +81,17 @@ pub fn score_candidates(
                 &serde_json::json!({"external_checkpoint": dir.display().to_string()}),
                 "score",
             )?;
-            store.finish_run(run, crate::store::RunStatus::Done, Some("external checkpoint"))?;
-            store.add_checkpoint(run, loaded.meta.step as i64, &dir.display().to_string(), &loaded.meta.metrics)?
+            store.finish_run(
+                run,
+                crate::store::RunStatus::Done,
+                Some("external checkpoint"),
+            )?;
+            store.add_checkpoint(
+                run,
+                loaded.meta.step as i64,
+                &dir.display().to_string(),
+                &loaded.meta.metrics,
+            )?
         }
     };
     let todo = store.unscored_candidates(checkpoint_id)?;
@@ -108,7 +115,11 @@ pub fn score_candidates(
             .zip(raw)
             .map(|((cid, _, _), r)| {
                 let r = r as f64;
-                (*cid, (r - loaded.meta.reward_mean) / loaded.meta.reward_std, r)
+                (
+                    *cid,
+                    (r - loaded.meta.reward_mean) / loaded.meta.reward_std,
+                    r,
+                )
             })
             .collect();
         store.add_scores(checkpoint_id, &rows)?;
@@ -145,7 +156,11 @@ pub fn eval_file(loaded: &Loaded, file: &Path) -> anyhow::Result<EvalReport> {
     let mut lines = LineReader::new(open_input(file)?);
     let mut format: Option<Format> = None;
     // (subset, chosen seq, rejected seq)
-    let mut pending: Vec<(Option<String>, crate::ml::tokenizer::Encoded, crate::ml::tokenizer::Encoded)> = Vec::new();
+    let mut pending: Vec<(
+        Option<String>,
+        crate::ml::tokenizer::Encoded,
+        crate::ml::tokenizer::Encoded,
+    )> = Vec::new();
     let mut groups: BTreeMap<String, (EvalGroup, f64)> = BTreeMap::new();
     let mut overall = (EvalGroup::default(), 0f64);
     let shown = file.display().to_string();
@@ -196,7 +211,11 @@ pub fn eval_file(loaded: &Loaded, file: &Path) -> anyhow::Result<EvalReport> {
         };
         let item = parse_item(f, obj).map_err(|e| anyhow::anyhow!("{shown}:{n}: {e}"))?;
         let prompt = item.prompt.as_plain_text();
-        let subset = item.meta.get("subset").and_then(|v| v.as_str()).map(str::to_string);
+        let subset = item
+            .meta
+            .get("subset")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         pending.push((
             subset,
             loaded.encoder.encode(&prompt, &item.candidates[0].text)?,
@@ -208,8 +227,16 @@ pub fn eval_file(loaded: &Loaded, file: &Path) -> anyhow::Result<EvalReport> {
     }
     flush(&mut pending)?;
     let finish = |(mut g, m): (EvalGroup, f64)| {
-        g.accuracy = if g.pairs > 0 { g.correct as f64 / g.pairs as f64 } else { f64::NAN };
-        g.mean_margin = if g.pairs > 0 { m / g.pairs as f64 } else { f64::NAN };
+        g.accuracy = if g.pairs > 0 {
+            g.correct as f64 / g.pairs as f64
+        } else {
+            f64::NAN
+        };
+        g.mean_margin = if g.pairs > 0 {
+            m / g.pairs as f64
+        } else {
+            f64::NAN
+        };
         g
     };
     Ok(EvalReport {

@@ -16,7 +16,9 @@ use crate::domain::{is_eval_prompt, Candidate, PromptId, RankingMode, Verdict};
 use crate::ml::checkpoint::{self, CheckpointMeta};
 use crate::ml::model::{ModelConfig, RewardModel};
 use crate::ml::tokenizer::{self, PairEncoder};
-use crate::ml::train::{score, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer};
+use crate::ml::train::{
+    score, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer,
+};
 use crate::store::{RankingFilter, RunStatus, Store};
 
 /// Cancels a job from another thread; checked once per step.
@@ -74,7 +76,11 @@ pub enum RmEvent {
     },
     Step(StepMetrics),
     Eval(EvalMetrics),
-    Checkpoint { checkpoint_id: i64, step: u64, path: String },
+    Checkpoint {
+        checkpoint_id: i64,
+        step: u64,
+        path: String,
+    },
     Done(RmSummary),
 }
 
@@ -93,7 +99,10 @@ pub struct RmSummary {
 
 /// Where a DB's checkpoints live: `kibble.db` -> `kibble.runs/`.
 pub fn runs_dir(db: &Path) -> PathBuf {
-    let stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kibble".into());
+    let stem = db
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "kibble".into());
     db.with_file_name(format!("{stem}.runs"))
 }
 
@@ -138,7 +147,10 @@ pub fn load_data(
                 .prompt(r.prompt_id)?
                 .ok_or_else(|| anyhow::anyhow!("ranking {} names a missing prompt", r.id))?;
             let eval = is_eval_prompt(&store.prompt_hash(p.id)?, cfg.train.seed, cfg.eval_fraction);
-            prompts.insert(p.id, (p.body.as_plain_text(), store.candidates(p.id)?, eval));
+            prompts.insert(
+                p.id,
+                (p.body.as_plain_text(), store.candidates(p.id)?, eval),
+            );
         }
         let (prompt_text, cands, prompt_eval) = &prompts[&r.prompt_id];
         let eval = forced.as_ref().map_or(*prompt_eval, |f| f[&r.id]);
@@ -204,9 +216,19 @@ pub fn load_data(
 }
 
 /// Model and encoder for a new run: pretrained backbone, or `tiny` with a BPE trained on the DB.
-fn new_model(store: &Store, cfg: &RmJobConfig, device: &Device) -> anyhow::Result<(RewardModel, PairEncoder)> {
+fn new_model(
+    store: &Store,
+    cfg: &RmJobConfig,
+    device: &Device,
+) -> anyhow::Result<(RewardModel, PairEncoder)> {
     if let Some(dir) = &cfg.backbone {
-        return Ok(checkpoint::load_backbone(dir, cfg.freeze_backbone, cfg.max_len, cfg.train.seed, device)?);
+        return Ok(checkpoint::load_backbone(
+            dir,
+            cfg.freeze_backbone,
+            cfg.max_len,
+            cfg.train.seed,
+            device,
+        )?);
     }
     let mut corpus = Vec::new();
     store.for_each_prompt(|p, cands| {
@@ -223,7 +245,12 @@ fn new_model(store: &Store, cfg: &RmJobConfig, device: &Device) -> anyhow::Resul
 }
 
 /// Mean and std of rewards over (a sample of) the train split's sequences.
-fn reward_stats(trainer: &Trainer, data_seqs: &[crate::ml::tokenizer::Encoded], pad: u32, device: &Device) -> anyhow::Result<(f64, f64)> {
+fn reward_stats(
+    trainer: &Trainer,
+    data_seqs: &[crate::ml::tokenizer::Encoded],
+    pad: u32,
+    device: &Device,
+) -> anyhow::Result<(f64, f64)> {
     let step = (data_seqs.len() / 512).max(1);
     let sample: Vec<_> = data_seqs.iter().step_by(step).collect();
     if sample.is_empty() {
@@ -261,16 +288,27 @@ pub fn run(
                 .last()
                 .ok_or_else(|| anyhow::anyhow!("run {run_id} has no checkpoint to resume from"))?;
             let loaded = checkpoint::load(Path::new(&ck.path), &device)?;
-            let run = store.run(run_id)?.ok_or_else(|| anyhow::anyhow!("no run {run_id}"))?;
+            let run = store
+                .run(run_id)?
+                .ok_or_else(|| anyhow::anyhow!("no run {run_id}"))?;
             let cfg: RmJobConfig = serde_json::from_value(run.config)?;
             let only = store.run_rankings(run_id)?;
             store.reopen_run(run_id)?;
             let opt = Path::new(&ck.path).join("optimizer.safetensors");
-            (loaded.model, loaded.encoder, cfg, run_id, Some(only), loaded.meta.step, Some(opt))
+            (
+                loaded.model,
+                loaded.encoder,
+                cfg,
+                run_id,
+                Some(only),
+                loaded.meta.step,
+                Some(opt),
+            )
         }
     };
     let result = train_loop(
-        store, db_path, &cfg, &device, model, encoder, run_id, only, start_step, opt_state, emit, cancel,
+        store, db_path, &cfg, &device, model, encoder, run_id, only, start_step, opt_state, emit,
+        cancel,
     );
     let summary = match result {
         Ok(mut s) => {
@@ -285,7 +323,10 @@ pub fn run(
                 run_id,
                 status: RunStatus::Failed,
                 checkpoint_id: store.checkpoints(Some(run_id))?.last().map(|c| c.id),
-                checkpoint_path: store.checkpoints(Some(run_id))?.last().map(|c| c.path.clone()),
+                checkpoint_path: store
+                    .checkpoints(Some(run_id))?
+                    .last()
+                    .map(|c| c.path.clone()),
                 eval_accuracy: None,
                 eval_loss: None,
                 steps: 0,
@@ -326,7 +367,13 @@ fn train_loop(
     let seqs = loaded.data.seqs.clone();
     let train_rankings = loaded.data.train.len();
     let eval_rankings = loaded.data.eval.len();
-    let mut trainer = Trainer::new(model, cfg.train.clone(), loaded.data, encoder.pad_id, device)?;
+    let mut trainer = Trainer::new(
+        model,
+        cfg.train.clone(),
+        loaded.data,
+        encoder.pad_id,
+        device,
+    )?;
     if let Some(path) = opt_state {
         trainer.opt.load(&path, start_step)?;
         trainer.step = start_step;

@@ -8,7 +8,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::ops::{layer_norm, softmax_last_dim};
+use super::ops::{attention, bias_add, gelu, layer_norm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -197,7 +197,7 @@ impl Linear {
     }
     /// x: (n, in) -> (n, out)
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.w.t()?)?.broadcast_add(&self.b)
+        bias_add(&x.matmul(&self.w.t()?)?, &self.b)
     }
 }
 
@@ -218,26 +218,6 @@ impl Norm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         layer_norm(x, &self.w, &self.b, self.eps)
     }
-}
-
-/// Bidirectional multi-head attention over (batch*seq, d) rows with a key-padding bias.
-fn attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    bias: &Tensor, // (batch, 1, 1, seq): 0 for real keys, -1e9 for padding
-    b: usize,
-    t: usize,
-    h: usize,
-) -> Result<Tensor> {
-    let d = q.dim(1)?;
-    let dh = d / h;
-    // (b*t, d) -> (b, h, t, dh)
-    let split = |x: &Tensor| x.reshape((b, t, h, dh))?.transpose(1, 2)?.contiguous();
-    let (q, k, v) = (split(q)?, split(k)?, split(v)?);
-    let scores = (q.matmul(&k.t()?)? * (1.0 / (dh as f64).sqrt()))?.broadcast_add(bias)?;
-    let att = softmax_last_dim(&scores)?.matmul(&v)?; // (b, h, t, dh)
-    att.transpose(1, 2)?.reshape((b * t, d))
 }
 
 struct TinyBlock {
@@ -419,7 +399,6 @@ impl RewardModel {
                 c.max_len
             );
         }
-        let bias = ((batch.mask.ones_like()? - &batch.mask)? * -1e9)?.reshape((b, 1, 1, t))?;
         let flat_ids = batch.ids.flatten_all()?;
         let x = match &self.body {
             Body::Tiny {
@@ -436,19 +415,10 @@ impl RewardModel {
                     .reshape((b * t, c.d_model))?;
                 for blk in blocks {
                     let h = blk.ln1.forward(&x)?;
-                    let qkv = blk.qkv.forward(&h)?;
-                    let d = c.d_model;
-                    let a = attention(
-                        &qkv.narrow(1, 0, d)?,
-                        &qkv.narrow(1, d, d)?,
-                        &qkv.narrow(1, 2 * d, d)?,
-                        &bias,
-                        b,
-                        t,
-                        c.n_heads,
-                    )?;
+                    let qkv = blk.qkv.forward(&h)?; // (b*t, 3d)
+                    let a = attention(&qkv, &batch.mask, b, t, c.n_heads)?;
                     x = (x + blk.proj.forward(&a)?)?;
-                    let h = blk.fc1.forward(&blk.ln2.forward(&x)?)?.gelu_erf()?;
+                    let h = gelu(&blk.fc1.forward(&blk.ln2.forward(&x)?)?)?;
                     x = (&x + blk.fc2.forward(&h)?)?;
                 }
                 ln_f.forward(&x)?
@@ -472,17 +442,13 @@ impl RewardModel {
                     .reshape((b * t, c.d_model))?;
                 let mut x = ln_emb.forward(&e)?;
                 for l in layers {
-                    let a = attention(
-                        &l.q.forward(&x)?,
-                        &l.k.forward(&x)?,
-                        &l.v.forward(&x)?,
-                        &bias,
-                        b,
-                        t,
-                        c.n_heads,
-                    )?;
+                    // One projection for q, k and v, laid out as the fused kernel wants.
+                    let w = Tensor::cat(&[&l.q.w, &l.k.w, &l.v.w], 0)?;
+                    let bias = Tensor::cat(&[&l.q.b, &l.k.b, &l.v.b], 0)?;
+                    let qkv = bias_add(&x.matmul(&w.t()?)?, &bias)?;
+                    let a = attention(&qkv, &batch.mask, b, t, c.n_heads)?;
                     x = l.ln_att.forward(&(x + l.out.forward(&a)?)?)?;
-                    let h = l.fc1.forward(&x)?.gelu_erf()?;
+                    let h = gelu(&l.fc1.forward(&x)?)?;
                     x = l.ln_out.forward(&(&x + l.fc2.forward(&h)?)?)?;
                 }
                 x

@@ -299,3 +299,877 @@ mod tests {
         assert!(d < 1e-6);
     }
 }
+
+/// Scaled softmax over keys with a key-padding mask: `softmax(scale * s + (mask - 1) * 1e9)`,
+/// for scores of shape (batch, heads, queries, keys) and a mask of shape (batch, keys).
+/// Folding scale and mask into the kernel avoids two full passes and a slow broadcast.
+struct MaskedSoftmax {
+    scale: f64,
+    heads_x_queries: usize,
+}
+
+fn masked_softmax_rows<T: Float + Send + Sync>(
+    s: &[T],
+    mask: &[T],
+    t: usize,
+    hq: usize,
+    scale: f64,
+) -> Vec<T> {
+    let mut dst = vec![T::zero(); s.len()];
+    let scale = T::from(scale).unwrap_or(T::one());
+    dst.par_chunks_mut(t)
+        .zip(s.par_chunks(t))
+        .enumerate()
+        .for_each(|(row, (d, x))| {
+            let m = &mask[(row / hq) * t..(row / hq + 1) * t];
+            let mut max = T::neg_infinity();
+            for (xi, mi) in x.iter().zip(m) {
+                if *mi > T::zero() {
+                    max = max.max(*xi * scale);
+                }
+            }
+            if max == T::neg_infinity() {
+                return; // no real key: all zeros
+            }
+            let mut sum = T::zero();
+            for ((y, xi), mi) in d.iter_mut().zip(x).zip(m) {
+                *y = if *mi > T::zero() {
+                    (*xi * scale - max).exp()
+                } else {
+                    T::zero()
+                };
+                sum = sum + *y;
+            }
+            let inv = T::one() / sum;
+            d.iter_mut().for_each(|y| *y = *y * inv);
+        });
+    dst
+}
+
+impl CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "kibble-masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let t = *l1.shape().dims().last().unwrap_or(&1);
+        let out = match (s1, s2) {
+            (CpuStorage::F32(s), CpuStorage::F32(m)) => CpuStorage::F32(masked_softmax_rows(
+                contiguous(s, l1, "masked-softmax")?,
+                contiguous(m, l2, "masked-softmax")?,
+                t,
+                self.heads_x_queries,
+                self.scale,
+            )),
+            (CpuStorage::F64(s), CpuStorage::F64(m)) => CpuStorage::F64(masked_softmax_rows(
+                contiguous(s, l1, "masked-softmax")?,
+                contiguous(m, l2, "masked-softmax")?,
+                t,
+                self.heads_x_queries,
+                self.scale,
+            )),
+            _ => candle_core::bail!("masked-softmax: unsupported dtype"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _s: &Tensor,
+        _m: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = grad.contiguous()?;
+        Ok((
+            Some(res.apply_op2_no_bwd(&g, &SoftmaxBwd { scale: self.scale })?),
+            None,
+        ))
+    }
+}
+
+/// `ds = scale * y * (g - sum(g * y))`, per row.
+struct SoftmaxBwd {
+    scale: f64,
+}
+
+fn softmax_bwd_rows<T: Float + Send + Sync>(y: &[T], g: &[T], t: usize, scale: f64) -> Vec<T> {
+    let mut out = vec![T::zero(); y.len()];
+    let scale = T::from(scale).unwrap_or(T::one());
+    out.par_chunks_mut(t)
+        .zip(y.par_chunks(t).zip(g.par_chunks(t)))
+        .for_each(|(o, (ys, gs))| {
+            let dot = ys.iter().zip(gs).fold(T::zero(), |a, (y, g)| a + *y * *g);
+            for ((oi, yi), gi) in o.iter_mut().zip(ys).zip(gs) {
+                *oi = scale * *yi * (*gi - dot);
+            }
+        });
+    out
+}
+
+impl CustomOp2 for SoftmaxBwd {
+    fn name(&self) -> &'static str {
+        "kibble-softmax-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let t = *l1.shape().dims().last().unwrap_or(&1);
+        let out = match (s1, s2) {
+            (CpuStorage::F32(y), CpuStorage::F32(g)) => CpuStorage::F32(softmax_bwd_rows(
+                contiguous(y, l1, "softmax-bwd")?,
+                contiguous(g, l2, "softmax-bwd")?,
+                t,
+                self.scale,
+            )),
+            (CpuStorage::F64(y), CpuStorage::F64(g)) => CpuStorage::F64(softmax_bwd_rows(
+                contiguous(y, l1, "softmax-bwd")?,
+                contiguous(g, l2, "softmax-bwd")?,
+                t,
+                self.scale,
+            )),
+            _ => candle_core::bail!("softmax-bwd: unsupported dtype"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Attention weights from raw scores (batch, heads, q, k) and a key mask (batch, k).
+pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    let (b, h, q, k) = scores.dims4()?;
+    if scores.device().is_cpu() && matches!(scores.dtype(), DType::F32 | DType::F64) {
+        scores.contiguous()?.apply_op2(
+            &mask.to_dtype(scores.dtype())?.contiguous()?,
+            MaskedSoftmax {
+                scale,
+                heads_x_queries: h * q,
+            },
+        )
+    } else {
+        let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, k))?;
+        softmax_last_dim(&(scores * scale)?.broadcast_add(&bias)?)
+    }
+}
+
+/// erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for f32 GELU.
+fn erf64(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        1.0 - r
+    } else {
+        r - 1.0
+    }
+}
+
+/// Exact (erf) GELU, `x * Phi(x)`; backward `Phi(x) + x * phi(x)`.
+struct Gelu;
+
+/// erf(x) for x >= 0 by Abramowitz & Stegun 7.1.28 (|error| < 3e-7): no exp, so it vectorises.
+#[inline(always)]
+fn erf_pos_f32(x: f32) -> f32 {
+    let p = 1.0
+        + x * (0.070_523_08
+            + x * (0.042_282_01
+                + x * (0.009_270_527
+                    + x * (0.000_152_014_3 + x * (0.000_276_567_2 + x * 0.000_043_063_8)))));
+    let p2 = p * p;
+    let p4 = p2 * p2;
+    let p8 = p4 * p4;
+    1.0 - 1.0 / (p8 * p8)
+}
+
+#[inline(always)]
+fn phi_f32(v: f32) -> f32 {
+    let e = erf_pos_f32(v.abs() * std::f32::consts::FRAC_1_SQRT_2);
+    0.5 * (1.0 + if v < 0.0 { -e } else { e })
+}
+
+fn gelu_f32(x: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    const CHUNK: usize = 16 * 1024;
+    match grad {
+        None => out
+            .par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(o, xs)| {
+                for (oi, &v) in o.iter_mut().zip(xs) {
+                    *oi = v * phi_f32(v);
+                }
+            }),
+        Some(g) => out
+            .par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
+            .for_each(|(o, (xs, gs))| {
+                for ((oi, &v), &gi) in o.iter_mut().zip(xs).zip(gs) {
+                    let pdf = 0.398_942_3 * (-0.5 * v * v).exp();
+                    *oi = gi * (phi_f32(v) + v * pdf);
+                }
+            }),
+    }
+    out
+}
+
+/// The f64 path (gradient tests): plain libm erf.
+fn gelu_f64(x: &[f64], grad: Option<&[f64]>) -> Vec<f64> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let cdf = 0.5 * (1.0 + erf64(v * std::f64::consts::FRAC_1_SQRT_2));
+            match grad {
+                None => v * cdf,
+                Some(g) => g[i] * (cdf + v * 0.398_942_280_401_432_7 * (-0.5 * v * v).exp()),
+            }
+        })
+        .collect()
+}
+
+impl CustomOp1 for Gelu {
+    fn name(&self) -> &'static str {
+        "kibble-gelu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = match storage {
+            CpuStorage::F32(s) => CpuStorage::F32(gelu_f32(contiguous(s, layout, "gelu")?, None)),
+            CpuStorage::F64(s) => CpuStorage::F64(gelu_f64(contiguous(s, layout, "gelu")?, None)),
+            _ => candle_core::bail!("gelu: unsupported dtype"),
+        };
+        Ok((out, layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2_no_bwd(&grad.contiguous()?, &GeluBwd)?))
+    }
+}
+
+struct GeluBwd;
+
+impl CustomOp2 for GeluBwd {
+    fn name(&self) -> &'static str {
+        "kibble-gelu-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(gelu_f32(
+                contiguous(x, l1, "gelu-bwd")?,
+                Some(contiguous(g, l2, "gelu-bwd")?),
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(gelu_f64(
+                contiguous(x, l1, "gelu-bwd")?,
+                Some(contiguous(g, l2, "gelu-bwd")?),
+            )),
+            _ => candle_core::bail!("gelu-bwd: unsupported dtype"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.contiguous()?.apply_op1(Gelu)
+    } else {
+        x.gelu_erf()
+    }
+}
+
+/// `x + b` for rows x (n, d) and a bias (d); the bias gradient is a column sum done in one
+/// parallel pass instead of candle's generic strided reduction.
+struct BiasAdd;
+
+impl CustomOp2 for BiasAdd {
+    fn name(&self) -> &'static str {
+        "kibble-bias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn add<T: Float + Send + Sync>(x: &[T], b: &[T]) -> Vec<T> {
+            let d = b.len();
+            let mut out = x.to_vec();
+            out.par_chunks_mut(d * 64).for_each(|rows| {
+                for row in rows.chunks_mut(d) {
+                    for (o, bi) in row.iter_mut().zip(b) {
+                        *o = *o + *bi;
+                    }
+                }
+            });
+            out
+        }
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(b)) => CpuStorage::F32(add(
+                contiguous(x, l1, "bias-add")?,
+                contiguous(b, l2, "bias-add")?,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(b)) => CpuStorage::F64(add(
+                contiguous(x, l1, "bias-add")?,
+                contiguous(b, l2, "bias-add")?,
+            )),
+            _ => candle_core::bail!("bias-add: unsupported dtype"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let d = b.dim(0)?;
+        let n = grad.elem_count() / d;
+        // Column sums as a (1, n) x (n, d) product: gemm is the fastest reduction we have.
+        let ones = Tensor::ones((1, n), grad.dtype(), grad.device())?;
+        let db = ones.matmul(&grad.reshape((n, d))?)?.reshape(d)?;
+        Ok((Some(grad.clone()), Some(db)))
+    }
+}
+
+pub fn bias_add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) && x.rank() == 2 {
+        x.contiguous()?.apply_op2(&b.contiguous()?, BiasAdd)
+    } else {
+        x.broadcast_add(b)
+    }
+}
+
+#[cfg(test)]
+mod fused_tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn grad_check(f: impl Fn(&Tensor) -> Result<Tensor>, x0: Vec<f64>, shape: &[usize]) {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(x0.clone(), shape, &dev).unwrap();
+        let g: Vec<f64> = f(x.as_tensor())
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for i in 0..x0.len() {
+            let at = |d: f64| -> f64 {
+                let mut p = x0.clone();
+                p[i] += d;
+                f(&Tensor::from_vec(p, shape, &dev).unwrap())
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap()
+            };
+            let num = (at(1e-6) - at(-1e-6)) / 2e-6;
+            assert!((num - g[i]).abs() < 1e-5, "{i}: {num} vs {}", g[i]);
+        }
+    }
+
+    fn w(n: usize) -> Tensor {
+        Tensor::from_vec(
+            (0..n).map(|i| (i as f64 * 0.61).sin()).collect::<Vec<_>>(),
+            n,
+            &Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn masked_softmax_gradient_and_mask() {
+        // (b=2, h=1, q=2, k=3); second batch row has its last key padded.
+        let mask =
+            Tensor::from_vec(vec![1.0f64, 1.0, 1.0, 1.0, 1.0, 0.0], (2, 3), &Device::Cpu).unwrap();
+        let x0: Vec<f64> = (0..12).map(|i| (i as f64 * 0.9).cos()).collect();
+        grad_check(
+            |x| {
+                masked_softmax(x, &mask, 0.7)?
+                    .broadcast_mul(&w(3))?
+                    .sum_all()
+            },
+            x0.clone(),
+            &[2, 1, 2, 3],
+        );
+        let y: Vec<f64> = masked_softmax(
+            &Tensor::from_vec(x0, (2, 1, 2, 3), &Device::Cpu).unwrap(),
+            &mask,
+            0.7,
+        )
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+        assert_eq!(y[8], 0.0);
+        assert!((y[6] + y[7] - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gelu_f32_matches_candle_erf() {
+        let x = Tensor::from_vec(
+            (0..2001)
+                .map(|i| i as f32 * 0.005 - 5.0)
+                .collect::<Vec<_>>(),
+            2001,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let d: f32 = (gelu(&x).unwrap() - x.gelu_erf().unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(d < 2e-6, "{d}");
+    }
+
+    #[test]
+    fn gelu_matches_erf_and_gradient() {
+        let x0: Vec<f64> = (0..9).map(|i| i as f64 * 0.7 - 3.0).collect();
+        let x = Tensor::from_vec(x0.clone(), 9, &Device::Cpu).unwrap();
+        let a: Vec<f64> = gelu(&x).unwrap().to_vec1().unwrap();
+        let b: Vec<f64> = x.gelu_erf().unwrap().to_vec1().unwrap();
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-6, "{p} vs {q}");
+        }
+        grad_check(|x| gelu(x)?.mul(&w(9))?.sum_all(), x0, &[9]);
+    }
+
+    #[test]
+    fn bias_add_gradients() {
+        let dev = Device::Cpu;
+        let b = Var::from_vec(vec![0.1f64, -0.2, 0.3], 3, &dev).unwrap();
+        let x = Var::from_vec((0..6).map(|i| i as f64).collect::<Vec<_>>(), (2, 3), &dev).unwrap();
+        let y = bias_add(x.as_tensor(), b.as_tensor()).unwrap();
+        let loss = y.broadcast_mul(&w(3)).unwrap().sum_all().unwrap();
+        let g = loss.backward().unwrap();
+        let gb: Vec<f64> = g.get(b.as_tensor()).unwrap().to_vec1().unwrap();
+        let wv: Vec<f64> = w(3).to_vec1().unwrap();
+        for i in 0..3 {
+            assert!((gb[i] - 2.0 * wv[i]).abs() < 1e-12);
+        }
+    }
+}
+
+/// A raw pointer that rayon tasks may share because each writes a disjoint region.
+#[derive(Clone, Copy)]
+struct SharedMut<T>(*mut T);
+unsafe impl<T> Send for SharedMut<T> {}
+unsafe impl<T> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// A method, so closures capture the whole (Send) wrapper, not the raw pointer field.
+    fn ptr(self) -> *mut T {
+        self.0
+    }
+}
+
+/// `dst (m x n) = lhs (m x k) * rhs (k x n)` with element strides (row, column), single-threaded:
+/// attention runs one (batch, head) per rayon task.
+#[allow(clippy::too_many_arguments)]
+unsafe fn mm<T: 'static + Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: usize,
+    lhs: *const T,
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: *const T,
+    rhs_rs: usize,
+    rhs_cs: usize,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        false,
+        lhs,
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        T::zero(),
+        T::one(),
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    )
+}
+
+/// Scores -> masked, scaled softmax, in place, for one (batch, head): rows of length t.
+fn softmax_in_place<T: Float>(s: &mut [T], mask: &[T], t: usize, scale: T) {
+    for row in s.chunks_mut(t) {
+        let mut max = T::neg_infinity();
+        for (x, m) in row.iter().zip(mask) {
+            if *m > T::zero() {
+                max = max.max(*x * scale);
+            }
+        }
+        let mut sum = T::zero();
+        for (x, m) in row.iter_mut().zip(mask) {
+            *x = if *m > T::zero() && max > T::neg_infinity() {
+                (*x * scale - max).exp()
+            } else {
+                T::zero()
+            };
+            sum = sum + *x;
+        }
+        if sum > T::zero() {
+            let inv = T::one() / sum;
+            row.iter_mut().for_each(|x| *x = *x * inv);
+        }
+    }
+}
+
+/// Bidirectional multi-head attention fused in one op: input `qkv` (batch*seq, 3*d) as the
+/// qkv projection lays it out, key mask (batch, seq); output (batch*seq, d). No head split
+/// copies, no (batch, heads, seq, seq) tensors kept for the backward pass (recomputed).
+#[derive(Clone, Copy)]
+struct FusedAttention {
+    batch: usize,
+    seq: usize,
+    heads: usize,
+}
+
+impl FusedAttention {
+    fn dims(&self, cols3: usize) -> (usize, usize, usize, usize, usize) {
+        let d = cols3 / 3;
+        (self.batch, self.seq, self.heads, d, d / self.heads)
+    }
+
+    fn forward<T: 'static + Float + Send + Sync>(
+        &self,
+        qkv: &[T],
+        mask: &[T],
+        cols3: usize,
+    ) -> Vec<T> {
+        let (b, t, h, d, dh) = self.dims(cols3);
+        let mut out = vec![T::zero(); b * t * d];
+        let dst = SharedMut(out.as_mut_ptr());
+        let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
+        (0..b * h).into_par_iter().for_each(|task| {
+            let (bi, hi) = (task / h, task % h);
+            let base = bi * t * cols3 + hi * dh;
+            let (q, k, v) = (
+                qkv[base..].as_ptr(),
+                qkv[base + d..].as_ptr(),
+                qkv[base + 2 * d..].as_ptr(),
+            );
+            let mut s = vec![T::zero(); t * t];
+            // SAFETY: reads stay inside qkv; each task writes only its own (batch, head) block of `out`.
+            unsafe {
+                mm(t, t, dh, s.as_mut_ptr(), t, q, cols3, 1, k, 1, cols3);
+                softmax_in_place(&mut s, &mask[bi * t..(bi + 1) * t], t, scale);
+                mm(
+                    t,
+                    dh,
+                    t,
+                    dst.ptr().add(bi * t * d + hi * dh),
+                    d,
+                    s.as_ptr(),
+                    t,
+                    1,
+                    v,
+                    cols3,
+                    1,
+                );
+            }
+        });
+        out
+    }
+
+    fn backward<T: 'static + Float + Send + Sync>(
+        &self,
+        qkv: &[T],
+        mask: &[T],
+        dout: &[T],
+        cols3: usize,
+    ) -> Vec<T> {
+        let (b, t, h, d, dh) = self.dims(cols3);
+        let mut dqkv = vec![T::zero(); b * t * cols3];
+        let dst = SharedMut(dqkv.as_mut_ptr());
+        let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
+        (0..b * h).into_par_iter().for_each(|task| {
+            let (bi, hi) = (task / h, task % h);
+            let base = bi * t * cols3 + hi * dh;
+            let (q, k, v) = (
+                qkv[base..].as_ptr(),
+                qkv[base + d..].as_ptr(),
+                qkv[base + 2 * d..].as_ptr(),
+            );
+            let dout = dout[bi * t * d + hi * dh..].as_ptr();
+            let mut p = vec![T::zero(); t * t];
+            let mut dp = vec![T::zero(); t * t];
+            // SAFETY: as in forward; the q, k and v gradient blocks of one (batch, head) are disjoint.
+            unsafe {
+                mm(t, t, dh, p.as_mut_ptr(), t, q, cols3, 1, k, 1, cols3);
+                softmax_in_place(&mut p, &mask[bi * t..(bi + 1) * t], t, scale);
+                // dP = dO V^T
+                mm(t, t, dh, dp.as_mut_ptr(), t, dout, d, 1, v, 1, cols3);
+                // dS = scale * P * (dP - rowsum(dP * P))
+                for (pr, dr) in p.chunks(t).zip(dp.chunks_mut(t)) {
+                    let dot = pr
+                        .iter()
+                        .zip(dr.iter())
+                        .fold(T::zero(), |a, (x, y)| a + *x * *y);
+                    for (x, y) in pr.iter().zip(dr.iter_mut()) {
+                        *y = scale * *x * (*y - dot);
+                    }
+                }
+                let dq = dst.ptr().add(base);
+                let dk = dst.ptr().add(base + d);
+                let dv = dst.ptr().add(base + 2 * d);
+                mm(t, dh, t, dq, cols3, dp.as_ptr(), t, 1, k, cols3, 1); // dQ = dS K
+                mm(t, dh, t, dk, cols3, dp.as_ptr(), 1, t, q, cols3, 1); // dK = dS^T Q
+                mm(t, dh, t, dv, cols3, p.as_ptr(), 1, t, dout, d, 1); // dV = P^T dO
+            }
+        });
+        dqkv
+    }
+}
+
+impl CustomOp2 for FusedAttention {
+    fn name(&self) -> &'static str {
+        "kibble-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, cols3) = l1.shape().dims2()?;
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(m)) => CpuStorage::F32(self.forward(
+                contiguous(x, l1, "attention")?,
+                contiguous(m, l2, "attention")?,
+                cols3,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(m)) => CpuStorage::F64(self.forward(
+                contiguous(x, l1, "attention")?,
+                contiguous(m, l2, "attention")?,
+                cols3,
+            )),
+            _ => candle_core::bail!("attention: unsupported dtype"),
+        };
+        Ok((out, Shape::from_dims(&[n, cols3 / 3])))
+    }
+
+    fn bwd(
+        &self,
+        qkv: &Tensor,
+        mask: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let op = AttentionBwd { inner: *self };
+        Ok((
+            Some(qkv.apply_op3_no_bwd(mask, &grad.contiguous()?, &op)?),
+            None,
+        ))
+    }
+}
+
+struct AttentionBwd {
+    inner: FusedAttention,
+}
+
+impl candle_core::CustomOp3 for AttentionBwd {
+    fn name(&self) -> &'static str {
+        "kibble-attention-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, cols3) = l1.shape().dims2()?;
+        let out = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(m), CpuStorage::F32(g)) => {
+                CpuStorage::F32(self.inner.backward(
+                    contiguous(x, l1, "attention-bwd")?,
+                    contiguous(m, l2, "attention-bwd")?,
+                    contiguous(g, l3, "attention-bwd")?,
+                    cols3,
+                ))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(m), CpuStorage::F64(g)) => {
+                CpuStorage::F64(self.inner.backward(
+                    contiguous(x, l1, "attention-bwd")?,
+                    contiguous(m, l2, "attention-bwd")?,
+                    contiguous(g, l3, "attention-bwd")?,
+                    cols3,
+                ))
+            }
+            _ => candle_core::bail!("attention-bwd: unsupported dtype"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Attention over a fused qkv projection: `qkv` (batch*seq, 3*d), `mask` (batch, seq) -> (batch*seq, d).
+/// CPU: one fused kernel; elsewhere the composed ops.
+pub fn attention(
+    qkv: &Tensor,
+    mask: &Tensor,
+    batch: usize,
+    seq: usize,
+    heads: usize,
+) -> Result<Tensor> {
+    let (n, cols3) = qkv.dims2()?;
+    let d = cols3 / 3;
+    if qkv.device().is_cpu() && matches!(qkv.dtype(), DType::F32 | DType::F64) {
+        return qkv.contiguous()?.apply_op2(
+            &mask.to_dtype(qkv.dtype())?.contiguous()?,
+            FusedAttention { batch, seq, heads },
+        );
+    }
+    let dh = d / heads;
+    let split = |i: usize| -> Result<Tensor> {
+        qkv.narrow(1, i * d, d)?
+            .reshape((batch, seq, heads, dh))?
+            .transpose(1, 2)?
+            .contiguous()
+    };
+    let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+    let att = masked_softmax(&q.matmul(&k.t()?)?, mask, 1.0 / (dh as f64).sqrt())?.matmul(&v)?;
+    att.transpose(1, 2)?.reshape((n, d))
+}
+
+#[cfg(test)]
+mod attention_tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn fused_attention_matches_composed_and_its_gradient_matches_finite_differences() {
+        let dev = Device::Cpu;
+        let (b, t, h, d) = (2, 3, 2, 4);
+        let x0: Vec<f64> = (0..b * t * 3 * d)
+            .map(|i| ((i * 7 % 13) as f64 * 0.37).sin())
+            .collect();
+        let mask = Tensor::from_vec(vec![1.0f64, 1.0, 1.0, 1.0, 1.0, 0.0], (b, t), &dev).unwrap();
+        let w = Tensor::from_vec(
+            (0..b * t * d)
+                .map(|i| (i as f64 * 0.3).cos())
+                .collect::<Vec<_>>(),
+            (b * t, d),
+            &dev,
+        )
+        .unwrap();
+        let x = Tensor::from_vec(x0.clone(), (b * t, 3 * d), &dev).unwrap();
+        // Composed reference.
+        let dh = d / h;
+        let split = |i: usize| {
+            x.narrow(1, i * d, d)
+                .unwrap()
+                .reshape((b, t, h, dh))
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let (q, k, v) = (split(0), split(1), split(2));
+        let bias = ((mask.ones_like().unwrap() - &mask).unwrap() * -1e9)
+            .unwrap()
+            .reshape((b, 1, 1, t))
+            .unwrap();
+        let scores = ((q.matmul(&k.t().unwrap()).unwrap() * (1.0 / (dh as f64).sqrt())).unwrap())
+            .broadcast_add(&bias)
+            .unwrap();
+        let reference = candle_nn::ops::softmax(&scores, D::Minus1)
+            .unwrap()
+            .matmul(&v)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .reshape((b * t, d))
+            .unwrap();
+        let fused = attention(&x, &mask, b, t, h).unwrap();
+        let diff: f64 = (fused - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(diff < 1e-12, "{diff}");
+        // Gradient.
+        let f = |x: &Tensor| attention(x, &mask, b, t, h)?.mul(&w)?.sum_all();
+        let var = Var::from_vec(x0.clone(), (b * t, 3 * d), &dev).unwrap();
+        let g: Vec<f64> = f(var.as_tensor())
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for i in 0..x0.len() {
+            let at = |delta: f64| -> f64 {
+                let mut p = x0.clone();
+                p[i] += delta;
+                f(&Tensor::from_vec(p, (b * t, 3 * d), &dev).unwrap())
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap()
+            };
+            let num = (at(1e-6) - at(-1e-6)) / 2e-6;
+            assert!((num - g[i]).abs() < 1e-6, "{i}: {num} vs {}", g[i]);
+        }
+    }
+}

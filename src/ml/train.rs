@@ -202,6 +202,7 @@ impl Trainer {
         pad: u32,
         device: &Device,
     ) -> Result<Trainer> {
+        super::tune_allocator();
         let opt = AdamW::new(
             model.trainable(),
             AdamWConfig {
@@ -490,7 +491,7 @@ impl Trainer {
         } else {
             self.steps_per_epoch().max(1)
         };
-        self.step % every == 0 || self.done()
+        self.step.is_multiple_of(every) || self.done()
     }
 }
 

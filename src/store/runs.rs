@@ -277,7 +277,10 @@ impl Store {
     }
 
     /// Candidates the checkpoint has not scored yet, with their prompt id: (candidate, prompt, text).
-    pub fn unscored_candidates(&self, checkpoint_id: i64) -> Result<Vec<(CandidateId, i64, String)>> {
+    pub fn unscored_candidates(
+        &self,
+        checkpoint_id: i64,
+    ) -> Result<Vec<(CandidateId, i64, String)>> {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.prompt_id, c.text FROM candidates c
              WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.checkpoint_id = ?1 AND s.candidate_id = c.id)
