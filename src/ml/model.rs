@@ -389,8 +389,13 @@ impl RewardModel {
     }
 
     /// Rewards for a batch: (batch,). Padding never changes a sequence's reward: padded keys
-    /// get a -1e9 attention bias and are left out of the mean pool.
+    /// are masked out of attention and left out of the mean pool.
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
+        self.head.forward(&self.pooled(batch)?)?.squeeze(D::Minus1)
+    }
+
+    /// The masked mean-pooled encoder output: (batch, d_model).
+    pub fn pooled(&self, batch: &Batch) -> Result<Tensor> {
         let (b, t) = batch.ids.dims2()?;
         let c = &self.config;
         if t > c.max_len {
@@ -459,8 +464,7 @@ impl RewardModel {
         let x = x.reshape((b, t, c.d_model))?;
         let summed = x.broadcast_mul(&m)?.sum(1)?;
         let count = m.sum(1)?.clamp(1.0, f64::MAX)?;
-        let pooled = summed.broadcast_div(&count)?;
-        self.head.forward(&pooled)?.squeeze(D::Minus1)
+        summed.broadcast_div(&count)
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {
