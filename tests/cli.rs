@@ -504,3 +504,89 @@ fn script_mode_ranks_three_prompts_by_keys() {
     assert_eq!(s["annotators"][0]["name"], "scripted");
     assert_eq!(s["annotators"][0]["rankings"], 3);
 }
+
+/// The reward-model commands end to end on the sample data: train, list runs, score, eval a file.
+#[test]
+fn train_score_and_eval_a_reward_model_from_the_cli() {
+    let env = Env::new();
+    env.kibble()
+        .args(["--script", "-"])
+        .write_stdin("q\n")
+        .assert()
+        .success();
+    let out = env
+        .kibble()
+        .args([
+            "train-rm",
+            "--epochs",
+            "1",
+            "--vocab-size",
+            "600",
+            "--max-len",
+            "64",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "started");
+    assert!(events.iter().any(|e| e["event"] == "step"));
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["status"], "done");
+    let ckpt = done["checkpoint_path"].as_str().unwrap().to_string();
+
+    let runs: Vec<Value> = serde_json::from_slice(
+        &env.kibble()
+            .args(["runs", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["run"]["status"], "done");
+
+    env.kibble()
+        .arg("score")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scored"));
+    let trl = env.file("held.jsonl", TRL);
+    // A checkpoint folder works without the DB it came from.
+    let out = Command::cargo_bin("kibble")
+        .unwrap()
+        .args([
+            "--db",
+            "/nonexistent/none.db",
+            "eval-rm",
+            "--json",
+            "--checkpoint",
+            &ckpt,
+        ])
+        .arg(&trl)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pairs"], 4);
+    assert!(report["accuracy"].as_f64().unwrap() >= 0.0);
+    // A bad preset is bad input.
+    env.kibble()
+        .args(["train-rm", "--preset", "huge"])
+        .assert()
+        .code(2);
+}

@@ -132,6 +132,8 @@ pub struct Params {
     /// Loaded weights to take instead of initialising (pretrained backbones).
     loaded: BTreeMap<String, Tensor>,
     freeze_loaded: bool,
+    /// Inference copies freeze the head too, so no op builds a gradient graph.
+    freeze_head: bool,
 }
 
 impl Params {
@@ -144,6 +146,7 @@ impl Params {
             seed,
             loaded: BTreeMap::new(),
             freeze_loaded: false,
+            freeze_head: false,
         }
     }
 
@@ -377,7 +380,7 @@ impl RewardModel {
         };
         // The head is never frozen.
         let freeze = p.freeze_loaded;
-        p.freeze_loaded = false;
+        p.freeze_loaded = p.freeze_head;
         let head = Linear::new(&mut p, "head", c.d_model, 1)?;
         p.freeze_loaded = freeze;
         Ok(RewardModel {
@@ -465,6 +468,21 @@ impl RewardModel {
         let summed = x.broadcast_mul(&m)?.sum(1)?;
         let count = m.sum(1)?.clamp(1.0, f64::MAX)?;
         summed.broadcast_div(&count)
+    }
+
+    /// The same weights as plain tensors: a forward pass through it builds no gradient graph,
+    /// so activations are freed layer by layer (scoring and evaluation).
+    pub fn frozen_copy(&self) -> Result<RewardModel> {
+        let mut p = Params::new(&self.params.device, self.params.dtype, self.params.seed);
+        p.loaded = self
+            .params
+            .all()
+            .into_iter()
+            .map(|(k, v)| (k, v.detach()))
+            .collect();
+        p.freeze_loaded = true;
+        p.freeze_head = true;
+        Self::build(&self.config, p)
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {

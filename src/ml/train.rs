@@ -298,11 +298,15 @@ impl Trainer {
     }
 
     /// Loss and per-pair rewards for a list of pairs (chosen/first in `a`).
-    fn pair_loss(&self, items: &[PairItem]) -> Result<(Tensor, Vec<f32>, Vec<f32>)> {
+    fn pair_loss(
+        &self,
+        model: &RewardModel,
+        items: &[PairItem],
+    ) -> Result<(Tensor, Vec<f32>, Vec<f32>)> {
         let n = items.len();
         let mut ids: Vec<usize> = items.iter().map(|p| p.a).collect();
         ids.extend(items.iter().map(|p| p.b));
-        let r = self.model.forward(&self.batch_of(&ids)?)?;
+        let r = model.forward(&self.batch_of(&ids)?)?;
         let (ra, rb) = (r.narrow(0, 0, n)?, r.narrow(0, n, n)?);
         let f = |v: Vec<f32>| Tensor::from_vec(v, n, &self.device);
         let w = f(items.iter().map(|p| p.weight).collect())?;
@@ -395,7 +399,7 @@ impl Trainer {
         let (loss, pairs): (Tensor, Vec<(f32, f32)>) = match self.config.loss {
             LossKind::Bt => {
                 let items: Vec<PairItem> = units.iter().map(|&i| self.train_pairs[i]).collect();
-                let (loss, ra, rb) = self.pair_loss(&items)?;
+                let (loss, ra, rb) = self.pair_loss(&self.model, &items)?;
                 let pairs = items
                     .iter()
                     .zip(ra.iter().zip(&rb))
@@ -457,8 +461,9 @@ impl Trainer {
     /// Pairwise accuracy and BT loss on the eval split (no gradients).
     pub fn evaluate(&self) -> Result<EvalMetrics> {
         let (mut loss_sum, mut w_sum, mut correct) = (0f64, 0f64, 0usize);
+        let frozen = self.model.frozen_copy()?;
         for chunk in self.eval_pairs.chunks(32) {
-            let (loss, ra, rb) = self.pair_loss(chunk)?;
+            let (loss, ra, rb) = self.pair_loss(&frozen, chunk)?;
             let w: f64 = chunk.iter().map(|p| p.weight as f64).sum();
             loss_sum += loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()? * w;
             w_sum += w;
