@@ -85,6 +85,12 @@ pub enum Command {
         after_help = "Examples:\n  kibble eval-rm --checkpoint 4 heldout.jsonl\n  kibble eval-rm --checkpoint path/to/checkpoint heldout.jsonl.gz --json\n\nAccuracy is reported overall and per value of a \"subset\" field when lines have one."
     )]
     EvalRm(EvalRmArgs),
+    /// Write reward histograms, reward vs length and training curves as one HTML file.
+    #[command(after_help = "Examples:\n  kibble report\n  kibble report --out /tmp/kibble.html")]
+    Report {
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+    },
     /// Training runs in the DB with their status and best eval accuracy.
     #[command(after_help = "Examples:\n  kibble runs\n  kibble runs --json")]
     Runs(StatsArgs),

@@ -28,6 +28,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Score(args)) => score_cmd(&cli.db, args),
         Some(Command::EvalRm(args)) => eval_rm(&cli.db, args),
         Some(Command::Runs(args)) => runs_cmd(&cli.db, args),
+        Some(Command::Report { out }) => {
+            let store = open_store(&cli.db)?;
+            let html = crate::jobs::report::render(&store)?;
+            crate::jobs::import::write_atomically(&out, html.as_bytes())
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Some(Command::Bench(args)) => match args.what {
             crate::cli::BenchCommand::Tui { items, json } => {
                 crate::tui::bench::run(&cli.db, items, json)

@@ -4,5 +4,6 @@
 pub mod bench;
 pub mod export;
 pub mod import;
+pub mod report;
 pub mod score;
 pub mod train_rm;

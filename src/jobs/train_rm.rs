@@ -378,6 +378,7 @@ fn train_loop(
         trainer.opt.load(&path, start_step)?;
         trainer.step = start_step;
     }
+    store.add_metrics(run_id, &[(0, "total_steps", trainer.total_steps() as f64)])?;
     emit(RmEvent::Started {
         run_id,
         total_steps: trainer.total_steps(),

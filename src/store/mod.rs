@@ -19,7 +19,7 @@ pub use imports::{ImportCounts, ImportWriter};
 pub use migrations::MIGRATIONS;
 pub use queue::QueueOptions;
 pub use rankings::{RankingFilter, RowCount};
-pub use runs::{CheckpointRow, MetricPoint, RunRow, RunStatus};
+pub use runs::{CheckpointRow, MetricPoint, RunRow, RunStatus, ScoredCandidate};
 pub use stats::{AnnotatorStats, Stats};
 
 /// Writers wait this long for the lock before giving up (big imports hold it for seconds).

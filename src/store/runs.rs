@@ -53,6 +53,16 @@ pub struct MetricPoint {
     pub value: f64,
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScoredCandidate {
+    pub id: CandidateId,
+    pub prompt_id: i64,
+    pub source: String,
+    pub chars: i64,
+    pub value: f64,
+    pub preview: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckpointRow {
     pub id: i64,
@@ -288,6 +298,33 @@ impl Store {
         )?;
         let rows = stmt.query_map([checkpoint_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every candidate scored by a checkpoint, with what the Scores screen plots.
+    pub fn scored_candidates(&self, checkpoint_id: i64) -> Result<Vec<ScoredCandidate>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, c.prompt_id, c.source, length(c.text), s.value, substr(c.text, 1, 200)
+             FROM scores s JOIN candidates c ON c.id = s.candidate_id
+             WHERE s.checkpoint_id = ?1 ORDER BY c.id",
+        )?;
+        let rows = stmt.query_map([checkpoint_id], |r| {
+            Ok(ScoredCandidate {
+                id: r.get(0)?,
+                prompt_id: r.get(1)?,
+                source: r.get(2)?,
+                chars: r.get(3)?,
+                value: r.get(4)?,
+                preview: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest checkpoint that has scores, if any.
+    pub fn latest_scored_checkpoint(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(checkpoint_id) FROM scores", [], |r| r.get(0))?)
     }
 
     /// Stores reward scores of one checkpoint: (candidate, normalised value, raw value).

@@ -112,10 +112,18 @@ impl Entry {
     }
 }
 
+/// Something that waits for a `y` before it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    CancelRun,
+    DeleteCheckpoints,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     None,
     Help,
+    Confirm(Confirm),
     Flag { selected: Vec<bool> },
     Note { buffer: String },
 }
@@ -146,6 +154,9 @@ pub struct App {
     pub show_scores: bool,
     pub stats: Option<Stats>,
     pub agreement: Option<Agreement>,
+    pub train: super::train::TrainScreen,
+    pub runs: super::runs::RunsScreen,
+    pub scores: super::scores::ScoresScreen,
     pub should_quit: bool,
     /// Called with each ranking id once it is durable (the headless driver prints them).
     pub on_saved: Option<Box<dyn FnMut(RankingId)>>,
@@ -154,7 +165,11 @@ pub struct App {
 
 impl App {
     pub fn new(store: Store, cfg: AppConfig, keymap: Keymap, clock: Clock) -> anyhow::Result<App> {
+        let train = super::train::TrainScreen::new(&store);
         let mut app = App {
+            train,
+            runs: Default::default(),
+            scores: Default::default(),
             store,
             cfg,
             keymap,
@@ -242,6 +257,16 @@ impl App {
                 self.overlay = Overlay::None;
                 return true;
             }
+            Overlay::Confirm(what) => {
+                let what = *what;
+                self.overlay = Overlay::None;
+                if key.code == KeyCode::Char('y') {
+                    self.confirmed(what);
+                } else {
+                    self.status = "not done".into();
+                }
+                return true;
+            }
             Overlay::None => {}
         }
         match self.keymap.action(&key) {
@@ -286,6 +311,9 @@ impl App {
             Quit => self.quit(),
             Help => self.overlay = Overlay::Help,
             Screen(s) => self.switch_screen(s),
+            _ if self.screen == super::keymap::Screen::Train => self.train_key(action),
+            _ if self.screen == super::keymap::Screen::Runs => self.runs_key(action),
+            _ if self.screen == super::keymap::Screen::Scores => self.scores_key(action),
             _ if self.screen != super::keymap::Screen::Label => {}
             Pick(i) => self.pick(i as usize),
             Tie => self.tie(),
@@ -372,8 +400,127 @@ impl App {
         }
     }
 
+    fn db_path(&self) -> Option<std::path::PathBuf> {
+        self.store.path().map(|p| p.to_path_buf())
+    }
+
+    fn train_key(&mut self, action: Action) {
+        use super::train::FIELDS;
+        let t = &mut self.train;
+        match action {
+            Action::ScrollDown => t.field = (t.field + 1) % FIELDS.len(),
+            Action::ScrollUp => t.field = (t.field + FIELDS.len() - 1) % FIELDS.len(),
+            Action::FocusNext if !t.running() => t.form.adjust(t.field, 1),
+            Action::FocusPrev if !t.running() => t.form.adjust(t.field, -1),
+            Action::Save => {
+                let db = self.db_path();
+                let who = self.cfg.annotator.clone();
+                self.status = match self.train.start(db, &who) {
+                    Ok(()) => "training started in the background; labelling goes on (F1)".into(),
+                    Err(e) => format!("cannot start: {e}"),
+                };
+            }
+            Action::Skip if t.running() => self.overlay = Overlay::Confirm(Confirm::CancelRun),
+            Action::ToggleScores => {
+                let db = self.db_path();
+                self.status = match self.train.score_now(db) {
+                    Ok(()) => "scoring all candidates in the background".into(),
+                    Err(e) => format!("cannot score: {e}"),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn runs_key(&mut self, action: Action) {
+        let r = &mut self.runs;
+        match action {
+            Action::ScrollDown if r.open.is_none() => r.move_by(1),
+            Action::ScrollUp if r.open.is_none() => r.move_by(-1),
+            Action::ToggleMode => r.toggle_mark(),
+            Action::Save => {
+                if let Err(e) = self.runs.open(&self.store) {
+                    self.status = format!("cannot open the run: {e:#}");
+                }
+            }
+            Action::Clear => r.open = None,
+            Action::Skip if r.selected_run().is_some() => {
+                self.overlay = Overlay::Confirm(Confirm::DeleteCheckpoints)
+            }
+            _ => {}
+        }
+    }
+
+    fn scores_key(&mut self, action: Action) {
+        let s = &mut self.scores;
+        match action {
+            Action::FocusNext => s.next_view(1),
+            Action::FocusPrev => s.next_view(-1),
+            Action::ScrollDown => s.bins = (s.bins + 2).min(60),
+            Action::ScrollUp => s.bins = s.bins.saturating_sub(2).max(2),
+            Action::ToggleMode => s.by_preference = !s.by_preference,
+            Action::Save if s.view() == super::scores::View::LabelNext => {
+                let ids = s.suggested_prompts();
+                self.status = match self.store.set_priority(&ids, 10) {
+                    Ok(()) => format!(
+                        "{} prompts moved to the front of the labelling queue",
+                        ids.len()
+                    ),
+                    Err(e) => format!("could not reorder the queue: {e}"),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn confirmed(&mut self, what: Confirm) {
+        match what {
+            Confirm::CancelRun => {
+                self.train.cancel();
+                self.status = "cancelling: the run stops after this step".into();
+            }
+            Confirm::DeleteCheckpoints => {
+                self.status = match self.runs.delete_checkpoints(&mut self.store) {
+                    Ok(n) => format!("deleted {n} checkpoint(s)"),
+                    Err(e) => format!("could not delete: {e:#}"),
+                };
+            }
+        }
+    }
+
+    /// Drains background work (training, scoring, a run followed from the DB).
+    pub fn poll(&mut self) -> bool {
+        let (changed, news) = self.train.poll(&self.store);
+        let has_news = news.is_some();
+        if let Some(n) = news {
+            self.status = n;
+        }
+        has_news || (self.screen == Screen::Train && (changed || self.train.running()))
+    }
+
+    /// How long the loop may sleep: short while a run is live on screen.
+    pub fn tick_interval(&self, idle: Duration) -> Duration {
+        if self.train.job.is_some() || (self.screen == Screen::Train && self.train.series.is_some())
+        {
+            Duration::from_millis(200)
+        } else {
+            idle
+        }
+    }
+
     fn switch_screen(&mut self, s: Screen) {
         self.screen = s;
+        if s == Screen::Runs {
+            if let Err(e) = self.runs.refresh(&self.store) {
+                self.status = format!("could not read runs: {e:#}");
+            }
+        }
+        if s == Screen::Scores {
+            self.scores.refresh(&self.store);
+        }
+        if s == Screen::Train {
+            self.train.data = super::train::DataSummary::read(&self.store).ok();
+        }
         if s == Screen::Data {
             match self
                 .store

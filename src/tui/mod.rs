@@ -4,7 +4,11 @@
 
 pub mod app;
 pub mod bench;
+pub mod charts;
 pub mod keymap;
+pub mod runs;
+pub mod scores;
+pub mod train;
 pub mod ui;
 
 use std::io::{BufRead, Write};
@@ -61,10 +65,11 @@ pub fn run_loop<B: Backend>(
             terminal.draw(|f| ui::render(app, f))?;
             dirty = false;
         }
-        let event = match rx.recv_timeout(TICK) {
+        let event = match rx.recv_timeout(app.tick_interval(TICK)) {
             Ok(e) => e,
             Err(RecvTimeoutError::Timeout) => {
                 dirty |= app.tick();
+                dirty |= app.poll();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -74,6 +79,7 @@ pub fn run_loop<B: Backend>(
         while let Ok(e) = rx.try_recv() {
             dirty |= handle(terminal, app, e)?;
         }
+        dirty |= app.poll();
         if app.should_quit {
             break;
         }

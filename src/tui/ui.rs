@@ -108,6 +108,33 @@ pub fn render(app: &App, f: &mut Frame) {
     match app.screen {
         Screen::Label => render_label(app, &theme, f, rows[2]),
         Screen::Data => render_data(app, &theme, f, rows[2]),
+        Screen::Train => super::train::render(
+            &app.train,
+            f,
+            rows[2],
+            theme.color,
+            theme.ascii,
+            theme.accent(),
+            theme.dim(),
+        ),
+        Screen::Runs => super::runs::render(
+            &app.runs,
+            f,
+            rows[2],
+            theme.color,
+            theme.ascii,
+            theme.accent(),
+            theme.dim(),
+        ),
+        Screen::Scores => super::scores::render(
+            &app.scores,
+            f,
+            rows[2],
+            theme.color,
+            theme.ascii,
+            theme.accent(),
+            theme.dim(),
+        ),
         Screen::Help => render_help_text(app, &theme, f, rows[2]),
         other => render_coming_soon(other, &theme, f, rows[2]),
     }
@@ -116,6 +143,20 @@ pub fn render(app: &App, f: &mut Frame) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => render_help_overlay(app, &theme, f, area),
+        Overlay::Confirm(what) => {
+            let q = match what {
+                super::app::Confirm::CancelRun => "Cancel the running training? y / n",
+                super::app::Confirm::DeleteCheckpoints => {
+                    "Delete this run's checkpoint files? y / n"
+                }
+            };
+            let rect = centered(area, (q.len() + 4) as u16, 3);
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(q).block(theme.block(Line::from(" Confirm "), true)),
+                rect,
+            );
+        }
         Overlay::Flag { selected } => render_flag_dialog(app, &theme, f, area, selected),
         Overlay::Note { buffer } => render_note_dialog(&theme, f, area, buffer),
     }
@@ -427,6 +468,32 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     let km = &app.keymap;
     let k = app.item.as_ref().map_or(0, |i| i.shown.len());
     let mut hints: Vec<(String, String)> = Vec::new();
+    let screen_hints: &[(Action, &str)] = match app.screen {
+        Screen::Train => &[
+            (Action::ScrollDown, "field"),
+            (Action::FocusNext, "change"),
+            (Action::Save, "start"),
+            (Action::Skip, "cancel"),
+            (Action::ToggleScores, "score all"),
+        ],
+        Screen::Runs => &[
+            (Action::ScrollDown, "select"),
+            (Action::Save, "open"),
+            (Action::ToggleMode, "mark (2 overlay)"),
+            (Action::Clear, "back"),
+            (Action::Skip, "delete ckpts"),
+        ],
+        Screen::Scores => &[
+            (Action::FocusNext, "view"),
+            (Action::ScrollDown, "bins"),
+            (Action::ToggleMode, "split"),
+            (Action::Save, "label next"),
+        ],
+        _ => &[],
+    };
+    for (a, what) in screen_hints {
+        hints.push((km.label(*a), what.to_string()));
+    }
     if app.screen == Screen::Label && k > 0 {
         let first = km.label(Action::Pick(0));
         let last = km.label(Action::Pick((k - 1) as u8));

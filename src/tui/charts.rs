@@ -1,0 +1,262 @@
+//! Training curves: the series of one run (fed by job events or read from the DB) and the
+//! braille line charts that draw them, decimated to the chart's width.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType};
+use ratatui::Frame;
+
+use crate::analysis::{decimate, smooth};
+use crate::store::{Store, StoreError};
+
+/// The metrics names a reward-model run writes, as kept here.
+pub const SERIES: [&str; 8] = [
+    "loss",
+    "accuracy",
+    "eval_loss",
+    "eval_accuracy",
+    "lr",
+    "chosen_reward",
+    "rejected_reward",
+    "pairs_per_s",
+];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSeries {
+    pub run_id: i64,
+    pub total_steps: u64,
+    /// One (step, value) list per name in `SERIES`.
+    pub points: [Vec<(f64, f64)>; 8],
+    pub last_step: i64,
+    pub epoch: f64,
+}
+
+impl RunSeries {
+    pub fn new(run_id: i64) -> RunSeries {
+        RunSeries {
+            run_id,
+            last_step: -1,
+            ..RunSeries::default()
+        }
+    }
+
+    pub fn get(&self, name: &str) -> &[(f64, f64)] {
+        SERIES
+            .iter()
+            .position(|s| *s == name)
+            .map_or(&[], |i| self.points[i].as_slice())
+    }
+
+    pub fn push(&mut self, name: &str, step: f64, value: f64) {
+        if let Some(i) = SERIES.iter().position(|s| *s == name) {
+            self.points[i].push((step, value));
+        }
+        if name == "loss" {
+            self.last_step = self.last_step.max(step as i64);
+        }
+    }
+
+    /// Reads what the DB has beyond what this series holds (a run in another process).
+    pub fn refresh_from(&mut self, store: &Store) -> Result<bool, StoreError> {
+        let mut changed = false;
+        for (i, name) in SERIES.iter().enumerate() {
+            let after = self.points[i].last().map_or(-1, |p| p.0 as i64);
+            for p in store.metric_series(self.run_id, name, after)? {
+                self.points[i].push((p.step as f64, p.value));
+                changed = true;
+            }
+        }
+        if let Some(last) = store
+            .metric_series(self.run_id, "epoch", self.last_step.max(0) - 1)?
+            .last()
+        {
+            self.epoch = last.value;
+        }
+        if let Some(t) = store.metric_series(self.run_id, "total_steps", -1)?.last() {
+            self.total_steps = t.value as u64;
+        }
+        self.last_step = self.points[0].last().map_or(-1, |p| p.0 as i64);
+        Ok(changed)
+    }
+
+    pub fn load(store: &Store, run_id: i64) -> Result<RunSeries, StoreError> {
+        let mut s = RunSeries::new(run_id);
+        s.refresh_from(store)?;
+        Ok(s)
+    }
+}
+
+/// One line of a chart: a label, its points and a colour.
+pub struct Curve<'a> {
+    pub label: String,
+    pub points: std::borrow::Cow<'a, [(f64, f64)]>,
+    pub color: Color,
+}
+
+fn bounds(curves: &[Curve]) -> ([f64; 2], [f64; 2]) {
+    let mut x = [f64::INFINITY, f64::NEG_INFINITY];
+    let mut y = [f64::INFINITY, f64::NEG_INFINITY];
+    for c in curves {
+        for &(px, py) in c.points.iter() {
+            if py.is_finite() {
+                x = [x[0].min(px), x[1].max(px)];
+                y = [y[0].min(py), y[1].max(py)];
+            }
+        }
+    }
+    if !x[0].is_finite() {
+        return ([0.0, 1.0], [0.0, 1.0]);
+    }
+    if x[1] <= x[0] {
+        x[1] = x[0] + 1.0;
+    }
+    if y[1] <= y[0] {
+        y = [y[0] - 0.5, y[1] + 0.5];
+    }
+    (x, y)
+}
+
+fn fmt_tick(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{:.0}", v)
+    } else if v.abs() >= 10.0 {
+        format!("{:.1}", v)
+    } else if v.abs() >= 0.01 || v == 0.0 {
+        format!("{:.2}", v)
+    } else {
+        format!("{:.0e}", v)
+    }
+}
+
+/// Draws curves in a bordered braille chart; every curve is decimated to the chart width first.
+pub fn draw_chart(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    curves: Vec<Curve>,
+    color: bool,
+    ascii: bool,
+) {
+    let width = area.width.saturating_sub(10).max(4) as usize;
+    let curves: Vec<Curve> = curves
+        .into_iter()
+        .map(|c| Curve {
+            points: decimate(&c.points, width).into(),
+            ..c
+        })
+        .collect();
+    let (xb, yb) = bounds(&curves);
+    let style = |c: Color| {
+        if color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    };
+    let datasets: Vec<Dataset> = curves
+        .iter()
+        .map(|c| {
+            Dataset::default()
+                .name(c.label.clone())
+                .marker(if ascii { Marker::Dot } else { Marker::Braille })
+                .graph_type(GraphType::Line)
+                .style(style(c.color))
+                .data(&c.points)
+        })
+        .collect();
+    let chart = Chart::new(datasets)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(style(Color::DarkGray))
+                .title(Line::from(Span::raw(format!(" {title} ")))),
+        )
+        .x_axis(
+            Axis::default()
+                .bounds(xb)
+                .labels(vec![Span::raw(fmt_tick(xb[0])), Span::raw(fmt_tick(xb[1]))]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(yb)
+                .labels(vec![Span::raw(fmt_tick(yb[0])), Span::raw(fmt_tick(yb[1]))]),
+        )
+        .hidden_legend_constraints((
+            ratatui::layout::Constraint::Ratio(1, 2),
+            ratatui::layout::Constraint::Ratio(1, 2),
+        ));
+    f.render_widget(chart, area);
+}
+
+/// The standard four panels of a run: loss (raw + smoothed, eval), accuracy (train, eval),
+/// rewards (chosen vs rejected), learning rate. `overlay` adds a second run's loss and accuracy.
+pub fn draw_run_panels(
+    f: &mut Frame,
+    area: Rect,
+    s: &RunSeries,
+    overlay: Option<&RunSeries>,
+    color: bool,
+    ascii: bool,
+) {
+    use ratatui::layout::{Constraint, Layout};
+    let rows = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).split(area);
+    let top = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[0]);
+    let bottom = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[1]);
+    let c = |label: String, pts: &[(f64, f64)], color: Color| Curve {
+        label,
+        points: pts.to_vec().into(),
+        color,
+    };
+    let mut loss = vec![
+        c("loss".into(), s.get("loss"), Color::DarkGray),
+        c("smoothed".into(), &smooth(s.get("loss"), 0.9), Color::Cyan),
+        c("eval".into(), s.get("eval_loss"), Color::Yellow),
+    ];
+    let mut acc = vec![
+        c("train".into(), &smooth(s.get("accuracy"), 0.9), Color::Cyan),
+        c("eval".into(), s.get("eval_accuracy"), Color::Yellow),
+    ];
+    if let Some(o) = overlay {
+        loss.push(c(
+            format!("run {}", o.run_id),
+            &smooth(o.get("loss"), 0.9),
+            Color::Magenta,
+        ));
+        acc.push(c(
+            format!("run {} eval", o.run_id),
+            o.get("eval_accuracy"),
+            Color::Magenta,
+        ));
+    }
+    draw_chart(f, top[0], "loss", loss, color, ascii);
+    draw_chart(f, top[1], "accuracy", acc, color, ascii);
+    draw_chart(
+        f,
+        bottom[0],
+        "reward: chosen vs rejected",
+        vec![
+            c(
+                "chosen".into(),
+                &smooth(s.get("chosen_reward"), 0.9),
+                Color::Green,
+            ),
+            c(
+                "rejected".into(),
+                &smooth(s.get("rejected_reward"), 0.9),
+                Color::Red,
+            ),
+        ],
+        color,
+        ascii,
+    );
+    draw_chart(
+        f,
+        bottom[1],
+        "learning rate",
+        vec![c("lr".into(), s.get("lr"), Color::Blue)],
+        color,
+        ascii,
+    );
+}

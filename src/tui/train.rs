@@ -1,0 +1,530 @@
+//! The Train screen: a form for a reward-model run, a data summary, the run as a background
+//! job (its own thread and DB connection; the UI only drains its events), live charts, cancel,
+//! and "score all candidates now". Runs started elsewhere (the CLI) are followed from the DB.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::charts::{draw_run_panels, RunSeries};
+use crate::domain::Verdict;
+use crate::jobs::train_rm::{CancelToken, RmEvent, RmJobConfig, RmSummary};
+use crate::ml::train::{LossKind, TieMode};
+use crate::store::{RankingFilter, RunStatus, Store};
+
+/// What the form edits; turned into an `RmJobConfig` when the run starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainForm {
+    pub preset: String,
+    pub epochs: usize,
+    pub lr: f64,
+    pub batch: usize,
+    pub loss: LossKind,
+    pub ties: TieMode,
+    pub eval_fraction: f64,
+}
+
+pub const FIELDS: [&str; 7] = ["model", "epochs", "lr", "batch", "loss", "ties", "eval"];
+
+impl TrainForm {
+    /// Prefilled from the last reward-model run, else the defaults.
+    pub fn from_last_run(store: &Store) -> TrainForm {
+        let last: Option<RmJobConfig> = store.runs().ok().and_then(|runs| {
+            runs.into_iter()
+                .filter(|r| r.kind == "rm")
+                .find_map(|r| serde_json::from_value(r.config).ok())
+        });
+        let cfg = last.unwrap_or_default();
+        TrainForm {
+            preset: if cfg.backbone.is_some() {
+                "minilm"
+            } else {
+                "tiny"
+            }
+            .into(),
+            epochs: cfg.train.epochs,
+            lr: cfg.train.lr,
+            batch: cfg.train.batch_pairs,
+            loss: cfg.train.loss,
+            ties: cfg.train.ties,
+            eval_fraction: cfg.eval_fraction,
+        }
+    }
+
+    pub fn value(&self, i: usize) -> String {
+        match i {
+            0 => self.preset.clone(),
+            1 => self.epochs.to_string(),
+            2 => format!("{:.0e}", self.lr),
+            3 => self.batch.to_string(),
+            4 => format!("{:?}", self.loss).to_lowercase(),
+            5 => format!("{:?}", self.ties).to_lowercase(),
+            _ => format!("{:.2}", self.eval_fraction),
+        }
+    }
+
+    /// Steps the field up (`+1`) or down (`-1`).
+    pub fn adjust(&mut self, i: usize, dir: i32) {
+        let up = dir > 0;
+        match i {
+            0 => {
+                self.preset = if self.preset == "tiny" {
+                    "minilm"
+                } else {
+                    "tiny"
+                }
+                .into()
+            }
+            1 => {
+                self.epochs = if up {
+                    self.epochs + 1
+                } else {
+                    self.epochs.saturating_sub(1).max(1)
+                }
+            }
+            2 => self.lr = if up { self.lr * 2.0 } else { self.lr / 2.0 }.clamp(1e-7, 1e-1),
+            3 => self.batch = if up { self.batch * 2 } else { self.batch / 2 }.clamp(1, 256),
+            4 => {
+                self.loss = if self.loss == LossKind::Bt {
+                    LossKind::Pl
+                } else {
+                    LossKind::Bt
+                }
+            }
+            5 => {
+                self.ties = if self.ties == TieMode::Drop {
+                    TieMode::Model
+                } else {
+                    TieMode::Drop
+                }
+            }
+            _ => {
+                self.eval_fraction =
+                    (self.eval_fraction + if up { 0.05 } else { -0.05 }).clamp(0.0, 0.5)
+            }
+        }
+    }
+
+    pub fn job_config(&self) -> RmJobConfig {
+        let mut cfg = RmJobConfig::default();
+        if self.preset == "minilm" {
+            cfg.backbone = Some(PathBuf::from("models/minilm"));
+        }
+        cfg.eval_fraction = self.eval_fraction;
+        cfg.train.epochs = self.epochs;
+        cfg.train.lr = self.lr;
+        cfg.train.batch_pairs = self.batch;
+        cfg.train.loss = self.loss;
+        cfg.train.ties = self.ties;
+        cfg
+    }
+}
+
+/// What there is to train on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DataSummary {
+    pub rankings: usize,
+    pub pairs: usize,
+    /// Rankings not used by the newest reward-model run.
+    pub new_since_last_run: usize,
+    pub per_annotator: BTreeMap<String, usize>,
+}
+
+impl DataSummary {
+    pub fn read(store: &Store) -> anyhow::Result<DataSummary> {
+        let rankings: Vec<_> = store
+            .live_rankings(&RankingFilter::default())?
+            .into_iter()
+            .filter(|r| r.verdict == Verdict::Rank)
+            .collect();
+        let used: HashSet<i64> = match store.runs()?.into_iter().find(|r| r.kind == "rm") {
+            Some(run) => store
+                .run_rankings(run.id)?
+                .into_iter()
+                .map(|r| r.0)
+                .collect(),
+            None => HashSet::new(),
+        };
+        let mut s = DataSummary {
+            rankings: rankings.len(),
+            ..DataSummary::default()
+        };
+        for r in &rankings {
+            s.pairs += r.pairs().0.len();
+            if !used.contains(&r.id) {
+                s.new_since_last_run += 1;
+            }
+            *s.per_annotator.entry(r.annotator.clone()).or_default() += 1;
+        }
+        Ok(s)
+    }
+}
+
+pub enum Job {
+    Train {
+        rx: Receiver<RmEvent>,
+        cancel: CancelToken,
+    },
+    Score {
+        rx: Receiver<Result<usize, String>>,
+    },
+}
+
+pub struct TrainScreen {
+    pub form: TrainForm,
+    pub field: usize,
+    pub job: Option<Job>,
+    pub series: Option<RunSeries>,
+    pub summary: Option<RmSummary>,
+    pub data: Option<DataSummary>,
+    pub started: Option<Instant>,
+    last_poll: Option<Instant>,
+}
+
+impl TrainScreen {
+    pub fn new(store: &Store) -> TrainScreen {
+        TrainScreen {
+            form: TrainForm::from_last_run(store),
+            field: 0,
+            job: None,
+            series: None,
+            summary: None,
+            data: None,
+            started: None,
+            last_poll: None,
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        matches!(self.job, Some(Job::Train { .. }))
+    }
+
+    /// Starts the run on its own thread with its own connection to the DB file.
+    pub fn start(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
+        if self.job.is_some() {
+            return Err("a job is already running".into());
+        }
+        let db = db.ok_or("training needs a database file")?;
+        let cfg = self.form.job_config();
+        if let Some(b) = &cfg.backbone {
+            if !b.join("config.json").exists() {
+                return Err(format!(
+                    "{} is missing: run scripts/fetch-models.sh",
+                    b.display()
+                ));
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let cancel = CancelToken::default();
+        let c = cancel.clone();
+        let who = who.to_string();
+        std::thread::spawn(move || {
+            let result = Store::open(&db)
+                .map_err(anyhow::Error::from)
+                .and_then(|mut store| {
+                    let tx2 = tx.clone();
+                    crate::jobs::train_rm::run(
+                        &mut store,
+                        &db,
+                        &cfg,
+                        None,
+                        &who,
+                        &mut |e| {
+                            let _ = tx2.send(e);
+                        },
+                        &c,
+                    )
+                });
+            if let Err(e) = result {
+                let _ = tx.send(RmEvent::Done(RmSummary {
+                    run_id: 0,
+                    status: RunStatus::Failed,
+                    checkpoint_id: None,
+                    checkpoint_path: None,
+                    eval_accuracy: None,
+                    eval_loss: None,
+                    steps: 0,
+                    seconds: 0.0,
+                    message: Some(format!("{e:#}")),
+                }));
+            }
+        });
+        self.job = Some(Job::Train { rx, cancel });
+        self.summary = None;
+        self.series = None;
+        self.started = Some(Instant::now());
+        Ok(())
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(Job::Train { cancel, .. }) = &self.job {
+            cancel.cancel();
+        }
+    }
+
+    /// Scores every candidate with the newest checkpoint, in the background.
+    pub fn score_now(&mut self, db: Option<PathBuf>) -> Result<(), String> {
+        if self.job.is_some() {
+            return Err("a job is already running".into());
+        }
+        let db = db.ok_or("scoring needs a database file")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let r = Store::open(&db)
+                .map_err(anyhow::Error::from)
+                .and_then(|mut s| {
+                    crate::jobs::score::score_candidates(
+                        &mut s,
+                        &crate::jobs::score::CheckpointRef::Latest,
+                        |_, _| {},
+                    )
+                })
+                .map(|s| s.scored)
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(r);
+        });
+        self.job = Some(Job::Score { rx });
+        Ok(())
+    }
+
+    /// Drains job events (own run) or reads new metrics (a run started elsewhere).
+    /// Returns whether anything changed, and a status message if there is news.
+    pub fn poll(&mut self, store: &Store) -> (bool, Option<String>) {
+        let mut changed = false;
+        let mut news = None;
+        match &self.job {
+            Some(Job::Train { rx, .. }) => {
+                while let Ok(e) = rx.try_recv() {
+                    changed = true;
+                    match e {
+                        RmEvent::Started {
+                            run_id,
+                            total_steps,
+                            ..
+                        } => {
+                            let mut s = RunSeries::new(run_id);
+                            s.total_steps = total_steps;
+                            self.series = Some(s);
+                        }
+                        RmEvent::Step(m) => {
+                            if let Some(s) = &mut self.series {
+                                let x = m.step as f64;
+                                for (name, v) in [
+                                    ("loss", m.loss),
+                                    ("accuracy", m.accuracy),
+                                    ("lr", m.lr),
+                                    ("chosen_reward", m.chosen_reward),
+                                    ("rejected_reward", m.rejected_reward),
+                                    ("pairs_per_s", m.pairs_per_s),
+                                ] {
+                                    s.push(name, x, v);
+                                }
+                                s.epoch = m.epoch as f64;
+                            }
+                        }
+                        RmEvent::Eval(e) => {
+                            if let Some(s) = &mut self.series {
+                                s.push("eval_loss", e.step as f64, e.loss);
+                                s.push("eval_accuracy", e.step as f64, e.accuracy);
+                            }
+                        }
+                        RmEvent::Checkpoint { .. } => {}
+                        RmEvent::Done(summary) => {
+                            news = Some(match summary.status {
+                                RunStatus::Done => format!(
+                                    "run {} done: eval accuracy {}; press r to score all candidates",
+                                    summary.run_id,
+                                    summary.eval_accuracy.map_or("-".into(), |a| format!("{a:.3}"))
+                                ),
+                                s => format!(
+                                    "run {} {}: {}",
+                                    summary.run_id,
+                                    s.as_str(),
+                                    summary.message.clone().unwrap_or_default()
+                                ),
+                            });
+                            self.summary = Some(summary);
+                            self.job = None;
+                            self.data = None;
+                            break;
+                        }
+                    }
+                }
+            }
+            Some(Job::Score { rx }) => {
+                if let Ok(r) = rx.try_recv() {
+                    news = Some(match r {
+                        Ok(n) => format!("scored {n} candidates; see the Scores screen"),
+                        Err(e) => format!("scoring failed: {e}"),
+                    });
+                    self.job = None;
+                    changed = true;
+                }
+            }
+            None => {
+                // Follow a run started from the CLI, once a second.
+                if self
+                    .last_poll
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                {
+                    self.last_poll = Some(Instant::now());
+                    if let Ok(runs) = store.runs() {
+                        if let Some(r) = runs
+                            .iter()
+                            .find(|r| r.kind == "rm" && r.status == RunStatus::Running)
+                        {
+                            if self.series.as_ref().is_none_or(|s| s.run_id != r.id) {
+                                self.series = Some(RunSeries::new(r.id));
+                                self.started = None;
+                            }
+                            if let Some(s) = &mut self.series {
+                                changed |= s.refresh_from(store).unwrap_or(false);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if self.data.is_none() {
+            self.data = DataSummary::read(store).ok();
+            changed = true;
+        }
+        (changed, news)
+    }
+}
+
+fn fmt_secs(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+pub fn render(
+    t: &TrainScreen,
+    f: &mut Frame,
+    area: Rect,
+    color: bool,
+    ascii: bool,
+    accent: Style,
+    dim: Style,
+) {
+    let cols = Layout::horizontal([Constraint::Length(28), Constraint::Fill(1)]).split(area);
+    let left = Layout::vertical([
+        Constraint::Length(FIELDS.len() as u16 + 3),
+        Constraint::Fill(1),
+    ])
+    .split(cols[0]);
+    let mut lines: Vec<Line> = FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let text = format!(
+                "{}{name:<7} {}",
+                if i == t.field { "> " } else { "  " },
+                t.form.value(i)
+            );
+            if i == t.field {
+                Line::styled(text, accent.add_modifier(Modifier::REVERSED))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    lines.push(Line::styled(
+        if t.running() {
+            " x cancel"
+        } else {
+            " Enter start"
+        },
+        dim,
+    ));
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Reward model "),
+        ),
+        left[0],
+    );
+    let mut data = Vec::new();
+    if let Some(d) = &t.data {
+        data.push(Line::from(format!("{} rankings", d.rankings)));
+        data.push(Line::from(format!("{} pairs", d.pairs)));
+        data.push(Line::from(format!(
+            "{} new since last run",
+            d.new_since_last_run
+        )));
+        for (who, n) in d
+            .per_annotator
+            .iter()
+            .take(left[1].height.saturating_sub(5) as usize)
+        {
+            data.push(Line::styled(
+                format!(" {} {n}", crate::text::sanitize_line(who, 18)),
+                dim,
+            ));
+        }
+    }
+    f.render_widget(
+        Paragraph::new(data).block(Block::default().borders(Borders::ALL).title(" Data ")),
+        left[1],
+    );
+    let right = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).split(cols[1]);
+    match &t.series {
+        Some(s) => {
+            let step = s.last_step + 1;
+            let pps = s.get("pairs_per_s").last().map_or(0.0, |p| p.1);
+            let elapsed = t.started.map(|i| i.elapsed().as_secs_f64());
+            let eta = match (elapsed, s.total_steps) {
+                (Some(e), total) if step > 0 && total > 0 => {
+                    fmt_secs(e / step as f64 * (total as f64 - step as f64))
+                }
+                _ => "-".into(),
+            };
+            let acc = s
+                .get("eval_accuracy")
+                .last()
+                .map_or("-".into(), |p| format!("{:.3}", p.1));
+            let head = format!(
+                "run {}  step {step}/{}  epoch {}  {pps:.1} pairs/s  elapsed {}  ETA {eta}  eval acc {acc}",
+                s.run_id,
+                s.total_steps,
+                s.epoch as u64 + 1,
+                elapsed.map_or("-".into(), fmt_secs),
+            );
+            f.render_widget(
+                Paragraph::new(crate::text::truncate_to_width(
+                    &head,
+                    right[0].width as usize,
+                ))
+                .style(accent),
+                right[0],
+            );
+            draw_run_panels(f, right[1], s, None, color, ascii);
+        }
+        None => {
+            let msg = match &t.summary {
+                Some(s) if s.status == RunStatus::Failed => {
+                    format!("last run failed: {}", s.message.clone().unwrap_or_default())
+                }
+                _ => "No run yet. Pick the settings, then Enter starts training in the background; labelling goes on meanwhile.".into(),
+            };
+            f.render_widget(
+                Paragraph::new(crate::text::sanitize(&msg))
+                    .wrap(ratatui::widgets::Wrap { trim: true })
+                    .style(if color {
+                        Style::default().fg(Color::Gray)
+                    } else {
+                        Style::default()
+                    }),
+                right[1],
+            );
+        }
+    }
+}
