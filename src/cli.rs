@@ -248,6 +248,9 @@ pub enum BenchCommand {
     Tui {
         #[arg(long, default_value_t = 200)]
         items: usize,
+        /// Also time the keys while a reward-model run trains in the background (needs rankings).
+        #[arg(long)]
+        with_training: bool,
         #[arg(long)]
         json: bool,
     },

@@ -37,9 +37,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => match args.what {
-            crate::cli::BenchCommand::Tui { items, json } => {
-                crate::tui::bench::run(&cli.db, items, json)
-            }
+            crate::cli::BenchCommand::Tui {
+                items,
+                with_training,
+                json,
+            } => crate::tui::bench::run(&cli.db, items, with_training, json),
             other => crate::jobs::bench::run(other),
         },
     }

@@ -20,7 +20,32 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-pub fn run(db: &Path, items: usize, as_json: bool) -> anyhow::Result<()> {
+/// Time to draw the Train screen (80x24) with 100k points in every series.
+fn train_screen_draw_us(app: &mut App) -> anyhow::Result<Vec<f64>> {
+    let mut s = super::charts::RunSeries::new(0);
+    s.total_steps = 100_000;
+    for step in 0..100_000 {
+        let x = step as f64;
+        for name in super::charts::SERIES {
+            s.push(name, x, (x * 0.001).sin() + (step % 7) as f64 * 0.01);
+        }
+    }
+    app.train.series = Some(s);
+    app.update(super::keymap::Action::Screen(super::keymap::Screen::Train));
+    let mut term = Terminal::new(TestBackend::new(80, 24))?;
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        term.draw(|f| ui::render(app, f))?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    app.train.series = None;
+    app.update(super::keymap::Action::Screen(super::keymap::Screen::Label));
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let store = Store::open(db)?;
     let app = App::new(
@@ -33,6 +58,15 @@ pub fn run(db: &Path, items: usize, as_json: bool) -> anyhow::Result<()> {
     let mut term = Terminal::new(TestBackend::new(80, 24))?;
     term.draw(|f| ui::render(&app, f))?;
     let first_frame_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let train_draw = train_screen_draw_us(&mut app)?;
+    if with_training {
+        app.train.form.epochs = 1;
+        app.train
+            .start(Some(db.to_path_buf()), "bench-tui")
+            .map_err(|e| anyhow::anyhow!(e))?;
+        // Let it get past tokenizer training and into the steps.
+        std::thread::sleep(Duration::from_secs(3));
+    }
 
     // An annotator's keystrokes per item: read, scroll, rank, take one back, rank again, save.
     let script = [
@@ -78,8 +112,12 @@ pub fn run(db: &Path, items: usize, as_json: bool) -> anyhow::Result<()> {
         "key_to_frame_p99_us": percentile(&browse_us, 0.99),
         "save_to_frame_p50_us": percentile(&save_us, 0.5),
         "save_to_frame_p99_us": percentile(&save_us, 0.99),
+        "train_screen_100k_points_draw_p50_us": percentile(&train_draw, 0.5),
+        "train_screen_100k_points_draw_p99_us": percentile(&train_draw, 0.99),
+        "training_in_background": with_training && app.train.job.is_some(),
         "peak_rss_mib": crate::jobs::bench::peak_rss_mib(),
     });
+    app.train.cancel();
     if as_json {
         println!("{result}");
     } else {

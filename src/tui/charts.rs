@@ -8,8 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType};
 use ratatui::Frame;
 
-use crate::analysis::{decimate, smooth};
+use crate::analysis::decimate;
 use crate::store::{Store, StoreError};
+
+/// EMA weight of the smoothed curves (TensorBoard's default is 0.6; runs here are noisier).
+const SMOOTHING: f64 = 0.9;
 
 /// The metrics names a reward-model run writes, as kept here.
 pub const SERIES: [&str; 8] = [
@@ -29,6 +32,8 @@ pub struct RunSeries {
     pub total_steps: u64,
     /// One (step, value) list per name in `SERIES`.
     pub points: [Vec<(f64, f64)>; 8],
+    /// The same series smoothed (EMA 0.9), kept up to date as points arrive.
+    pub smoothed: [Vec<(f64, f64)>; 8],
     pub last_step: i64,
     pub epoch: f64,
 }
@@ -49,9 +54,21 @@ impl RunSeries {
             .map_or(&[], |i| self.points[i].as_slice())
     }
 
+    pub fn smoothed(&self, name: &str) -> &[(f64, f64)] {
+        SERIES
+            .iter()
+            .position(|s| *s == name)
+            .map_or(&[], |i| self.smoothed[i].as_slice())
+    }
+
     pub fn push(&mut self, name: &str, step: f64, value: f64) {
         if let Some(i) = SERIES.iter().position(|s| *s == name) {
             self.points[i].push((step, value));
+            let s = match self.smoothed[i].last() {
+                Some(&(_, prev)) => SMOOTHING * prev + (1.0 - SMOOTHING) * value,
+                None => value,
+            };
+            self.smoothed[i].push((step, s));
         }
         if name == "loss" {
             self.last_step = self.last_step.max(step as i64);
@@ -64,7 +81,7 @@ impl RunSeries {
         for (i, name) in SERIES.iter().enumerate() {
             let after = self.points[i].last().map_or(-1, |p| p.0 as i64);
             for p in store.metric_series(self.run_id, name, after)? {
-                self.points[i].push((p.step as f64, p.value));
+                self.push(name, p.step as f64, p.value);
                 changed = true;
             }
         }
@@ -192,11 +209,11 @@ pub fn draw_chart(
 
 /// The standard four panels of a run: loss (raw + smoothed, eval), accuracy (train, eval),
 /// rewards (chosen vs rejected), learning rate. `overlay` adds a second run's loss and accuracy.
-pub fn draw_run_panels(
+pub fn draw_run_panels<'a>(
     f: &mut Frame,
     area: Rect,
-    s: &RunSeries,
-    overlay: Option<&RunSeries>,
+    s: &'a RunSeries,
+    overlay: Option<&'a RunSeries>,
     color: bool,
     ascii: bool,
 ) {
@@ -204,24 +221,24 @@ pub fn draw_run_panels(
     let rows = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).split(area);
     let top = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[0]);
     let bottom = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[1]);
-    let c = |label: String, pts: &[(f64, f64)], color: Color| Curve {
+    let c = |label: String, pts: &'a [(f64, f64)], color: Color| Curve {
         label,
-        points: pts.to_vec().into(),
+        points: pts.into(),
         color,
     };
     let mut loss = vec![
         c("loss".into(), s.get("loss"), Color::DarkGray),
-        c("smoothed".into(), &smooth(s.get("loss"), 0.9), Color::Cyan),
+        c("smoothed".into(), s.smoothed("loss"), Color::Cyan),
         c("eval".into(), s.get("eval_loss"), Color::Yellow),
     ];
     let mut acc = vec![
-        c("train".into(), &smooth(s.get("accuracy"), 0.9), Color::Cyan),
+        c("train".into(), s.smoothed("accuracy"), Color::Cyan),
         c("eval".into(), s.get("eval_accuracy"), Color::Yellow),
     ];
     if let Some(o) = overlay {
         loss.push(c(
             format!("run {}", o.run_id),
-            &smooth(o.get("loss"), 0.9),
+            o.smoothed("loss"),
             Color::Magenta,
         ));
         acc.push(c(
@@ -237,16 +254,8 @@ pub fn draw_run_panels(
         bottom[0],
         "reward: chosen vs rejected",
         vec![
-            c(
-                "chosen".into(),
-                &smooth(s.get("chosen_reward"), 0.9),
-                Color::Green,
-            ),
-            c(
-                "rejected".into(),
-                &smooth(s.get("rejected_reward"), 0.9),
-                Color::Red,
-            ),
+            c("chosen".into(), s.smoothed("chosen_reward"), Color::Green),
+            c("rejected".into(), s.smoothed("rejected_reward"), Color::Red),
         ],
         color,
         ascii,
