@@ -93,7 +93,8 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn percentile(sorted_us: &[f64], p: f64) -> f64 {
+/// The p-quantile (0..=1) of sorted values, nearest rank.
+pub fn percentile(sorted_us: &[f64], p: f64) -> f64 {
     if sorted_us.is_empty() {
         return f64::NAN;
     }

@@ -96,17 +96,11 @@ impl Batch {
 /// Deterministic N(0, std) values from a name and seed (splitmix64 + Box-Muller), so that
 /// initialisation never depends on a global RNG or on hash-map order.
 fn normal_init(name: &str, seed: u64, n: usize, std: f64) -> Vec<f32> {
-    let mut state = seed
-        ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        });
-    let mut next = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = crate::domain::SplitMix64::new(seed ^ name_hash);
+    let mut next = move || rng.next_f64();
     (0..n)
         .map(|_| {
             let u1 = next().max(1e-300);

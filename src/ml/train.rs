@@ -128,21 +128,13 @@ fn pair_items(comps: &[Comparison], cfg: &TrainConfig) -> Vec<PairItem> {
     out
 }
 
-/// splitmix64 Fisher-Yates: the same permutation for the same (seed, epoch) everywhere.
+/// The same permutation for the same (seed, epoch) everywhere.
 fn permutation(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut state = seed ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    for i in (1..n).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        idx.swap(i, j);
-    }
+    crate::domain::shuffle(
+        &mut idx,
+        seed ^ epoch.wrapping_mul(crate::domain::SplitMix64::GOLDEN),
+    );
     idx
 }
 

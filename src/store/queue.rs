@@ -57,10 +57,7 @@ fn gold_turn(conn: &rusqlite::Connection, me: i64, rate: f64) -> Result<bool> {
     let n: i64 = conn
         .prepare_cached("SELECT count(*) FROM rankings WHERE annotator_id = ?1")?
         .query_row([me], |r| r.get(0))?;
-    let mut x = (n as u64 ^ (me as u64).rotate_left(32)).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
+    let x = crate::domain::SplitMix64::new(n as u64 ^ (me as u64).rotate_left(32)).next_u64();
     Ok((x as f64 / u64::MAX as f64) < rate)
 }
 

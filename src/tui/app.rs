@@ -809,7 +809,7 @@ impl App {
             .ok_or_else(|| anyhow::anyhow!("prompt {prompt_id} is missing"))?;
         let mut cands = self.store.candidates(prompt_id)?;
         cands.truncate(MAX_CANDIDATES);
-        shuffle(&mut cands, shuffle_seed(&self.cfg.annotator, prompt_id));
+        crate::domain::shuffle(&mut cands, shuffle_seed(&self.cfg.annotator, prompt_id));
         let now = self.clock.elapsed();
         self.item = Some(Item {
             scroll: vec![0; cands.len()],
@@ -861,20 +861,4 @@ pub fn shuffle_seed(annotator: &str, prompt_id: PromptId) -> u64 {
     h.update(prompt_id.to_le_bytes());
     let d = h.finalize();
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-}
-
-/// Fisher-Yates with splitmix64, so the order never depends on a crate's RNG version.
-pub fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }

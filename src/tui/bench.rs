@@ -11,14 +11,8 @@ use serde_json::json;
 use super::app::{App, AppConfig, Clock};
 use super::keymap::{Key, Keymap};
 use super::{key_event, ui};
+use crate::jobs::bench::percentile;
 use crate::store::Store;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Time to draw the Train screen (80x24) with 100k points in every series.
 fn train_screen_draw_us(app: &mut App) -> anyhow::Result<Vec<f64>> {
