@@ -149,7 +149,14 @@ pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
         }
         let key = Key::parse(name)
             .ok_or_else(|| anyhow::anyhow!("script line {}: unknown key {name:?}", n + 1))?;
+        let before = app.status.clone();
         app.on_key(key_event(key));
+        // What an annotator would see as an error goes to stderr, so scripts and tests notice.
+        if app.status != before
+            && (app.status.starts_with("NOT saved") || app.status.starts_with("could not"))
+        {
+            eprintln!("line {}: {}", n + 1, app.status);
+        }
         terminal.draw(|f| ui::render(&app, f))?;
         if app.should_quit {
             return Ok(());
