@@ -184,3 +184,39 @@ fn a_panic_leaves_the_terminal_restored() {
     assert!(!status.success());
     assert_restored(&bytes, "panic");
 }
+
+#[test]
+fn resizing_to_20x5_and_back_never_panics() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let db = hostile_db(dir.path());
+    let mut p = spawn(&db, &[]);
+    std::thread::sleep(Duration::from_millis(1200));
+    for (rows, cols) in [(5u16, 20u16), (24, 80), (3, 7), (40, 120)] {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: sets the pty size; the kernel sends SIGWINCH to the foreground process group.
+        unsafe {
+            libc::ioctl(p.master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+            libc::kill(p.child.id() as i32, libc::SIGWINCH);
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(
+            p.child.try_wait().unwrap().is_none(),
+            "the app exited after a resize to {cols}x{rows}"
+        );
+    }
+    unsafe { libc::kill(p.child.id() as i32, libc::SIGTERM) };
+    assert!(wait_exit(&mut p.child).success());
+    let bytes = p.output.lock().unwrap().clone();
+    // Cells are drawn word by word (spaces are skipped), so look for the words.
+    assert!(
+        contains(&bytes, b"terminal") && contains(&bytes, b"small"),
+        "no too-small message at 20x5"
+    );
+    assert_restored(&bytes, "resize");
+}
