@@ -19,6 +19,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "KIBBLE_DB", default_value = "kibble.db")]
     pub db: PathBuf,
 
+    /// Share the DB and checkpoints with this Unix group (group read/write, nobody else): sets umask
+    /// 007 and the files' group. Without it the process umask decides.
+    #[arg(long, global = true, env = "KIBBLE_GROUP", value_name = "GROUP")]
+    pub group: Option<String>,
+
     /// Who is labelling (default: $USER). Recorded with the OS user who ran kibble.
     #[arg(long)]
     pub annotator: Option<String>,

@@ -19,6 +19,9 @@ use crate::store::{QueueOptions, Store};
 pub struct BadInput(pub String);
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(group) = &cli.group {
+        share_with_group(&cli.db, group)?;
+    }
     match cli.command {
         None => open_app(&cli.db, cli.annotator, cli.app),
         Some(Command::Import(args)) => import(&cli.db, args),
@@ -45,6 +48,49 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             other => crate::jobs::bench::run(other),
         },
     }
+}
+
+/// Makes the DB, its WAL files and the runs folder group-shared (0660 / 2770) for `group`,
+/// and sets umask 007 so everything created later stays out of reach of other users.
+pub fn share_with_group(db: &Path, group: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let name =
+        std::ffi::CString::new(group).map_err(|_| BadInput(format!("bad group name {group:?}")))?;
+    // SAFETY: getgrnam returns a pointer to static storage or null; read before any other call.
+    let gid = unsafe {
+        let g = libc::getgrnam(name.as_ptr());
+        if g.is_null() {
+            return Err(BadInput(format!("--group {group}: no such group on this machine")).into());
+        }
+        (*g).gr_gid
+    };
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe { libc::umask(0o007) };
+    drop(open_store(db)?); // create it (and its WAL files) if needed
+    let runs = crate::jobs::train_rm::runs_dir(db);
+    std::fs::create_dir_all(&runs)?;
+    let mut targets: Vec<(PathBuf, u32)> = vec![(runs, 0o2770)];
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        targets.push((PathBuf::from(p), 0o660));
+    }
+    for (path, mode) in targets {
+        if !path.exists() {
+            continue;
+        }
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+        // SAFETY: chown with a valid C path; -1 keeps the owner.
+        if unsafe { libc::chown(c.as_ptr(), u32::MAX, gid) } != 0 {
+            anyhow::bail!(
+                "cannot give {} to group {group}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 pub fn open_store(path: &Path) -> anyhow::Result<Store> {

@@ -590,3 +590,27 @@ fn train_score_and_eval_a_reward_model_from_the_cli() {
         .assert()
         .code(2);
 }
+
+#[cfg(unix)]
+#[test]
+fn group_sharing_sets_group_and_modes() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::new();
+    env.kibble()
+        .args(["--group", "root", "stats"])
+        .assert()
+        .success();
+    let meta = std::fs::metadata(env.db()).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), 0);
+    let runs = env.dir.path().join("k.runs");
+    assert_eq!(
+        std::fs::metadata(&runs).unwrap().permissions().mode() & 0o7777,
+        0o2770
+    );
+    env.kibble()
+        .args(["--group", "no-such-group-xyz", "stats"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such group"));
+}

@@ -295,3 +295,66 @@ fn a_training_run_killed_midway_is_marked_failed_on_next_open() {
         .unwrap_or("")
         .contains("stopped without finishing"));
 }
+
+#[test]
+fn sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ck.db");
+    let mut seed = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["--script", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    seed.stdin.take().unwrap().write_all(b"q\n").unwrap();
+    assert!(seed.wait().unwrap().success());
+    let mut x: u64 = 0xc0ffee;
+    let mut kills = 0;
+    for _ in 0..6 {
+        // A checkpoint after every step: most of the time is spent writing checkpoints.
+        let mut child = Command::new(bin())
+            .arg("--db")
+            .arg(&db)
+            .args([
+                "train-rm",
+                "--epochs",
+                "20",
+                "--vocab-size",
+                "400",
+                "--max-len",
+                "48",
+                "--eval-every",
+                "1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::thread::sleep(Duration::from_millis(2500 + x % 2500));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        let store = Store::open(&db).unwrap();
+        let live: Vec<_> = store.checkpoints(None).unwrap();
+        if let Some(last) = live.last() {
+            kibble::ml::checkpoint::load(Path::new(&last.path), &candle_core::Device::Cpu)
+                .unwrap_or_else(|e| {
+                    panic!("checkpoint {} is not loadable after a kill: {e}", last.path)
+                });
+        }
+    }
+    let store = Store::open(&db).unwrap();
+    assert!(
+        !store.checkpoints(None).unwrap().is_empty(),
+        "no checkpoint was ever written in {kills} runs"
+    );
+    assert!(store
+        .runs()
+        .unwrap()
+        .iter()
+        .all(|r| r.status != kibble::store::RunStatus::Running));
+}
