@@ -102,10 +102,23 @@ pub fn annotator_name(flag: Option<String>) -> String {
     flag.or_else(os_user).unwrap_or_else(|| "anonymous".into())
 }
 
+/// The OS account running kibble, from the password database (not `$USER`, which anyone can set),
+/// falling back to `$USER` where there is no entry.
 pub fn os_user() -> Option<String> {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
+    // SAFETY: getpwuid returns static storage or null; the name is copied out at once.
+    let from_passwd = unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            None
+        } else {
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_str()
+                .ok()
+                .map(str::to_string)
+        }
+    };
+    from_passwd
+        .or_else(|| std::env::var("USER").ok())
         .filter(|s| !s.is_empty())
 }
 

@@ -485,6 +485,7 @@ fn script_mode_ranks_three_prompts_by_keys() {
     env.kibble().arg("import").arg(&f).assert().success();
     let out = env
         .kibble()
+        .env("USER", "mallory")
         .args(["--annotator", "scripted", "--script", "-"])
         .write_stdin("c\na\nenter\n# two answers: one key\nb\nd\n=\na\nb\nenter\nq\n")
         .output()
@@ -503,6 +504,26 @@ fn script_mode_ranks_three_prompts_by_keys() {
     let s = env.stats();
     assert_eq!(s["annotators"][0]["name"], "scripted");
     assert_eq!(s["annotators"][0]["rankings"], 3);
+    // The OS account is recorded beside the chosen annotator name, whatever $USER says.
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let me = String::from_utf8(me.stdout).unwrap().trim().to_string();
+    let out = env
+        .kibble()
+        .args(["export", "--format", "rankings"])
+        .output()
+        .unwrap();
+    let first: Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["os_user"], me.as_str());
 }
 
 /// The reward-model commands end to end on the sample data: train, list runs, score, eval a file.
