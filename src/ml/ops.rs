@@ -13,6 +13,24 @@ fn contiguous<'a, T>(src: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T
     }
 }
 
+/// Runs one generic kernel on the f32 or f64 contents of contiguous storages (both arms are
+/// the same code, monomorphised per type); other dtypes are an error naming the op.
+macro_rules! float_kernel {
+    ($what:expr, $(($s:expr, $l:expr) => $x:ident),+ ; $body:expr) => {
+        match ($($s,)+) {
+            ($(CpuStorage::F32($x),)+) => {
+                $(let $x = contiguous($x, $l, $what)?;)+
+                CpuStorage::F32($body)
+            }
+            ($(CpuStorage::F64($x),)+) => {
+                $(let $x = contiguous($x, $l, $what)?;)+
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("{}: unsupported dtype", $what),
+        }
+    };
+}
+
 /// Softmax over the last dimension; backward `dx = y * (g - sum(g * y))`.
 struct Softmax;
 
@@ -42,15 +60,7 @@ impl CustomOp1 for Softmax {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let n = *layout.shape().dims().last().unwrap_or(&1);
-        let out = match storage {
-            CpuStorage::F32(s) => {
-                CpuStorage::F32(softmax_rows(contiguous(s, layout, "softmax")?, n))
-            }
-            CpuStorage::F64(s) => {
-                CpuStorage::F64(softmax_rows(contiguous(s, layout, "softmax")?, n))
-            }
-            _ => candle_core::bail!("softmax: unsupported dtype"),
-        };
+        let out = float_kernel!("softmax", (storage, layout) => s; softmax_rows(s, n));
         Ok((out, layout.shape().clone()))
     }
 
@@ -100,19 +110,8 @@ impl CustomOp1 for Normalize {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let n = *layout.shape().dims().last().unwrap_or(&1);
-        let out = match storage {
-            CpuStorage::F32(s) => CpuStorage::F32(normalize_rows(
-                contiguous(s, layout, "normalize")?,
-                n,
-                self.eps,
-            )),
-            CpuStorage::F64(s) => CpuStorage::F64(normalize_rows(
-                contiguous(s, layout, "normalize")?,
-                n,
-                self.eps,
-            )),
-            _ => candle_core::bail!("normalize: unsupported dtype"),
-        };
+        let out =
+            float_kernel!("normalize", (storage, layout) => s; normalize_rows(s, n, self.eps));
         Ok((out, layout.shape().clone()))
     }
 
@@ -171,21 +170,7 @@ impl CustomOp2 for NormalizeBwd {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let n = *l1.shape().dims().last().unwrap_or(&1);
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(normalize_bwd_rows(
-                contiguous(x, l1, "normalize-bwd")?,
-                contiguous(g, l2, "normalize-bwd")?,
-                n,
-                self.eps,
-            )),
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(normalize_bwd_rows(
-                contiguous(x, l1, "normalize-bwd")?,
-                contiguous(g, l2, "normalize-bwd")?,
-                n,
-                self.eps,
-            )),
-            _ => candle_core::bail!("normalize-bwd: unsupported dtype"),
-        };
+        let out = float_kernel!("normalize-bwd", (s1, l1) => x, (s2, l2) => g; normalize_bwd_rows(x, g, n, self.eps));
         Ok((out, l1.shape().clone()))
     }
 }
@@ -359,23 +344,7 @@ impl CustomOp2 for MaskedSoftmax {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let t = *l1.shape().dims().last().unwrap_or(&1);
-        let out = match (s1, s2) {
-            (CpuStorage::F32(s), CpuStorage::F32(m)) => CpuStorage::F32(masked_softmax_rows(
-                contiguous(s, l1, "masked-softmax")?,
-                contiguous(m, l2, "masked-softmax")?,
-                t,
-                self.heads_x_queries,
-                self.scale,
-            )),
-            (CpuStorage::F64(s), CpuStorage::F64(m)) => CpuStorage::F64(masked_softmax_rows(
-                contiguous(s, l1, "masked-softmax")?,
-                contiguous(m, l2, "masked-softmax")?,
-                t,
-                self.heads_x_queries,
-                self.scale,
-            )),
-            _ => candle_core::bail!("masked-softmax: unsupported dtype"),
-        };
+        let out = float_kernel!("masked-softmax", (s1, l1) => s, (s2, l2) => m; masked_softmax_rows(s, m, t, self.heads_x_queries, self.scale));
         Ok((out, l1.shape().clone()))
     }
 
@@ -426,21 +395,7 @@ impl CustomOp2 for SoftmaxBwd {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let t = *l1.shape().dims().last().unwrap_or(&1);
-        let out = match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(g)) => CpuStorage::F32(softmax_bwd_rows(
-                contiguous(y, l1, "softmax-bwd")?,
-                contiguous(g, l2, "softmax-bwd")?,
-                t,
-                self.scale,
-            )),
-            (CpuStorage::F64(y), CpuStorage::F64(g)) => CpuStorage::F64(softmax_bwd_rows(
-                contiguous(y, l1, "softmax-bwd")?,
-                contiguous(g, l2, "softmax-bwd")?,
-                t,
-                self.scale,
-            )),
-            _ => candle_core::bail!("softmax-bwd: unsupported dtype"),
-        };
+        let out = float_kernel!("softmax-bwd", (s1, l1) => y, (s2, l2) => g; softmax_bwd_rows(y, g, t, self.scale));
         Ok((out, l1.shape().clone()))
     }
 }
@@ -630,17 +585,7 @@ impl CustomOp2 for BiasAdd {
             });
             out
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(b)) => CpuStorage::F32(add(
-                contiguous(x, l1, "bias-add")?,
-                contiguous(b, l2, "bias-add")?,
-            )),
-            (CpuStorage::F64(x), CpuStorage::F64(b)) => CpuStorage::F64(add(
-                contiguous(x, l1, "bias-add")?,
-                contiguous(b, l2, "bias-add")?,
-            )),
-            _ => candle_core::bail!("bias-add: unsupported dtype"),
-        };
+        let out = float_kernel!("bias-add", (s1, l1) => x, (s2, l2) => b; add(x, b));
         Ok((out, l1.shape().clone()))
     }
 
@@ -984,19 +929,8 @@ impl CustomOp2 for FusedAttention {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (n, cols3) = l1.shape().dims2()?;
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(m)) => CpuStorage::F32(self.forward(
-                contiguous(x, l1, "attention")?,
-                contiguous(m, l2, "attention")?,
-                cols3,
-            )),
-            (CpuStorage::F64(x), CpuStorage::F64(m)) => CpuStorage::F64(self.forward(
-                contiguous(x, l1, "attention")?,
-                contiguous(m, l2, "attention")?,
-                cols3,
-            )),
-            _ => candle_core::bail!("attention: unsupported dtype"),
-        };
+        let out =
+            float_kernel!("attention", (s1, l1) => x, (s2, l2) => m; self.forward(x, m, cols3));
         Ok((out, Shape::from_dims(&[n, cols3 / 3])))
     }
 
@@ -1034,25 +968,7 @@ impl candle_core::CustomOp3 for AttentionBwd {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (_, cols3) = l1.shape().dims2()?;
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(m), CpuStorage::F32(g)) => {
-                CpuStorage::F32(self.inner.backward(
-                    contiguous(x, l1, "attention-bwd")?,
-                    contiguous(m, l2, "attention-bwd")?,
-                    contiguous(g, l3, "attention-bwd")?,
-                    cols3,
-                ))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(m), CpuStorage::F64(g)) => {
-                CpuStorage::F64(self.inner.backward(
-                    contiguous(x, l1, "attention-bwd")?,
-                    contiguous(m, l2, "attention-bwd")?,
-                    contiguous(g, l3, "attention-bwd")?,
-                    cols3,
-                ))
-            }
-            _ => candle_core::bail!("attention-bwd: unsupported dtype"),
-        };
+        let out = float_kernel!("attention-bwd", (s1, l1) => x, (s2, l2) => m, (s3, l3) => g; self.inner.backward(x, m, g, cols3));
         Ok((out, l1.shape().clone()))
     }
 }
