@@ -445,3 +445,118 @@ mod chart_tests {
         assert!((s[1].1 - 0.9).abs() < 1e-12);
     }
 }
+
+/// Per-block summaries of a growing series (index of the first minimum and last maximum of
+/// every `BLOCK` points), so `decimate_indexed` reads O(n / BLOCK) entries instead of all points.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinMaxIndex {
+    mins: Vec<usize>,
+    maxs: Vec<usize>,
+}
+
+const BLOCK: usize = 64;
+
+impl MinMaxIndex {
+    /// Call after appending `points.last()`.
+    pub fn update(&mut self, points: &[(f64, f64)]) {
+        let i = points.len() - 1;
+        let b = i / BLOCK;
+        if b == self.mins.len() {
+            self.mins.push(i);
+            self.maxs.push(i);
+            return;
+        }
+        if points[i].1.total_cmp(&points[self.mins[b]].1).is_lt() {
+            self.mins[b] = i;
+        }
+        if points[i].1.total_cmp(&points[self.maxs[b]].1).is_ge() {
+            self.maxs[b] = i;
+        }
+    }
+}
+
+/// The same result as `decimate`, using the block summaries of `index`.
+pub fn decimate_indexed(
+    points: &[(f64, f64)],
+    index: &MinMaxIndex,
+    buckets: usize,
+) -> Vec<(f64, f64)> {
+    if points.len() <= 2 * buckets.max(1) || index.mins.len() * BLOCK < points.len() {
+        return decimate(points, buckets);
+    }
+    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
+    let width = (x1 - x0) / buckets as f64;
+    let mut out = Vec::with_capacity(2 * buckets);
+    let mut start = 0;
+    let less = |a: usize, b: usize| points[a].1.total_cmp(&points[b].1).is_lt();
+    for b in 0..buckets {
+        let end = if b + 1 == buckets {
+            points.len()
+        } else {
+            let limit = x0 + width * (b + 1) as f64;
+            start + points[start..].partition_point(|p| p.0 < limit)
+        };
+        if start == end {
+            continue;
+        }
+        // First minimum and last maximum over [start, end).
+        let (mut lo, mut hi) = (start, start);
+        let mut i = start;
+        while i < end {
+            let blk = i / BLOCK;
+            if i % BLOCK == 0 && i + BLOCK <= end {
+                if less(index.mins[blk], lo) {
+                    lo = index.mins[blk];
+                }
+                if !less(index.maxs[blk], hi) {
+                    hi = index.maxs[blk];
+                }
+                i += BLOCK;
+            } else {
+                if less(i, lo) {
+                    lo = i;
+                }
+                if !less(i, hi) {
+                    hi = i;
+                }
+                i += 1;
+            }
+        }
+        let (a, z) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        out.push(points[a]);
+        if z != a {
+            out.push(points[z]);
+        }
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    #[test]
+    fn indexed_decimation_equals_the_plain_one() {
+        let mut x: u64 = 99;
+        for n in [10usize, 130, 1000, 4097, 100_000] {
+            let mut pts = Vec::new();
+            let mut idx = MinMaxIndex::default();
+            for i in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Coarse values so ties happen.
+                pts.push((i as f64, (x % 50) as f64));
+                idx.update(&pts);
+            }
+            for buckets in [1, 7, 70, 300] {
+                assert_eq!(
+                    decimate_indexed(&pts, &idx, buckets),
+                    decimate(&pts, buckets),
+                    "n {n} buckets {buckets}"
+                );
+            }
+        }
+    }
+}

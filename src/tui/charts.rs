@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType};
 use ratatui::Frame;
 
-use crate::analysis::decimate;
+use crate::analysis::{decimate, decimate_indexed, MinMaxIndex};
 use crate::store::{Store, StoreError};
 
 /// EMA weight of the smoothed curves (TensorBoard's default is 0.6; runs here are noisier).
@@ -34,6 +34,9 @@ pub struct RunSeries {
     pub points: [Vec<(f64, f64)>; 8],
     /// The same series smoothed (EMA 0.9), kept up to date as points arrive.
     pub smoothed: [Vec<(f64, f64)>; 8],
+    /// Block min/max summaries of `points` and `smoothed`, so a frame decimates without a full scan.
+    index: [MinMaxIndex; 8],
+    smoothed_index: [MinMaxIndex; 8],
     pub last_step: i64,
     pub epoch: f64,
 }
@@ -61,6 +64,22 @@ impl RunSeries {
             .map_or(&[], |i| self.smoothed[i].as_slice())
     }
 
+    /// A chart curve of a raw (`smoothed = false`) or smoothed series, with its index.
+    pub fn curve(&self, name: &str, smoothed: bool, label: String, color: Color) -> Curve<'_> {
+        let i = SERIES.iter().position(|s| *s == name).unwrap_or(0);
+        let (points, index) = if smoothed {
+            (&self.smoothed[i], &self.smoothed_index[i])
+        } else {
+            (&self.points[i], &self.index[i])
+        };
+        Curve {
+            label,
+            points: points.as_slice().into(),
+            color,
+            index: Some(index),
+        }
+    }
+
     pub fn push(&mut self, name: &str, step: f64, value: f64) {
         if let Some(i) = SERIES.iter().position(|s| *s == name) {
             self.points[i].push((step, value));
@@ -69,6 +88,8 @@ impl RunSeries {
                 None => value,
             };
             self.smoothed[i].push((step, s));
+            self.index[i].update(&self.points[i]);
+            self.smoothed_index[i].update(&self.smoothed[i]);
         }
         if name == "loss" {
             self.last_step = self.last_step.max(step as i64);
@@ -110,6 +131,7 @@ pub struct Curve<'a> {
     pub label: String,
     pub points: std::borrow::Cow<'a, [(f64, f64)]>,
     pub color: Color,
+    pub index: Option<&'a MinMaxIndex>,
 }
 
 fn bounds(curves: &[Curve]) -> ([f64; 2], [f64; 2]) {
@@ -160,7 +182,10 @@ pub fn draw_chart(
     let curves: Vec<Curve> = curves
         .into_iter()
         .map(|c| Curve {
-            points: decimate(&c.points, width).into(),
+            points: match c.index {
+                Some(index) => decimate_indexed(&c.points, index, width).into(),
+                None => decimate(&c.points, width).into(),
+            },
             ..c
         })
         .collect();
@@ -221,29 +246,21 @@ pub fn draw_run_panels<'a>(
     let rows = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).split(area);
     let top = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[0]);
     let bottom = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[1]);
-    let c = |label: String, pts: &'a [(f64, f64)], color: Color| Curve {
-        label,
-        points: pts.into(),
-        color,
-    };
     let mut loss = vec![
-        c("loss".into(), s.get("loss"), Color::DarkGray),
-        c("smoothed".into(), s.smoothed("loss"), Color::Cyan),
-        c("eval".into(), s.get("eval_loss"), Color::Yellow),
+        s.curve("loss", false, "loss".into(), Color::DarkGray),
+        s.curve("loss", true, "smoothed".into(), Color::Cyan),
+        s.curve("eval_loss", false, "eval".into(), Color::Yellow),
     ];
     let mut acc = vec![
-        c("train".into(), s.smoothed("accuracy"), Color::Cyan),
-        c("eval".into(), s.get("eval_accuracy"), Color::Yellow),
+        s.curve("accuracy", true, "train".into(), Color::Cyan),
+        s.curve("eval_accuracy", false, "eval".into(), Color::Yellow),
     ];
     if let Some(o) = overlay {
-        loss.push(c(
-            format!("run {}", o.run_id),
-            o.smoothed("loss"),
-            Color::Magenta,
-        ));
-        acc.push(c(
+        loss.push(o.curve("loss", true, format!("run {}", o.run_id), Color::Magenta));
+        acc.push(o.curve(
+            "eval_accuracy",
+            false,
             format!("run {} eval", o.run_id),
-            o.get("eval_accuracy"),
             Color::Magenta,
         ));
     }
@@ -254,8 +271,8 @@ pub fn draw_run_panels<'a>(
         bottom[0],
         "reward: chosen vs rejected",
         vec![
-            c("chosen".into(), s.smoothed("chosen_reward"), Color::Green),
-            c("rejected".into(), s.smoothed("rejected_reward"), Color::Red),
+            s.curve("chosen_reward", true, "chosen".into(), Color::Green),
+            s.curve("rejected_reward", true, "rejected".into(), Color::Red),
         ],
         color,
         ascii,
@@ -264,7 +281,7 @@ pub fn draw_run_panels<'a>(
         f,
         bottom[1],
         "learning rate",
-        vec![c("lr".into(), s.get("lr"), Color::Blue)],
+        vec![s.curve("lr", false, "lr".into(), Color::Blue)],
         color,
         ascii,
     );
