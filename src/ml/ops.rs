@@ -300,34 +300,11 @@ fn masked_softmax_rows<T: Float + Send + Sync>(
     hq: usize,
     scale: f64,
 ) -> Vec<T> {
-    let mut dst = vec![T::zero(); s.len()];
+    let mut dst = s.to_vec();
     let scale = T::from(scale).unwrap_or(T::one());
-    dst.par_chunks_mut(t)
-        .zip(s.par_chunks(t))
-        .enumerate()
-        .for_each(|(row, (d, x))| {
-            let m = &mask[(row / hq) * t..(row / hq + 1) * t];
-            let mut max = T::neg_infinity();
-            for (xi, mi) in x.iter().zip(m) {
-                if *mi > T::zero() {
-                    max = max.max(*xi * scale);
-                }
-            }
-            if max == T::neg_infinity() {
-                return; // no real key: all zeros
-            }
-            let mut sum = T::zero();
-            for ((y, xi), mi) in d.iter_mut().zip(x).zip(m) {
-                *y = if *mi > T::zero() {
-                    (*xi * scale - max).exp()
-                } else {
-                    T::zero()
-                };
-                sum = sum + *y;
-            }
-            let inv = T::one() / sum;
-            d.iter_mut().for_each(|y| *y = *y * inv);
-        });
+    dst.par_chunks_mut(t).enumerate().for_each(|(row, d)| {
+        softmax_in_place(d, &mask[(row / hq) * t..(row / hq + 1) * t], t, scale);
+    });
     dst
 }
 
@@ -825,6 +802,45 @@ impl FusedAttention {
         (self.batch, self.seq, self.heads, d, d / self.heads)
     }
 
+    /// Pointers to the q, k, v blocks of one (batch, head) task and its attention weights
+    /// P = softmax(scale * Q K^T) over real keys, (seq x seq).
+    fn probabilities<T: 'static + Float>(
+        &self,
+        qkv: &[T],
+        mask: &[T],
+        cols3: usize,
+        task: usize,
+    ) -> ([*const T; 3], Vec<T>) {
+        let (_, t, h, d, dh) = self.dims(cols3);
+        let (bi, hi) = (task / h, task % h);
+        let base = bi * t * cols3 + hi * dh;
+        let qkv_ptrs = [
+            qkv[base..].as_ptr(),
+            qkv[base + d..].as_ptr(),
+            qkv[base + 2 * d..].as_ptr(),
+        ];
+        let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
+        let mut p = vec![T::zero(); t * t];
+        // SAFETY: q and k rows of this task lie inside qkv (row stride cols3, dh columns each).
+        unsafe {
+            mm(
+                t,
+                t,
+                dh,
+                p.as_mut_ptr(),
+                t,
+                qkv_ptrs[0],
+                cols3,
+                1,
+                qkv_ptrs[1],
+                1,
+                cols3,
+            )
+        };
+        softmax_in_place(&mut p, &mask[bi * t..(bi + 1) * t], t, scale);
+        (qkv_ptrs, p)
+    }
+
     fn forward<T: 'static + Float + Send + Sync>(
         &self,
         qkv: &[T],
@@ -834,20 +850,11 @@ impl FusedAttention {
         let (b, t, h, d, dh) = self.dims(cols3);
         let mut out = vec![T::zero(); b * t * d];
         let dst = SharedMut(out.as_mut_ptr());
-        let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
         (0..b * h).into_par_iter().for_each(|task| {
             let (bi, hi) = (task / h, task % h);
-            let base = bi * t * cols3 + hi * dh;
-            let (q, k, v) = (
-                qkv[base..].as_ptr(),
-                qkv[base + d..].as_ptr(),
-                qkv[base + 2 * d..].as_ptr(),
-            );
-            let mut s = vec![T::zero(); t * t];
-            // SAFETY: reads stay inside qkv; each task writes only its own (batch, head) block of `out`.
+            let ([_, _, v], s) = self.probabilities(qkv, mask, cols3, task);
+            // SAFETY: each task writes only its own (batch, head) block of `out`.
             unsafe {
-                mm(t, t, dh, s.as_mut_ptr(), t, q, cols3, 1, k, 1, cols3);
-                softmax_in_place(&mut s, &mask[bi * t..(bi + 1) * t], t, scale);
                 mm(
                     t,
                     dh,
@@ -880,18 +887,11 @@ impl FusedAttention {
         (0..b * h).into_par_iter().for_each(|task| {
             let (bi, hi) = (task / h, task % h);
             let base = bi * t * cols3 + hi * dh;
-            let (q, k, v) = (
-                qkv[base..].as_ptr(),
-                qkv[base + d..].as_ptr(),
-                qkv[base + 2 * d..].as_ptr(),
-            );
+            let ([q, k, v], p) = self.probabilities(qkv, mask, cols3, task);
             let dout = dout[bi * t * d + hi * dh..].as_ptr();
-            let mut p = vec![T::zero(); t * t];
             let mut dp = vec![T::zero(); t * t];
-            // SAFETY: as in forward; the q, k and v gradient blocks of one (batch, head) are disjoint.
+            // SAFETY: the q, k and v gradient blocks of one (batch, head) are disjoint from other tasks'.
             unsafe {
-                mm(t, t, dh, p.as_mut_ptr(), t, q, cols3, 1, k, 1, cols3);
-                softmax_in_place(&mut p, &mask[bi * t..(bi + 1) * t], t, scale);
                 // dP = dO V^T
                 mm(t, t, dh, dp.as_mut_ptr(), t, dout, d, 1, v, 1, cols3);
                 // dS = scale * P * (dP - rowsum(dP * P))
