@@ -2,10 +2,13 @@
 //! training loop. Knows nothing of SQLite or the TUI: data comes in as token ids and pairs.
 
 pub mod checkpoint;
+pub mod decode;
 pub mod loss;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod policy;
+pub mod policy_train;
 pub mod tokenizer;
 pub mod train;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::ops::{attention, bias_add, gelu, layer_norm};
+use super::ops::{attention, bias_add, causal_attention, gelu, layer_norm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,7 +95,7 @@ impl Batch {
 
 /// Deterministic N(0, std) values from a name and seed (splitmix64 + Box-Muller), so that
 /// initialisation never depends on a global RNG or on hash-map order.
-fn normal_init(name: &str, seed: u64, n: usize, std: f64) -> Vec<f32> {
+pub(crate) fn normal_init(name: &str, seed: u64, n: usize, std: f64) -> Vec<f32> {
     let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     });
@@ -110,7 +110,7 @@ fn normal_init(name: &str, seed: u64, n: usize, std: f64) -> Vec<f32> {
         .collect()
 }
 
-enum Init {
+pub(crate) enum Init {
     Normal,
     Zeros,
     Ones,
@@ -120,18 +120,18 @@ enum Init {
 pub struct Params {
     pub trainable: BTreeMap<String, Var>,
     pub frozen: BTreeMap<String, Tensor>,
-    device: Device,
-    dtype: DType,
-    seed: u64,
+    pub(crate) device: Device,
+    pub(crate) dtype: DType,
+    pub(crate) seed: u64,
     /// Loaded weights to take instead of initialising (pretrained backbones).
-    loaded: BTreeMap<String, Tensor>,
-    freeze_loaded: bool,
+    pub(crate) loaded: BTreeMap<String, Tensor>,
+    pub(crate) freeze_loaded: bool,
     /// Inference copies freeze the head too, so no op builds a gradient graph.
     freeze_head: bool,
 }
 
 impl Params {
-    fn new(device: &Device, dtype: DType, seed: u64) -> Params {
+    pub(crate) fn new(device: &Device, dtype: DType, seed: u64) -> Params {
         Params {
             trainable: BTreeMap::new(),
             frozen: BTreeMap::new(),
@@ -144,7 +144,7 @@ impl Params {
         }
     }
 
-    fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
+    pub(crate) fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
         if let Some(t) = self.loaded.remove(name) {
             if t.dims() != shape {
                 candle_core::bail!("weight {name} has shape {:?}, expected {shape:?}", t.dims());
@@ -180,50 +180,94 @@ impl Params {
     }
 }
 
-struct Linear {
-    w: Tensor, // (out, in)
-    b: Tensor, // (out)
+pub(crate) struct Linear {
+    pub(crate) w: Tensor, // (out, in)
+    pub(crate) b: Tensor, // (out)
 }
 
 impl Linear {
-    fn new(p: &mut Params, name: &str, d_in: usize, d_out: usize) -> Result<Linear> {
+    pub(crate) fn new(p: &mut Params, name: &str, d_in: usize, d_out: usize) -> Result<Linear> {
         Ok(Linear {
             w: p.get(&format!("{name}.weight"), &[d_out, d_in], Init::Normal)?,
             b: p.get(&format!("{name}.bias"), &[d_out], Init::Zeros)?,
         })
     }
     /// x: (n, in) -> (n, out)
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         bias_add(&x.matmul(&self.w.t()?)?, &self.b)
     }
 }
 
-struct Norm {
-    w: Tensor,
-    b: Tensor,
-    eps: f64,
+pub(crate) struct Norm {
+    pub(crate) w: Tensor,
+    pub(crate) b: Tensor,
+    pub(crate) eps: f64,
 }
 
 impl Norm {
-    fn new(p: &mut Params, name: &str, d: usize, eps: f64) -> Result<Norm> {
+    pub(crate) fn new(p: &mut Params, name: &str, d: usize, eps: f64) -> Result<Norm> {
         Ok(Norm {
             w: p.get(&format!("{name}.weight"), &[d], Init::Ones)?,
             b: p.get(&format!("{name}.bias"), &[d], Init::Zeros)?,
             eps,
         })
     }
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         layer_norm(x, &self.w, &self.b, self.eps)
     }
 }
 
-struct TinyBlock {
-    ln1: Norm,
-    qkv: Linear,
-    proj: Linear,
-    ln2: Norm,
-    fc1: Linear,
-    fc2: Linear,
+/// A pre-LN transformer block (the `tiny` reward model's encoder and the `tiny` policy's decoder).
+pub(crate) struct TinyBlock {
+    pub(crate) ln1: Norm,
+    pub(crate) qkv: Linear,
+    pub(crate) proj: Linear,
+    pub(crate) ln2: Norm,
+    pub(crate) fc1: Linear,
+    pub(crate) fc2: Linear,
+}
+
+impl TinyBlock {
+    /// Weights named `{prefix}.ln1.weight` ... `{prefix}.fc2.bias`.
+    pub(crate) fn new(
+        p: &mut Params,
+        prefix: &str,
+        d: usize,
+        d_ff: usize,
+        eps: f64,
+    ) -> Result<TinyBlock> {
+        let n = |s: &str| format!("{prefix}.{s}");
+        Ok(TinyBlock {
+            ln1: Norm::new(p, &n("ln1"), d, eps)?,
+            qkv: Linear::new(p, &n("qkv"), d, 3 * d)?,
+            proj: Linear::new(p, &n("proj"), d, d)?,
+            ln2: Norm::new(p, &n("ln2"), d, eps)?,
+            fc1: Linear::new(p, &n("fc1"), d, d_ff)?,
+            fc2: Linear::new(p, &n("fc2"), d_ff, d)?,
+        })
+    }
+
+    /// x: (batch*seq, d), key mask (batch, seq).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        b: usize,
+        t: usize,
+        heads: usize,
+        causal: bool,
+    ) -> Result<Tensor> {
+        let qkv = self.qkv.forward(&self.ln1.forward(x)?)?; // (b*t, 3d)
+        let a = if causal {
+            causal_attention(&qkv, mask, b, t, heads)?
+        } else {
+            attention(&qkv, mask, b, t, heads)?
+        };
+        let x = (x + self.proj.forward(&a)?)?;
+        let h = gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?;
+        &x + self.fc2.forward(&h)?
+    }
 }
 
 struct BertLayer {
@@ -305,15 +349,7 @@ impl RewardModel {
                 pos: p.get("pos.weight", &[c.max_len, c.d_model], Init::Normal)?,
                 blocks: (0..c.n_layers)
                     .map(|i| {
-                        let n = |s: &str| format!("blocks.{i}.{s}");
-                        Ok(TinyBlock {
-                            ln1: Norm::new(&mut p, &n("ln1"), c.d_model, c.ln_eps)?,
-                            qkv: Linear::new(&mut p, &n("qkv"), c.d_model, 3 * c.d_model)?,
-                            proj: Linear::new(&mut p, &n("proj"), c.d_model, c.d_model)?,
-                            ln2: Norm::new(&mut p, &n("ln2"), c.d_model, c.ln_eps)?,
-                            fc1: Linear::new(&mut p, &n("fc1"), c.d_model, c.d_ff)?,
-                            fc2: Linear::new(&mut p, &n("fc2"), c.d_ff, c.d_model)?,
-                        })
+                        TinyBlock::new(&mut p, &format!("blocks.{i}"), c.d_model, c.d_ff, c.ln_eps)
                     })
                     .collect::<Result<_>>()?,
                 ln_f: Norm::new(&mut p, "ln_f", c.d_model, c.ln_eps)?,
@@ -416,12 +452,7 @@ impl RewardModel {
                     .broadcast_add(&pos.narrow(0, 0, t)?)?
                     .reshape((b * t, c.d_model))?;
                 for blk in blocks {
-                    let h = blk.ln1.forward(&x)?;
-                    let qkv = blk.qkv.forward(&h)?; // (b*t, 3d)
-                    let a = attention(&qkv, &batch.mask, b, t, c.n_heads)?;
-                    x = (x + blk.proj.forward(&a)?)?;
-                    let h = gelu(&blk.fc1.forward(&blk.ln2.forward(&x)?)?)?;
-                    x = (&x + blk.fc2.forward(&h)?)?;
+                    x = blk.forward(&x, &batch.mask, b, t, c.n_heads, false)?;
                 }
                 ln_f.forward(&x)?
             }

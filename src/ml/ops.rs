@@ -303,7 +303,13 @@ fn masked_softmax_rows<T: Float + Send + Sync>(
     let mut dst = s.to_vec();
     let scale = T::from(scale).unwrap_or(T::one());
     dst.par_chunks_mut(t).enumerate().for_each(|(row, d)| {
-        softmax_in_place(d, &mask[(row / hq) * t..(row / hq + 1) * t], t, scale);
+        softmax_in_place(
+            d,
+            &mask[(row / hq) * t..(row / hq + 1) * t],
+            t,
+            scale,
+            false,
+        );
     });
     dst
 }
@@ -395,7 +401,7 @@ pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tens
 }
 
 /// erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for f32 GELU.
-fn erf64(x: f64) -> f64 {
+pub(crate) fn erf64(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let r = t
@@ -694,6 +700,26 @@ mod fused_tests {
     }
 
     #[test]
+    fn token_logprobs_match_log_softmax_and_finite_differences() {
+        let targets = [2u32, 0, 3];
+        let x0: Vec<f64> = (0..12).map(|i| (i as f64 * 1.3).sin() * 2.0).collect();
+        let x = Tensor::from_vec(x0.clone(), (3, 4), &Device::Cpu).unwrap();
+        let got: Vec<f64> = token_logprobs(&x, &targets).unwrap().to_vec1().unwrap();
+        let ls: Vec<Vec<f64>> = candle_nn::ops::log_softmax(&x, D::Minus1)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        for (i, &t) in targets.iter().enumerate() {
+            assert!((got[i] - ls[i][t as usize]).abs() < 1e-12);
+        }
+        grad_check(
+            |x| token_logprobs(x, &targets)?.mul(&w(3))?.sum_all(),
+            x0,
+            &[3, 4],
+        );
+    }
+
+    #[test]
     fn bias_add_gradients() {
         let dev = Device::Cpu;
         let b = Var::from_vec(vec![0.1f64, -0.2, 0.3], 3, &dev).unwrap();
@@ -707,6 +733,105 @@ mod fused_tests {
             assert!((gb[i] - 2.0 * wv[i]).abs() < 1e-12);
         }
     }
+}
+
+/// Log-probability of one target token per row of logits: (n, vocab) -> (n,), without a
+/// (n, vocab) log-softmax tensor kept for the backward pass; `dx = g * (onehot - softmax)`.
+struct TokenLogprobs {
+    targets: std::sync::Arc<Vec<u32>>,
+}
+
+fn logsumexp<T: Float>(row: &[T]) -> T {
+    let max = row.iter().copied().fold(T::neg_infinity(), T::max);
+    max + row.iter().fold(T::zero(), |a, &x| a + (x - max).exp()).ln()
+}
+
+fn token_logprobs_rows<T: Float + Send + Sync>(x: &[T], targets: &[u32], v: usize) -> Vec<T> {
+    x.par_chunks(v)
+        .zip(targets.par_iter())
+        .map(|(row, &t)| row[t as usize] - logsumexp(row))
+        .collect()
+}
+
+fn token_logprobs_bwd_rows<T: Float + Send + Sync>(
+    x: &[T],
+    g: &[T],
+    targets: &[u32],
+    v: usize,
+) -> Vec<T> {
+    let mut dx = vec![T::zero(); x.len()];
+    dx.par_chunks_mut(v)
+        .zip(x.par_chunks(v))
+        .zip(g.par_iter().zip(targets.par_iter()))
+        .for_each(|((d, row), (&gv, &t))| {
+            if gv == T::zero() {
+                return;
+            }
+            let lse = logsumexp(row);
+            for (o, &xv) in d.iter_mut().zip(row) {
+                *o = -gv * (xv - lse).exp();
+            }
+            d[t as usize] = d[t as usize] + gv;
+        });
+    dx
+}
+
+impl CustomOp1 for TokenLogprobs {
+    fn name(&self) -> &'static str {
+        "kibble-token-logprobs"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, v) = layout.shape().dims2()?;
+        let out = float_kernel!("token-logprobs", (storage, layout) => x; token_logprobs_rows(x, &self.targets, v));
+        Ok((out, Shape::from_dims(&[n])))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let op = TokenLogprobsBwd {
+            targets: self.targets.clone(),
+        };
+        Ok(Some(arg.apply_op2_no_bwd(&grad.contiguous()?, &op)?))
+    }
+}
+
+struct TokenLogprobsBwd {
+    targets: std::sync::Arc<Vec<u32>>,
+}
+
+impl CustomOp2 for TokenLogprobsBwd {
+    fn name(&self) -> &'static str {
+        "kibble-token-logprobs-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let v = *l1.shape().dims().last().unwrap_or(&1);
+        let out = float_kernel!("token-logprobs-bwd", (s1, l1) => x, (s2, l2) => g; token_logprobs_bwd_rows(x, g, &self.targets, v));
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// `log softmax(logits)[i, targets[i]]` for each row: (n, vocab) -> (n,).
+pub fn token_logprobs(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
+    let (n, _) = logits.dims2()?;
+    if targets.len() != n {
+        candle_core::bail!("token_logprobs: {n} rows but {} targets", targets.len());
+    }
+    if logits.device().is_cpu() && matches!(logits.dtype(), DType::F32 | DType::F64) {
+        return logits.contiguous()?.apply_op1(TokenLogprobs {
+            targets: std::sync::Arc::new(targets.to_vec()),
+        });
+    }
+    let idx = Tensor::from_vec(targets.to_vec(), (n, 1), logits.device())?;
+    candle_nn::ops::log_softmax(logits, D::Minus1)?
+        .gather(&idx, 1)?
+        .squeeze(1)
 }
 
 /// A raw pointer that rayon tasks may share because each writes a disjoint region.
@@ -762,17 +887,19 @@ unsafe fn mm<T: 'static + Float>(
 }
 
 /// Scores -> masked, scaled softmax, in place, for one (batch, head): rows of length t.
-fn softmax_in_place<T: Float>(s: &mut [T], mask: &[T], t: usize, scale: T) {
-    for row in s.chunks_mut(t) {
+/// With `causal`, query i sees keys 0..=i only.
+fn softmax_in_place<T: Float>(s: &mut [T], mask: &[T], t: usize, scale: T, causal: bool) {
+    for (i, row) in s.chunks_mut(t).enumerate() {
+        let seen = if causal { i + 1 } else { t };
         let mut max = T::neg_infinity();
-        for (x, m) in row.iter().zip(mask) {
+        for (x, m) in row[..seen].iter().zip(mask) {
             if *m > T::zero() {
                 max = max.max(*x * scale);
             }
         }
         let mut sum = T::zero();
-        for (x, m) in row.iter_mut().zip(mask) {
-            *x = if *m > T::zero() && max > T::neg_infinity() {
+        for (j, (x, m)) in row.iter_mut().zip(mask).enumerate() {
+            *x = if j < seen && *m > T::zero() && max > T::neg_infinity() {
                 (*x * scale - max).exp()
             } else {
                 T::zero()
@@ -794,6 +921,7 @@ struct FusedAttention {
     batch: usize,
     seq: usize,
     heads: usize,
+    causal: bool,
 }
 
 impl FusedAttention {
@@ -837,7 +965,7 @@ impl FusedAttention {
                 cols3,
             )
         };
-        softmax_in_place(&mut p, &mask[bi * t..(bi + 1) * t], t, scale);
+        softmax_in_place(&mut p, &mask[bi * t..(bi + 1) * t], t, scale, self.causal);
         (qkv_ptrs, p)
     }
 
@@ -982,12 +1110,39 @@ pub fn attention(
     seq: usize,
     heads: usize,
 ) -> Result<Tensor> {
+    attention_with(qkv, mask, batch, seq, heads, false)
+}
+
+/// Causal (decoder) attention: position i attends to keys 0..=i that the mask keeps.
+pub fn causal_attention(
+    qkv: &Tensor,
+    mask: &Tensor,
+    batch: usize,
+    seq: usize,
+    heads: usize,
+) -> Result<Tensor> {
+    attention_with(qkv, mask, batch, seq, heads, true)
+}
+
+fn attention_with(
+    qkv: &Tensor,
+    mask: &Tensor,
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    causal: bool,
+) -> Result<Tensor> {
     let (n, cols3) = qkv.dims2()?;
     let d = cols3 / 3;
     if qkv.device().is_cpu() && matches!(qkv.dtype(), DType::F32 | DType::F64) {
         return qkv.contiguous()?.apply_op2(
             &mask.to_dtype(qkv.dtype())?.contiguous()?,
-            FusedAttention { batch, seq, heads },
+            FusedAttention {
+                batch,
+                seq,
+                heads,
+                causal,
+            },
         );
     }
     let dh = d / heads;
@@ -998,7 +1153,16 @@ pub fn attention(
             .contiguous()
     };
     let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-    let att = masked_softmax(&q.matmul(&k.t()?)?, mask, 1.0 / (dh as f64).sqrt())?.matmul(&v)?;
+    let mut scores = q.matmul(&k.t()?)?;
+    if causal {
+        let future: Vec<f32> = (0..seq * seq)
+            .map(|i| if i % seq > i / seq { -1e9 } else { 0.0 })
+            .collect();
+        let bias = Tensor::from_vec(future, (seq, seq), qkv.device())?.to_dtype(qkv.dtype())?;
+        // The bias is added before scaling; -1e9 stays far below any real score either way.
+        scores = scores.broadcast_add(&bias)?;
+    }
+    let att = masked_softmax(&scores, mask, 1.0 / (dh as f64).sqrt())?.matmul(&v)?;
     att.transpose(1, 2)?.reshape((n, d))
 }
 
@@ -1006,6 +1170,68 @@ pub fn attention(
 mod attention_tests {
     use super::*;
     use candle_core::{Device, Var};
+
+    #[test]
+    fn causal_attention_ignores_the_future_and_its_gradient_matches_finite_differences() {
+        let dev = Device::Cpu;
+        let (b, t, h, d) = (1, 4, 2, 4);
+        let x0: Vec<f64> = (0..b * t * 3 * d)
+            .map(|i| ((i * 5 % 11) as f64 * 0.41).cos())
+            .collect();
+        let mask = Tensor::ones((b, t), DType::F64, &dev).unwrap();
+        let run = |x: Vec<f64>| -> Vec<Vec<f64>> {
+            let x = Tensor::from_vec(x, (b * t, 3 * d), &dev).unwrap();
+            causal_attention(&x, &mask, b, t, h)
+                .unwrap()
+                .to_vec2()
+                .unwrap()
+        };
+        let base = run(x0.clone());
+        // Changing the last position's q, k and v leaves every earlier output unchanged.
+        let mut changed = x0.clone();
+        for v in &mut changed[(t - 1) * 3 * d..] {
+            *v += 0.5;
+        }
+        let other = run(changed);
+        assert_eq!(base[..t - 1], other[..t - 1]);
+        assert_ne!(base[t - 1], other[t - 1]);
+        // The first position attends only to itself: its output is its own v.
+        for j in 0..d {
+            assert!((base[0][j] - x0[2 * d + j]).abs() < 1e-12);
+        }
+        let wt = Tensor::from_vec(
+            (0..b * t * d)
+                .map(|i| (i as f64 * 0.7).sin())
+                .collect::<Vec<_>>(),
+            (b * t, d),
+            &dev,
+        )
+        .unwrap();
+        let f = |x: &Tensor| causal_attention(x, &mask, b, t, h)?.mul(&wt)?.sum_all();
+        let var = Var::from_vec(x0.clone(), (b * t, 3 * d), &dev).unwrap();
+        let g: Vec<f64> = f(var.as_tensor())
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for i in 0..x0.len() {
+            let at = |delta: f64| -> f64 {
+                let mut p = x0.clone();
+                p[i] += delta;
+                f(&Tensor::from_vec(p, (b * t, 3 * d), &dev).unwrap())
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap()
+            };
+            let num = (at(1e-6) - at(-1e-6)) / 2e-6;
+            assert!((num - g[i]).abs() < 1e-6, "{i}: {num} vs {}", g[i]);
+        }
+    }
 
     #[test]
     fn fused_attention_matches_composed_and_its_gradient_matches_finite_differences() {

@@ -11,6 +11,8 @@ use tokenizers::{AddedToken, Tokenizer, TokenizerBuilder};
 
 pub const PAD: &str = "<pad>";
 pub const SEP: &str = "<sep>";
+/// Ends a policy's response.
+pub const EOS: &str = "<eos>";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
@@ -24,7 +26,8 @@ fn other(e: impl std::fmt::Display) -> TokenizerError {
     TokenizerError::Other(e.to_string())
 }
 
-/// Trains a byte-level BPE with `vocab_size` entries on `texts`. `<pad>` is id 0, `<sep>` id 1.
+/// Trains a byte-level BPE with `vocab_size` entries on `texts`. `<pad>` is id 0, `<sep>` id 1,
+/// `<eos>` id 2.
 pub fn train_bpe(
     texts: impl Iterator<Item = String> + Send,
     vocab_size: usize,
@@ -37,6 +40,7 @@ pub fn train_bpe(
         .special_tokens(vec![
             AddedToken::from(PAD, true),
             AddedToken::from(SEP, true),
+            AddedToken::from(EOS, true),
         ])
         .build();
     let mut tok = TokenizerBuilder::new()

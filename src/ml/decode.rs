@@ -1,0 +1,528 @@
+//! Sampling from a policy with a KV cache, on plain f32 slices. A decode step of the `tiny`
+//! policy is ~10 MFLOP per sequence: tensor-library overhead per op would dominate, so this
+//! engine does one gemm per projection over all active rows and hand-written loops for the rest.
+//!
+//! Every row carries its own (sequence, position): a prefill of many prompts of different
+//! lengths and a decode step of many sequences are the same call, with no padding.
+
+use std::collections::BTreeMap;
+
+use super::ops::erf64;
+use super::policy::{Policy, PolicyConfig};
+use crate::domain::SplitMix64;
+
+/// How to sample.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GenConfig {
+    pub max_new_tokens: usize,
+    pub temperature: f64,
+    /// 0 = off.
+    pub top_k: usize,
+    /// 1.0 = off.
+    pub top_p: f64,
+    /// Generation ends after any of these (it is kept in the output).
+    pub stop_tokens: Vec<u32>,
+    pub seed: u64,
+    /// Sequences decoded together.
+    pub batch: usize,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            max_new_tokens: 128,
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            stop_tokens: Vec::new(),
+            seed: 0,
+            batch: 8,
+        }
+    }
+}
+
+/// One generated continuation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub tokens: Vec<u32>,
+    /// Ended on a stop token (otherwise it ran out of tokens).
+    pub stopped: bool,
+    /// Mean entropy (nats) of the sampling distribution over its steps.
+    pub mean_entropy: f64,
+}
+
+struct Layer {
+    ln1: (Vec<f32>, Vec<f32>),
+    qkv: (Vec<f32>, Vec<f32>),
+    proj: (Vec<f32>, Vec<f32>),
+    ln2: (Vec<f32>, Vec<f32>),
+    fc1: (Vec<f32>, Vec<f32>),
+    fc2: (Vec<f32>, Vec<f32>),
+}
+
+pub struct Decoder {
+    pub config: PolicyConfig,
+    wte: Vec<f32>,
+    wpe: Vec<f32>,
+    layers: Vec<Layer>,
+    ln_f: (Vec<f32>, Vec<f32>),
+}
+
+/// Keys and values of every layer for a set of sequences: `[layer][seq]` of (ctx x d).
+pub struct KvCache {
+    k: Vec<Vec<Vec<f32>>>,
+    v: Vec<Vec<Vec<f32>>>,
+}
+
+impl KvCache {
+    pub fn new(config: &PolicyConfig, sequences: usize) -> KvCache {
+        let one = || vec![vec![0f32; config.ctx * config.d_model]; sequences];
+        KvCache {
+            k: (0..config.n_layers).map(|_| one()).collect(),
+            v: (0..config.n_layers).map(|_| one()).collect(),
+        }
+    }
+}
+
+/// `y (rows x out) = x (rows x in) W^T + b` with W stored (out x in) row-major.
+fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
+    let mut y = vec![0f32; rows * d_out];
+    for r in 0..rows {
+        y[r * d_out..(r + 1) * d_out].copy_from_slice(b);
+    }
+    // Threads only pay off once the product is big enough (the LM head, long prefills).
+    let par = if rows * d_in * d_out >= 1 << 21 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: all three buffers are sized rows x in, out x in and rows x out as the strides say.
+    unsafe {
+        gemm::gemm(
+            rows,
+            d_out,
+            d_in,
+            y.as_mut_ptr(),
+            1,
+            d_out as isize,
+            true,
+            x.as_ptr(),
+            1,
+            d_in as isize,
+            w.as_ptr(),
+            d_in as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    y
+}
+
+fn layer_norm(x: &mut [f32], d: usize, (w, b): &(Vec<f32>, Vec<f32>), eps: f64) {
+    for row in x.chunks_mut(d) {
+        let mean = row.iter().sum::<f32>() / d as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+        let rstd = 1.0 / (var + eps as f32).sqrt();
+        for ((v, g), bb) in row.iter_mut().zip(w).zip(b) {
+            *v = (*v - mean) * rstd * g + bb;
+        }
+    }
+}
+
+/// Exact GELU via erf (the same approximation as the training kernel).
+fn gelu(x: &mut [f32]) {
+    for v in x {
+        let z = *v as f64;
+        *v = (0.5 * z * (1.0 + erf64(z / std::f64::consts::SQRT_2))) as f32;
+    }
+}
+
+impl Decoder {
+    pub fn from_policy(policy: &Policy) -> candle_core::Result<Decoder> {
+        let mut w = policy.weights_f32()?;
+        Self::from_map(&policy.config, &mut w)
+    }
+
+    fn from_map(
+        config: &PolicyConfig,
+        w: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    ) -> candle_core::Result<Decoder> {
+        let mut take = |name: &str| -> candle_core::Result<Vec<f32>> {
+            w.remove(name)
+                .map(|t| t.1)
+                .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
+        };
+        let mut pair = |name: &str| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            Ok((
+                take(&format!("{name}.weight"))?,
+                take(&format!("{name}.bias"))?,
+            ))
+        };
+        let mut layers = Vec::new();
+        for i in 0..config.n_layers {
+            let n = |s: &str| format!("blocks.{i}.{s}");
+            layers.push(Layer {
+                ln1: pair(&n("ln1"))?,
+                qkv: pair(&n("qkv"))?,
+                proj: pair(&n("proj"))?,
+                ln2: pair(&n("ln2"))?,
+                fc1: pair(&n("fc1"))?,
+                fc2: pair(&n("fc2"))?,
+            });
+        }
+        let ln_f = pair("ln_f")?;
+        let mut take = |name: &str| -> candle_core::Result<Vec<f32>> {
+            w.remove(name)
+                .map(|t| t.1)
+                .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
+        };
+        Ok(Decoder {
+            config: config.clone(),
+            wte: take("wte.weight")?,
+            wpe: take("wpe.weight")?,
+            layers,
+            ln_f,
+        })
+    }
+
+    /// Runs `tokens` through the model. Row r is token `tokens[r]` of sequence `seq[r]` at
+    /// position `pos[r]`; it attends to that sequence's cached positions `0..=pos[r]` (rows of
+    /// one sequence must come in position order). Returns the final hidden states (rows x d).
+    pub fn forward_rows(
+        &self,
+        cache: &mut KvCache,
+        seq: &[usize],
+        pos: &[usize],
+        tokens: &[u32],
+    ) -> Vec<f32> {
+        let c = &self.config;
+        let (d, rows, h) = (c.d_model, tokens.len(), c.n_heads);
+        let dh = d / h;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let mut x = vec![0f32; rows * d];
+        for r in 0..rows {
+            let (t, p) = (tokens[r] as usize, pos[r]);
+            for j in 0..d {
+                x[r * d + j] = self.wte[t * d + j] + self.wpe[p * d + j];
+            }
+        }
+        let mut scores = vec![0f32; c.ctx];
+        for (li, l) in self.layers.iter().enumerate() {
+            let mut hbuf = x.clone();
+            layer_norm(&mut hbuf, d, &l.ln1, c.ln_eps);
+            let qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1, d, 3 * d);
+            for r in 0..rows {
+                let at = pos[r] * d;
+                cache.k[li][seq[r]][at..at + d]
+                    .copy_from_slice(&qkv[r * 3 * d + d..r * 3 * d + 2 * d]);
+                cache.v[li][seq[r]][at..at + d]
+                    .copy_from_slice(&qkv[r * 3 * d + 2 * d..r * 3 * d + 3 * d]);
+            }
+            let mut att = vec![0f32; rows * d];
+            for r in 0..rows {
+                let (ks, vs) = (&cache.k[li][seq[r]], &cache.v[li][seq[r]]);
+                let n = pos[r] + 1;
+                for hi in 0..h {
+                    let q = &qkv[r * 3 * d + hi * dh..r * 3 * d + (hi + 1) * dh];
+                    let mut max = f32::NEG_INFINITY;
+                    for (j, s) in scores[..n].iter_mut().enumerate() {
+                        let k = &ks[j * d + hi * dh..j * d + (hi + 1) * dh];
+                        *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                        max = max.max(*s);
+                    }
+                    let mut sum = 0f32;
+                    for s in &mut scores[..n] {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    }
+                    let out = &mut att[r * d + hi * dh..r * d + (hi + 1) * dh];
+                    for (j, s) in scores[..n].iter().enumerate() {
+                        let wgt = s / sum;
+                        let v = &vs[j * d + hi * dh..j * d + (hi + 1) * dh];
+                        for (o, vv) in out.iter_mut().zip(v) {
+                            *o += wgt * vv;
+                        }
+                    }
+                }
+            }
+            let proj = linear(&att, rows, &l.proj.0, &l.proj.1, d, d);
+            x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);
+            let mut hbuf = x.clone();
+            layer_norm(&mut hbuf, d, &l.ln2, c.ln_eps);
+            let mut f = linear(&hbuf, rows, &l.fc1.0, &l.fc1.1, d, c.d_ff);
+            gelu(&mut f);
+            let f = linear(&f, rows, &l.fc2.0, &l.fc2.1, c.d_ff, d);
+            x.iter_mut().zip(&f).for_each(|(a, b)| *a += b);
+        }
+        layer_norm(&mut x, d, &self.ln_f, c.ln_eps);
+        x
+    }
+
+    /// Logits of the tied LM head for hidden states (rows x d) -> (rows x vocab).
+    pub fn lm_head(&self, hidden: &[f32]) -> Vec<f32> {
+        let c = &self.config;
+        let rows = hidden.len() / c.d_model;
+        let zeros = vec![0f32; c.vocab_size];
+        linear(hidden, rows, &self.wte, &zeros, c.d_model, c.vocab_size)
+    }
+
+    /// Samples a continuation for each prompt. Prompts longer than the context allows are
+    /// cut from the left. Each prompt's randomness comes from (seed, its index), so results do
+    /// not depend on the batch size.
+    pub fn generate(&self, prompts: &[Vec<u32>], gen: &GenConfig) -> Vec<Sample> {
+        let mut out = Vec::with_capacity(prompts.len());
+        for (chunk_i, chunk) in prompts.chunks(gen.batch.max(1)).enumerate() {
+            let first = chunk_i * gen.batch.max(1);
+            out.extend(self.generate_batch(chunk, first, gen));
+        }
+        out
+    }
+
+    fn generate_batch(&self, prompts: &[Vec<u32>], first: usize, gen: &GenConfig) -> Vec<Sample> {
+        let c = &self.config;
+        let max_new = gen.max_new_tokens.min(c.ctx.saturating_sub(1));
+        let room = c.ctx - max_new;
+        let prompts: Vec<&[u32]> = prompts
+            .iter()
+            .map(|p| &p[p.len().saturating_sub(room)..])
+            .collect();
+        let mut cache = KvCache::new(c, prompts.len());
+        let mut rngs: Vec<SplitMix64> = (0..prompts.len())
+            .map(|i| {
+                SplitMix64::new(gen.seed ^ ((first + i) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            })
+            .collect();
+        let mut samples: Vec<Sample> = prompts
+            .iter()
+            .map(|_| Sample {
+                tokens: Vec::new(),
+                stopped: false,
+                mean_entropy: 0.0,
+            })
+            .collect();
+        // Prefill: every prompt token of every sequence in one call; keep each last row.
+        let (mut seq, mut pos, mut toks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut last_rows = Vec::new();
+        for (i, p) in prompts.iter().enumerate() {
+            for (j, &t) in p.iter().enumerate() {
+                seq.push(i);
+                pos.push(j);
+                toks.push(t);
+            }
+            last_rows.push(seq.len() - 1);
+        }
+        let hidden = self.forward_rows(&mut cache, &seq, &pos, &toks);
+        let d = c.d_model;
+        let mut active: Vec<usize> = (0..prompts.len()).collect();
+        let mut cur_hidden: Vec<f32> = last_rows
+            .iter()
+            .flat_map(|&r| hidden[r * d..(r + 1) * d].iter().copied())
+            .collect();
+        let mut next_pos: Vec<usize> = prompts.iter().map(|p| p.len()).collect();
+        let mut probs = vec![0f32; c.vocab_size];
+        for step in 0..max_new {
+            let logits = self.lm_head(&cur_hidden);
+            let mut still = Vec::with_capacity(active.len());
+            for (row, &i) in active.iter().enumerate() {
+                let l = &logits[row * c.vocab_size..(row + 1) * c.vocab_size];
+                let (tok, entropy) = sample_token(l, gen, &mut rngs[i], &mut probs);
+                let s = &mut samples[i];
+                s.tokens.push(tok);
+                s.mean_entropy += entropy;
+                if gen.stop_tokens.contains(&tok) {
+                    s.stopped = true;
+                } else if step + 1 < max_new {
+                    still.push(i);
+                }
+            }
+            active = still;
+            if active.is_empty() {
+                break;
+            }
+            let toks: Vec<u32> = active
+                .iter()
+                .map(|&i| *samples[i].tokens.last().unwrap_or(&0))
+                .collect();
+            let pos: Vec<usize> = active.iter().map(|&i| next_pos[i]).collect();
+            cur_hidden = self.forward_rows(&mut cache, &active, &pos, &toks);
+            for &i in &active {
+                next_pos[i] += 1;
+            }
+        }
+        for s in &mut samples {
+            s.mean_entropy /= s.tokens.len().max(1) as f64;
+        }
+        samples
+    }
+}
+
+/// Draws one token from logits with temperature, top-k and top-p; returns it and the entropy
+/// of the distribution it was drawn from.
+fn sample_token(
+    logits: &[f32],
+    gen: &GenConfig,
+    rng: &mut SplitMix64,
+    probs: &mut [f32],
+) -> (u32, f64) {
+    let temp = gen.temperature.max(1e-6) as f32;
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for (p, &l) in probs.iter_mut().zip(logits) {
+        *p = ((l - max) / temp).exp();
+        sum += *p as f64;
+    }
+    let filtering = (gen.top_k > 0 && gen.top_k < logits.len()) || gen.top_p < 1.0;
+    if filtering {
+        let mut order: Vec<u32> = (0..probs.len() as u32).collect();
+        order.sort_unstable_by(|a, b| {
+            probs[*b as usize]
+                .total_cmp(&probs[*a as usize])
+                .then(a.cmp(b))
+        });
+        let k = if gen.top_k > 0 {
+            gen.top_k.min(order.len())
+        } else {
+            order.len()
+        };
+        let mut kept = 0usize;
+        let mut mass = 0f64;
+        for &t in &order[..k] {
+            kept += 1;
+            mass += probs[t as usize] as f64 / sum;
+            if mass >= gen.top_p {
+                break;
+            }
+        }
+        for &t in &order[kept..] {
+            probs[t as usize] = 0.0;
+        }
+        sum = probs.iter().map(|&p| p as f64).sum();
+    }
+    let mut entropy = 0f64;
+    for &p in probs.iter() {
+        if p > 0.0 {
+            let q = p as f64 / sum;
+            entropy -= q * q.ln();
+        }
+    }
+    let mut u = rng.next_f64() * sum;
+    let mut last = 0u32;
+    for (t, &p) in probs.iter().enumerate() {
+        if p > 0.0 {
+            last = t as u32;
+            u -= p as f64;
+            if u <= 0.0 {
+                return (t as u32, entropy);
+            }
+        }
+    }
+    (last, entropy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::policy::SeqBatch;
+    use candle_core::{Device, Tensor};
+
+    fn small() -> PolicyConfig {
+        PolicyConfig {
+            vocab_size: 64,
+            ctx: 32,
+            d_model: 32,
+            n_layers: 2,
+            n_heads: 4,
+            d_ff: 64,
+            ln_eps: 1e-5,
+        }
+    }
+
+    #[test]
+    fn kv_cache_logits_match_a_full_forward() {
+        let dev = Device::Cpu;
+        let policy = Policy::new(&small(), 11, &dev).unwrap();
+        let dec = Decoder::from_policy(&policy).unwrap();
+        let ids: Vec<u32> = (0..20).map(|i| (i * 7 % 64) as u32).collect();
+        let full: Vec<Vec<f32>> = policy
+            .logits(
+                &Tensor::from_vec(ids.clone(), (1, 20), &dev).unwrap(),
+                &Tensor::ones((1, 20), candle_core::DType::F32, &dev).unwrap(),
+            )
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        // Prefill 12 tokens, then one token at a time.
+        let mut cache = KvCache::new(&policy.config, 1);
+        let mut inc = dec.lm_head(&dec.forward_rows(
+            &mut cache,
+            &[0; 12],
+            &(0..12).collect::<Vec<_>>(),
+            &ids[..12],
+        ));
+        for p in 12..20 {
+            inc.extend(dec.lm_head(&dec.forward_rows(&mut cache, &[0], &[p], &ids[p..p + 1])));
+        }
+        let mut worst = 0f32;
+        for (p, row) in full.iter().enumerate() {
+            for (v, a) in row.iter().enumerate() {
+                worst = worst.max((a - inc[p * 64 + v]).abs());
+            }
+        }
+        assert!(worst < 1e-4, "max |diff| {worst}");
+        let _ = SeqBatch::new(&[(&ids[..], 1)], 0, &dev).unwrap();
+    }
+
+    #[test]
+    fn sampling_is_seeded_and_independent_of_batch_size() {
+        let policy = Policy::new(&small(), 5, &Device::Cpu).unwrap();
+        let dec = Decoder::from_policy(&policy).unwrap();
+        let prompts: Vec<Vec<u32>> = (0..5).map(|i| vec![1 + i, 2, 3 + i]).collect();
+        let gen = |batch| GenConfig {
+            max_new_tokens: 10,
+            seed: 9,
+            batch,
+            stop_tokens: vec![63],
+            ..GenConfig::default()
+        };
+        let a = dec.generate(&prompts, &gen(5));
+        let b = dec.generate(&prompts, &gen(2));
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.tokens, y.tokens);
+            assert!((x.mean_entropy - y.mean_entropy).abs() < 1e-6);
+        }
+        assert!(a
+            .iter()
+            .all(|s| !s.tokens.is_empty() && s.tokens.len() <= 10));
+        assert!(a
+            .iter()
+            .all(|s| s.stopped == (s.tokens.last() == Some(&63))));
+        let c = dec.generate(&prompts, &GenConfig { seed: 10, ..gen(5) });
+        assert_ne!(a[1].tokens, c[1].tokens);
+    }
+
+    #[test]
+    fn top_k_one_is_greedy() {
+        let mut probs = vec![0f32; 4];
+        let gen = GenConfig {
+            top_k: 1,
+            ..GenConfig::default()
+        };
+        let mut rng = SplitMix64::new(1);
+        for _ in 0..20 {
+            let (t, e) = sample_token(&[0.1, 2.0, 1.9, -1.0], &gen, &mut rng, &mut probs);
+            assert_eq!(t, 1);
+            assert_eq!(e, 0.0);
+        }
+        let gen = GenConfig {
+            top_p: 0.5,
+            ..GenConfig::default()
+        };
+        let (t, _) = sample_token(&[0.0, 5.0, 0.0, 0.0], &gen, &mut rng, &mut probs);
+        assert_eq!(t, 1);
+    }
+}

@@ -1,0 +1,338 @@
+//! Policy optimisation steps: supervised fine-tuning (SFT, and best-of-n which is SFT on the
+//! reward model's favourite samples), DPO / IPO against a frozen reference, and RLOO
+//! (REINFORCE with a leave-one-out baseline). Token ids in, metrics out; no SQLite here.
+
+use std::time::Instant;
+
+use candle_core::{DType, Result, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::optim::{clip_grad_norm, learning_rate, AdamW, AdamWConfig, Schedule};
+use super::policy::{Policy, SeqBatch};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyTrainConfig {
+    pub lr: f64,
+    pub warmup_frac: f64,
+    pub schedule: Schedule,
+    pub weight_decay: f64,
+    pub clip_norm: f64,
+    /// DPO temperature, and the KL coefficient of RLOO.
+    pub beta: f64,
+    /// IPO's squared loss instead of DPO's sigmoid.
+    pub ipo: bool,
+    pub seed: u64,
+}
+
+impl Default for PolicyTrainConfig {
+    fn default() -> Self {
+        PolicyTrainConfig {
+            lr: 3e-4,
+            warmup_frac: 0.1,
+            schedule: Schedule::Cosine,
+            weight_decay: 0.0,
+            clip_norm: 1.0,
+            beta: 0.1,
+            ipo: false,
+            seed: 0,
+        }
+    }
+}
+
+/// What one step reports. Fields that a method does not produce are 0.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PolicyStep {
+    pub step: u64,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    /// Mean over sequences of log pi(y) - log ref(y) on this step's data (a KL estimate when the
+    /// data are the policy's own samples).
+    pub kl: f64,
+    /// DPO: mean implicit reward margin beta * ((pi_c - ref_c) - (pi_r - ref_r)), and how often > 0.
+    pub margin: f64,
+    pub accuracy: f64,
+    /// RLOO: mean reward of the samples.
+    pub reward: f64,
+    pub tokens_per_s: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyTrainError {
+    #[error("training stopped at step {step}: {what} is {value} (not finite); the last good checkpoint is kept. Try a lower --lr.")]
+    NotFinite {
+        step: u64,
+        what: &'static str,
+        value: f64,
+    },
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+pub struct PolicyTrainer {
+    pub policy: Policy,
+    /// Frozen copy of the starting weights (DPO, RLOO and the KL figures).
+    pub reference: Policy,
+    pub opt: AdamW,
+    pub config: PolicyTrainConfig,
+    pub step: u64,
+    pub total_steps: u64,
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    t.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// `log(1 + e^x)`, stable for large |x|.
+fn softplus(x: &Tensor) -> Result<Tensor> {
+    x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?
+}
+
+impl PolicyTrainer {
+    pub fn new(
+        policy: Policy,
+        config: PolicyTrainConfig,
+        total_steps: u64,
+    ) -> Result<PolicyTrainer> {
+        let reference = policy.frozen_copy()?;
+        let opt = AdamW::new(
+            policy.trainable(),
+            AdamWConfig {
+                lr: config.lr,
+                weight_decay: config.weight_decay,
+                ..AdamWConfig::default()
+            },
+        )?;
+        Ok(PolicyTrainer {
+            policy,
+            reference,
+            opt,
+            config,
+            step: 0,
+            total_steps: total_steps.max(1),
+        })
+    }
+
+    fn apply(&mut self, loss: &Tensor) -> std::result::Result<(f64, f64, f64), PolicyTrainError> {
+        let loss_v = scalar(loss)?;
+        if !loss_v.is_finite() {
+            return Err(PolicyTrainError::NotFinite {
+                step: self.step,
+                what: "the loss",
+                value: loss_v,
+            });
+        }
+        let mut grads = loss.backward()?;
+        let vars = self.policy.trainable();
+        let grad_norm = clip_grad_norm(&mut grads, &vars, self.config.clip_norm)?;
+        if !grad_norm.is_finite() {
+            return Err(PolicyTrainError::NotFinite {
+                step: self.step,
+                what: "the gradient norm",
+                value: grad_norm,
+            });
+        }
+        let warmup = (self.total_steps as f64 * self.config.warmup_frac).round() as u64;
+        let lr = learning_rate(
+            self.config.schedule,
+            self.config.lr,
+            self.step,
+            warmup,
+            self.total_steps,
+        );
+        self.opt.step(&grads, lr)?;
+        self.step += 1;
+        Ok((loss_v, grad_norm, lr))
+    }
+
+    fn kl(&self, pol: &Tensor, batch: &SeqBatch) -> Result<f64> {
+        let r = self.reference.sequence_logps(batch)?;
+        scalar(&(pol.detach() - r)?.mean_all()?)
+    }
+
+    /// Supervised step: mean negative log-likelihood per response token.
+    pub fn sft_step(
+        &mut self,
+        batch: &SeqBatch,
+    ) -> std::result::Result<PolicyStep, PolicyTrainError> {
+        let started = Instant::now();
+        let lp = self.policy.sequence_logps(batch)?;
+        let tokens: usize = batch.response_tokens.iter().sum();
+        let loss = (lp.sum_all()?.neg()? / tokens.max(1) as f64)?;
+        let kl = self.kl(&lp, batch)?;
+        let (loss, grad_norm, lr) = self.apply(&loss)?;
+        Ok(PolicyStep {
+            step: self.step,
+            loss,
+            grad_norm,
+            lr,
+            kl,
+            tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            ..PolicyStep::default()
+        })
+    }
+
+    /// DPO (or IPO) step. `batch` holds the chosen sequences then the rejected ones, pair i
+    /// being rows i and i + n.
+    pub fn dpo_step(
+        &mut self,
+        batch: &SeqBatch,
+    ) -> std::result::Result<PolicyStep, PolicyTrainError> {
+        let started = Instant::now();
+        let n = batch.batch / 2;
+        let pol = self.policy.sequence_logps(batch)?;
+        let refr = self.reference.sequence_logps(batch)?;
+        let diff = (&pol - &refr)?;
+        let h = (diff.narrow(0, 0, n)? - diff.narrow(0, n, n)?)?; // (n,)
+        let beta = self.config.beta;
+        let loss = if self.config.ipo {
+            // IPO: (h - 1/(2 beta))^2, h on summed log-ratios.
+            (h.clone() - 1.0 / (2.0 * beta))?.sqr()?.mean_all()?
+        } else {
+            softplus(&(h.clone() * -beta)?)?.mean_all()?
+        };
+        let margins: Vec<f32> = (h.detach() * beta)?.to_vec1()?;
+        let kl = scalar(&diff.detach().mean_all()?)?;
+        let tokens: usize = batch.response_tokens.iter().sum();
+        let (loss, grad_norm, lr) = self.apply(&loss)?;
+        Ok(PolicyStep {
+            step: self.step,
+            loss,
+            grad_norm,
+            lr,
+            kl,
+            margin: margins.iter().map(|&m| m as f64).sum::<f64>() / n.max(1) as f64,
+            accuracy: margins.iter().filter(|&&m| m > 0.0).count() as f64 / n.max(1) as f64,
+            tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            ..PolicyStep::default()
+        })
+    }
+
+    /// RLOO step on `k` samples per prompt (rows grouped by prompt, k consecutive rows each)
+    /// with reward-model scores: reward = score - beta * (log pi - log ref), advantage = reward
+    /// minus the mean reward of the prompt's other samples.
+    pub fn rloo_step(
+        &mut self,
+        batch: &SeqBatch,
+        k: usize,
+        scores: &[f64],
+    ) -> std::result::Result<PolicyStep, PolicyTrainError> {
+        let started = Instant::now();
+        let pol = self.policy.sequence_logps(batch)?;
+        let refr: Vec<f32> = self.reference.sequence_logps(batch)?.to_vec1()?;
+        let pol_v: Vec<f32> = pol.detach().to_vec1()?;
+        let beta = self.config.beta;
+        let rewards: Vec<f64> = scores
+            .iter()
+            .zip(pol_v.iter().zip(&refr))
+            .map(|(s, (p, r))| s - beta * (*p as f64 - *r as f64))
+            .collect();
+        let k = k.max(2);
+        let mut adv = vec![0f32; rewards.len()];
+        for (g, chunk) in rewards.chunks(k).enumerate() {
+            let sum: f64 = chunk.iter().sum();
+            for (i, r) in chunk.iter().enumerate() {
+                adv[g * k + i] = (r - (sum - r) / (chunk.len() - 1).max(1) as f64) as f32;
+            }
+        }
+        let adv_t = Tensor::from_vec(adv, rewards.len(), pol.device())?;
+        let loss = (pol * adv_t)?.mean_all()?.neg()?;
+        let kl = pol_v
+            .iter()
+            .zip(&refr)
+            .map(|(p, r)| (p - r) as f64)
+            .sum::<f64>()
+            / pol_v.len().max(1) as f64;
+        let tokens: usize = batch.response_tokens.iter().sum();
+        let (loss, grad_norm, lr) = self.apply(&loss)?;
+        Ok(PolicyStep {
+            step: self.step,
+            loss,
+            grad_norm,
+            lr,
+            kl,
+            reward: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
+            tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            ..PolicyStep::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::policy::PolicyConfig;
+    use candle_core::Device;
+
+    fn small() -> PolicyConfig {
+        PolicyConfig {
+            vocab_size: 32,
+            ctx: 16,
+            d_model: 16,
+            n_layers: 1,
+            n_heads: 2,
+            d_ff: 32,
+            ln_eps: 1e-5,
+        }
+    }
+
+    #[test]
+    fn dpo_starts_at_log_two_and_learns_to_prefer_the_chosen_response() {
+        let dev = Device::Cpu;
+        let policy = Policy::new(&small(), 1, &dev).unwrap();
+        let cfg = PolicyTrainConfig {
+            lr: 1e-2,
+            warmup_frac: 0.0,
+            ..PolicyTrainConfig::default()
+        };
+        let mut t = PolicyTrainer::new(policy, cfg, 40).unwrap();
+        let chosen: &[u32] = &[3, 4, 5, 6, 7];
+        let rejected: &[u32] = &[3, 4, 9, 9, 9];
+        let batch = SeqBatch::new(&[(chosen, 2), (rejected, 2)], 0, &dev).unwrap();
+        let first = t.dpo_step(&batch).unwrap();
+        assert!(
+            (first.loss - std::f64::consts::LN_2).abs() < 1e-5,
+            "{}",
+            first.loss
+        );
+        let mut last = first;
+        for _ in 0..30 {
+            last = t.dpo_step(&batch).unwrap();
+        }
+        assert!(last.loss < 0.3, "{}", last.loss);
+        assert!(last.margin > 0.0 && last.accuracy == 1.0);
+    }
+
+    #[test]
+    fn sft_lowers_the_loss_and_rloo_raises_the_probability_of_rewarded_samples() {
+        let dev = Device::Cpu;
+        let cfg = PolicyTrainConfig {
+            lr: 1e-2,
+            warmup_frac: 0.0,
+            ..PolicyTrainConfig::default()
+        };
+        let mut t =
+            PolicyTrainer::new(Policy::new(&small(), 2, &dev).unwrap(), cfg.clone(), 30).unwrap();
+        let seq: &[u32] = &[1, 2, 3, 4, 5, 6];
+        let b = SeqBatch::new(&[(seq, 2)], 0, &dev).unwrap();
+        let first = t.sft_step(&b).unwrap().loss;
+        for _ in 0..20 {
+            t.sft_step(&b).unwrap();
+        }
+        assert!(t.sft_step(&b).unwrap().loss < first * 0.5);
+
+        let mut t = PolicyTrainer::new(Policy::new(&small(), 2, &dev).unwrap(), cfg, 30).unwrap();
+        let good: &[u32] = &[1, 2, 7, 7];
+        let bad: &[u32] = &[1, 2, 8, 8];
+        let b = SeqBatch::new(&[(good, 2), (bad, 2)], 0, &dev).unwrap();
+        let before: Vec<f32> = t.policy.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        for _ in 0..10 {
+            t.rloo_step(&b, 2, &[1.0, -1.0]).unwrap();
+        }
+        let after: Vec<f32> = t.policy.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        assert!(
+            after[0] > before[0] && after[1] < before[1],
+            "{before:?} {after:?}"
+        );
+    }
+}
