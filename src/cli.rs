@@ -99,6 +99,36 @@ pub enum Command {
     /// Training runs in the DB with their status and best eval accuracy.
     #[command(after_help = "Examples:\n  kibble runs\n  kibble runs --json")]
     Runs(StatsArgs),
+    /// Train a policy language model: `--sft` warm-starts the tiny GPT from scratch on the
+    /// DB's best-ranked answers (improve it afterwards with `kibble improve`).
+    #[command(
+        name = "train-policy",
+        after_help = "Examples:\n  kibble train-policy --sft\n  kibble train-policy --sft --all-candidates --epochs 5   # a DB with no rankings yet\n  kibble train-policy --sft --json | jq ."
+    )]
+    TrainPolicy(TrainPolicyArgs),
+    /// Sample N answers per prompt from a policy into the DB; they enter the labelling queue
+    /// with source policy:<run>/round<k>.
+    #[command(
+        after_help = "Examples:\n  kibble sample --n 4                       # newest policy, unlabelled prompts\n  kibble sample --policy 7 --prompts all --temperature 0.8 --top-p 0.95\n  kibble sample --prompts ids.txt           # one prompt id or exact prompt text per line"
+    )]
+    Sample(SampleArgs),
+    /// Rank pending prompts by a declared rule, as annotator sim:<rule> (unattended loops).
+    #[command(
+        after_help = "Examples:\n  kibble simulate --rule 'regex:(?i)\\bplease\\b'   # more matches = better\n  kibble simulate --rule shorter --noise 0.1\n  kibble simulate --rule checkpoint:4                # a reward model as judge"
+    )]
+    Simulate(SimulateArgs),
+    /// One policy-improvement round: best-of-n fine-tuning, DPO or RLOO against the reward model,
+    /// with held-out reward before/after and KL to the starting policy.
+    #[command(
+        after_help = "Examples:\n  kibble improve --method bon --n 8\n  kibble improve --method dpo --beta 0.1\n  kibble improve --method rloo --steps 100 --beta 0.05\n  kibble improve --method dpo --policy 7 --reward-model 4 --json"
+    )]
+    Improve(ImproveArgs),
+    /// Export a policy run as an HF transformers folder (GPT-2 layout for the tiny policy).
+    #[command(
+        name = "export-model",
+        after_help = "Examples:\n  kibble export-model --run 7 --out my-policy/\n\nThen in Python: AutoModelForCausalLM.from_pretrained(\"my-policy\")"
+    )]
+    ExportModel(ExportModelArgs),
     /// Speed benchmarks that anyone can run on their own machine.
     #[command(
         after_help = "Examples:\n  kibble bench import --prompts 250000\n  kibble bench queue --db big.db"
@@ -241,6 +271,132 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TrainPolicyArgs {
+    /// Supervised warm-start of the tiny GPT on best-ranked answers (the only mode so far).
+    #[arg(long)]
+    pub sft: bool,
+    /// Learn from every candidate, not only best-ranked ones.
+    #[arg(long)]
+    pub all_candidates: bool,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 8192)]
+    pub vocab_size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Sampling options shared by `sample` and `improve`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    #[arg(long, default_value_t = 128)]
+    pub max_new_tokens: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Keep the K most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Keep the smallest set of tokens with this much probability (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Policy run id or checkpoint folder (default: the newest policy).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// all, unlabelled, or a FILE of prompt ids / exact prompt texts, one per line.
+    #[arg(long, default_value = "unlabelled")]
+    pub prompts: String,
+    /// Answers per prompt.
+    #[arg(long, default_value_t = 4)]
+    pub n: usize,
+    #[command(flatten)]
+    pub gen: GenArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// regex:PATTERN (more matches preferred), shorter, longer, or checkpoint:ID|DIR.
+    #[arg(long)]
+    pub rule: String,
+    /// Probability of swapping each adjacent pair in the simulated order.
+    #[arg(long, default_value_t = 0.0)]
+    pub noise: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Rank at most this many prompts.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImproveArgs {
+    #[arg(long, value_enum, default_value = "bon")]
+    pub method: crate::jobs::policy::Method,
+    /// Policy run id or checkpoint folder to start from (default: the newest policy).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Reward-model checkpoint id or folder (default: the newest).
+    #[arg(long)]
+    pub reward_model: Option<String>,
+    /// Samples per prompt.
+    #[arg(long, default_value_t = 4)]
+    pub n: usize,
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// RLOO optimisation steps.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// DPO temperature / RLOO KL coefficient.
+    #[arg(long, default_value_t = 0.1)]
+    pub beta: f64,
+    /// IPO loss instead of DPO's.
+    #[arg(long)]
+    pub ipo: bool,
+    /// Train prompts per round (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub max_prompts: usize,
+    /// Held-out prompts sampled before and after.
+    #[arg(long, default_value_t = 32)]
+    pub eval_prompts: usize,
+    /// DPO: learn only from RM-ranked samples, not from human rankings.
+    #[arg(long)]
+    pub no_human_pairs: bool,
+    #[command(flatten)]
+    pub gen: GenArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportModelArgs {
+    /// Policy run id.
+    #[arg(long)]
+    pub run: i64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub what: BenchCommand,
@@ -275,6 +431,27 @@ pub enum BenchCommand {
         warmup: usize,
         #[arg(long, default_value_t = 15)]
         batches: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tiny policy sampling at the shapes of shared/peers/torch_policy_bench.py: batch 8,
+    /// 32-token prompts, 128 new tokens, temperature 1, KV cache; prints new tokens/s.
+    Sample {
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        #[arg(long, default_value_t = 10)]
+        iters: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// DPO steps of the tiny policy: 8 pairs x 128 tokens (32-token prompt), beta 0.1; pairs/s.
+    Dpo {
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
         #[arg(long)]
         json: bool,
     },

@@ -30,6 +30,17 @@ pub fn run(what: BenchCommand) -> anyhow::Result<()> {
             batches,
             json,
         } => bench_rm_score(warmup, batches, json),
+        BenchCommand::Sample {
+            warmup,
+            iters,
+            batch,
+            json,
+        } => bench_sample(warmup, iters, batch, json),
+        BenchCommand::Dpo {
+            warmup,
+            steps,
+            json,
+        } => bench_dpo(warmup, steps, json),
         BenchCommand::Tui { .. } => unreachable!("run by commands.rs: it needs the tui module"),
     }
 }
@@ -343,4 +354,131 @@ fn print_result(result: &serde_json::Value, as_json: bool) -> anyhow::Result<()>
         println!("{}", serde_json::to_string_pretty(result)?);
     }
     Ok(())
+}
+
+/// Random ids in 3..vocab (the special tokens stay out), from a seeded generator.
+fn random_ids(n: usize, vocab: usize, rng: &mut crate::domain::SplitMix64) -> Vec<u32> {
+    (0..n)
+        .map(|_| 3 + (rng.next_u64() % (vocab as u64 - 3)) as u32)
+        .collect()
+}
+
+const POLICY_VOCAB: usize = 8192;
+
+fn bench_sample(warmup: usize, iters: usize, batch: usize, as_json: bool) -> anyhow::Result<()> {
+    use crate::ml::decode::{Decoder, GenConfig};
+    use crate::ml::policy::{Policy, PolicyConfig};
+    let (prompt_len, new_tokens) = (32, 128);
+    let policy = Policy::new(
+        &PolicyConfig::tiny(POLICY_VOCAB),
+        1234,
+        &candle_core::Device::Cpu,
+    )?;
+    let decoder = Decoder::from_policy(&policy)?;
+    let mut rng = crate::domain::SplitMix64::new(1234);
+    let prompts: Vec<Vec<u32>> = (0..batch)
+        .map(|_| random_ids(prompt_len, POLICY_VOCAB, &mut rng))
+        .collect();
+    let mut times = Vec::new();
+    for i in 0..warmup + iters {
+        let gen = GenConfig {
+            max_new_tokens: new_tokens,
+            temperature: 1.0,
+            seed: i as u64,
+            batch,
+            ..GenConfig::default()
+        };
+        let t = Instant::now();
+        let out = decoder.generate(&prompts, &gen);
+        let dt = t.elapsed().as_secs_f64();
+        anyhow::ensure!(out.iter().all(|s| s.tokens.len() == new_tokens));
+        if i >= warmup {
+            times.push(dt);
+        }
+    }
+    let wall: f64 = times.iter().sum();
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let result = json!({
+        "bench": "kibble sample",
+        "threads": threads(),
+        "batch": batch,
+        "prompt_len": prompt_len,
+        "new_tokens": new_tokens,
+        "timed_calls": iters,
+        "tokens_per_s": (iters * batch * new_tokens) as f64 / wall,
+        "ms_per_decode_step": wall * 1e3 / (iters * new_tokens) as f64,
+        "median_call_ms": percentile(&sorted, 0.5) * 1e3,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    print_result(&result, as_json)
+}
+
+fn bench_dpo(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
+    use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
+    use crate::ml::policy_train::{PolicyTrainConfig, PolicyTrainer};
+    let device = candle_core::Device::Cpu;
+    let (pairs, t_len, prompt_len) = (8, 128, 32);
+    let cfg = PolicyConfig::tiny(POLICY_VOCAB);
+    let policy = Policy::new(&cfg, 1234, &device)?;
+    let n_steps = warmup + steps;
+    let train = PolicyTrainConfig {
+        lr: 3e-4,
+        warmup_frac: 0.0,
+        clip_norm: f64::INFINITY,
+        ..PolicyTrainConfig::default()
+    };
+    let mut trainer = PolicyTrainer::new(policy, train, n_steps as u64)?;
+    let mut rng = crate::domain::SplitMix64::new(1236);
+    let mut times = Vec::new();
+    let mut losses = Vec::new();
+    for i in 0..n_steps {
+        let prompts: Vec<Vec<u32>> = (0..pairs)
+            .map(|_| random_ids(prompt_len, POLICY_VOCAB, &mut rng))
+            .collect();
+        let seqs: Vec<Vec<u32>> = (0..2 * pairs)
+            .map(|j| {
+                let mut s = prompts[j % pairs].clone();
+                s.extend(random_ids(t_len - prompt_len, POLICY_VOCAB, &mut rng));
+                s
+            })
+            .collect();
+        let rows: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.as_slice(), prompt_len)).collect();
+        let batch = SeqBatch::new(&rows, 0, &device)?;
+        let t = Instant::now();
+        let m = trainer.dpo_step(&batch)?;
+        let dt = t.elapsed().as_secs_f64();
+        losses.push(m.loss);
+        if i >= warmup {
+            times.push(dt);
+        }
+    }
+    let wall: f64 = times.iter().sum();
+    let steps_per_s = steps as f64 / wall;
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    // The peer's formula: tokens * [(6 N + 3 attn) + (2 N + attn)], N = non-embedding + V*D.
+    let (d, l) = (cfg.d_model as f64, cfg.n_layers as f64);
+    let non_emb = l * (4.0 * d * d + 2.0 * d * cfg.d_ff as f64);
+    let n_mm = non_emb + POLICY_VOCAB as f64 * d;
+    let tok = (2 * pairs * t_len) as f64;
+    let attn = 2.0 * l * t_len as f64 * d;
+    let flop_step = tok * ((6.0 * n_mm + 3.0 * attn) + (2.0 * n_mm + attn));
+    let result = json!({
+        "bench": "kibble dpo",
+        "threads": threads(),
+        "pairs_per_step": pairs,
+        "seq_len": t_len,
+        "prompt_len": prompt_len,
+        "timed_steps": steps,
+        "steps_per_s": steps_per_s,
+        "pairs_per_s": steps_per_s * pairs as f64,
+        "tokens_per_s": steps_per_s * tok,
+        "median_step_ms": percentile(&sorted, 0.5) * 1e3,
+        "achieved_gflops": flop_step * steps_per_s / 1e9,
+        "loss_first": losses.first(),
+        "loss_last": losses.last(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    print_result(&result, as_json)
 }

@@ -3,7 +3,10 @@
 
 pub mod bench;
 pub mod export;
+pub mod export_model;
 pub mod import;
+pub mod policy;
 pub mod report;
 pub mod score;
+pub mod simulate;
 pub mod train_rm;

@@ -47,7 +47,7 @@ pub fn resolve(store: Option<&Store>, r: &CheckpointRef) -> anyhow::Result<(Path
         }
         CheckpointRef::Latest => {
             let store = store.ok_or_else(|| anyhow::anyhow!("pass --checkpoint DIR"))?;
-            let c = store.checkpoints(None)?.into_iter().last().ok_or_else(|| {
+            let c = store.latest_checkpoint(&["rm"])?.ok_or_else(|| {
                 anyhow::anyhow!("no reward-model checkpoint yet; run `kibble train-rm` first")
             })?;
             Ok((PathBuf::from(c.path), Some(c.id)))

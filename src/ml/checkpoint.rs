@@ -22,7 +22,7 @@ pub enum CheckpointError {
     Tokenizer(#[from] tokenizer::TokenizerError),
 }
 
-fn file_err(path: &Path, message: impl std::fmt::Display) -> CheckpointError {
+pub(crate) fn file_err(path: &Path, message: impl std::fmt::Display) -> CheckpointError {
     CheckpointError::File {
         path: path.display().to_string(),
         message: message.to_string(),
@@ -56,10 +56,7 @@ pub fn save(
     meta: &CheckpointMeta,
     optimizer: Option<&AdamW>,
 ) -> Result<(), CheckpointError> {
-    let tmp = sibling(dir, &format!(".tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
-    let write = || -> Result<(), CheckpointError> {
+    write_folder_atomically(dir, |tmp| {
         let w = tmp.join("model.safetensors");
         model.save_weights(&w).map_err(|e| file_err(&w, e))?;
         if let Some(opt) = optimizer {
@@ -71,18 +68,34 @@ pub fn save(
             .tokenizer
             .save(&t, false)
             .map_err(|e| file_err(&t, e))?;
-        let c = tmp.join("config.json");
-        let json = serde_json::to_string_pretty(meta).map_err(|e| file_err(&c, e))?;
-        std::fs::write(&c, json).map_err(|e| file_err(&c, e))?;
-        for f in ["model.safetensors", "tokenizer.json", "config.json"] {
-            let p = tmp.join(f);
+        write_json(&tmp.join("config.json"), meta)
+    })
+}
+
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| file_err(path, e))?;
+    std::fs::write(path, json).map_err(|e| file_err(path, e))
+}
+
+/// Fills a temporary sibling folder with `write`, syncs every file in it, then renames it to
+/// `dir`: a killed process leaves the old folder or the new one, never half of one.
+pub(crate) fn write_folder_atomically(
+    dir: &Path,
+    write: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<(), CheckpointError> {
+    let tmp = sibling(dir, &format!(".tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
+    let written = write(&tmp).and_then(|_| {
+        for entry in std::fs::read_dir(&tmp).map_err(|e| file_err(&tmp, e))? {
+            let p = entry.map_err(|e| file_err(&tmp, e))?.path();
             std::fs::File::open(&p)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| file_err(&p, e))?;
         }
         Ok(())
-    };
-    if let Err(e) = write() {
+    });
+    if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
@@ -103,13 +116,16 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CheckpointError> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CheckpointError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
     serde_json::from_str(&text).map_err(|e| file_err(path, format!("malformed JSON: {e}")))
 }
 
-fn read_weights(path: &Path, device: &Device) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
+pub(crate) fn read_weights(
+    path: &Path,
+    device: &Device,
+) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
     if !path.exists() {
         return Err(file_err(path, "missing"));
     }

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use super::ops::erf64;
+use rayon::prelude::*;
+
 use super::policy::{Policy, PolicyConfig};
 use crate::domain::SplitMix64;
 
@@ -87,16 +88,23 @@ impl KvCache {
 /// `y (rows x out) = x (rows x in) W^T + b` with W stored (out x in) row-major.
 fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
     let mut y = vec![0f32; rows * d_out];
+    #[cfg(target_arch = "x86_64")]
+    if rows <= 16
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        few_rows::linear(x, rows, w, b, d_in, d_out, &mut y);
+        return y;
+    }
     for r in 0..rows {
         y[r * d_out..(r + 1) * d_out].copy_from_slice(b);
     }
-    // Threads only pay off once the product is big enough (the LM head, long prefills).
-    let par = if rows * d_in * d_out >= 1 << 21 {
+    let par = if rows * d_in * d_out >= 1 << 20 {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: all three buffers are sized rows x in, out x in and rows x out as the strides say.
+    // SAFETY: buffers are rows x in (x), out x in (w) and rows x out (y), as the strides say.
     unsafe {
         gemm::gemm(
             rows,
@@ -123,6 +131,123 @@ fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], d_in: usize, d_out: usiz
     y
 }
 
+/// Decode steps multiply a handful of rows by each weight matrix: the work is bound by
+/// reading W once, and a general gemm spends its time packing W. This kernel streams each W
+/// row once, multiplying it into up to 8 input rows held in AVX registers.
+#[cfg(target_arch = "x86_64")]
+mod few_rows {
+    use std::arch::x86_64::*;
+
+    use crate::ml::ops::SharedMut;
+
+    /// SAFETY (callers): AVX2 and FMA are available; `x` is R x d_in; `w` is W (d_out x d_in);
+    /// `y` points at row 0 of R rows of d_out, of which this call writes columns o0..o1.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block<const R: usize>(
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        d_in: usize,
+        d_out: usize,
+        (o0, o1): (usize, usize),
+        y: *mut f32,
+    ) {
+        let full = d_in / 8 * 8;
+        for o in o0..o1 {
+            let wr = w.as_ptr().add(o * d_in);
+            let mut acc = [_mm256_setzero_ps(); R];
+            let mut k = 0;
+            while k < full {
+                let wv = _mm256_loadu_ps(wr.add(k));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x.as_ptr().add(r * d_in + k)), *a);
+                }
+                k += 8;
+            }
+            for (r, a) in acc.iter().enumerate() {
+                let mut lanes = [0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
+                let mut s: f32 = lanes.iter().sum();
+                for kk in full..d_in {
+                    s += *wr.add(kk) * x[r * d_in + kk];
+                }
+                *y.add(r * d_out + o) = s + b[o];
+            }
+        }
+    }
+
+    /// Rows in groups of 8, 4, 2, 1; output columns split over threads for big matrices.
+    pub fn linear(
+        x: &[f32],
+        rows: usize,
+        w: &[f32],
+        b: &[f32],
+        d_in: usize,
+        d_out: usize,
+        y: &mut [f32],
+    ) {
+        use rayon::prelude::*;
+        let mut groups = Vec::new();
+        let mut r0 = 0;
+        for g in [8, 4, 2, 1] {
+            while rows - r0 >= g {
+                groups.push((r0, g));
+                r0 += g;
+            }
+        }
+        let dst = SharedMut(y.as_mut_ptr());
+        let run = |(o0, o1): (usize, usize)| {
+            for &(r0, g) in &groups {
+                let xs = &x[r0 * d_in..(r0 + g) * d_in];
+                // SAFETY: the caller checked for AVX2 and FMA; each task writes its own columns.
+                unsafe {
+                    let yp = dst.ptr().add(r0 * d_out);
+                    match g {
+                        8 => block::<8>(xs, w, b, d_in, d_out, (o0, o1), yp),
+                        4 => block::<4>(xs, w, b, d_in, d_out, (o0, o1), yp),
+                        2 => block::<2>(xs, w, b, d_in, d_out, (o0, o1), yp),
+                        _ => block::<1>(xs, w, b, d_in, d_out, (o0, o1), yp),
+                    }
+                }
+            }
+        };
+        let tasks = if d_out * d_in >= 1 << 17 {
+            rayon::current_num_threads() * 4
+        } else {
+            1
+        };
+        let per = d_out.div_ceil(tasks);
+        let ranges: Vec<(usize, usize)> = (0..tasks)
+            .map(|t| (t * per, ((t + 1) * per).min(d_out)))
+            .filter(|r| r.0 < r.1)
+            .collect();
+        if ranges.len() > 1 {
+            ranges.into_par_iter().for_each(run);
+        } else {
+            ranges.into_iter().for_each(run);
+        }
+    }
+}
+
+/// Dot product with eight independent accumulators, so the compiler can vectorise it.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 fn layer_norm(x: &mut [f32], d: usize, (w, b): &(Vec<f32>, Vec<f32>), eps: f64) {
     for row in x.chunks_mut(d) {
         let mean = row.iter().sum::<f32>() / d as f32;
@@ -137,8 +262,78 @@ fn layer_norm(x: &mut [f32], d: usize, (w, b): &(Vec<f32>, Vec<f32>), eps: f64) 
 /// Exact GELU via erf (the same approximation as the training kernel).
 fn gelu(x: &mut [f32]) {
     for v in x {
-        let z = *v as f64;
-        *v = (0.5 * z * (1.0 + erf64(z / std::f64::consts::SQRT_2))) as f32;
+        *v = 0.5 * *v * (1.0 + erf32(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+/// `erf64`'s approximation in f32 (|error| ~1e-7, like f32 rounding): the decode step's GELU.
+fn erf32(x: f32) -> f32 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_2
+            + t * (1.000_023_7
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_9
+                                    + t * (1.488_515_9
+                                        + t * (-0.822_152_2 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        1.0 - r
+    } else {
+        r - 1.0
+    }
+}
+
+/// One query row against one sequence's cached keys and values (`n` positions), all heads:
+/// `out` (d) = softmax(q k^T / sqrt(dh)) v per head. Compiled for AVX2 when the CPU has it.
+fn attend(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { attend_avx2(q, ks, vs, n, heads, out) };
+    }
+    attend_impl(q, ks, vs, n, heads, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn attend_avx2(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [f32]) {
+    attend_impl(q, ks, vs, n, heads, out)
+}
+
+#[inline(always)]
+fn attend_impl(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [f32]) {
+    let d = q.len();
+    let dh = d / heads;
+    let scale = 1.0 / (dh as f32).sqrt();
+    let mut scores = vec![0f32; n];
+    for hi in 0..heads {
+        let qh = &q[hi * dh..(hi + 1) * dh];
+        let mut max = f32::NEG_INFINITY;
+        for (j, s) in scores.iter_mut().enumerate() {
+            *s = dot(qh, &ks[j * d + hi * dh..j * d + (hi + 1) * dh]) * scale;
+            max = max.max(*s);
+        }
+        let mut sum = 0f32;
+        for s in scores.iter_mut() {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+        let oh = &mut out[hi * dh..(hi + 1) * dh];
+        let inv = 1.0 / sum;
+        for (j, s) in scores.iter().enumerate() {
+            let wgt = s * inv;
+            for (o, vv) in oh
+                .iter_mut()
+                .zip(&vs[j * d + hi * dh..j * d + (hi + 1) * dh])
+            {
+                *o += wgt * vv;
+            }
+        }
     }
 }
 
@@ -202,8 +397,6 @@ impl Decoder {
     ) -> Vec<f32> {
         let c = &self.config;
         let (d, rows, h) = (c.d_model, tokens.len(), c.n_heads);
-        let dh = d / h;
-        let scale = 1.0 / (dh as f32).sqrt();
         let mut x = vec![0f32; rows * d];
         for r in 0..rows {
             let (t, p) = (tokens[r] as usize, pos[r]);
@@ -211,7 +404,6 @@ impl Decoder {
                 x[r * d + j] = self.wte[t * d + j] + self.wpe[p * d + j];
             }
         }
-        let mut scores = vec![0f32; c.ctx];
         for (li, l) in self.layers.iter().enumerate() {
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln1, c.ln_eps);
@@ -224,31 +416,16 @@ impl Decoder {
                     .copy_from_slice(&qkv[r * 3 * d + 2 * d..r * 3 * d + 3 * d]);
             }
             let mut att = vec![0f32; rows * d];
-            for r in 0..rows {
-                let (ks, vs) = (&cache.k[li][seq[r]], &cache.v[li][seq[r]]);
-                let n = pos[r] + 1;
-                for hi in 0..h {
-                    let q = &qkv[r * 3 * d + hi * dh..r * 3 * d + (hi + 1) * dh];
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, s) in scores[..n].iter_mut().enumerate() {
-                        let k = &ks[j * d + hi * dh..j * d + (hi + 1) * dh];
-                        *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                        max = max.max(*s);
-                    }
-                    let mut sum = 0f32;
-                    for s in &mut scores[..n] {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
-                    let out = &mut att[r * d + hi * dh..r * d + (hi + 1) * dh];
-                    for (j, s) in scores[..n].iter().enumerate() {
-                        let wgt = s / sum;
-                        let v = &vs[j * d + hi * dh..j * d + (hi + 1) * dh];
-                        for (o, vv) in out.iter_mut().zip(v) {
-                            *o += wgt * vv;
-                        }
-                    }
-                }
+            let (kc, vc) = (&cache.k[li], &cache.v[li]);
+            let one_row = |(r, out): (usize, &mut [f32])| {
+                let q = &qkv[r * 3 * d..r * 3 * d + d];
+                let (ks, vs) = (&kc[seq[r]], &vc[seq[r]]);
+                attend(q, ks, vs, pos[r] + 1, h, out);
+            };
+            if rows > 1 {
+                att.par_chunks_mut(d).enumerate().for_each(one_row);
+            } else {
+                att.chunks_mut(d).enumerate().for_each(one_row);
             }
             let proj = linear(&att, rows, &l.proj.0, &l.proj.1, d, d);
             x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);

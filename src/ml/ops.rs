@@ -836,13 +836,13 @@ pub fn token_logprobs(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
 
 /// A raw pointer that rayon tasks may share because each writes a disjoint region.
 #[derive(Clone, Copy)]
-struct SharedMut<T>(*mut T);
+pub(crate) struct SharedMut<T>(pub(crate) *mut T);
 unsafe impl<T> Send for SharedMut<T> {}
 unsafe impl<T> Sync for SharedMut<T> {}
 
 impl<T> SharedMut<T> {
     /// A method, so closures capture the whole (Send) wrapper, not the raw pointer field.
-    fn ptr(self) -> *mut T {
+    pub(crate) fn ptr(self) -> *mut T {
         self.0
     }
 }

@@ -45,6 +45,9 @@ pub struct RunRow {
     pub started_at_ms: i64,
     pub finished_at_ms: Option<i64>,
     pub heartbeat_at_ms: i64,
+    /// Policy runs: the run whose policy this one started from, and its improvement round.
+    pub parent_run_id: Option<i64>,
+    pub round: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -84,6 +87,8 @@ fn run_from_row(row: &Row) -> rusqlite::Result<(RunRow, String)> {
             started_at_ms: row.get(5)?,
             finished_at_ms: row.get(6)?,
             heartbeat_at_ms: row.get(7)?,
+            parent_run_id: row.get(8)?,
+            round: row.get(9)?,
         },
         row.get(2)?,
     ))
@@ -95,7 +100,7 @@ fn finish_run((mut run, config): (RunRow, String)) -> Result<RunRow> {
 }
 
 const SELECT_RUN: &str =
-    "SELECT id, kind, config, status, message, started_at, finished_at, heartbeat_at FROM runs";
+    "SELECT id, kind, config, status, message, started_at, finished_at, heartbeat_at, parent_run_id, round FROM runs";
 
 /// A run whose process has not written a heartbeat for this long is considered dead.
 const STALE_HEARTBEAT_MS: i64 = 5 * 60 * 1000;
@@ -137,6 +142,39 @@ impl Store {
     }
 
     /// Marks a run as running again in this process (resume).
+    /// What a running job is doing now (its phase); replaced by the final message.
+    pub fn set_run_message(&mut self, run_id: i64, message: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET message = ?2, heartbeat_at = ?3 WHERE id = ?1",
+            params![run_id, message, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Places a policy run in the improvement loop: which run it continues, which round it is.
+    pub fn set_run_lineage(&mut self, run_id: i64, parent: Option<i64>, round: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET parent_run_id = ?2, round = ?3 WHERE id = ?1",
+            params![run_id, parent, round],
+        )?;
+        Ok(())
+    }
+
+    /// The newest live checkpoint of runs of these kinds.
+    pub fn latest_checkpoint(&self, kinds: &[&str]) -> Result<Option<CheckpointRow>> {
+        let runs: std::collections::HashSet<i64> = self
+            .runs()?
+            .into_iter()
+            .filter(|r| kinds.contains(&r.kind.as_str()))
+            .map(|r| r.id)
+            .collect();
+        Ok(self
+            .checkpoints(None)?
+            .into_iter()
+            .rev()
+            .find(|c| runs.contains(&c.run_id)))
+    }
+
     pub fn reopen_run(&mut self, run_id: i64) -> Result<()> {
         self.conn.execute(
             "UPDATE runs SET status = 'running', message = NULL, finished_at = NULL,

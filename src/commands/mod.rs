@@ -9,6 +9,8 @@ use crate::cli::{
     AppArgs, Cli, Command, EvalRmArgs, ExportArgs, ImportArgs, ScoreArgs, StatsArgs, TrainRmArgs,
 };
 use crate::data::sample::SAMPLE_FILES;
+
+mod policy;
 use crate::jobs::export::{export, ExportOptions};
 use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
 use crate::store::{QueueOptions, Store};
@@ -39,6 +41,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        Some(Command::TrainPolicy(args)) => policy::train_policy(&cli.db, cli.annotator, args),
+        Some(Command::Sample(args)) => policy::sample(&cli.db, cli.annotator, args),
+        Some(Command::Simulate(args)) => policy::simulate(&cli.db, args),
+        Some(Command::Improve(args)) => policy::improve(&cli.db, cli.annotator, args),
+        Some(Command::ExportModel(args)) => policy::export_model(&cli.db, args),
         Some(Command::Bench(args)) => match args.what {
             crate::cli::BenchCommand::Tui {
                 items,
@@ -416,7 +423,7 @@ fn print_agreement(a: &crate::analysis::Agreement) {
     println!("first-shown: how often the answer shown first was ranked best (chance in brackets)");
 }
 
-const RM_PRESETS: &str = include_str!("../assets/rm_presets.toml");
+const RM_PRESETS: &str = include_str!("../../assets/rm_presets.toml");
 
 /// One `[name]` table of assets/rm_presets.toml.
 #[derive(Debug, Default, serde::Deserialize)]

@@ -1,0 +1,275 @@
+//! CLI handlers for the policy loop: train-policy, sample, simulate, improve, export-model.
+
+use std::path::Path;
+
+use super::{annotator_name, open_store, os_user, BadInput};
+use crate::cli::{
+    ExportModelArgs, GenArgs, ImproveArgs, SampleArgs, SimulateArgs, TrainPolicyArgs,
+};
+use crate::jobs::policy::{
+    self, ImproveConfig, PolicyEvent, PolicyRef, PolicySummary, PromptSelection, SampleConfig,
+    SftConfig,
+};
+use crate::jobs::train_rm::CancelToken;
+use crate::ml::decode::GenConfig;
+use crate::ml::policy_train::PolicyTrainConfig;
+
+/// Ctrl-C / SIGTERM cancel the job at its next step; the run is marked cancelled.
+fn cancel_on_signals() -> anyhow::Result<CancelToken> {
+    let cancel = CancelToken::default();
+    let c = cancel.clone();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            c.cancel();
+        }
+    });
+    Ok(cancel)
+}
+
+fn gen_config(g: &GenArgs, batch: usize) -> anyhow::Result<GenConfig> {
+    if g.temperature <= 0.0 || !(g.top_p > 0.0 && g.top_p <= 1.0) {
+        return Err(BadInput(format!(
+            "--temperature must be > 0 and --top-p in (0, 1] (got {} and {})",
+            g.temperature, g.top_p
+        ))
+        .into());
+    }
+    Ok(GenConfig {
+        max_new_tokens: g.max_new_tokens,
+        temperature: g.temperature,
+        top_k: g.top_k,
+        top_p: g.top_p,
+        stop_tokens: Vec::new(),
+        seed: g.seed,
+        batch,
+    })
+}
+
+/// Prints policy events: a progress bar with live figures, or JSON lines.
+fn printer(json: bool) -> impl FnMut(PolicyEvent) {
+    let bar = indicatif::ProgressBar::hidden();
+    let style = |t: &str| {
+        indicatif::ProgressStyle::with_template(t)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    };
+    move |e: PolicyEvent| {
+        if json {
+            if let Ok(s) = serde_json::to_string(&e) {
+                println!("{s}");
+            }
+            return;
+        }
+        match &e {
+            PolicyEvent::Phase { phase } => {
+                bar.finish_and_clear();
+                eprintln!("{phase} ...");
+            }
+            PolicyEvent::Sampled {
+                done,
+                total,
+                tokens_per_s,
+            } => {
+                if bar.is_hidden() || bar.length() != Some(*total as u64) {
+                    bar.reset();
+                    bar.set_length(*total as u64);
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    bar.set_style(style(
+                        "{bar:30} {pos}/{len} samples  {elapsed} ETA {eta}  {msg}",
+                    ));
+                }
+                bar.set_position(*done as u64);
+                bar.set_message(format!("{tokens_per_s:.0} tokens/s"));
+            }
+            PolicyEvent::Started {
+                run_id,
+                kind,
+                round,
+                total_steps,
+            } => {
+                eprintln!("run {run_id} ({kind}, round {round}): {total_steps} steps");
+                bar.reset();
+                bar.set_length(*total_steps);
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_style(style(
+                    "{bar:30} {pos}/{len} steps  {elapsed} ETA {eta}  {msg}",
+                ));
+            }
+            PolicyEvent::Step(m) => {
+                bar.set_position(m.step);
+                bar.set_message(format!(
+                    "loss {:.4} kl {:.3} lr {:.1e} {:.0} tok/s",
+                    m.loss, m.kl, m.lr, m.tokens_per_s
+                ));
+            }
+            PolicyEvent::Round(r) => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "held-out reward {:.3} -> {:.3} (KL to start {:.3}, length {:.0} -> {:.0} tokens)",
+                    r.before_mean, r.after_mean, r.kl, r.length_before, r.length_after
+                );
+            }
+            PolicyEvent::Done(_) => bar.finish_and_clear(),
+        }
+    }
+}
+
+fn print_summary(s: &PolicySummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        return Ok(());
+    }
+    println!(
+        "run {} {}: {} steps in {:.1}s; checkpoint {}{}",
+        s.run_id,
+        s.status.as_str(),
+        s.steps,
+        s.seconds,
+        s.checkpoint_path.as_deref().unwrap_or("none"),
+        s.message
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    );
+    if s.status == crate::store::RunStatus::Failed {
+        anyhow::bail!("{}", s.message.clone().unwrap_or_default());
+    }
+    Ok(())
+}
+
+pub fn train_policy(
+    db: &Path,
+    annotator: Option<String>,
+    args: TrainPolicyArgs,
+) -> anyhow::Result<()> {
+    if !args.sft {
+        return Err(BadInput(
+            "train-policy needs --sft (a supervised warm-start from scratch); to improve an existing policy use `kibble improve`".into(),
+        )
+        .into());
+    }
+    let cfg = SftConfig {
+        vocab_size: args.vocab_size,
+        epochs: args.epochs,
+        batch: args.batch,
+        all_candidates: args.all_candidates,
+        train: PolicyTrainConfig {
+            lr: args.lr,
+            seed: args.seed,
+            ..PolicyTrainConfig::default()
+        },
+        ..SftConfig::default()
+    };
+    let mut store = open_store(db)?;
+    let cancel = cancel_on_signals()?;
+    let mut emit = printer(args.json);
+    let s = policy::train_sft(
+        &mut store,
+        db,
+        &cfg,
+        &annotator_name(annotator),
+        &mut emit,
+        &cancel,
+    )?;
+    print_summary(&s, args.json)
+}
+
+pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow::Result<()> {
+    if args.n == 0 {
+        return Err(BadInput("--n must be at least 1".into()).into());
+    }
+    let cfg = SampleConfig {
+        policy: PolicyRef::parse(args.policy.as_deref()),
+        prompts: PromptSelection::parse(&args.prompts),
+        n: args.n,
+        gen: gen_config(&args.gen, 8)?,
+    };
+    let mut store = open_store(db)?;
+    let cancel = cancel_on_signals()?;
+    let mut emit = printer(args.json);
+    let s = policy::sample(
+        &mut store,
+        &cfg,
+        &annotator_name(annotator),
+        &mut emit,
+        &cancel,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "run {}: {} new candidates for {} prompts ({} tokens, {:.0} tokens/s, {:.1}s), source {}",
+            s.run_id, s.candidates_added, s.prompts, s.tokens, s.tokens_per_s, s.seconds, s.source
+        );
+    }
+    Ok(())
+}
+
+pub fn simulate(db: &Path, args: SimulateArgs) -> anyhow::Result<()> {
+    let mut store = open_store(db)?;
+    let s = crate::jobs::simulate::simulate(
+        &mut store,
+        &args.rule,
+        args.noise,
+        args.seed,
+        args.limit,
+        os_user(),
+    )
+    .map_err(|e| BadInput(format!("{e:#}")))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "{} ranked {} prompts ({} noisy swaps)",
+            s.annotator, s.ranked, s.flipped
+        );
+    }
+    Ok(())
+}
+
+pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyhow::Result<()> {
+    let cfg = ImproveConfig {
+        method: args.method,
+        policy: PolicyRef::parse(args.policy.as_deref()),
+        reward_model: args.reward_model.clone(),
+        n: args.n,
+        epochs: args.epochs,
+        rloo_steps: args.steps,
+        batch: args.batch,
+        max_prompts: args.max_prompts,
+        eval_prompts: args.eval_prompts,
+        max_response_tokens: args.gen.max_new_tokens,
+        use_human_pairs: !args.no_human_pairs,
+        gen: gen_config(&args.gen, 8)?,
+        train: PolicyTrainConfig {
+            lr: args.lr,
+            beta: args.beta,
+            ipo: args.ipo,
+            seed: args.gen.seed,
+            ..ImproveConfig::default().train
+        },
+        ..ImproveConfig::default()
+    };
+    let mut store = open_store(db)?;
+    let cancel = cancel_on_signals()?;
+    let mut emit = printer(args.json);
+    let s = policy::improve(
+        &mut store,
+        db,
+        &cfg,
+        &annotator_name(annotator),
+        &mut emit,
+        &cancel,
+    )?;
+    print_summary(&s, args.json)
+}
+
+pub fn export_model(db: &Path, args: ExportModelArgs) -> anyhow::Result<()> {
+    let store = open_store(db)?;
+    let (dir, _) = policy::resolve_policy(&store, &PolicyRef::Run(args.run))?;
+    crate::jobs::export_model::export_policy(&dir, &args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

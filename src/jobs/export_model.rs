@@ -1,0 +1,189 @@
+//! Exports a policy checkpoint as an HF transformers folder. The tiny GPT becomes a GPT-2
+//! (`GPT2LMHeadModel`): same blocks, pre-LN, exact GELU, tied head; GPT-2's Conv1D layers
+//! store weights (in, out), so every projection is transposed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::jobs::policy::{load_policy, PolicyCodec};
+use crate::ml::checkpoint::{
+    file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
+};
+use crate::ml::policy::{Policy, PolicyConfig};
+
+/// (our name, GPT-2 name, transposed) for one block.
+fn block_names(i: usize) -> Vec<(String, String, bool)> {
+    let pairs = [
+        ("ln1.weight", "ln_1.weight", false),
+        ("ln1.bias", "ln_1.bias", false),
+        ("qkv.weight", "attn.c_attn.weight", true),
+        ("qkv.bias", "attn.c_attn.bias", false),
+        ("proj.weight", "attn.c_proj.weight", true),
+        ("proj.bias", "attn.c_proj.bias", false),
+        ("ln2.weight", "ln_2.weight", false),
+        ("ln2.bias", "ln_2.bias", false),
+        ("fc1.weight", "mlp.c_fc.weight", true),
+        ("fc1.bias", "mlp.c_fc.bias", false),
+        ("fc2.weight", "mlp.c_proj.weight", true),
+        ("fc2.bias", "mlp.c_proj.bias", false),
+    ];
+    pairs
+        .iter()
+        .map(|(a, b, t)| {
+            (
+                format!("blocks.{i}.{a}"),
+                format!("transformer.h.{i}.{b}"),
+                *t,
+            )
+        })
+        .collect()
+}
+
+fn all_names(n_layers: usize) -> Vec<(String, String, bool)> {
+    let mut v = vec![
+        (
+            "wte.weight".to_string(),
+            "transformer.wte.weight".to_string(),
+            false,
+        ),
+        (
+            "wpe.weight".to_string(),
+            "transformer.wpe.weight".to_string(),
+            false,
+        ),
+        (
+            "ln_f.weight".to_string(),
+            "transformer.ln_f.weight".to_string(),
+            false,
+        ),
+        (
+            "ln_f.bias".to_string(),
+            "transformer.ln_f.bias".to_string(),
+            false,
+        ),
+    ];
+    for i in 0..n_layers {
+        v.extend(block_names(i));
+    }
+    v
+}
+
+fn hf_config(c: &PolicyConfig, codec: &PolicyCodec) -> serde_json::Value {
+    serde_json::json!({
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": c.vocab_size,
+        "n_positions": c.ctx,
+        "n_ctx": c.ctx,
+        "n_embd": c.d_model,
+        "n_layer": c.n_layers,
+        "n_head": c.n_heads,
+        "n_inner": c.d_ff,
+        "activation_function": "gelu",
+        "layer_norm_epsilon": c.ln_eps,
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "scale_attn_weights": true,
+        "tie_word_embeddings": true,
+        "bos_token_id": codec.sep,
+        "eos_token_id": codec.eos,
+        "pad_token_id": codec.pad,
+        "torch_dtype": "float32",
+    })
+}
+
+/// Writes `out` atomically: config.json, model.safetensors, tokenizer.json, generation_config.json.
+pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
+    let loaded = load_policy(checkpoint, &Device::Cpu)?;
+    let c = &loaded.policy.config;
+    let weights = loaded.policy.params.all();
+    let mut hf: HashMap<String, Tensor> = HashMap::new();
+    for (ours, theirs, transpose) in all_names(c.n_layers) {
+        let t = weights
+            .get(&ours)
+            .ok_or_else(|| file_err(checkpoint, format!("policy has no weight {ours}")))?;
+        let t = if transpose {
+            t.t().and_then(|t| t.contiguous())
+        } else {
+            Ok(t.clone())
+        }
+        .map_err(|e| file_err(checkpoint, e))?;
+        hf.insert(theirs, t);
+    }
+    write_folder_atomically(out, |tmp| {
+        let w = tmp.join("model.safetensors");
+        candle_core::safetensors::save(&hf, &w).map_err(|e| file_err(&w, e))?;
+        write_json(&tmp.join("config.json"), &hf_config(c, &loaded.codec))?;
+        write_json(
+            &tmp.join("generation_config.json"),
+            &serde_json::json!({
+                "bos_token_id": loaded.codec.sep,
+                "eos_token_id": loaded.codec.eos,
+                "pad_token_id": loaded.codec.pad,
+                "do_sample": true,
+                "temperature": 1.0,
+                "max_new_tokens": 128,
+            }),
+        )?;
+        let t = tmp.join("tokenizer.json");
+        loaded
+            .codec
+            .tokenizer
+            .save(&t, false)
+            .map_err(|e| file_err(&t, e))
+    })
+}
+
+/// Loads an HF GPT-2 folder (as exported above, or any GPT-2 with our tokenizer tokens) as a policy.
+pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Policy, PolicyCodec), CheckpointError> {
+    #[derive(serde::Deserialize)]
+    struct Gpt2 {
+        vocab_size: usize,
+        n_positions: usize,
+        n_embd: usize,
+        n_layer: usize,
+        n_head: usize,
+        n_inner: Option<usize>,
+        #[serde(default = "eps")]
+        layer_norm_epsilon: f64,
+    }
+    fn eps() -> f64 {
+        1e-5
+    }
+    let g: Gpt2 = read_json(&dir.join("config.json"))?;
+    let config = PolicyConfig {
+        vocab_size: g.vocab_size,
+        ctx: g.n_positions,
+        d_model: g.n_embd,
+        n_layers: g.n_layer,
+        n_heads: g.n_head,
+        d_ff: g.n_inner.unwrap_or(4 * g.n_embd),
+        ln_eps: g.layer_norm_epsilon,
+    };
+    let path = dir.join("model.safetensors");
+    let mut hf = read_weights(&path, device)?;
+    let mut ours = std::collections::BTreeMap::new();
+    for (name, theirs, transpose) in all_names(config.n_layers) {
+        let t = hf
+            .remove(&theirs)
+            .or_else(|| hf.remove(theirs.trim_start_matches("transformer.")))
+            .ok_or_else(|| file_err(&path, format!("missing weight {theirs}")))?;
+        let t = if transpose {
+            t.t().and_then(|t| t.contiguous())
+        } else {
+            Ok(t)
+        }
+        .map_err(|e| file_err(&path, e))?;
+        ours.insert(name, t);
+    }
+    let policy =
+        Policy::from_weights(&config, ours, false, device).map_err(|e| file_err(&path, e))?;
+    let codec = PolicyCodec::new(
+        crate::ml::tokenizer::load(&dir.join("tokenizer.json"))?,
+        config.ctx,
+    )?;
+    Ok((policy, codec))
+}

@@ -1,0 +1,1325 @@
+//! Policy jobs: the supervised warm-start (`train-policy --sft`), sampling candidates into the
+//! labelling queue (`sample`), and improvement rounds (`improve --method bon|dpo|rloo`). Each
+//! is a run in the DB with metrics, atomic checkpoints and a cancel token, like the RM job.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+
+use crate::domain::{is_eval_prompt, PromptId, Verdict};
+use crate::jobs::score::{self, CheckpointRef};
+use crate::jobs::train_rm::{runs_dir, CancelToken};
+use crate::ml::checkpoint::{
+    self, file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
+};
+use crate::ml::decode::{Decoder, GenConfig, Sample};
+use crate::ml::optim::AdamW;
+use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
+use crate::ml::policy_train::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
+use crate::ml::tokenizer::{self, EOS, PAD, SEP};
+use crate::ml::train::score as rm_score;
+use crate::store::{RankingFilter, RunStatus, Store};
+
+pub const POLICY_KIND: &str = "kibble-policy";
+/// Run kinds that hold policy checkpoints.
+pub const POLICY_RUN_KINDS: [&str; 4] = ["sft", "bon", "dpo", "rloo"];
+
+/// What `config.json` of a policy checkpoint holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyMeta {
+    pub kind: String,
+    pub config: PolicyConfig,
+    pub method: String,
+    pub run_id: i64,
+    pub round: i64,
+    pub step: u64,
+    pub train: PolicyTrainConfig,
+    pub metrics: serde_json::Value,
+}
+
+/// Text <-> tokens for a policy: `prompt <sep> response <eos>`; prompts lose their beginning
+/// when too long.
+#[derive(Clone)]
+pub struct PolicyCodec {
+    pub tokenizer: Tokenizer,
+    pub pad: u32,
+    pub sep: u32,
+    pub eos: u32,
+    pub ctx: usize,
+}
+
+impl PolicyCodec {
+    pub fn new(tokenizer: Tokenizer, ctx: usize) -> Result<PolicyCodec, tokenizer::TokenizerError> {
+        let id = |t: &str| {
+            tokenizer.token_to_id(t).ok_or_else(|| {
+                tokenizer::TokenizerError::Other(format!("tokenizer has no {t} token"))
+            })
+        };
+        Ok(PolicyCodec {
+            pad: id(PAD)?,
+            sep: id(SEP)?,
+            eos: id(EOS)?,
+            tokenizer,
+            ctx,
+        })
+    }
+
+    fn ids(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        Ok(self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
+            .get_ids()
+            .to_vec())
+    }
+
+    /// Prompt tokens ending in `<sep>`, at most `max` of them.
+    pub fn prompt(&self, text: &str, max: usize) -> anyhow::Result<Vec<u32>> {
+        let mut p = self.ids(text)?;
+        let keep = max.saturating_sub(1);
+        p.drain(..p.len().saturating_sub(keep));
+        p.push(self.sep);
+        Ok(p)
+    }
+
+    /// `prompt <sep> response <eos>` within the context, and the prompt's length.
+    pub fn sequence(
+        &self,
+        prompt: &str,
+        response: &str,
+        max_response: usize,
+    ) -> anyhow::Result<(Vec<u32>, usize)> {
+        let mut r = self.ids(response)?;
+        r.truncate(max_response.saturating_sub(1));
+        r.push(self.eos);
+        let mut s = self.prompt(prompt, self.ctx - r.len())?;
+        let prompt_len = s.len();
+        s.extend(r);
+        Ok((s, prompt_len))
+    }
+
+    /// Text of generated tokens, without the end marker.
+    pub fn text(&self, tokens: &[u32]) -> String {
+        let end = tokens
+            .iter()
+            .position(|&t| t == self.eos)
+            .unwrap_or(tokens.len());
+        self.tokenizer
+            .decode(&tokens[..end], true)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+pub struct LoadedPolicy {
+    pub policy: Policy,
+    pub codec: PolicyCodec,
+    pub meta: PolicyMeta,
+    pub dir: PathBuf,
+}
+
+pub fn save_policy(
+    dir: &Path,
+    policy: &Policy,
+    codec: &PolicyCodec,
+    meta: &PolicyMeta,
+    optimizer: Option<&AdamW>,
+) -> Result<(), CheckpointError> {
+    write_folder_atomically(dir, |tmp| {
+        let w = tmp.join("model.safetensors");
+        policy.save_weights(&w).map_err(|e| file_err(&w, e))?;
+        if let Some(opt) = optimizer {
+            let o = tmp.join("optimizer.safetensors");
+            opt.save(&o).map_err(|e| file_err(&o, e))?;
+        }
+        let t = tmp.join("tokenizer.json");
+        codec
+            .tokenizer
+            .save(&t, false)
+            .map_err(|e| file_err(&t, e))?;
+        write_json(&tmp.join("config.json"), meta)
+    })
+}
+
+pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, CheckpointError> {
+    let config_path = dir.join("config.json");
+    let meta: PolicyMeta = read_json(&config_path)?;
+    if meta.kind != POLICY_KIND {
+        return Err(file_err(
+            &config_path,
+            format!("not a kibble policy checkpoint (kind {:?})", meta.kind),
+        ));
+    }
+    let codec = PolicyCodec::new(
+        tokenizer::load(&dir.join("tokenizer.json"))?,
+        meta.config.ctx,
+    )?;
+    let weights_path = dir.join("model.safetensors");
+    let weights = read_weights(&weights_path, device)?;
+    let policy = Policy::from_weights(&meta.config, weights, false, device)
+        .map_err(|e| file_err(&weights_path, e))?;
+    Ok(LoadedPolicy {
+        policy,
+        codec,
+        meta,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// A policy named on the command line: the newest, a run id, or a folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PolicyRef {
+    Latest,
+    Run(i64),
+    Dir(PathBuf),
+}
+
+impl PolicyRef {
+    pub fn parse(s: Option<&str>) -> PolicyRef {
+        match s {
+            None | Some("latest") => PolicyRef::Latest,
+            Some(s) => match s.parse::<i64>() {
+                Ok(id) if !Path::new(s).exists() => PolicyRef::Run(id),
+                _ => PolicyRef::Dir(PathBuf::from(s)),
+            },
+        }
+    }
+}
+
+/// The checkpoint folder of a policy and the run it belongs to.
+pub fn resolve_policy(store: &Store, r: &PolicyRef) -> anyhow::Result<(PathBuf, Option<i64>)> {
+    match r {
+        PolicyRef::Dir(d) => Ok((d.clone(), None)),
+        PolicyRef::Run(id) => {
+            let c = store
+                .checkpoints(Some(*id))?
+                .into_iter()
+                .last()
+                .ok_or_else(|| {
+                    anyhow::anyhow!("policy run {id} has no checkpoint (see `kibble runs`)")
+                })?;
+            Ok((PathBuf::from(c.path), Some(*id)))
+        }
+        PolicyRef::Latest => {
+            let c = store.latest_checkpoint(&POLICY_RUN_KINDS)?.ok_or_else(|| {
+                anyhow::anyhow!("no policy yet; run `kibble train-policy --sft` first")
+            })?;
+            Ok((PathBuf::from(c.path), Some(c.run_id)))
+        }
+    }
+}
+
+/// What a running policy job reports, in order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PolicyEvent {
+    Started {
+        run_id: i64,
+        kind: String,
+        round: i64,
+        total_steps: u64,
+    },
+    Phase {
+        phase: String,
+    },
+    Sampled {
+        done: usize,
+        total: usize,
+        tokens_per_s: f64,
+    },
+    Step(PolicyStep),
+    Round(RoundReport),
+    Done(PolicySummary),
+}
+
+/// Held-out prompts sampled before and after a round, scored by the reward model.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RoundReport {
+    pub before: Vec<f64>,
+    pub after: Vec<f64>,
+    pub before_mean: f64,
+    pub after_mean: f64,
+    /// Mean over held-out samples of log pi(y) - log ref(y): a KL(pi || ref) estimate.
+    pub kl: f64,
+    pub length_before: f64,
+    pub length_after: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySummary {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub checkpoint_id: Option<i64>,
+    pub checkpoint_path: Option<String>,
+    pub steps: u64,
+    pub seconds: f64,
+    pub message: Option<String>,
+    pub round: Option<RoundReport>,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn store_step(store: &mut Store, run_id: i64, m: &PolicyStep) -> anyhow::Result<()> {
+    let s = m.step as i64;
+    store.add_metrics(
+        run_id,
+        &[
+            (s, "loss", m.loss),
+            (s, "kl", m.kl),
+            (s, "grad_norm", m.grad_norm),
+            (s, "lr", m.lr),
+            (s, "margin", m.margin),
+            (s, "accuracy", m.accuracy),
+            (s, "reward", m.reward),
+            (s, "tokens_per_s", m.tokens_per_s),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Runs `work` as run `run_id`, turning its result or error into the run's final status.
+fn finish(
+    store: &mut Store,
+    run_id: i64,
+    started: Instant,
+    result: anyhow::Result<PolicySummary>,
+    emit: &mut dyn FnMut(PolicyEvent),
+) -> anyhow::Result<PolicySummary> {
+    let summary = match result {
+        Ok(mut s) => {
+            s.seconds = started.elapsed().as_secs_f64();
+            store.finish_run(run_id, s.status, s.message.as_deref())?;
+            s
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            store.finish_run(run_id, RunStatus::Failed, Some(&msg))?;
+            let last = store.checkpoints(Some(run_id))?.into_iter().last();
+            PolicySummary {
+                run_id,
+                status: RunStatus::Failed,
+                checkpoint_id: last.as_ref().map(|c| c.id),
+                checkpoint_path: last.map(|c| c.path),
+                steps: 0,
+                seconds: started.elapsed().as_secs_f64(),
+                message: Some(msg),
+                round: None,
+            }
+        }
+    };
+    emit(PolicyEvent::Done(summary.clone()));
+    Ok(summary)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SFT warm-start
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftConfig {
+    pub vocab_size: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub max_response_tokens: usize,
+    /// Train on every candidate, not only the best-ranked ones (a DB with no rankings yet).
+    pub all_candidates: bool,
+    pub eval_fraction: f64,
+    pub train: PolicyTrainConfig,
+}
+
+impl Default for SftConfig {
+    fn default() -> Self {
+        SftConfig {
+            vocab_size: 8192,
+            epochs: 3,
+            batch: 8,
+            max_response_tokens: 128,
+            all_candidates: false,
+            eval_fraction: 0.1,
+            train: PolicyTrainConfig {
+                lr: 1e-3,
+                ..PolicyTrainConfig::default()
+            },
+        }
+    }
+}
+
+/// Prompt text and whether the prompt is held out, cached per prompt.
+struct PromptTexts<'a> {
+    store: &'a Store,
+    eval_fraction: f64,
+    seed: u64,
+    cache: HashMap<PromptId, (String, bool)>,
+}
+
+impl<'a> PromptTexts<'a> {
+    fn new(store: &'a Store, eval_fraction: f64, seed: u64) -> Self {
+        PromptTexts {
+            store,
+            eval_fraction,
+            seed,
+            cache: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, id: PromptId) -> anyhow::Result<(String, bool)> {
+        if let Some(v) = self.cache.get(&id) {
+            return Ok(v.clone());
+        }
+        let p = self
+            .store
+            .prompt(id)?
+            .ok_or_else(|| anyhow::anyhow!("missing prompt {id}"))?;
+        let eval = is_eval_prompt(&self.store.prompt_hash(id)?, self.seed, self.eval_fraction);
+        let v = (p.body.as_plain_text(), eval);
+        self.cache.insert(id, v.clone());
+        Ok(v)
+    }
+}
+
+/// (prompt text, response text) pairs for SFT on train-split prompts: the best-ranked
+/// candidate of each live ranking, or every candidate.
+fn sft_examples(store: &Store, cfg: &SftConfig) -> anyhow::Result<Vec<(String, String)>> {
+    let mut texts = PromptTexts::new(store, cfg.eval_fraction, 0);
+    let mut out = Vec::new();
+    if cfg.all_candidates {
+        store.for_each_prompt(|p, cands| {
+            if !is_eval_prompt(&p.body.content_hash(), 0, cfg.eval_fraction) {
+                let t = p.body.as_plain_text();
+                out.extend(cands.iter().map(|c| (t.clone(), c.text.clone())));
+            }
+            Ok(())
+        })?;
+        return Ok(out);
+    }
+    for r in store.live_rankings(&RankingFilter::default())? {
+        if r.verdict != Verdict::Rank {
+            continue;
+        }
+        let Some(best) = r.groups.first() else {
+            continue;
+        };
+        let (prompt, eval) = texts.get(r.prompt_id)?;
+        if eval {
+            continue;
+        }
+        for cid in best {
+            if let Some(c) = store.candidate(*cid)? {
+                out.push((prompt.clone(), c.text));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Trains the `tiny` policy from scratch on the DB's best-ranked answers.
+pub fn train_sft(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &SftConfig,
+    created_by: &str,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<PolicySummary> {
+    let started = Instant::now();
+    let examples = sft_examples(store, cfg)?;
+    if examples.is_empty() {
+        anyhow::bail!(
+            "no best-ranked answers to learn from: rank some prompts (or `kibble simulate`), or pass --all-candidates"
+        );
+    }
+    let run_id = store.create_run("sft", &serde_json::to_value(cfg)?, created_by)?;
+    store.set_run_lineage(run_id, None, 0)?;
+    let result = (|| {
+        let mut corpus = Vec::new();
+        store.for_each_prompt(|p, cands| {
+            corpus.push(p.body.as_plain_text());
+            corpus.extend(cands.iter().map(|c| c.text.clone()));
+            Ok(())
+        })?;
+        let tok = tokenizer::train_bpe(corpus.into_iter(), cfg.vocab_size)?;
+        let pc = PolicyConfig::tiny(tok.get_vocab_size(true));
+        let codec = PolicyCodec::new(tok, pc.ctx)?;
+        let seqs: Vec<(Vec<u32>, usize)> = examples
+            .iter()
+            .map(|(p, r)| codec.sequence(p, r, cfg.max_response_tokens))
+            .collect::<anyhow::Result<_>>()?;
+        let policy = Policy::new(&pc, cfg.train.seed, &Device::Cpu)?;
+        let steps_per_epoch = seqs.len().div_ceil(cfg.batch.max(1)) as u64;
+        let total = steps_per_epoch * cfg.epochs as u64;
+        let mut trainer = PolicyTrainer::new(policy, cfg.train.clone(), total)?;
+        store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
+        emit(PolicyEvent::Started {
+            run_id,
+            kind: "sft".into(),
+            round: 0,
+            total_steps: total,
+        });
+        let status = train_epochs(
+            store,
+            run_id,
+            &mut trainer,
+            &seqs,
+            cfg.batch,
+            cfg.epochs,
+            emit,
+            cancel,
+            Step::Sft,
+        )?;
+        let meta = PolicyMeta {
+            kind: POLICY_KIND.into(),
+            config: pc,
+            method: "sft".into(),
+            run_id,
+            round: 0,
+            step: trainer.step,
+            train: cfg.train.clone(),
+            metrics: serde_json::json!({ "examples": seqs.len() }),
+        };
+        let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
+        Ok(PolicySummary {
+            run_id,
+            status,
+            checkpoint_id: Some(id),
+            checkpoint_path: Some(path),
+            steps: trainer.step,
+            seconds: 0.0,
+            message: (status == RunStatus::Cancelled).then(|| "cancelled".to_string()),
+            round: None,
+        })
+    })();
+    finish(store, run_id, started, result, emit)
+}
+
+fn checkpoint_policy(
+    store: &mut Store,
+    db_path: &Path,
+    trainer: &PolicyTrainer,
+    codec: &PolicyCodec,
+    meta: &PolicyMeta,
+) -> anyhow::Result<(i64, String)> {
+    let dir = runs_dir(db_path)
+        .join(format!("run-{}", meta.run_id))
+        .join(format!("step-{}", trainer.step));
+    save_policy(&dir, &trainer.policy, codec, meta, Some(&trainer.opt))?;
+    let path = dir.display().to_string();
+    let id = store.add_checkpoint(meta.run_id, trainer.step as i64, &path, &meta.metrics)?;
+    Ok((id, path))
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Sft,
+    /// Rows: chosen sequences of a batch, then its rejected ones.
+    Dpo,
+}
+
+/// Epochs over `seqs` in shuffled batches (seeded), storing every step's metrics.
+/// For DPO, `seqs` holds pairs as consecutive (chosen, rejected) entries.
+#[allow(clippy::too_many_arguments)]
+fn train_epochs(
+    store: &mut Store,
+    run_id: i64,
+    trainer: &mut PolicyTrainer,
+    seqs: &[(Vec<u32>, usize)],
+    batch: usize,
+    epochs: usize,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+    kind: Step,
+) -> anyhow::Result<RunStatus> {
+    let device = Device::Cpu;
+    let unit = if matches!(kind, Step::Dpo) { 2 } else { 1 };
+    let n_units = seqs.len() / unit;
+    for epoch in 0..epochs {
+        let mut order: Vec<usize> = (0..n_units).collect();
+        crate::domain::shuffle(&mut order, trainer.config.seed ^ epoch as u64);
+        for chunk in order.chunks(batch.max(1)) {
+            if cancel.is_cancelled() {
+                return Ok(RunStatus::Cancelled);
+            }
+            let rows: Vec<(&[u32], usize)> = match kind {
+                Step::Sft => chunk
+                    .iter()
+                    .map(|&i| (seqs[i].0.as_slice(), seqs[i].1))
+                    .collect(),
+                Step::Dpo => chunk
+                    .iter()
+                    .map(|&i| &seqs[2 * i])
+                    .chain(chunk.iter().map(|&i| &seqs[2 * i + 1]))
+                    .map(|s| (s.0.as_slice(), s.1))
+                    .collect(),
+            };
+            let b = SeqBatch::new(&rows, 0, &device)?;
+            let m = match kind {
+                Step::Sft => trainer.sft_step(&b)?,
+                Step::Dpo => trainer.dpo_step(&b)?,
+            };
+            store_step(store, run_id, &m)?;
+            emit(PolicyEvent::Step(m));
+        }
+    }
+    Ok(RunStatus::Done)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling into the labelling queue
+// ---------------------------------------------------------------------------------------------
+
+/// Which prompts to sample for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PromptSelection {
+    All,
+    /// Prompts nobody has ranked yet.
+    Unlabelled,
+    /// Prompts listed in a file, one per line, by id or exact text.
+    File(PathBuf),
+}
+
+impl PromptSelection {
+    pub fn parse(s: &str) -> PromptSelection {
+        match s {
+            "all" => PromptSelection::All,
+            "unlabelled" | "unlabeled" => PromptSelection::Unlabelled,
+            f => PromptSelection::File(PathBuf::from(f)),
+        }
+    }
+}
+
+fn select_prompts(store: &Store, sel: &PromptSelection) -> anyhow::Result<Vec<(PromptId, String)>> {
+    let ranked: std::collections::HashSet<PromptId> = match sel {
+        PromptSelection::Unlabelled => store
+            .live_rankings(&RankingFilter::default())?
+            .into_iter()
+            .map(|r| r.prompt_id)
+            .collect(),
+        _ => Default::default(),
+    };
+    let wanted: Option<Vec<String>> = match sel {
+        PromptSelection::File(f) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", f.display()))?
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    store.for_each_prompt(|p, _| {
+        let text = p.body.as_plain_text();
+        let keep = match &wanted {
+            Some(w) => w.iter().any(|l| *l == p.id.to_string() || *l == text),
+            None => !ranked.contains(&p.id) && p.gold.is_none(),
+        };
+        if keep {
+            out.push((p.id, text));
+        }
+        Ok(())
+    })?;
+    if let (Some(w), PromptSelection::File(f)) = (&wanted, sel) {
+        if out.len() < w.len() {
+            anyhow::bail!(
+                "{}: {} of {} lines match no prompt id or prompt text in the database",
+                f.display(),
+                w.len() - out.len(),
+                w.len()
+            );
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleConfig {
+    pub policy: PolicyRef,
+    pub prompts: PromptSelection,
+    pub n: usize,
+    pub gen: GenConfig,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleSummary {
+    pub run_id: i64,
+    pub source: String,
+    pub prompts: usize,
+    pub candidates_added: u64,
+    pub tokens: usize,
+    pub seconds: f64,
+    pub tokens_per_s: f64,
+}
+
+/// Samples `n` answers per prompt from `decoder`; returns (prompt index, sample) in order.
+fn sample_texts(
+    decoder: &Decoder,
+    codec: &PolicyCodec,
+    prompts: &[String],
+    n: usize,
+    gen: &GenConfig,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<Vec<(usize, Sample)>> {
+    let room = codec.ctx.saturating_sub(gen.max_new_tokens).max(1);
+    let encoded: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| codec.prompt(p, room))
+        .collect::<anyhow::Result<_>>()?;
+    let jobs: Vec<(usize, Vec<u32>)> = encoded
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| (0..n).map(move |_| (i, p.clone())))
+        .collect();
+    let mut gen = gen.clone();
+    gen.stop_tokens = vec![codec.eos];
+    let started = Instant::now();
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut tokens = 0usize;
+    let chunk = gen.batch.max(1) * 4;
+    for (ci, part) in jobs.chunks(chunk).enumerate() {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let ids: Vec<Vec<u32>> = part.iter().map(|j| j.1.clone()).collect();
+        // A distinct seed per chunk keeps samples of the same prompt different.
+        let g = GenConfig {
+            seed: gen.seed ^ (ci as u64).wrapping_mul(0xA076_1D64_78BD_642F),
+            ..gen.clone()
+        };
+        for (j, s) in part.iter().zip(decoder.generate(&ids, &g)) {
+            tokens += s.tokens.len();
+            out.push((j.0, s));
+        }
+        emit(PolicyEvent::Sampled {
+            done: out.len(),
+            total: jobs.len(),
+            tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        });
+    }
+    Ok(out)
+}
+
+/// Samples candidates into the DB: they enter the labelling queue with source
+/// `policy:<run>/round<k>`.
+pub fn sample(
+    store: &mut Store,
+    cfg: &SampleConfig,
+    created_by: &str,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<SampleSummary> {
+    let started = Instant::now();
+    let (dir, policy_run) = resolve_policy(store, &cfg.policy)?;
+    let loaded = load_policy(&dir, &Device::Cpu)?;
+    let prompts = select_prompts(store, &cfg.prompts)?;
+    if prompts.is_empty() {
+        anyhow::bail!(
+            "no prompts selected ({:?}); import prompts first",
+            cfg.prompts
+        );
+    }
+    let run_id = store.create_run("sample", &serde_json::to_value(cfg)?, created_by)?;
+    store.set_run_lineage(run_id, policy_run, loaded.meta.round)?;
+    let source = format!(
+        "policy:{}/round{}",
+        policy_run.unwrap_or(loaded.meta.run_id),
+        loaded.meta.round
+    );
+    let decoder = Decoder::from_policy(&loaded.policy)?;
+    let texts: Vec<String> = prompts.iter().map(|p| p.1.clone()).collect();
+    let result = sample_texts(
+        &decoder,
+        &loaded.codec,
+        &texts,
+        cfg.n,
+        &cfg.gen,
+        emit,
+        cancel,
+    );
+    let samples = match result {
+        Ok(s) => s,
+        Err(e) => {
+            store.finish_run(run_id, RunStatus::Failed, Some(&format!("{e:#}")))?;
+            return Err(e);
+        }
+    };
+    let tokens: usize = samples.iter().map(|s| s.1.tokens.len()).sum();
+    let mut w = store.begin_import()?;
+    for (i, s) in &samples {
+        let text = loaded.codec.text(&s.tokens);
+        if !text.is_empty() {
+            w.add_candidate(prompts[*i].0, &text, &source)?;
+        }
+    }
+    let counts = w.finish(&source, "sample")?;
+    let seconds = started.elapsed().as_secs_f64();
+    store.add_metrics(
+        run_id,
+        &[
+            (0, "candidates", counts.candidates_added as f64),
+            (0, "tokens_per_s", tokens as f64 / seconds.max(1e-9)),
+        ],
+    )?;
+    let cancelled = cancel.is_cancelled();
+    store.finish_run(
+        run_id,
+        if cancelled {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Done
+        },
+        None,
+    )?;
+    Ok(SampleSummary {
+        run_id,
+        source,
+        prompts: prompts.len(),
+        candidates_added: counts.candidates_added,
+        tokens,
+        seconds,
+        tokens_per_s: tokens as f64 / seconds.max(1e-9),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Improvement rounds
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Best-of-n rejection-sampling fine-tuning.
+    Bon,
+    /// Direct preference optimisation on human rankings plus RM-ranked samples.
+    Dpo,
+    /// REINFORCE leave-one-out with a KL penalty, the RM as reward.
+    Rloo,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Bon => "bon",
+            Method::Dpo => "dpo",
+            Method::Rloo => "rloo",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImproveConfig {
+    pub method: Method,
+    pub policy: PolicyRef,
+    /// The reward model: a checkpoint id or folder; `None` = the newest RM checkpoint.
+    pub reward_model: Option<String>,
+    /// Samples per prompt (best-of-n's n, RLOO's k, DPO's candidates to rank).
+    pub n: usize,
+    pub epochs: usize,
+    /// RLOO: optimisation steps (each samples afresh).
+    pub rloo_steps: usize,
+    /// Sequences (SFT) or pairs (DPO) or prompts (RLOO) per step.
+    pub batch: usize,
+    /// Use at most this many train prompts per round (0 = all).
+    pub max_prompts: usize,
+    /// Held-out prompts sampled before and after the round.
+    pub eval_prompts: usize,
+    pub eval_fraction: f64,
+    pub max_response_tokens: usize,
+    /// DPO: also learn from human rankings in the DB.
+    pub use_human_pairs: bool,
+    pub gen: GenConfig,
+    pub train: PolicyTrainConfig,
+}
+
+impl Default for ImproveConfig {
+    fn default() -> Self {
+        ImproveConfig {
+            method: Method::Bon,
+            policy: PolicyRef::Latest,
+            reward_model: None,
+            n: 4,
+            epochs: 2,
+            rloo_steps: 50,
+            batch: 8,
+            max_prompts: 0,
+            eval_prompts: 32,
+            eval_fraction: 0.1,
+            max_response_tokens: 64,
+            use_human_pairs: true,
+            gen: GenConfig {
+                max_new_tokens: 64,
+                ..GenConfig::default()
+            },
+            train: PolicyTrainConfig {
+                lr: 1e-4,
+                warmup_frac: 0.1,
+                ..PolicyTrainConfig::default()
+            },
+        }
+    }
+}
+
+/// The reward model as a scorer of (prompt, response) texts, normalised by its train stats.
+struct Scorer {
+    loaded: checkpoint::Loaded,
+}
+
+impl Scorer {
+    fn score(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<f64>> {
+        let enc: Vec<_> = prompt_response
+            .iter()
+            .map(|(p, r)| self.loaded.encoder.encode(p, r))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<_> = enc.iter().collect();
+        let raw = rm_score(
+            &self.loaded.model,
+            &refs,
+            self.loaded.encoder.pad_id,
+            64,
+            &Device::Cpu,
+        )?;
+        let m = &self.loaded.meta;
+        Ok(raw
+            .iter()
+            .map(|&r| (r as f64 - m.reward_mean) / m.reward_std)
+            .collect())
+    }
+}
+
+/// One improvement round: held-out samples before, the method, held-out samples after, a
+/// checkpoint. The new run is round `parent round + 1`.
+pub fn improve(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &ImproveConfig,
+    created_by: &str,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<PolicySummary> {
+    let started = Instant::now();
+    let device = Device::Cpu;
+    let (dir, parent) = resolve_policy(store, &cfg.policy)?;
+    let loaded = load_policy(&dir, &device)?;
+    let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
+    let (rm_dir, _) = score::resolve(Some(store), &rm_ref)?;
+    let scorer = Scorer {
+        loaded: checkpoint::load(&rm_dir, &device)?,
+    };
+    let round = loaded.meta.round + 1;
+    let kind = cfg.method.as_str();
+    let run_id = store.create_run(kind, &serde_json::to_value(cfg)?, created_by)?;
+    store.set_run_lineage(run_id, parent, round)?;
+    let result = improve_round(
+        store, db_path, cfg, run_id, round, loaded, &scorer, emit, cancel,
+    );
+    finish(store, run_id, started, result, emit)
+}
+
+/// Train and held-out prompt texts (held-out ones never trained on).
+fn split_prompts(
+    store: &Store,
+    cfg: &ImproveConfig,
+) -> anyhow::Result<(Vec<(PromptId, String)>, Vec<String>)> {
+    let mut train = Vec::new();
+    let mut eval = Vec::new();
+    store.for_each_prompt(|p, _| {
+        if p.gold.is_some() {
+            return Ok(());
+        }
+        let text = p.body.as_plain_text();
+        if is_eval_prompt(&p.body.content_hash(), 0, cfg.eval_fraction) {
+            eval.push(text);
+        } else {
+            train.push((p.id, text));
+        }
+        Ok(())
+    })?;
+    if cfg.max_prompts > 0 && train.len() > cfg.max_prompts {
+        crate::domain::shuffle(&mut train, cfg.train.seed);
+        train.truncate(cfg.max_prompts);
+    }
+    eval.truncate(cfg.eval_prompts);
+    Ok((train, eval))
+}
+
+/// Samples held-out prompts and scores them: (scores, mean response tokens, samples).
+fn heldout(
+    decoder: &Decoder,
+    codec: &PolicyCodec,
+    scorer: &Scorer,
+    prompts: &[String],
+    cfg: &ImproveConfig,
+    cancel: &CancelToken,
+) -> anyhow::Result<(Vec<f64>, f64, Vec<(usize, Sample)>)> {
+    let gen = GenConfig {
+        seed: cfg.gen.seed ^ 0x5EED,
+        ..cfg.gen.clone()
+    };
+    let samples = sample_texts(decoder, codec, prompts, 2, &gen, &mut |_| {}, cancel)?;
+    let texts: Vec<String> = samples.iter().map(|(_, s)| codec.text(&s.tokens)).collect();
+    let pairs: Vec<(&str, &str)> = samples
+        .iter()
+        .zip(&texts)
+        .map(|((i, _), t)| (prompts[*i].as_str(), t.as_str()))
+        .collect();
+    let scores = scorer.score(&pairs)?;
+    let len = mean(
+        &samples
+            .iter()
+            .map(|s| s.1.tokens.len() as f64)
+            .collect::<Vec<_>>(),
+    );
+    Ok((scores, len, samples))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn improve_round(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &ImproveConfig,
+    run_id: i64,
+    round: i64,
+    loaded: LoadedPolicy,
+    scorer: &Scorer,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<PolicySummary> {
+    let device = Device::Cpu;
+    let codec = loaded.codec.clone();
+    let (train_prompts, eval_prompts) = split_prompts(store, cfg)?;
+    if train_prompts.is_empty() {
+        anyhow::bail!("no prompts to train on; import prompts first");
+    }
+    let phase =
+        |store: &mut Store, name: &str, emit: &mut dyn FnMut(PolicyEvent)| -> anyhow::Result<()> {
+            store.set_run_message(run_id, name)?;
+            emit(PolicyEvent::Phase { phase: name.into() });
+            Ok(())
+        };
+    phase(store, "sampling held-out prompts (before)", emit)?;
+    let decoder = Decoder::from_policy(&loaded.policy)?;
+    let (before, len_before, _) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+
+    // The round's training data.
+    phase(store, "sampling", emit)?;
+    let texts: Vec<String> = train_prompts.iter().map(|p| p.1.clone()).collect();
+    let mut seqs: Vec<(Vec<u32>, usize)> = Vec::new();
+    let mut sample_rewards = Vec::new();
+    if cfg.method != Method::Rloo {
+        let samples = sample_texts(
+            &decoder,
+            &codec,
+            &texts,
+            cfg.n.max(2),
+            &cfg.gen,
+            emit,
+            cancel,
+        )?;
+        phase(store, "scoring", emit)?;
+        let answers: Vec<String> = samples.iter().map(|(_, s)| codec.text(&s.tokens)).collect();
+        let pairs: Vec<(&str, &str)> = samples
+            .iter()
+            .zip(&answers)
+            .map(|((i, _), t)| (texts[*i].as_str(), t.as_str()))
+            .collect();
+        let scores = scorer.score(&pairs)?;
+        sample_rewards = scores.clone();
+        // Per prompt: indices of its samples, best first.
+        let mut by_prompt: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (k, (i, _)) in samples.iter().enumerate() {
+            by_prompt.entry(*i).or_default().push(k);
+        }
+        let mut prompt_order: Vec<usize> = by_prompt.keys().copied().collect();
+        prompt_order.sort_unstable();
+        for i in prompt_order {
+            let mut ks = by_prompt[&i].clone();
+            ks.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+            let (best, worst) = (ks[0], ks[ks.len() - 1]);
+            match cfg.method {
+                Method::Bon => {
+                    seqs.push(codec.sequence(&texts[i], &answers[best], cfg.max_response_tokens)?)
+                }
+                Method::Dpo => {
+                    if scores[best] > scores[worst] && answers[best] != answers[worst] {
+                        seqs.push(codec.sequence(
+                            &texts[i],
+                            &answers[best],
+                            cfg.max_response_tokens,
+                        )?);
+                        seqs.push(codec.sequence(
+                            &texts[i],
+                            &answers[worst],
+                            cfg.max_response_tokens,
+                        )?);
+                    }
+                }
+                Method::Rloo => {}
+            }
+        }
+        if cfg.method == Method::Dpo && cfg.use_human_pairs {
+            let prompt_ids: HashMap<PromptId, usize> = train_prompts
+                .iter()
+                .enumerate()
+                .map(|(k, p)| (p.0, k))
+                .collect();
+            let (pairs, _) = store.preference_pairs(&RankingFilter::default())?;
+            for p in pairs {
+                let Some(&k) = prompt_ids.get(&p.prompt_id) else {
+                    continue;
+                };
+                let (Some(c), Some(r)) = (store.candidate(p.chosen)?, store.candidate(p.rejected)?)
+                else {
+                    continue;
+                };
+                seqs.push(codec.sequence(&texts[k], &c.text, cfg.max_response_tokens)?);
+                seqs.push(codec.sequence(&texts[k], &r.text, cfg.max_response_tokens)?);
+            }
+        }
+        store.add_metrics(
+            run_id,
+            &[
+                (0, "sample_reward", mean(&scores)),
+                (
+                    0,
+                    "sample_entropy",
+                    mean(&samples.iter().map(|s| s.1.mean_entropy).collect::<Vec<_>>()),
+                ),
+                (
+                    0,
+                    "response_len",
+                    mean(
+                        &samples
+                            .iter()
+                            .map(|s| s.1.tokens.len() as f64)
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+            ],
+        )?;
+    }
+
+    phase(store, "training", emit)?;
+    let batch = cfg.batch.max(1);
+    let total = match cfg.method {
+        Method::Bon => (seqs.len().div_ceil(batch) * cfg.epochs) as u64,
+        Method::Dpo => ((seqs.len() / 2).div_ceil(batch) * cfg.epochs) as u64,
+        Method::Rloo => cfg.rloo_steps as u64,
+    };
+    let mut trainer = PolicyTrainer::new(loaded.policy, cfg.train.clone(), total)?;
+    store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
+    emit(PolicyEvent::Started {
+        run_id,
+        kind: cfg.method.as_str().into(),
+        round,
+        total_steps: total,
+    });
+    let status = match cfg.method {
+        Method::Bon => train_epochs(
+            store,
+            run_id,
+            &mut trainer,
+            &seqs,
+            batch,
+            cfg.epochs,
+            emit,
+            cancel,
+            Step::Sft,
+        )?,
+        Method::Dpo => {
+            if seqs.is_empty() {
+                anyhow::bail!("no preference pairs: the reward model scored every sample of every prompt the same");
+            }
+            train_epochs(
+                store,
+                run_id,
+                &mut trainer,
+                &seqs,
+                batch,
+                cfg.epochs,
+                emit,
+                cancel,
+                Step::Dpo,
+            )?
+        }
+        Method::Rloo => rloo(
+            store,
+            run_id,
+            &mut trainer,
+            &codec,
+            scorer,
+            &texts,
+            cfg,
+            emit,
+            cancel,
+            &mut sample_rewards,
+        )?,
+    };
+
+    phase(store, "sampling held-out prompts (after)", emit)?;
+    let decoder = Decoder::from_policy(&trainer.policy)?;
+    let (after, len_after, samples) =
+        heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    // KL(pi || ref) estimated on the new policy's own held-out samples.
+    let room = codec.ctx.saturating_sub(cfg.gen.max_new_tokens).max(1);
+    let seqs_after: Vec<(Vec<u32>, usize)> = samples
+        .iter()
+        .map(|(i, s)| {
+            let mut p = codec.prompt(&eval_prompts[*i], room)?;
+            let n = p.len();
+            p.extend(&s.tokens);
+            Ok((p, n))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut kl_sum = 0f64;
+    for chunk in seqs_after.chunks(16) {
+        let rows: Vec<(&[u32], usize)> = chunk.iter().map(|s| (s.0.as_slice(), s.1)).collect();
+        let b = SeqBatch::new(&rows, codec.pad, &device)?;
+        let p: Vec<f32> = trainer.policy.sequence_logps(&b)?.detach().to_vec1()?;
+        let r: Vec<f32> = trainer.reference.sequence_logps(&b)?.to_vec1()?;
+        kl_sum += p.iter().zip(&r).map(|(a, b)| (a - b) as f64).sum::<f64>();
+    }
+    let report = RoundReport {
+        before_mean: mean(&before),
+        after_mean: mean(&after),
+        kl: kl_sum / seqs_after.len().max(1) as f64,
+        length_before: len_before,
+        length_after: len_after,
+        before,
+        after,
+    };
+    let mut points: Vec<(i64, &str, f64)> = vec![
+        (0, "heldout_kl", report.kl),
+        (0, "heldout_reward_before_mean", report.before_mean),
+        (0, "heldout_reward_after_mean", report.after_mean),
+        (0, "heldout_len_before", report.length_before),
+        (0, "heldout_len_after", report.length_after),
+    ];
+    points.extend(
+        report
+            .before
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, "heldout_reward_before", *v)),
+    );
+    points.extend(
+        report
+            .after
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, "heldout_reward_after", *v)),
+    );
+    store.add_metrics(run_id, &points)?;
+    emit(PolicyEvent::Round(report.clone()));
+    let meta = PolicyMeta {
+        kind: POLICY_KIND.into(),
+        config: trainer.policy.config.clone(),
+        method: cfg.method.as_str().into(),
+        run_id,
+        round,
+        step: trainer.step,
+        train: cfg.train.clone(),
+        metrics: serde_json::json!({
+            "heldout_reward_before": report.before_mean,
+            "heldout_reward_after": report.after_mean,
+            "heldout_kl": report.kl,
+            "sample_reward": mean(&sample_rewards),
+        }),
+    };
+    let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
+    Ok(PolicySummary {
+        run_id,
+        status,
+        checkpoint_id: Some(id),
+        checkpoint_path: Some(path),
+        steps: trainer.step,
+        seconds: 0.0,
+        message: (status == RunStatus::Cancelled).then(|| "cancelled".to_string()),
+        round: Some(report),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rloo(
+    store: &mut Store,
+    run_id: i64,
+    trainer: &mut PolicyTrainer,
+    codec: &PolicyCodec,
+    scorer: &Scorer,
+    texts: &[String],
+    cfg: &ImproveConfig,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+    rewards: &mut Vec<f64>,
+) -> anyhow::Result<RunStatus> {
+    let device = Device::Cpu;
+    let k = cfg.n.max(2);
+    let prompts_per_step = (cfg.batch / k).max(1);
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    crate::domain::shuffle(&mut order, cfg.train.seed);
+    let room = codec.ctx.saturating_sub(cfg.gen.max_new_tokens).max(1);
+    for step in 0..cfg.rloo_steps {
+        if cancel.is_cancelled() {
+            return Ok(RunStatus::Cancelled);
+        }
+        let picked: Vec<String> = (0..prompts_per_step)
+            .map(|j| texts[order[(step * prompts_per_step + j) % order.len()]].clone())
+            .collect();
+        let decoder = Decoder::from_policy(&trainer.policy)?;
+        let gen = GenConfig {
+            seed: cfg.gen.seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9),
+            ..cfg.gen.clone()
+        };
+        let samples = sample_texts(&decoder, codec, &picked, k, &gen, &mut |_| {}, cancel)?;
+        let answers: Vec<String> = samples.iter().map(|(_, s)| codec.text(&s.tokens)).collect();
+        let pairs: Vec<(&str, &str)> = samples
+            .iter()
+            .zip(&answers)
+            .map(|((i, _), t)| (picked[*i].as_str(), t.as_str()))
+            .collect();
+        let scores = scorer.score(&pairs)?;
+        rewards.extend(&scores);
+        let seqs: Vec<(Vec<u32>, usize)> = samples
+            .iter()
+            .map(|(i, s)| {
+                let mut p = codec.prompt(&picked[*i], room)?;
+                let n = p.len();
+                p.extend(&s.tokens);
+                Ok((p, n))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let rows: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.0.as_slice(), s.1)).collect();
+        let b = SeqBatch::new(&rows, codec.pad, &device)?;
+        let mut m = trainer.rloo_step(&b, k, &scores)?;
+        m.accuracy = 0.0;
+        store_step(store, run_id, &m)?;
+        store.add_metrics(
+            run_id,
+            &[
+                (
+                    m.step as i64,
+                    "entropy",
+                    mean(&samples.iter().map(|s| s.1.mean_entropy).collect::<Vec<_>>()),
+                ),
+                (
+                    m.step as i64,
+                    "response_len",
+                    mean(
+                        &samples
+                            .iter()
+                            .map(|s| s.1.tokens.len() as f64)
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+            ],
+        )?;
+        emit(PolicyEvent::Step(m));
+    }
+    Ok(RunStatus::Done)
+}

@@ -1,0 +1,170 @@
+//! The simulated annotator: ranks pending prompts by a declared rule, with optional noise, as
+//! annotator `sim:<rule>`, so the whole RLHF loop can run unattended in tests and demos.
+
+use candle_core::Device;
+use regex::Regex;
+use serde::Serialize;
+
+use crate::domain::{now_ms, NewRanking, RankingMode, SplitMix64, Verdict};
+use crate::jobs::score::{self, CheckpointRef};
+use crate::ml::checkpoint;
+use crate::ml::train::score as rm_score;
+use crate::store::{RankingFilter, Store};
+
+/// How the simulated annotator prefers one answer to another.
+pub enum Rule {
+    /// More matches of the pattern is better.
+    Regex(Regex),
+    Shorter,
+    Longer,
+    /// A reward-model checkpoint as judge (id or folder).
+    Checkpoint(checkpoint::Loaded),
+}
+
+impl Rule {
+    /// `regex:PATTERN`, `shorter`, `longer` or `checkpoint:ID|DIR`.
+    pub fn parse(s: &str, store: &Store) -> anyhow::Result<Rule> {
+        if let Some(p) = s.strip_prefix("regex:") {
+            return Ok(Rule::Regex(Regex::new(p).map_err(|e| {
+                anyhow::anyhow!("--rule {s:?}: not a valid regular expression: {e}")
+            })?));
+        }
+        if let Some(c) = s.strip_prefix("checkpoint:") {
+            let (dir, _) = score::resolve(Some(store), &CheckpointRef::parse(Some(c)))?;
+            return Ok(Rule::Checkpoint(checkpoint::load(&dir, &Device::Cpu)?));
+        }
+        match s {
+            "shorter" => Ok(Rule::Shorter),
+            "longer" => Ok(Rule::Longer),
+            _ => anyhow::bail!(
+                "--rule {s:?}: expected regex:PATTERN, shorter, longer or checkpoint:ID"
+            ),
+        }
+    }
+
+    /// A score per answer: higher is preferred.
+    pub fn scores(&self, prompt: &str, answers: &[&str]) -> anyhow::Result<Vec<f64>> {
+        Ok(match self {
+            Rule::Regex(r) => answers
+                .iter()
+                .map(|a| r.find_iter(a).count() as f64)
+                .collect(),
+            Rule::Shorter => answers
+                .iter()
+                .map(|a| -(a.chars().count() as f64))
+                .collect(),
+            Rule::Longer => answers.iter().map(|a| a.chars().count() as f64).collect(),
+            Rule::Checkpoint(l) => {
+                let enc: Vec<_> = answers
+                    .iter()
+                    .map(|a| l.encoder.encode(prompt, a))
+                    .collect::<Result<_, _>>()?;
+                let refs: Vec<_> = enc.iter().collect();
+                rm_score(&l.model, &refs, l.encoder.pad_id, 64, &Device::Cpu)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect()
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimulateSummary {
+    pub annotator: String,
+    pub ranked: usize,
+    pub flipped: usize,
+}
+
+/// Ranks every prompt whose candidates this annotator has not all ranked yet (new policy
+/// samples make a prompt pending again). Equal scores are ties. With `noise`, each adjacent
+/// pair of groups is swapped with that probability. One transaction.
+pub fn simulate(
+    store: &mut Store,
+    rule_text: &str,
+    noise: f64,
+    seed: u64,
+    limit: Option<usize>,
+    os_user: Option<String>,
+) -> anyhow::Result<SimulateSummary> {
+    if !(0.0..=1.0).contains(&noise) {
+        anyhow::bail!("--noise {noise}: expected a probability between 0 and 1");
+    }
+    let rule = Rule::parse(rule_text, store)?;
+    let annotator = format!("sim:{rule_text}");
+    let mut covered: std::collections::HashMap<i64, std::collections::HashSet<i64>> =
+        Default::default();
+    for r in store.live_rankings(&RankingFilter {
+        annotator: Some(annotator.clone()),
+        prompt_id: None,
+    })? {
+        covered
+            .entry(r.prompt_id)
+            .or_default()
+            .extend(r.groups.iter().flatten());
+    }
+    let mut todo = Vec::new();
+    store.for_each_prompt(|p, cands| {
+        let seen = covered.get(&p.id);
+        let pending = cands.len() >= 2
+            && p.gold.is_none()
+            && cands
+                .iter()
+                .any(|c| seen.is_none_or(|s| !s.contains(&c.id)));
+        if pending && limit.is_none_or(|l| todo.len() < l) {
+            todo.push((p.id, p.body.as_plain_text(), cands.to_vec()));
+        }
+        Ok(())
+    })?;
+    let mut rng = SplitMix64::new(seed);
+    let mut flipped = 0;
+    let mut rankings = Vec::with_capacity(todo.len());
+    for (prompt_id, prompt, cands) in &todo {
+        let answers: Vec<&str> = cands.iter().map(|c| c.text.as_str()).collect();
+        let scores = rule.scores(prompt, &answers)?;
+        let mut order: Vec<usize> = (0..cands.len()).collect();
+        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            match groups.last_mut() {
+                Some(g) if scores[g[0]] == scores[i] => g.push(i),
+                _ => groups.push(vec![i]),
+            }
+        }
+        for j in 0..groups.len().saturating_sub(1) {
+            if noise > 0.0 && rng.next_f64() < noise {
+                groups.swap(j, j + 1);
+                flipped += 1;
+            }
+        }
+        rankings.push(NewRanking {
+            prompt_id: *prompt_id,
+            annotator: annotator.clone(),
+            os_user: os_user.clone(),
+            created_at_ms: now_ms(),
+            duration_ms: None,
+            shown_order: cands.iter().map(|c| c.id).collect(),
+            verdict: Verdict::Rank,
+            mode: RankingMode::Full,
+            groups: groups
+                .iter()
+                .map(|g| g.iter().map(|&i| cands[i].id).collect())
+                .collect(),
+            strength: None,
+            flags: Vec::new(),
+            note: None,
+            rushed: false,
+            dedupe_key: None,
+        });
+    }
+    let mut w = store.begin_import()?;
+    for r in &rankings {
+        w.add_ranking(r)?;
+    }
+    w.finish(&annotator, "simulate")?;
+    Ok(SimulateSummary {
+        annotator,
+        ranked: rankings.len(),
+        flipped,
+    })
+}
