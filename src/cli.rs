@@ -364,8 +364,9 @@ pub struct ImproveArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
-    #[arg(long, default_value_t = 1e-4)]
-    pub lr: f64,
+    /// Learning rate (default: bon 2e-4, dpo 1e-5, rloo 1e-5).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// DPO temperature / RLOO KL coefficient.
     #[arg(long, default_value_t = 0.1)]
     pub beta: f64,

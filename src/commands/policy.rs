@@ -244,7 +244,7 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         use_human_pairs: !args.no_human_pairs,
         gen: gen_config(&args.gen, 8)?,
         train: PolicyTrainConfig {
-            lr: args.lr,
+            lr: args.lr.unwrap_or(policy::default_lr(args.method)),
             beta: args.beta,
             ipo: args.ipo,
             seed: args.gen.seed,

@@ -1,0 +1,290 @@
+//! The RLHF loop end to end on a task with a rule the policy never sees: answers mentioning
+//! "kiwi" are preferred by a simulated annotator. Prompts -> simulate -> reward model -> SFT
+//! policy -> one best-of-n round and one DPO round, each of which must raise the rule's score
+//! of fresh samples on held-out prompts. Also: sampling into the queue, export -> reload.
+
+use std::path::Path;
+
+use candle_core::Device;
+use kibble::domain::{is_eval_prompt, PromptBody};
+use kibble::jobs::policy::{
+    self, load_policy, ImproveConfig, Method, PolicyRef, PromptSelection, SampleConfig, SftConfig,
+};
+use kibble::jobs::simulate::simulate;
+use kibble::jobs::train_rm::{self, CancelToken, RmJobConfig};
+use kibble::ml::decode::{Decoder, GenConfig};
+use kibble::ml::policy_train::PolicyTrainConfig;
+use kibble::ml::train::TrainConfig;
+use kibble::store::{RowCount, RunStatus, Store};
+
+const WORDS: &[&str] = &[
+    "river", "stone", "paper", "cloud", "engine", "garden", "window", "silver", "market", "planet",
+    "bridge", "candle", "forest", "letter", "mirror", "number",
+];
+const EVAL_FRACTION: f64 = 0.2;
+
+fn sentence(x: &mut u64, n: usize) -> String {
+    (0..n)
+        .map(|_| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            WORDS[(*x % WORDS.len() as u64) as usize]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// 160 prompts x 4 answers; one answer in four mentions "kiwi".
+fn loop_db(path: &Path) -> (Store, Vec<String>) {
+    let mut store = Store::open(path).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut held_out = Vec::new();
+    let mut w = store.begin_import().unwrap();
+    for i in 0..160 {
+        let text = format!("question {i}: {}?", sentence(&mut x, 3));
+        let body = PromptBody::Text(text.clone());
+        if is_eval_prompt(&body.content_hash(), 0, EVAL_FRACTION) {
+            held_out.push(text);
+        }
+        let p = w.add_prompt(&body, None, &serde_json::json!({})).unwrap();
+        for j in 0..4 {
+            let mut a = sentence(&mut x, 5);
+            if j == i % 4 {
+                a = format!("{a} kiwi");
+            }
+            w.add_candidate(p, &a, "synthetic").unwrap();
+        }
+    }
+    w.finish("synthetic", "kibble").unwrap();
+    (store, held_out)
+}
+
+/// Fraction of fresh samples (4 per held-out prompt, fixed seed) that mention kiwi.
+fn kiwi_rate(policy_dir: &Path, prompts: &[String]) -> f64 {
+    let loaded = load_policy(policy_dir, &Device::Cpu).unwrap();
+    let dec = Decoder::from_policy(&loaded.policy).unwrap();
+    let ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .flat_map(|p| {
+            let e = loaded.codec.prompt(p, 64).unwrap();
+            std::iter::repeat_n(e, 4)
+        })
+        .collect();
+    let gen = GenConfig {
+        max_new_tokens: 16,
+        seed: 4242,
+        stop_tokens: vec![loaded.codec.eos],
+        ..GenConfig::default()
+    };
+    let samples = dec.generate(&ids, &gen);
+    let hits = samples
+        .iter()
+        .filter(|s| loaded.codec.text(&s.tokens).contains("kiwi"))
+        .count();
+    hits as f64 / samples.len() as f64
+}
+
+fn improve_cfg(method: Method, sft_run: i64) -> ImproveConfig {
+    ImproveConfig {
+        method,
+        policy: PolicyRef::Run(sft_run),
+        n: 4,
+        epochs: 2,
+        batch: 8,
+        eval_prompts: 64,
+        eval_fraction: EVAL_FRACTION,
+        max_response_tokens: 16,
+        gen: GenConfig {
+            max_new_tokens: 16,
+            seed: 1,
+            ..GenConfig::default()
+        },
+        train: PolicyTrainConfig {
+            // DPO at the SFT learning rates pushes both answers down and drifts (KL > 5).
+            lr: if method == Method::Dpo { 1e-5 } else { 5e-4 },
+            warmup_frac: 0.0,
+            ..PolicyTrainConfig::default()
+        },
+        ..ImproveConfig::default()
+    }
+}
+
+#[test]
+fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("loop.db");
+    let (mut store, held_out) = loop_db(&db);
+    assert!(held_out.len() >= 20, "{}", held_out.len());
+    let cancel = CancelToken::default();
+
+    // The simulated annotator knows the rule; nobody else does.
+    let sim = simulate(&mut store, "regex:kiwi", 0.0, 0, None, None).unwrap();
+    assert_eq!(sim.ranked, 160);
+
+    // Reward model on the simulated rankings.
+    let rm_cfg = RmJobConfig {
+        vocab_size: 400,
+        max_len: 48,
+        eval_fraction: EVAL_FRACTION,
+        train: TrainConfig {
+            epochs: 2,
+            lr: 1e-3,
+            ..TrainConfig::default()
+        },
+        ..RmJobConfig::default()
+    };
+    let rm = train_rm::run(&mut store, &db, &rm_cfg, None, "test", &mut |_| {}, &cancel).unwrap();
+    assert_eq!(rm.status, RunStatus::Done, "{:?}", rm.message);
+    assert!(rm.eval_accuracy.unwrap() > 0.8, "{:?}", rm.eval_accuracy);
+
+    // SFT warm start on every candidate: the policy says kiwi about a quarter of the time.
+    let sft_cfg = SftConfig {
+        vocab_size: 400,
+        epochs: 4,
+        max_response_tokens: 16,
+        all_candidates: true,
+        eval_fraction: EVAL_FRACTION,
+        train: PolicyTrainConfig {
+            lr: 2e-3,
+            ..PolicyTrainConfig::default()
+        },
+        ..SftConfig::default()
+    };
+    let sft = policy::train_sft(&mut store, &db, &sft_cfg, "test", &mut |_| {}, &cancel).unwrap();
+    assert_eq!(sft.status, RunStatus::Done, "{:?}", sft.message);
+    let sft_dir = sft.checkpoint_path.clone().unwrap();
+    let base = kiwi_rate(Path::new(&sft_dir), &held_out);
+    assert!(base > 0.05 && base < 0.6, "SFT policy kiwi rate {base}");
+
+    for method in [Method::Bon, Method::Dpo] {
+        let s = policy::improve(
+            &mut store,
+            &db,
+            &improve_cfg(method, sft.run_id),
+            "test",
+            &mut |_| {},
+            &cancel,
+        )
+        .unwrap();
+        assert_eq!(s.status, RunStatus::Done, "{method:?}: {:?}", s.message);
+        let report = s.round.clone().unwrap();
+        let after = kiwi_rate(Path::new(s.checkpoint_path.as_ref().unwrap()), &held_out);
+        eprintln!(
+            "{method:?}: kiwi rate {base:.3} -> {after:.3}; RM reward {:.3} -> {:.3}; KL {:.3}",
+            report.before_mean, report.after_mean, report.kl
+        );
+        // Same seed, same prompts: a no-op round would give exactly the base rate.
+        assert!(after >= base + 0.15, "{method:?}: {base} -> {after}");
+        assert!(report.after_mean > report.before_mean);
+        assert!(
+            report.kl.is_finite() && report.kl < 20.0,
+            "{method:?} KL {}",
+            report.kl
+        );
+        let run = store.run(s.run_id).unwrap().unwrap();
+        assert_eq!(run.round, Some(1));
+        assert_eq!(run.parent_run_id, Some(sft.run_id));
+        assert!(!store
+            .metric_series(s.run_id, "loss", -1)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .metric_series(s.run_id, "heldout_reward_after", -1)
+                .unwrap()
+                .len(),
+            report.after.len()
+        );
+    }
+
+    // Samples go into the labelling queue with their provenance.
+    let before = store.count_rows(RowCount::Candidates).unwrap();
+    let sampled = policy::sample(
+        &mut store,
+        &SampleConfig {
+            policy: PolicyRef::Run(sft.run_id),
+            prompts: PromptSelection::All,
+            n: 2,
+            gen: GenConfig {
+                max_new_tokens: 12,
+                ..GenConfig::default()
+            },
+        },
+        "test",
+        &mut |_| {},
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(sampled.source, format!("policy:{}/round0", sft.run_id));
+    assert!(
+        sampled.candidates_added > 100,
+        "{}",
+        sampled.candidates_added
+    );
+    assert_eq!(
+        store.count_rows(RowCount::Candidates).unwrap(),
+        before + sampled.candidates_added as i64
+    );
+    // The simulated annotator now has new candidates to rank on those prompts.
+    assert!(
+        simulate(&mut store, "regex:kiwi", 0.1, 3, None, None)
+            .unwrap()
+            .ranked
+            > 100
+    );
+
+    // Export as GPT-2 and load back: same logits.
+    let out = dir.path().join("hf");
+    kibble::jobs::export_model::export_policy(Path::new(&sft_dir), &out).unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation_config.json",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let (back, _) = kibble::jobs::export_model::load_gpt2(&out, &Device::Cpu).unwrap();
+    let orig = load_policy(Path::new(&sft_dir), &Device::Cpu).unwrap();
+    let ids =
+        candle_core::Tensor::from_vec(vec![3u32, 9, 27, 5, 11], (1, 5), &Device::Cpu).unwrap();
+    let mask = candle_core::Tensor::ones((1, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let a: Vec<Vec<f32>> = orig.policy.logits(&ids, &mask).unwrap().to_vec2().unwrap();
+    let b: Vec<Vec<f32>> = back.logits(&ids, &mask).unwrap().to_vec2().unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn simulate_rejects_bad_rules_and_train_policy_needs_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.db");
+    let mut store = Store::open(&db).unwrap();
+    let e = simulate(&mut store, "regex:(", 0.0, 0, None, None).unwrap_err();
+    assert!(
+        e.to_string().contains("not a valid regular expression"),
+        "{e}"
+    );
+    let e = simulate(&mut store, "kindest", 0.0, 0, None, None).unwrap_err();
+    assert!(e.to_string().contains("expected regex:PATTERN"), "{e}");
+    let e = policy::train_sft(
+        &mut store,
+        &db,
+        &SftConfig::default(),
+        "t",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("rank some prompts"), "{e}");
+    let e = policy::improve(
+        &mut store,
+        &db,
+        &ImproveConfig::default(),
+        "t",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("train-policy --sft"), "{e}");
+}
