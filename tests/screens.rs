@@ -230,3 +230,45 @@ fn report_is_self_contained_html_with_the_charts() {
     assert!(html.contains("Length bias"));
     assert!(!html.contains("<script") && !html.contains("src=\"http"));
 }
+
+#[test]
+fn improve_screen_rounds_histograms_and_hacking_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let sft = store
+            .create_run("sft", &serde_json::json!({}), "t")
+            .unwrap();
+        store.set_run_lineage(sft, None, 0).unwrap();
+        store.finish_run(sft, RunStatus::Done, None).unwrap();
+        for (round, kl, len_after) in [(1, 0.4, 21.0), (2, 7.5, 22.0)] {
+            let run = store
+                .create_run("bon", &serde_json::json!({}), "t")
+                .unwrap();
+            store.set_run_lineage(run, Some(run - 1), round).unwrap();
+            let shift = round as f64 * 0.5;
+            let mut pts: Vec<(i64, &str, f64)> = vec![
+                (0, "heldout_kl", kl),
+                (0, "heldout_len_before", 20.0),
+                (0, "heldout_len_after", len_after),
+            ];
+            for i in 0..40 {
+                let v = ((i * 7 % 13) as f64 / 6.0) - 1.0;
+                pts.push((i, "heldout_reward_before", v + shift - 0.5));
+                pts.push((i, "heldout_reward_after", v + shift));
+                pts.push((i, "loss", 3.0 - i as f64 * 0.05));
+                pts.push((i, "kl", i as f64 * 0.01));
+            }
+            store.add_metrics(run, &pts).unwrap();
+            store.finish_run(run, RunStatus::Done, None).unwrap();
+        }
+    }
+    let mut app = app_for(&path);
+    press(&mut app, "f3");
+    assert_eq!(app.improve.rounds.len(), 3);
+    assert!(app.improve.rounds[2].warning().unwrap().contains("KL 7.5"));
+    insta::assert_snapshot!("improve_80x24", draw(&app, 80, 24));
+    press(&mut app, "k");
+    assert_eq!(app.improve.series.as_ref().unwrap().run_id, 2);
+}

@@ -268,19 +268,21 @@ fn mean(v: &[f64]) -> f64 {
 
 fn store_step(store: &mut Store, run_id: i64, m: &PolicyStep) -> anyhow::Result<()> {
     let s = m.step as i64;
-    store.add_metrics(
-        run_id,
-        &[
-            (s, "loss", m.loss),
-            (s, "kl", m.kl),
-            (s, "grad_norm", m.grad_norm),
-            (s, "lr", m.lr),
-            (s, "margin", m.margin),
-            (s, "accuracy", m.accuracy),
-            (s, "reward", m.reward),
-            (s, "tokens_per_s", m.tokens_per_s),
-        ],
-    )?;
+    let mut points = vec![
+        (s, "loss", m.loss),
+        (s, "kl", m.kl),
+        (s, "grad_norm", m.grad_norm),
+        (s, "lr", m.lr),
+        (s, "tokens_per_s", m.tokens_per_s),
+    ];
+    // Only the methods that produce them (DPO: margin and accuracy; RLOO: reward).
+    if m.margin != 0.0 || m.accuracy != 0.0 {
+        points.extend([(s, "margin", m.margin), (s, "accuracy", m.accuracy)]);
+    }
+    if m.reward != 0.0 {
+        points.push((s, "reward", m.reward));
+    }
+    store.add_metrics(run_id, &points)?;
     Ok(())
 }
 

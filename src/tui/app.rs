@@ -156,6 +156,7 @@ pub struct App {
     pub agreement: Option<Agreement>,
     pub train: super::train::TrainScreen,
     pub runs: super::runs::RunsScreen,
+    pub improve: super::improve::ImproveScreen,
     pub scores: super::scores::ScoresScreen,
     pub should_quit: bool,
     /// Called with each ranking id once it is durable (the headless driver prints them).
@@ -169,6 +170,7 @@ impl App {
         let mut app = App {
             train,
             runs: Default::default(),
+            improve: Default::default(),
             scores: Default::default(),
             store,
             cfg,
@@ -313,6 +315,12 @@ impl App {
             Screen(s) => self.switch_screen(s),
             _ if self.screen == super::keymap::Screen::Train => self.train_key(action),
             _ if self.screen == super::keymap::Screen::Runs => self.runs_key(action),
+            ScrollDown if self.screen == super::keymap::Screen::Improve => {
+                self.improve.move_by(1, &self.store)
+            }
+            ScrollUp if self.screen == super::keymap::Screen::Improve => {
+                self.improve.move_by(-1, &self.store)
+            }
             _ if self.screen == super::keymap::Screen::Scores => self.scores_key(action),
             _ if self.screen != super::keymap::Screen::Label => {}
             Pick(i) => self.pick(i as usize),
@@ -495,12 +503,15 @@ impl App {
         if let Some(n) = news {
             self.status = n;
         }
-        has_news || (self.screen == Screen::Train && (changed || self.train.running()))
+        let improve = self.screen == Screen::Improve && self.improve.poll(&self.store);
+        improve || has_news || (self.screen == Screen::Train && (changed || self.train.running()))
     }
 
     /// How long the loop may sleep: short while a run is live on screen.
     pub fn tick_interval(&self, idle: Duration) -> Duration {
-        if self.train.job.is_some() || (self.screen == Screen::Train && self.train.series.is_some())
+        if self.train.job.is_some()
+            || (self.screen == Screen::Train && self.train.series.is_some())
+            || self.screen == Screen::Improve
         {
             Duration::from_millis(200)
         } else {
@@ -517,6 +528,11 @@ impl App {
         }
         if s == Screen::Scores {
             self.scores.refresh(&self.store);
+        }
+        if s == Screen::Improve {
+            if let Err(e) = self.improve.refresh(&self.store) {
+                self.status = format!("could not read policy runs: {e:#}");
+            }
         }
         if s == Screen::Train {
             self.train.data = super::train::DataSummary::read(&self.store).ok();

@@ -14,8 +14,8 @@ use crate::store::{Store, StoreError};
 /// EMA weight of the smoothed curves (TensorBoard's default is 0.6; runs here are noisier).
 const SMOOTHING: f64 = 0.9;
 
-/// The metrics names a reward-model run writes, as kept here.
-pub const SERIES: [&str; 8] = [
+/// The metric names a run writes that charts show (reward-model runs, then policy runs).
+pub const SERIES: [&str; N_SERIES] = [
     "loss",
     "accuracy",
     "eval_loss",
@@ -24,19 +24,23 @@ pub const SERIES: [&str; 8] = [
     "chosen_reward",
     "rejected_reward",
     "pairs_per_s",
+    "kl",
+    "margin",
+    "reward",
 ];
+const N_SERIES: usize = 11;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSeries {
     pub run_id: i64,
     pub total_steps: u64,
     /// One (step, value) list per name in `SERIES`.
-    pub points: [Vec<(f64, f64)>; 8],
+    pub points: [Vec<(f64, f64)>; N_SERIES],
     /// The same series smoothed (EMA 0.9), kept up to date as points arrive.
-    pub smoothed: [Vec<(f64, f64)>; 8],
+    pub smoothed: [Vec<(f64, f64)>; N_SERIES],
     /// Block min/max summaries of `points` and `smoothed`, so a frame decimates without a full scan.
-    index: [MinMaxIndex; 8],
-    smoothed_index: [MinMaxIndex; 8],
+    index: [MinMaxIndex; N_SERIES],
+    smoothed_index: [MinMaxIndex; N_SERIES],
     pub last_step: i64,
     pub epoch: f64,
 }
@@ -66,7 +70,14 @@ impl RunSeries {
 
     /// A chart curve of a raw (`smoothed = false`) or smoothed series, with its index.
     pub fn curve(&self, name: &str, smoothed: bool, label: String, color: Color) -> Curve<'_> {
-        let i = SERIES.iter().position(|s| *s == name).unwrap_or(0);
+        let Some(i) = SERIES.iter().position(|s| *s == name) else {
+            return Curve {
+                label,
+                points: Vec::new().into(),
+                color,
+                index: None,
+            };
+        };
         let (points, index) = if smoothed {
             (&self.smoothed[i], &self.smoothed_index[i])
         } else {

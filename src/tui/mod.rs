@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bench;
 pub mod charts;
+pub mod improve;
 pub mod keymap;
 pub mod runs;
 pub mod scores;

@@ -136,7 +136,15 @@ pub fn render(app: &App, f: &mut Frame) {
             theme.dim(),
         ),
         Screen::Help => render_help_text(app, &theme, f, rows[2]),
-        other => render_coming_soon(other, &theme, f, rows[2]),
+        Screen::Improve => super::improve::render(
+            &app.improve,
+            f,
+            rows[2],
+            theme.color,
+            theme.ascii,
+            theme.accent(),
+            theme.dim(),
+        ),
     }
     render_status(app, &theme, f, rows[3]);
     render_hints(app, &theme, f, rows[4]);
@@ -483,6 +491,7 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             (Action::Clear, "back"),
             (Action::Skip, "delete ckpts"),
         ],
+        Screen::Improve => &[(Action::ScrollDown, "select round")],
         Screen::Scores => &[
             (Action::FocusNext, "view"),
             (Action::ScrollDown, "bins"),
@@ -744,30 +753,6 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     }
     f.render_widget(
         Paragraph::new(lines).block(theme.block(Line::from(" Data "), false)),
-        area,
-    );
-}
-
-fn render_coming_soon(screen: Screen, theme: &Theme, f: &mut Frame, area: Rect) {
-    let what = match screen {
-        Screen::Train => {
-            "Train a reward model on these rankings, with live loss and accuracy charts."
-        }
-        Screen::Improve => "Policy-improvement rounds: sample, rank, train, improve, sample again.",
-        Screen::Scores => "Reward-score histograms, length bias and \"label next\" suggestions.",
-        Screen::Runs => "Every training run, its curves and checkpoints.",
-        _ => "",
-    };
-    let lines = vec![
-        Line::from(""),
-        Line::styled(format!("{}: coming soon", screen.title()), theme.accent()),
-        Line::from(""),
-        Line::from(what),
-    ];
-    f.render_widget(
-        Paragraph::new(lines)
-            .alignment(Alignment::Center)
-            .block(theme.block(Line::from(format!(" {} ", screen.title())), false)),
         area,
     );
 }

@@ -1,0 +1,339 @@
+//! The Improve screen: policy-improvement rounds as they happen. Each round's phase, held-out
+//! reward before -> after and KL to its starting policy; the held-out reward histograms of all
+//! rounds on shared bins (round 0 = the starting policy); live loss / KL charts of the selected
+//! run; and a reward-hacking watch. Runs are started from the CLI (shown on screen) and
+//! followed here from the DB, like the Train screen follows a CLI run.
+
+use std::time::{Duration, Instant};
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::charts::{draw_chart, RunSeries};
+use crate::jobs::policy::POLICY_RUN_KINDS;
+use crate::store::{RunRow, Store};
+
+/// Warn when a round's KL to its start exceeds this while the RM reward rises...
+pub const KL_WARN: f64 = 5.0;
+/// ... or when mean response length changes by more than this fraction.
+pub const LENGTH_DRIFT_WARN: f64 = 0.3;
+
+#[derive(Debug, Clone)]
+pub struct RoundLine {
+    pub run: RunRow,
+    pub before: Vec<f64>,
+    pub after: Vec<f64>,
+    pub kl: Option<f64>,
+    pub len_before: Option<f64>,
+    pub len_after: Option<f64>,
+}
+
+impl RoundLine {
+    fn mean(v: &[f64]) -> Option<f64> {
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
+    /// The reward-hacking watch: reward up while KL or length runs away.
+    pub fn warning(&self) -> Option<String> {
+        let gain = Self::mean(&self.after)? - Self::mean(&self.before)?;
+        if gain <= 0.0 {
+            return None;
+        }
+        if let Some(kl) = self.kl.filter(|k| *k > KL_WARN) {
+            return Some(format!("reward up but KL {kl:.1} > {KL_WARN}"));
+        }
+        let (b, a) = (self.len_before?, self.len_after?);
+        let drift = (a - b) / b.max(1.0);
+        (drift.abs() > LENGTH_DRIFT_WARN)
+            .then(|| format!("reward up but length {b:.0} -> {a:.0} tokens"))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ImproveScreen {
+    pub rounds: Vec<RoundLine>,
+    pub selected: usize,
+    pub series: Option<RunSeries>,
+    last_poll: Option<Instant>,
+}
+
+impl ImproveScreen {
+    pub fn refresh(&mut self, store: &Store) -> anyhow::Result<()> {
+        let series = |id: i64, name: &str| -> anyhow::Result<Vec<f64>> {
+            Ok(store
+                .metric_series(id, name, -1)?
+                .iter()
+                .map(|p| p.value)
+                .collect())
+        };
+        let one = |id: i64, name: &str| -> anyhow::Result<Option<f64>> {
+            Ok(series(id, name)?.first().copied())
+        };
+        let mut rounds = Vec::new();
+        for run in store.runs()? {
+            if !POLICY_RUN_KINDS.contains(&run.kind.as_str()) && run.kind != "sample" {
+                continue;
+            }
+            rounds.push(RoundLine {
+                before: series(run.id, "heldout_reward_before")?,
+                after: series(run.id, "heldout_reward_after")?,
+                kl: one(run.id, "heldout_kl")?,
+                len_before: one(run.id, "heldout_len_before")?,
+                len_after: one(run.id, "heldout_len_after")?,
+                run,
+            });
+        }
+        rounds.reverse(); // oldest first: round order
+        self.selected = self.selected.min(rounds.len().saturating_sub(1));
+        if self.selected == 0 && !rounds.is_empty() {
+            self.selected = rounds.len() - 1;
+        }
+        self.rounds = rounds;
+        if let Some(r) = self.rounds.get(self.selected) {
+            if self.series.as_ref().is_none_or(|s| s.run_id != r.run.id) {
+                self.series = Some(RunSeries::load(store, r.run.id)?);
+            } else if let Some(s) = &mut self.series {
+                s.refresh_from(store)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows running rounds: re-reads the DB once a second while one is running.
+    pub fn poll(&mut self, store: &Store) -> bool {
+        let running = self
+            .rounds
+            .iter()
+            .any(|r| r.run.status == crate::store::RunStatus::Running);
+        if !running && self.last_poll.is_some() {
+            return false;
+        }
+        if self
+            .last_poll
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return false;
+        }
+        self.last_poll = Some(Instant::now());
+        self.refresh(store).is_ok()
+    }
+
+    pub fn move_by(&mut self, d: i32, store: &Store) {
+        if !self.rounds.is_empty() {
+            self.selected =
+                (self.selected as i32 + d).clamp(0, self.rounds.len() as i32 - 1) as usize;
+            self.series = None;
+            let _ = self.refresh(store);
+        }
+    }
+}
+
+/// Counts of `values` in `bins` equal bins over [lo, hi].
+fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<usize> {
+    let mut h = vec![0; bins];
+    for v in values {
+        let i = (((v - lo) / (hi - lo).max(1e-9)) * bins as f64).floor();
+        h[(i.max(0.0) as usize).min(bins - 1)] += 1;
+    }
+    h
+}
+
+fn bars(counts: &[usize], ascii: bool) -> String {
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    let glyphs: &[char] = if ascii {
+        &[' ', '.', ':', '-', '=', '+', '*', '#', '@']
+    } else {
+        &[' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
+    };
+    counts
+        .iter()
+        .flat_map(|&c| {
+            let g = glyphs[(c * 8).div_ceil(max).min(8)];
+            [g, g]
+        })
+        .collect()
+}
+
+pub fn render(
+    s: &ImproveScreen,
+    f: &mut Frame,
+    area: Rect,
+    color: bool,
+    ascii: bool,
+    accent: Style,
+    dim: Style,
+) {
+    let rows = Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).split(area);
+    let mut lines = vec![Line::styled(
+        format!(
+            "  {:>4} {:<6} {:>5} {:<9} {:>16} {:>6}  {}",
+            "run", "kind", "round", "status", "reward before>after", "KL", "phase / watch"
+        ),
+        accent,
+    )];
+    let visible = rows[0].height.saturating_sub(3) as usize;
+    let skip = (s.selected + 1).saturating_sub(visible);
+    for (i, r) in s.rounds.iter().enumerate().skip(skip).take(visible) {
+        let reward = match (RoundLine::mean(&r.before), RoundLine::mean(&r.after)) {
+            (Some(b), Some(a)) => format!("{b:+.2} > {a:+.2}"),
+            _ => "-".into(),
+        };
+        let note = match r.warning() {
+            Some(w) => format!("! {w}"),
+            None => crate::text::sanitize_line(r.run.message.as_deref().unwrap_or(""), 40),
+        };
+        let text = format!(
+            "{} {:>4} {:<6} {:>5} {:<9} {:>19} {:>6}  {}",
+            if i == s.selected { ">" } else { " " },
+            r.run.id,
+            crate::text::sanitize_line(&r.run.kind, 6),
+            r.run.round.map_or("-".into(), |k| k.to_string()),
+            r.run.status.as_str(),
+            reward,
+            r.kl.map_or("-".into(), |k| format!("{k:.2}")),
+            note
+        );
+        let style = if i == s.selected {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else if r.warning().is_some() && color {
+            Style::default().fg(Color::Yellow)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::styled(text, style));
+    }
+    if s.rounds.is_empty() {
+        lines.push(Line::styled("No policy yet. The loop, from a shell:", dim));
+        lines.push(Line::styled(
+            "  kibble train-policy --sft · kibble sample --n 4 · rank (F1) or kibble simulate",
+            dim,
+        ));
+        lines.push(Line::styled(
+            "  train the RM (F2) · kibble improve --method bon|dpo|rloo · kibble sample again",
+            dim,
+        ));
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Policy rounds "),
+        ),
+        rows[0],
+    );
+    let bottom = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[1]);
+    render_histograms(s, f, bottom[0], ascii, dim);
+    if let Some(series) = &s.series {
+        let halves = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).split(bottom[1]);
+        draw_chart(
+            f,
+            halves[0],
+            &format!("run {} loss", series.run_id),
+            vec![
+                series.curve("loss", false, "loss".into(), Color::DarkGray),
+                series.curve("loss", true, "smoothed".into(), Color::Cyan),
+            ],
+            color,
+            ascii,
+        );
+        draw_chart(
+            f,
+            halves[1],
+            "KL to start · margin (DPO) · reward (RLOO)",
+            vec![
+                series.curve("kl", true, "kl".into(), Color::Magenta),
+                series.curve("margin", true, "margin".into(), Color::Green),
+                series.curve("reward", true, "reward".into(), Color::Yellow),
+            ],
+            color,
+            ascii,
+        );
+    }
+}
+
+/// Held-out RM reward per round on shared bins: the first round's "before" is round 0.
+fn render_histograms(s: &ImproveScreen, f: &mut Frame, area: Rect, ascii: bool, dim: Style) {
+    let mut rows: Vec<(String, &[f64])> = Vec::new();
+    for r in s.rounds.iter().filter(|r| !r.after.is_empty()) {
+        if rows.is_empty() {
+            rows.push((format!("r{}", r.run.round.unwrap_or(1) - 1), &r.before));
+        }
+        rows.push((format!("r{}", r.run.round.unwrap_or(0)), &r.after));
+    }
+    // Two columns per bin: few held-out samples per round need coarse bins.
+    let width = (area.width.saturating_sub(20).max(8) as usize / 2).min(24);
+    let all: Vec<f64> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut lines = Vec::new();
+    if rows.is_empty() {
+        lines.push(Line::styled("No finished round yet.", dim));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                "     {lo:<+8.2}{:>w$}",
+                format!("{hi:+.2}"),
+                w = width.saturating_sub(8)
+            ),
+            dim,
+        ));
+        let visible = area.height.saturating_sub(3) as usize;
+        for (name, values) in rows.iter().rev().take(visible).rev() {
+            let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+            lines.push(Line::from(format!(
+                "{name:>4} {} {mean:+.2}",
+                bars(&histogram(values, lo, hi, width), ascii)
+            )));
+        }
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" held-out reward per round "),
+        ),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_bins_and_warning() {
+        assert_eq!(histogram(&[0.0, 0.5, 1.0, 1.0], 0.0, 1.0, 2), vec![1, 3]);
+        assert_eq!(bars(&[0, 4, 8], true), "  ==@@");
+        let run = RunRow {
+            id: 1,
+            kind: "dpo".into(),
+            config: serde_json::Value::Null,
+            status: crate::store::RunStatus::Done,
+            message: None,
+            started_at_ms: 0,
+            finished_at_ms: None,
+            heartbeat_at_ms: 0,
+            parent_run_id: None,
+            round: Some(1),
+        };
+        let mut r = RoundLine {
+            run,
+            before: vec![0.0],
+            after: vec![1.0],
+            kl: Some(0.5),
+            len_before: Some(20.0),
+            len_after: Some(21.0),
+        };
+        assert_eq!(r.warning(), None);
+        r.kl = Some(8.0);
+        assert!(r.warning().unwrap().contains("KL"));
+        r.kl = Some(0.5);
+        r.len_after = Some(40.0);
+        assert!(r.warning().unwrap().contains("length"));
+        r.after = vec![-1.0];
+        assert_eq!(r.warning(), None);
+    }
+}
