@@ -933,11 +933,11 @@ pub fn improve(
     finish(store, run_id, started, result, emit)
 }
 
+/// Train prompts (id, text) and held-out prompt texts.
+type SplitPrompts = (Vec<(PromptId, String)>, Vec<String>);
+
 /// Train and held-out prompt texts (held-out ones never trained on).
-fn split_prompts(
-    store: &Store,
-    cfg: &ImproveConfig,
-) -> anyhow::Result<(Vec<(PromptId, String)>, Vec<String>)> {
+fn split_prompts(store: &Store, cfg: &ImproveConfig) -> anyhow::Result<SplitPrompts> {
     let mut train = Vec::new();
     let mut eval = Vec::new();
     store.for_each_prompt(|p, _| {
@@ -960,6 +960,9 @@ fn split_prompts(
     Ok((train, eval))
 }
 
+/// (RM scores, mean response tokens, (prompt index, sample)) of a held-out sampling.
+type Heldout = (Vec<f64>, f64, Vec<(usize, Sample)>);
+
 /// Samples held-out prompts and scores them: (scores, mean response tokens, samples).
 fn heldout(
     decoder: &Decoder,
@@ -968,7 +971,7 @@ fn heldout(
     prompts: &[String],
     cfg: &ImproveConfig,
     cancel: &CancelToken,
-) -> anyhow::Result<(Vec<f64>, f64, Vec<(usize, Sample)>)> {
+) -> anyhow::Result<Heldout> {
     let gen = GenConfig {
         seed: cfg.gen.seed ^ 0x5EED,
         ..cfg.gen.clone()

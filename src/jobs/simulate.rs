@@ -18,7 +18,7 @@ pub enum Rule {
     Shorter,
     Longer,
     /// A reward-model checkpoint as judge (id or folder).
-    Checkpoint(checkpoint::Loaded),
+    Checkpoint(Box<checkpoint::Loaded>),
 }
 
 impl Rule {
@@ -31,7 +31,10 @@ impl Rule {
         }
         if let Some(c) = s.strip_prefix("checkpoint:") {
             let (dir, _) = score::resolve(Some(store), &CheckpointRef::parse(Some(c)))?;
-            return Ok(Rule::Checkpoint(checkpoint::load(&dir, &Device::Cpu)?));
+            return Ok(Rule::Checkpoint(Box::new(checkpoint::load(
+                &dir,
+                &Device::Cpu,
+            )?)));
         }
         match s {
             "shorter" => Ok(Rule::Shorter),

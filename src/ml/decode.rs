@@ -153,7 +153,7 @@ mod few_rows {
         y: *mut f32,
     ) {
         let full = d_in / 8 * 8;
-        for o in o0..o1 {
+        for (o, bias) in b.iter().enumerate().take(o1).skip(o0) {
             let wr = w.as_ptr().add(o * d_in);
             let mut acc = [_mm256_setzero_ps(); R];
             let mut k = 0;
@@ -171,7 +171,7 @@ mod few_rows {
                 for kk in full..d_in {
                     s += *wr.add(kk) * x[r * d_in + kk];
                 }
-                *y.add(r * d_out + o) = s + b[o];
+                *y.add(r * d_out + o) = s + bias;
             }
         }
     }
@@ -271,15 +271,14 @@ fn erf32(x: f32) -> f32 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let r = t
-        * (-z * z - 1.265_512_2
-            + t * (1.000_023_7
+        * (-z * z - 1.265_512
+            + t * (1.000_024
                 + t * (0.374_091_96
                     + t * (0.096_784_18
                         + t * (-0.186_288_06
                             + t * (0.278_868_07
-                                + t * (-1.135_203_9
-                                    + t * (1.488_515_9
-                                        + t * (-0.822_152_2 + t * 0.170_872_77)))))))))
+                                + t * (-1.135_204
+                                    + t * (1.488_516 + t * (-0.822_152 + t * 0.170_872_77)))))))))
             .exp();
     if x >= 0.0 {
         1.0 - r

@@ -85,6 +85,9 @@ impl SeqBatch {
     }
 }
 
+/// Weights by name as (shape, flat f32 values).
+pub type FlatWeights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
 pub struct Policy {
     pub config: PolicyConfig,
     pub params: Params,
@@ -198,7 +201,7 @@ impl Policy {
     }
 
     /// Weights as flat f32 vectors by name (for the sampling engine and export).
-    pub fn weights_f32(&self) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+    pub fn weights_f32(&self) -> Result<FlatWeights> {
         self.params
             .all()
             .into_iter()
