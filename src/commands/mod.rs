@@ -9,11 +9,11 @@ use crate::cli::{
     AppArgs, Cli, Command, EvalRmArgs, ExportArgs, ImportArgs, ScoreArgs, StatsArgs, TrainRmArgs,
 };
 use crate::data::sample::SAMPLE_FILES;
-
-mod policy;
 use crate::jobs::export::{export, ExportOptions};
 use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
 use crate::store::{QueueOptions, Store};
+
+mod policy;
 
 /// Bad input from the user (exit code 2), as opposed to a failure (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -493,24 +493,27 @@ fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::Rm
     Ok(cfg)
 }
 
+/// Ctrl-C / SIGTERM cancel a job at its next step; the run is marked cancelled.
+fn cancel_on_signals() -> anyhow::Result<crate::jobs::train_rm::CancelToken> {
+    let cancel = crate::jobs::train_rm::CancelToken::default();
+    let c = cancel.clone();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            c.cancel();
+        }
+    });
+    Ok(cancel)
+}
+
 fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::Result<()> {
-    use crate::jobs::train_rm::{run, CancelToken, RmEvent};
+    use crate::jobs::train_rm::{run, RmEvent};
     let cfg = rm_job_config(&args)?;
     let mut store = open_store(db)?;
-    let cancel = CancelToken::default();
-    {
-        // Ctrl-C stops at the next step and leaves the run marked cancelled.
-        let c = cancel.clone();
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ])?;
-        std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                c.cancel();
-            }
-        });
-    }
+    let cancel = cancel_on_signals()?;
     let bar = indicatif::ProgressBar::hidden();
     let json = args.json;
     let mut emit = |e: RmEvent| {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{annotator_name, open_store, os_user, BadInput};
+use super::{annotator_name, cancel_on_signals, open_store, os_user, BadInput};
 use crate::cli::{
     ExportModelArgs, GenArgs, ImproveArgs, SampleArgs, SimulateArgs, TrainPolicyArgs,
 };
@@ -10,25 +10,8 @@ use crate::jobs::policy::{
     self, ImproveConfig, PolicyEvent, PolicyRef, PolicySummary, PromptSelection, SampleConfig,
     SftConfig,
 };
-use crate::jobs::train_rm::CancelToken;
 use crate::ml::decode::GenConfig;
 use crate::ml::policy_train::PolicyTrainConfig;
-
-/// Ctrl-C / SIGTERM cancel the job at its next step; the run is marked cancelled.
-fn cancel_on_signals() -> anyhow::Result<CancelToken> {
-    let cancel = CancelToken::default();
-    let c = cancel.clone();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])?;
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            c.cancel();
-        }
-    });
-    Ok(cancel)
-}
 
 fn gen_config(g: &GenArgs, batch: usize) -> anyhow::Result<GenConfig> {
     if g.temperature <= 0.0 || !(g.top_p > 0.0 && g.top_p <= 1.0) {
