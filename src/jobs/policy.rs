@@ -11,17 +11,16 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 use crate::domain::{is_eval_prompt, PromptId, Verdict};
-use crate::jobs::score::{self, CheckpointRef};
+use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
 use crate::ml::checkpoint::{
-    self, file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
+    file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
 use crate::ml::decode::{Decoder, GenConfig, Sample};
 use crate::ml::optim::AdamW;
 use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
 use crate::ml::policy_train::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
 use crate::ml::tokenizer::{self, EOS, PAD, SEP};
-use crate::ml::train::score as rm_score;
 use crate::store::{RankingFilter, RunStatus, Store};
 
 pub const POLICY_KIND: &str = "kibble-policy";
@@ -877,33 +876,6 @@ impl Default for ImproveConfig {
     }
 }
 
-/// The reward model as a scorer of (prompt, response) texts, normalised by its train stats.
-struct Scorer {
-    loaded: checkpoint::Loaded,
-}
-
-impl Scorer {
-    fn score(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<f64>> {
-        let enc: Vec<_> = prompt_response
-            .iter()
-            .map(|(p, r)| self.loaded.encoder.encode(p, r))
-            .collect::<Result<_, _>>()?;
-        let refs: Vec<_> = enc.iter().collect();
-        let raw = rm_score(
-            &self.loaded.model,
-            &refs,
-            self.loaded.encoder.pad_id,
-            64,
-            &Device::Cpu,
-        )?;
-        let m = &self.loaded.meta;
-        Ok(raw
-            .iter()
-            .map(|&r| (r as f64 - m.reward_mean) / m.reward_std)
-            .collect())
-    }
-}
-
 /// One improvement round: held-out samples before, the method, held-out samples after, a
 /// checkpoint. The new run is round `parent round + 1`.
 pub fn improve(
@@ -919,10 +891,7 @@ pub fn improve(
     let (dir, parent) = resolve_policy(store, &cfg.policy)?;
     let loaded = load_policy(&dir, &device)?;
     let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
-    let (rm_dir, _) = score::resolve(Some(store), &rm_ref)?;
-    let scorer = Scorer {
-        loaded: checkpoint::load(&rm_dir, &device)?,
-    };
+    let scorer = Scorer::open(Some(store), &rm_ref)?;
     let round = loaded.meta.round + 1;
     let kind = cfg.method.as_str();
     let run_id = store.create_run(kind, &serde_json::to_value(cfg)?, created_by)?;

@@ -55,6 +55,52 @@ pub fn resolve(store: Option<&Store>, r: &CheckpointRef) -> anyhow::Result<(Path
     }
 }
 
+/// A reward-model checkpoint as a scorer of (prompt, response) texts.
+pub struct Scorer {
+    pub loaded: Loaded,
+}
+
+impl Scorer {
+    /// Loads the checkpoint `r` names (see [`resolve`]).
+    pub fn open(store: Option<&Store>, r: &CheckpointRef) -> anyhow::Result<Scorer> {
+        let (dir, _) = resolve(store, r)?;
+        Ok(Scorer {
+            loaded: checkpoint::load(&dir, &Device::Cpu)?,
+        })
+    }
+
+    /// Raw rewards, in batches of 64 without gradients.
+    pub fn raw(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<f32>> {
+        let enc: Vec<_> = prompt_response
+            .iter()
+            .map(|(p, r)| self.loaded.encoder.encode(p, r))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<_> = enc.iter().collect();
+        Ok(score(
+            &self.loaded.model,
+            &refs,
+            self.loaded.encoder.pad_id,
+            64,
+            &Device::Cpu,
+        )?)
+    }
+
+    /// A raw reward normalised with the checkpoint's train-split mean and std.
+    pub fn normalise(&self, raw: f32) -> f64 {
+        let m = &self.loaded.meta;
+        (raw as f64 - m.reward_mean) / m.reward_std
+    }
+
+    /// Normalised rewards.
+    pub fn score(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<f64>> {
+        Ok(self
+            .raw(prompt_response)?
+            .into_iter()
+            .map(|r| self.normalise(r))
+            .collect())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScoreSummary {
     pub checkpoint_id: i64,
@@ -70,8 +116,9 @@ pub fn score_candidates(
 ) -> anyhow::Result<ScoreSummary> {
     let started = std::time::Instant::now();
     let (dir, id) = resolve(Some(store), r)?;
-    let device = Device::Cpu;
-    let loaded = checkpoint::load(&dir, &device)?;
+    let scorer = Scorer {
+        loaded: checkpoint::load(&dir, &Device::Cpu)?,
+    };
     let checkpoint_id = match id {
         Some(id) => id,
         // A folder from elsewhere gets a run and a checkpoint row so its scores have a home.
@@ -88,9 +135,9 @@ pub fn score_candidates(
             )?;
             store.add_checkpoint(
                 run,
-                loaded.meta.step as i64,
+                scorer.loaded.meta.step as i64,
                 &dir.display().to_string(),
-                &loaded.meta.metrics,
+                &scorer.loaded.meta.metrics,
             )?
         }
     };
@@ -98,29 +145,23 @@ pub fn score_candidates(
     let total = todo.len();
     let mut prompt_text: HashMap<i64, String> = HashMap::new();
     for chunk in todo.chunks(256) {
-        let mut encoded = Vec::with_capacity(chunk.len());
-        for (_, prompt_id, text) in chunk {
+        for (_, prompt_id, _) in chunk {
             if !prompt_text.contains_key(prompt_id) {
                 let p = store
                     .prompt(*prompt_id)?
                     .ok_or_else(|| anyhow::anyhow!("missing prompt {prompt_id}"))?;
                 prompt_text.insert(*prompt_id, p.body.as_plain_text());
             }
-            encoded.push(loaded.encoder.encode(&prompt_text[prompt_id], text)?);
         }
-        let refs: Vec<_> = encoded.iter().collect();
-        let raw = score(&loaded.model, &refs, loaded.encoder.pad_id, 64, &device)?;
+        let pairs: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|(_, p, text)| (prompt_text[p].as_str(), text.as_str()))
+            .collect();
+        let raw = scorer.raw(&pairs)?;
         let rows: Vec<(i64, f64, f64)> = chunk
             .iter()
             .zip(raw)
-            .map(|((cid, _, _), r)| {
-                let r = r as f64;
-                (
-                    *cid,
-                    (r - loaded.meta.reward_mean) / loaded.meta.reward_std,
-                    r,
-                )
-            })
+            .map(|((cid, _, _), r)| (*cid, scorer.normalise(r), r as f64))
             .collect();
         store.add_scores(checkpoint_id, &rows)?;
         progress(rows.len(), total);

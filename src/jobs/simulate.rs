@@ -1,14 +1,11 @@
 //! The simulated annotator: ranks pending prompts by a declared rule, with optional noise, as
 //! annotator `sim:<rule>`, so the whole RLHF loop can run unattended in tests and demos.
 
-use candle_core::Device;
 use regex::Regex;
 use serde::Serialize;
 
 use crate::domain::{now_ms, NewRanking, RankingMode, SplitMix64, Verdict};
-use crate::jobs::score::{self, CheckpointRef};
-use crate::ml::checkpoint;
-use crate::ml::train::score as rm_score;
+use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::store::{RankingFilter, Store};
 
 /// How the simulated annotator prefers one answer to another.
@@ -18,7 +15,7 @@ pub enum Rule {
     Shorter,
     Longer,
     /// A reward-model checkpoint as judge (id or folder).
-    Checkpoint(Box<checkpoint::Loaded>),
+    Checkpoint(Box<Scorer>),
 }
 
 impl Rule {
@@ -30,11 +27,8 @@ impl Rule {
             })?));
         }
         if let Some(c) = s.strip_prefix("checkpoint:") {
-            let (dir, _) = score::resolve(Some(store), &CheckpointRef::parse(Some(c)))?;
-            return Ok(Rule::Checkpoint(Box::new(checkpoint::load(
-                &dir,
-                &Device::Cpu,
-            )?)));
+            let scorer = Scorer::open(Some(store), &CheckpointRef::parse(Some(c)))?;
+            return Ok(Rule::Checkpoint(Box::new(scorer)));
         }
         match s {
             "shorter" => Ok(Rule::Shorter),
@@ -57,16 +51,9 @@ impl Rule {
                 .map(|a| -(a.chars().count() as f64))
                 .collect(),
             Rule::Longer => answers.iter().map(|a| a.chars().count() as f64).collect(),
-            Rule::Checkpoint(l) => {
-                let enc: Vec<_> = answers
-                    .iter()
-                    .map(|a| l.encoder.encode(prompt, a))
-                    .collect::<Result<_, _>>()?;
-                let refs: Vec<_> = enc.iter().collect();
-                rm_score(&l.model, &refs, l.encoder.pad_id, 64, &Device::Cpu)?
-                    .into_iter()
-                    .map(f64::from)
-                    .collect()
+            Rule::Checkpoint(scorer) => {
+                let pairs: Vec<(&str, &str)> = answers.iter().map(|a| (prompt, *a)).collect();
+                scorer.raw(&pairs)?.into_iter().map(f64::from).collect()
             }
         })
     }
