@@ -285,7 +285,7 @@ fn store_step(store: &mut Store, run_id: i64, m: &PolicyStep) -> anyhow::Result<
     Ok(())
 }
 
-/// Runs `work` as run `run_id`, turning its result or error into the run's final status.
+/// Ends run `run_id` with the outcome of its work: the summary, or a failed status naming the error.
 fn finish(
     store: &mut Store,
     run_id: i64,
@@ -658,8 +658,74 @@ pub struct SampleSummary {
     pub tokens_per_s: f64,
 }
 
-/// Samples `n` answers per prompt from `decoder`; returns (prompt index, sample) in order.
-fn sample_texts(
+/// Answers sampled for some prompts: the prompts as encoded, and (prompt index, sample) in order.
+struct Sampled {
+    prompts: Vec<Vec<u32>>,
+    samples: Vec<(usize, Sample)>,
+}
+
+impl Sampled {
+    fn texts(&self, codec: &PolicyCodec) -> Vec<String> {
+        self.samples
+            .iter()
+            .map(|(_, s)| codec.text(&s.tokens))
+            .collect()
+    }
+
+    /// The answers' texts and their normalised RM rewards for `prompts` (the texts sampled for).
+    fn score(
+        &self,
+        codec: &PolicyCodec,
+        scorer: &Scorer,
+        prompts: &[String],
+    ) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
+        let answers = self.texts(codec);
+        let pairs: Vec<(&str, &str)> = self
+            .samples
+            .iter()
+            .zip(&answers)
+            .map(|((i, _), t)| (prompts[*i].as_str(), t.as_str()))
+            .collect();
+        let scores = scorer.score(&pairs)?;
+        Ok((answers, scores))
+    }
+
+    /// `prompt ++ sampled tokens` and the prompt's length, for log-probabilities.
+    fn sequences(&self) -> Vec<(Vec<u32>, usize)> {
+        self.samples
+            .iter()
+            .map(|(i, s)| {
+                let mut seq = self.prompts[*i].clone();
+                seq.extend(&s.tokens);
+                (seq, self.prompts[*i].len())
+            })
+            .collect()
+    }
+
+    fn mean_entropy(&self) -> f64 {
+        mean(
+            &self
+                .samples
+                .iter()
+                .map(|s| s.1.mean_entropy)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// Mean response length in tokens.
+    fn mean_length(&self) -> f64 {
+        mean(
+            &self
+                .samples
+                .iter()
+                .map(|s| s.1.tokens.len() as f64)
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// Samples `n` answers per prompt from `decoder`.
+fn sample_prompts(
     decoder: &Decoder,
     codec: &PolicyCodec,
     prompts: &[String],
@@ -667,7 +733,7 @@ fn sample_texts(
     gen: &GenConfig,
     emit: &mut dyn FnMut(PolicyEvent),
     cancel: &CancelToken,
-) -> anyhow::Result<Vec<(usize, Sample)>> {
+) -> anyhow::Result<Sampled> {
     let room = codec.ctx.saturating_sub(gen.max_new_tokens).max(1);
     let encoded: Vec<Vec<u32>> = prompts
         .iter()
@@ -704,7 +770,10 @@ fn sample_texts(
             tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
         });
     }
-    Ok(out)
+    Ok(Sampled {
+        prompts: encoded,
+        samples: out,
+    })
 }
 
 /// Samples candidates into the DB: they enter the labelling queue with source
@@ -735,7 +804,7 @@ pub fn sample(
     );
     let decoder = Decoder::from_policy(&loaded.policy)?;
     let texts: Vec<String> = prompts.iter().map(|p| p.1.clone()).collect();
-    let result = sample_texts(
+    let result = sample_prompts(
         &decoder,
         &loaded.codec,
         &texts,
@@ -744,17 +813,16 @@ pub fn sample(
         emit,
         cancel,
     );
-    let samples = match result {
+    let sampled = match result {
         Ok(s) => s,
         Err(e) => {
             store.finish_run(run_id, RunStatus::Failed, Some(&format!("{e:#}")))?;
             return Err(e);
         }
     };
-    let tokens: usize = samples.iter().map(|s| s.1.tokens.len()).sum();
+    let tokens: usize = sampled.samples.iter().map(|s| s.1.tokens.len()).sum();
     let mut w = store.begin_import()?;
-    for (i, s) in &samples {
-        let text = loaded.codec.text(&s.tokens);
+    for ((i, _), text) in sampled.samples.iter().zip(sampled.texts(&loaded.codec)) {
         if !text.is_empty() {
             w.add_candidate(prompts[*i].0, &text, &source)?;
         }
@@ -929,10 +997,7 @@ fn split_prompts(store: &Store, cfg: &ImproveConfig) -> anyhow::Result<SplitProm
     Ok((train, eval))
 }
 
-/// (RM scores, mean response tokens, (prompt index, sample)) of a held-out sampling.
-type Heldout = (Vec<f64>, f64, Vec<(usize, Sample)>);
-
-/// Samples held-out prompts and scores them: (scores, mean response tokens, samples).
+/// Samples held-out prompts (2 answers each, a fixed seed) and scores them with the RM.
 fn heldout(
     decoder: &Decoder,
     codec: &PolicyCodec,
@@ -940,26 +1005,14 @@ fn heldout(
     prompts: &[String],
     cfg: &ImproveConfig,
     cancel: &CancelToken,
-) -> anyhow::Result<Heldout> {
+) -> anyhow::Result<(Sampled, Vec<f64>)> {
     let gen = GenConfig {
         seed: cfg.gen.seed ^ 0x5EED,
         ..cfg.gen.clone()
     };
-    let samples = sample_texts(decoder, codec, prompts, 2, &gen, &mut |_| {}, cancel)?;
-    let texts: Vec<String> = samples.iter().map(|(_, s)| codec.text(&s.tokens)).collect();
-    let pairs: Vec<(&str, &str)> = samples
-        .iter()
-        .zip(&texts)
-        .map(|((i, _), t)| (prompts[*i].as_str(), t.as_str()))
-        .collect();
-    let scores = scorer.score(&pairs)?;
-    let len = mean(
-        &samples
-            .iter()
-            .map(|s| s.1.tokens.len() as f64)
-            .collect::<Vec<_>>(),
-    );
-    Ok((scores, len, samples))
+    let sampled = sample_prompts(decoder, codec, prompts, 2, &gen, &mut |_| {}, cancel)?;
+    let (_, scores) = sampled.score(codec, scorer, prompts)?;
+    Ok((sampled, scores))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -988,7 +1041,8 @@ fn improve_round(
         };
     phase(store, "sampling held-out prompts (before)", emit)?;
     let decoder = Decoder::from_policy(&loaded.policy)?;
-    let (before, len_before, _) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    let (sampled_before, before) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    let len_before = sampled_before.mean_length();
 
     // The round's training data.
     phase(store, "sampling", emit)?;
@@ -996,7 +1050,7 @@ fn improve_round(
     let mut seqs: Vec<(Vec<u32>, usize)> = Vec::new();
     let mut sample_rewards = Vec::new();
     if cfg.method != Method::Rloo {
-        let samples = sample_texts(
+        let sampled = sample_prompts(
             &decoder,
             &codec,
             &texts,
@@ -1006,17 +1060,11 @@ fn improve_round(
             cancel,
         )?;
         phase(store, "scoring", emit)?;
-        let answers: Vec<String> = samples.iter().map(|(_, s)| codec.text(&s.tokens)).collect();
-        let pairs: Vec<(&str, &str)> = samples
-            .iter()
-            .zip(&answers)
-            .map(|((i, _), t)| (texts[*i].as_str(), t.as_str()))
-            .collect();
-        let scores = scorer.score(&pairs)?;
+        let (answers, scores) = sampled.score(&codec, scorer, &texts)?;
         sample_rewards = scores.clone();
         // Per prompt: indices of its samples, best first.
         let mut by_prompt: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (k, (i, _)) in samples.iter().enumerate() {
+        for (k, (i, _)) in sampled.samples.iter().enumerate() {
             by_prompt.entry(*i).or_default().push(k);
         }
         let mut prompt_order: Vec<usize> = by_prompt.keys().copied().collect();
@@ -1069,21 +1117,8 @@ fn improve_round(
             run_id,
             &[
                 (0, "sample_reward", mean(&scores)),
-                (
-                    0,
-                    "sample_entropy",
-                    mean(&samples.iter().map(|s| s.1.mean_entropy).collect::<Vec<_>>()),
-                ),
-                (
-                    0,
-                    "response_len",
-                    mean(
-                        &samples
-                            .iter()
-                            .map(|s| s.1.tokens.len() as f64)
-                            .collect::<Vec<_>>(),
-                    ),
-                ),
+                (0, "sample_entropy", sampled.mean_entropy()),
+                (0, "response_len", sampled.mean_length()),
             ],
         )?;
     }
@@ -1147,19 +1182,10 @@ fn improve_round(
 
     phase(store, "sampling held-out prompts (after)", emit)?;
     let decoder = Decoder::from_policy(&trainer.policy)?;
-    let (after, len_after, samples) =
-        heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    let (sampled_after, after) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    let len_after = sampled_after.mean_length();
     // KL(pi || ref) estimated on the new policy's own held-out samples.
-    let room = codec.ctx.saturating_sub(cfg.gen.max_new_tokens).max(1);
-    let seqs_after: Vec<(Vec<u32>, usize)> = samples
-        .iter()
-        .map(|(i, s)| {
-            let mut p = codec.prompt(&eval_prompts[*i], room)?;
-            let n = p.len();
-            p.extend(&s.tokens);
-            Ok((p, n))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let seqs_after = sampled_after.sequences();
     let mut kl_sum = 0f64;
     for chunk in seqs_after.chunks(16) {
         let rows: Vec<(&[u32], usize)> = chunk.iter().map(|s| (s.0.as_slice(), s.1)).collect();
@@ -1246,7 +1272,6 @@ fn rloo(
     let prompts_per_step = (cfg.batch / k).max(1);
     let mut order: Vec<usize> = (0..texts.len()).collect();
     crate::domain::shuffle(&mut order, cfg.train.seed);
-    let room = codec.ctx.saturating_sub(cfg.gen.max_new_tokens).max(1);
     for step in 0..cfg.rloo_steps {
         if cancel.is_cancelled() {
             return Ok(RunStatus::Cancelled);
@@ -1259,47 +1284,19 @@ fn rloo(
             seed: cfg.gen.seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9),
             ..cfg.gen.clone()
         };
-        let samples = sample_texts(&decoder, codec, &picked, k, &gen, &mut |_| {}, cancel)?;
-        let answers: Vec<String> = samples.iter().map(|(_, s)| codec.text(&s.tokens)).collect();
-        let pairs: Vec<(&str, &str)> = samples
-            .iter()
-            .zip(&answers)
-            .map(|((i, _), t)| (picked[*i].as_str(), t.as_str()))
-            .collect();
-        let scores = scorer.score(&pairs)?;
+        let sampled = sample_prompts(&decoder, codec, &picked, k, &gen, &mut |_| {}, cancel)?;
+        let (_, scores) = sampled.score(codec, scorer, &picked)?;
         rewards.extend(&scores);
-        let seqs: Vec<(Vec<u32>, usize)> = samples
-            .iter()
-            .map(|(i, s)| {
-                let mut p = codec.prompt(&picked[*i], room)?;
-                let n = p.len();
-                p.extend(&s.tokens);
-                Ok((p, n))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let seqs = sampled.sequences();
         let rows: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.0.as_slice(), s.1)).collect();
         let b = SeqBatch::new(&rows, codec.pad, &device)?;
-        let mut m = trainer.rloo_step(&b, k, &scores)?;
-        m.accuracy = 0.0;
+        let m = trainer.rloo_step(&b, k, &scores)?;
         store_step(store, run_id, &m)?;
         store.add_metrics(
             run_id,
             &[
-                (
-                    m.step as i64,
-                    "entropy",
-                    mean(&samples.iter().map(|s| s.1.mean_entropy).collect::<Vec<_>>()),
-                ),
-                (
-                    m.step as i64,
-                    "response_len",
-                    mean(
-                        &samples
-                            .iter()
-                            .map(|s| s.1.tokens.len() as f64)
-                            .collect::<Vec<_>>(),
-                    ),
-                ),
+                (m.step as i64, "entropy", sampled.mean_entropy()),
+                (m.step as i64, "response_len", sampled.mean_length()),
             ],
         )?;
         emit(PolicyEvent::Step(m));
