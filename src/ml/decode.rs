@@ -5,8 +5,6 @@
 //! Every row carries its own (sequence, position): a prefill of many prompts of different
 //! lengths and a decode step of many sequences are the same call, with no padding.
 
-use std::collections::BTreeMap;
-
 use rayon::prelude::*;
 
 use super::policy::{Policy, PolicyConfig};
@@ -339,16 +337,8 @@ fn attend_impl(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &
 impl Decoder {
     pub fn from_policy(policy: &Policy) -> candle_core::Result<Decoder> {
         let mut w = policy.weights_f32()?;
-        Self::from_map(&policy.config, &mut w)
-    }
-
-    fn from_map(
-        config: &PolicyConfig,
-        w: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-    ) -> candle_core::Result<Decoder> {
         let mut take = |name: &str| -> candle_core::Result<Vec<f32>> {
             w.remove(name)
-                .map(|t| t.1)
                 .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
         };
         let mut pair = |name: &str| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
@@ -357,6 +347,7 @@ impl Decoder {
                 take(&format!("{name}.bias"))?,
             ))
         };
+        let config = &policy.config;
         let mut layers = Vec::new();
         for i in 0..config.n_layers {
             let n = |s: &str| format!("blocks.{i}.{s}");
@@ -370,11 +361,6 @@ impl Decoder {
             });
         }
         let ln_f = pair("ln_f")?;
-        let mut take = |name: &str| -> candle_core::Result<Vec<f32>> {
-            w.remove(name)
-                .map(|t| t.1)
-                .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
-        };
         Ok(Decoder {
             config: config.clone(),
             wte: take("wte.weight")?,
@@ -603,7 +589,6 @@ fn sample_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::policy::SeqBatch;
     use candle_core::{Device, Tensor};
 
     fn small() -> PolicyConfig {
@@ -650,7 +635,6 @@ mod tests {
             }
         }
         assert!(worst < 1e-4, "max |diff| {worst}");
-        let _ = SeqBatch::new(&[(&ids[..], 1)], 0, &dev).unwrap();
     }
 
     #[test]

@@ -170,6 +170,20 @@ impl Params {
         Ok(v.as_tensor().clone())
     }
 
+    /// Writes every parameter to a safetensors file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let map: std::collections::HashMap<String, Tensor> = self.all().into_iter().collect();
+        candle_core::safetensors::save(&map, path)
+    }
+
+    /// The trainable parameters by name, in name order (what the optimiser updates).
+    pub fn vars(&self) -> Vec<(String, Var)> {
+        self.trainable
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Every parameter by name, trainable and frozen (what a checkpoint holds).
     pub fn all(&self) -> BTreeMap<String, Tensor> {
         let mut m: BTreeMap<String, Tensor> = self.frozen.clone();
@@ -511,16 +525,10 @@ impl RewardModel {
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {
-        let map: std::collections::HashMap<String, Tensor> =
-            self.params.all().into_iter().collect();
-        candle_core::safetensors::save(&map, path)
+        self.params.save(path)
     }
 
     pub fn trainable(&self) -> Vec<(String, Var)> {
-        self.params
-            .trainable
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.params.vars()
     }
 }

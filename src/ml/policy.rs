@@ -85,9 +85,6 @@ impl SeqBatch {
     }
 }
 
-/// Weights by name as (shape, flat f32 values).
-pub type FlatWeights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
-
 pub struct Policy {
     pub config: PolicyConfig,
     pub params: Params,
@@ -187,28 +184,19 @@ impl Policy {
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {
-        let map: std::collections::HashMap<String, Tensor> =
-            self.params.all().into_iter().collect();
-        candle_core::safetensors::save(&map, path)
+        self.params.save(path)
     }
 
     pub fn trainable(&self) -> Vec<(String, Var)> {
-        self.params
-            .trainable
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.params.vars()
     }
 
-    /// Weights as flat f32 vectors by name (for the sampling engine and export).
-    pub fn weights_f32(&self) -> Result<FlatWeights> {
+    /// Weights as flat row-major f32 vectors by name (for the sampling engine).
+    pub fn weights_f32(&self) -> Result<BTreeMap<String, Vec<f32>>> {
         self.params
             .all()
             .into_iter()
-            .map(|(k, v)| {
-                let dims = v.dims().to_vec();
-                Ok((k, (dims, v.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?)))
-            })
+            .map(|(k, v)| Ok((k, v.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?)))
             .collect()
     }
 }
