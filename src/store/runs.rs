@@ -94,6 +94,25 @@ fn run_from_row(row: &Row) -> rusqlite::Result<(RunRow, String)> {
     ))
 }
 
+/// A checkpoint row with its metrics JSON not yet decoded.
+fn checkpoint_from_row(row: &Row) -> rusqlite::Result<(CheckpointRow, String)> {
+    Ok((
+        CheckpointRow {
+            id: row.get(0)?,
+            run_id: row.get(1)?,
+            step: row.get(2)?,
+            path: row.get(3)?,
+            metrics: serde_json::Value::Null,
+        },
+        row.get(4)?,
+    ))
+}
+
+fn finish_checkpoint((mut c, metrics): (CheckpointRow, String)) -> Result<CheckpointRow> {
+    c.metrics = serde_json::from_str(&metrics)?;
+    Ok(c)
+}
+
 fn finish_run((mut run, config): (RunRow, String)) -> Result<RunRow> {
     run.config = serde_json::from_str(&config)?;
     Ok(run)
@@ -162,17 +181,16 @@ impl Store {
 
     /// The newest live checkpoint of runs of these kinds.
     pub fn latest_checkpoint(&self, kinds: &[&str]) -> Result<Option<CheckpointRow>> {
-        let runs: std::collections::HashSet<i64> = self
-            .runs()?
-            .into_iter()
-            .filter(|r| kinds.contains(&r.kind.as_str()))
-            .map(|r| r.id)
-            .collect();
-        Ok(self
-            .checkpoints(None)?
-            .into_iter()
-            .rev()
-            .find(|c| runs.contains(&c.run_id)))
+        let marks = vec!["?"; kinds.len()].join(", ");
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT c.id, c.run_id, c.step, c.path, c.metrics FROM checkpoints c
+             JOIN runs r ON r.id = c.run_id
+             WHERE c.deleted_at IS NULL AND r.kind IN ({marks}) ORDER BY c.id DESC LIMIT 1"
+        ))?;
+        let raw = stmt
+            .query_row(rusqlite::params_from_iter(kinds), checkpoint_from_row)
+            .optional()?;
+        raw.map(finish_checkpoint).transpose()
     }
 
     pub fn reopen_run(&mut self, run_id: i64) -> Result<()> {
@@ -264,27 +282,10 @@ impl Store {
             "SELECT id, run_id, step, path, metrics FROM checkpoints
              WHERE deleted_at IS NULL AND (?1 IS NULL OR run_id = ?1) ORDER BY id",
         )?;
-        let rows = stmt.query_map([run_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, run_id, step, path, metrics) = row?;
-            out.push(CheckpointRow {
-                id,
-                run_id,
-                step,
-                path,
-                metrics: serde_json::from_str(&metrics)?,
-            });
-        }
-        Ok(out)
+        let raws = stmt
+            .query_map([run_id], checkpoint_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish_checkpoint).collect()
     }
 
     /// Records which rankings a run trained (or evaluated) on.
