@@ -7,6 +7,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use super::train::TrainError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamWConfig {
     pub lr: f64,
@@ -126,6 +128,38 @@ pub fn learning_rate(schedule: Schedule, peak: f64, step: u64, warmup: u64, tota
         Schedule::Cosine => peak * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
         Schedule::Linear => peak * (1.0 - progress),
     }
+}
+
+/// One update from `loss`: backward, clip the gradients to `clip_norm`, AdamW at `lr`.
+/// Returns the loss and the gradient norm before clipping; a loss or gradient norm that is
+/// not finite stops before the weights change, as `TrainError::NotFinite` at `step`.
+pub fn descend(
+    loss: &Tensor,
+    vars: &[(String, Var)],
+    opt: &mut AdamW,
+    clip_norm: f64,
+    lr: f64,
+    step: u64,
+) -> std::result::Result<(f64, f64), TrainError> {
+    let loss_v = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+    if !loss_v.is_finite() {
+        return Err(TrainError::NotFinite {
+            step,
+            what: "the loss",
+            value: loss_v,
+        });
+    }
+    let mut grads = loss.backward()?;
+    let grad_norm = clip_grad_norm(&mut grads, vars, clip_norm)?;
+    if !grad_norm.is_finite() {
+        return Err(TrainError::NotFinite {
+            step,
+            what: "the gradient norm",
+            value: grad_norm,
+        });
+    }
+    opt.step(&grads, lr)?;
+    Ok((loss_v, grad_norm))
 }
 
 /// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm before.

@@ -7,8 +7,9 @@ use std::time::Instant;
 use candle_core::{DType, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::optim::{clip_grad_norm, learning_rate, AdamW, AdamWConfig, Schedule};
+use super::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
 use super::policy::{Policy, SeqBatch};
+use super::train::TrainError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyTrainConfig {
@@ -57,18 +58,6 @@ pub struct PolicyStep {
     pub tokens_per_s: f64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyTrainError {
-    #[error("training stopped at step {step}: {what} is {value} (not finite); the last good checkpoint is kept. Try a lower --lr.")]
-    NotFinite {
-        step: u64,
-        what: &'static str,
-        value: f64,
-    },
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
-}
-
 pub struct PolicyTrainer {
     pub policy: Policy,
     /// Frozen copy of the starting weights (DPO, RLOO and the KL figures).
@@ -113,25 +102,8 @@ impl PolicyTrainer {
         })
     }
 
-    fn apply(&mut self, loss: &Tensor) -> std::result::Result<(f64, f64, f64), PolicyTrainError> {
-        let loss_v = scalar(loss)?;
-        if !loss_v.is_finite() {
-            return Err(PolicyTrainError::NotFinite {
-                step: self.step,
-                what: "the loss",
-                value: loss_v,
-            });
-        }
-        let mut grads = loss.backward()?;
-        let vars = self.policy.trainable();
-        let grad_norm = clip_grad_norm(&mut grads, &vars, self.config.clip_norm)?;
-        if !grad_norm.is_finite() {
-            return Err(PolicyTrainError::NotFinite {
-                step: self.step,
-                what: "the gradient norm",
-                value: grad_norm,
-            });
-        }
+    /// Schedule, backward, clip, update; returns (loss, gradient norm, learning rate).
+    fn apply(&mut self, loss: &Tensor) -> std::result::Result<(f64, f64, f64), TrainError> {
         let warmup = (self.total_steps as f64 * self.config.warmup_frac).round() as u64;
         let lr = learning_rate(
             self.config.schedule,
@@ -140,7 +112,15 @@ impl PolicyTrainer {
             warmup,
             self.total_steps,
         );
-        self.opt.step(&grads, lr)?;
+        let vars = self.policy.trainable();
+        let (loss_v, grad_norm) = descend(
+            loss,
+            &vars,
+            &mut self.opt,
+            self.config.clip_norm,
+            lr,
+            self.step,
+        )?;
         self.step += 1;
         Ok((loss_v, grad_norm, lr))
     }
@@ -151,10 +131,7 @@ impl PolicyTrainer {
     }
 
     /// Supervised step: mean negative log-likelihood per response token.
-    pub fn sft_step(
-        &mut self,
-        batch: &SeqBatch,
-    ) -> std::result::Result<PolicyStep, PolicyTrainError> {
+    pub fn sft_step(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
         let lp = self.policy.sequence_logps(batch)?;
         let tokens: usize = batch.response_tokens.iter().sum();
@@ -174,10 +151,7 @@ impl PolicyTrainer {
 
     /// DPO (or IPO) step. `batch` holds the chosen sequences then the rejected ones, pair i
     /// being rows i and i + n.
-    pub fn dpo_step(
-        &mut self,
-        batch: &SeqBatch,
-    ) -> std::result::Result<PolicyStep, PolicyTrainError> {
+    pub fn dpo_step(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
         let n = batch.batch / 2;
         let pol = self.policy.sequence_logps(batch)?;
@@ -216,7 +190,7 @@ impl PolicyTrainer {
         batch: &SeqBatch,
         k: usize,
         scores: &[f64],
-    ) -> std::result::Result<PolicyStep, PolicyTrainError> {
+    ) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
         let pol = self.policy.sequence_logps(batch)?;
         let refr: Vec<f32> = self.reference.sequence_logps(batch)?.to_vec1()?;

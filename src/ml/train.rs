@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss;
 use super::model::{Batch, RewardModel};
-use super::optim::{clip_grad_norm, learning_rate, AdamW, AdamWConfig, Schedule};
+use super::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
 use super::tokenizer::Encoded;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -405,24 +405,6 @@ impl Trainer {
                 self.listwise_loss(&comps)?
             }
         };
-        let loss_v = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-        if !loss_v.is_finite() {
-            return Err(TrainError::NotFinite {
-                step: self.step,
-                what: "the loss",
-                value: loss_v,
-            });
-        }
-        let mut grads = loss.backward()?;
-        let vars = self.model.trainable();
-        let grad_norm = clip_grad_norm(&mut grads, &vars, self.config.clip_norm)?;
-        if !grad_norm.is_finite() {
-            return Err(TrainError::NotFinite {
-                step: self.step,
-                what: "the gradient norm",
-                value: grad_norm,
-            });
-        }
         let total = self.total_steps();
         let warmup = ((total as f64) * self.config.warmup_frac).round() as u64;
         let lr = learning_rate(
@@ -432,7 +414,15 @@ impl Trainer {
             warmup,
             total,
         );
-        self.opt.step(&grads, lr)?;
+        let vars = self.model.trainable();
+        let (loss_v, grad_norm) = descend(
+            &loss,
+            &vars,
+            &mut self.opt,
+            self.config.clip_norm,
+            lr,
+            self.step,
+        )?;
         let n = pairs.len().max(1) as f64;
         let metrics = StepMetrics {
             step: self.step,
