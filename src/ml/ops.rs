@@ -602,6 +602,16 @@ mod fused_tests {
     use candle_core::{Device, Var};
 
     fn grad_check(f: impl Fn(&Tensor) -> Result<Tensor>, x0: Vec<f64>, shape: &[usize]) {
+        grad_check_within(f, x0, shape, 1e-5)
+    }
+
+    /// The gradient of the scalar `f` at `x0` matches central differences within `tol`.
+    pub(super) fn grad_check_within(
+        f: impl Fn(&Tensor) -> Result<Tensor>,
+        x0: Vec<f64>,
+        shape: &[usize],
+        tol: f64,
+    ) {
         let dev = Device::Cpu;
         let x = Var::from_vec(x0.clone(), shape, &dev).unwrap();
         let g: Vec<f64> = f(x.as_tensor())
@@ -624,7 +634,7 @@ mod fused_tests {
                     .unwrap()
             };
             let num = (at(1e-6) - at(-1e-6)) / 2e-6;
-            assert!((num - g[i]).abs() < 1e-5, "{i}: {num} vs {}", g[i]);
+            assert!((num - g[i]).abs() < tol, "{i}: {num} vs {}", g[i]);
         }
     }
 
@@ -1169,7 +1179,7 @@ fn attention_with(
 #[cfg(test)]
 mod attention_tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use candle_core::Device;
 
     #[test]
     fn causal_attention_ignores_the_future_and_its_gradient_matches_finite_differences() {
@@ -1208,29 +1218,7 @@ mod attention_tests {
         )
         .unwrap();
         let f = |x: &Tensor| causal_attention(x, &mask, b, t, h)?.mul(&wt)?.sum_all();
-        let var = Var::from_vec(x0.clone(), (b * t, 3 * d), &dev).unwrap();
-        let g: Vec<f64> = f(var.as_tensor())
-            .unwrap()
-            .backward()
-            .unwrap()
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        for i in 0..x0.len() {
-            let at = |delta: f64| -> f64 {
-                let mut p = x0.clone();
-                p[i] += delta;
-                f(&Tensor::from_vec(p, (b * t, 3 * d), &dev).unwrap())
-                    .unwrap()
-                    .to_scalar()
-                    .unwrap()
-            };
-            let num = (at(1e-6) - at(-1e-6)) / 2e-6;
-            assert!((num - g[i]).abs() < 1e-6, "{i}: {num} vs {}", g[i]);
-        }
+        super::fused_tests::grad_check_within(f, x0, &[b * t, 3 * d], 1e-6);
     }
 
     #[test]
@@ -1290,28 +1278,6 @@ mod attention_tests {
         assert!(diff < 1e-12, "{diff}");
         // Gradient.
         let f = |x: &Tensor| attention(x, &mask, b, t, h)?.mul(&w)?.sum_all();
-        let var = Var::from_vec(x0.clone(), (b * t, 3 * d), &dev).unwrap();
-        let g: Vec<f64> = f(var.as_tensor())
-            .unwrap()
-            .backward()
-            .unwrap()
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        for i in 0..x0.len() {
-            let at = |delta: f64| -> f64 {
-                let mut p = x0.clone();
-                p[i] += delta;
-                f(&Tensor::from_vec(p, (b * t, 3 * d), &dev).unwrap())
-                    .unwrap()
-                    .to_scalar()
-                    .unwrap()
-            };
-            let num = (at(1e-6) - at(-1e-6)) / 2e-6;
-            assert!((num - g[i]).abs() < 1e-6, "{i}: {num} vs {}", g[i]);
-        }
+        super::fused_tests::grad_check_within(f, x0, &[b * t, 3 * d], 1e-6);
     }
 }
