@@ -10,6 +10,7 @@ use crate::jobs::policy::{
     self, ImproveConfig, PolicyEvent, PolicyRef, PolicySummary, PromptSelection, SampleConfig,
     SftConfig,
 };
+use crate::jobs::train_rm::CancelToken;
 use crate::ml::decode::GenConfig;
 use crate::ml::policy_train::PolicyTrainConfig;
 
@@ -122,6 +123,25 @@ fn print_summary(s: &PolicySummary, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs a training job on the DB with Ctrl-C as cancel, live output, and a summary.
+fn run_job(
+    db: &Path,
+    annotator: Option<String>,
+    json: bool,
+    job: impl FnOnce(
+        &mut crate::store::Store,
+        &str,
+        &mut dyn FnMut(PolicyEvent),
+        &CancelToken,
+    ) -> anyhow::Result<PolicySummary>,
+) -> anyhow::Result<()> {
+    let mut store = open_store(db)?;
+    let cancel = cancel_on_signals()?;
+    let mut emit = printer(json);
+    let s = job(&mut store, &annotator_name(annotator), &mut emit, &cancel)?;
+    print_summary(&s, json)
+}
+
 pub fn train_policy(
     db: &Path,
     annotator: Option<String>,
@@ -145,18 +165,9 @@ pub fn train_policy(
         },
         ..SftConfig::default()
     };
-    let mut store = open_store(db)?;
-    let cancel = cancel_on_signals()?;
-    let mut emit = printer(args.json);
-    let s = policy::train_sft(
-        &mut store,
-        db,
-        &cfg,
-        &annotator_name(annotator),
-        &mut emit,
-        &cancel,
-    )?;
-    print_summary(&s, args.json)
+    run_job(db, annotator, args.json, |store, who, emit, cancel| {
+        policy::train_sft(store, db, &cfg, who, emit, cancel)
+    })
 }
 
 pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow::Result<()> {
@@ -235,18 +246,9 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         },
         ..ImproveConfig::default()
     };
-    let mut store = open_store(db)?;
-    let cancel = cancel_on_signals()?;
-    let mut emit = printer(args.json);
-    let s = policy::improve(
-        &mut store,
-        db,
-        &cfg,
-        &annotator_name(annotator),
-        &mut emit,
-        &cancel,
-    )?;
-    print_summary(&s, args.json)
+    run_job(db, annotator, args.json, |store, who, emit, cancel| {
+        policy::improve(store, db, &cfg, who, emit, cancel)
+    })
 }
 
 pub fn export_model(db: &Path, args: ExportModelArgs) -> anyhow::Result<()> {
