@@ -271,4 +271,8 @@ fn improve_screen_rounds_histograms_and_hacking_watch() {
     insta::assert_snapshot!("improve_80x24", draw(&app, 80, 24));
     press(&mut app, "k");
     assert_eq!(app.improve.series.as_ref().unwrap().run_id, 2);
+    // The first round can be selected too (it used to jump back to the newest).
+    press(&mut app, "k");
+    assert_eq!(app.improve.selected, 0);
+    assert_eq!(app.improve.series.as_ref().unwrap().run_id, 1);
 }

@@ -87,10 +87,12 @@ impl ImproveScreen {
             });
         }
         rounds.reverse(); // oldest first: round order
-        self.selected = self.selected.min(rounds.len().saturating_sub(1));
-        if self.selected == 0 && !rounds.is_empty() {
-            self.selected = rounds.len() - 1;
-        }
+                          // The newest round is selected at first; later the user's choice stays.
+        self.selected = if self.rounds.is_empty() {
+            rounds.len().saturating_sub(1)
+        } else {
+            self.selected.min(rounds.len().saturating_sub(1))
+        };
         self.rounds = rounds;
         if let Some(r) = self.rounds.get(self.selected) {
             if self.series.as_ref().is_none_or(|s| s.run_id != r.run.id) {
@@ -102,15 +104,9 @@ impl ImproveScreen {
         Ok(())
     }
 
-    /// Follows running rounds: re-reads the DB once a second while one is running.
+    /// Follows the DB once a second (runs are started from the CLI); true when something the
+    /// screen shows changed, so an idle screen is not redrawn.
     pub fn poll(&mut self, store: &Store) -> bool {
-        let running = self
-            .rounds
-            .iter()
-            .any(|r| r.run.status == crate::store::RunStatus::Running);
-        if !running && self.last_poll.is_some() {
-            return false;
-        }
         if self
             .last_poll
             .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
@@ -118,7 +114,27 @@ impl ImproveScreen {
             return false;
         }
         self.last_poll = Some(Instant::now());
-        self.refresh(store).is_ok()
+        let before = self.fingerprint();
+        self.refresh(store).is_ok() && self.fingerprint() != before
+    }
+
+    /// What a redraw depends on: each round's status, phase and results, the charted steps.
+    fn fingerprint(&self) -> String {
+        let mut f: String = self
+            .rounds
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {:?} {};",
+                    r.run.id,
+                    r.run.status.as_str(),
+                    r.run.message,
+                    r.after.len()
+                )
+            })
+            .collect();
+        f.push_str(&self.series.as_ref().map_or(-1, |s| s.last_step).to_string());
+        f
     }
 
     pub fn move_by(&mut self, d: i32, store: &Store) {
@@ -181,7 +197,8 @@ pub fn render(
             (Some(b), Some(a)) => format!("{b:+.2} > {a:+.2}"),
             _ => "-".into(),
         };
-        let note = match r.warning() {
+        let warning = r.warning();
+        let note = match &warning {
             Some(w) => format!("! {w}"),
             None => crate::text::sanitize_line(r.run.message.as_deref().unwrap_or(""), 40),
         };
@@ -198,7 +215,7 @@ pub fn render(
         );
         let style = if i == s.selected {
             Style::default().add_modifier(Modifier::REVERSED)
-        } else if r.warning().is_some() && color {
+        } else if warning.is_some() && color {
             Style::default().fg(Color::Yellow)
         } else {
             Style::default()
