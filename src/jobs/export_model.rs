@@ -99,7 +99,10 @@ fn hf_config(c: &PolicyConfig, codec: &PolicyCodec) -> serde_json::Value {
 pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
     let loaded = load_policy(checkpoint, &Device::Cpu)?;
     let c = &loaded.policy.config;
-    let weights = loaded.policy.params.all();
+    let weights = loaded
+        .policy
+        .merged_weights()
+        .map_err(|e| file_err(checkpoint, e))?;
     let mut hf: HashMap<String, Tensor> = HashMap::new();
     for (ours, theirs, transpose) in all_names(c.n_layers) {
         let t = weights
@@ -162,6 +165,7 @@ pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Policy, PolicyCodec), C
         n_heads: g.n_head,
         d_ff: g.n_inner.unwrap_or(4 * g.n_embd),
         ln_eps: g.layer_norm_epsilon,
+        ..PolicyConfig::tiny(g.vocab_size)
     };
     let path = dir.join("model.safetensors");
     let mut hf = read_weights(&path, device)?;

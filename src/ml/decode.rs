@@ -7,7 +7,8 @@
 
 use rayon::prelude::*;
 
-use super::policy::{Policy, PolicyConfig};
+use super::llama::rope_tables;
+use super::policy::{Policy, PolicyArch, PolicyConfig};
 use crate::domain::SplitMix64;
 
 /// How to sample.
@@ -50,32 +51,57 @@ pub struct Sample {
     pub mean_entropy: f64,
 }
 
-struct Layer {
-    ln1: (Vec<f32>, Vec<f32>),
-    qkv: (Vec<f32>, Vec<f32>),
-    proj: (Vec<f32>, Vec<f32>),
-    ln2: (Vec<f32>, Vec<f32>),
-    fc1: (Vec<f32>, Vec<f32>),
-    fc2: (Vec<f32>, Vec<f32>),
+/// (weight, bias) of a layer; an empty bias means none.
+type Wb = (Vec<f32>, Vec<f32>);
+
+struct GptLayer {
+    ln1: Wb,
+    qkv: Wb,
+    proj: Wb,
+    ln2: Wb,
+    fc1: Wb,
+    fc2: Wb,
+}
+
+/// q, k and v are one matrix (q rows, then k, then v) and so are gate and up: one pass over
+/// the input rows each.
+struct LlamaLayer {
+    input_norm: Vec<f32>,
+    qkv: Wb,
+    o: Vec<f32>,
+    post_norm: Vec<f32>,
+    gate_up: Vec<f32>,
+    down: Vec<f32>,
+}
+
+enum Layers {
+    Gpt(Vec<GptLayer>),
+    Llama(Vec<LlamaLayer>),
 }
 
 pub struct Decoder {
     pub config: PolicyConfig,
     wte: Vec<f32>,
+    /// Learned positions (GPT only).
     wpe: Vec<f32>,
-    layers: Vec<Layer>,
-    ln_f: (Vec<f32>, Vec<f32>),
+    layers: Layers,
+    /// Final norm (RMSNorm for Llama: no bias).
+    ln_f: Wb,
+    /// Untied LM head.
+    lm_head: Option<Vec<f32>>,
 }
 
-/// Keys and values of every layer for a set of sequences: `[layer][seq]` of (ctx x d).
+/// Keys and values of every layer for a set of sequences: `[layer][seq]` of (len x kv dim).
 pub struct KvCache {
     k: Vec<Vec<Vec<f32>>>,
     v: Vec<Vec<Vec<f32>>>,
 }
 
 impl KvCache {
-    pub fn new(config: &PolicyConfig, sequences: usize) -> KvCache {
-        let one = || vec![vec![0f32; config.ctx * config.d_model]; sequences];
+    /// Room for `len` positions of each of `sequences` sequences.
+    pub fn new(config: &PolicyConfig, sequences: usize, len: usize) -> KvCache {
+        let kv_dim = config.kv_heads() * config.head_dim();
+        let one = || vec![vec![0f32; len * kv_dim]; sequences];
         KvCache {
             k: (0..config.n_layers).map(|_| one()).collect(),
             v: (0..config.n_layers).map(|_| one()).collect(),
@@ -83,7 +109,8 @@ impl KvCache {
     }
 }
 
-/// `y (rows x out) = x (rows x in) W^T + b` with W stored (out x in) row-major.
+/// `y (rows x out) = x (rows x in) W^T + b` with W stored (out x in) row-major; an empty `b`
+/// is no bias.
 fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
     let mut y = vec![0f32; rows * d_out];
     #[cfg(target_arch = "x86_64")]
@@ -94,8 +121,10 @@ fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], d_in: usize, d_out: usiz
         few_rows::linear(x, rows, w, b, d_in, d_out, &mut y);
         return y;
     }
-    for r in 0..rows {
-        y[r * d_out..(r + 1) * d_out].copy_from_slice(b);
+    if !b.is_empty() {
+        for r in 0..rows {
+            y[r * d_out..(r + 1) * d_out].copy_from_slice(b);
+        }
     }
     let par = if rows * d_in * d_out >= 1 << 20 {
         gemm::Parallelism::Rayon(0)
@@ -151,7 +180,8 @@ mod few_rows {
         y: *mut f32,
     ) {
         let full = d_in / 8 * 8;
-        for (o, bias) in b.iter().enumerate().take(o1).skip(o0) {
+        for o in o0..o1 {
+            let bias = b.get(o).copied().unwrap_or(0.0);
             let wr = w.as_ptr().add(o * d_in);
             let mut acc = [_mm256_setzero_ps(); R];
             let mut k = 0;
@@ -285,9 +315,17 @@ fn erf32(x: f32) -> f32 {
     }
 }
 
+/// Query heads and key/value heads of one attention call (grouped-query when kv < q).
+#[derive(Clone, Copy)]
+struct Heads {
+    q: usize,
+    kv: usize,
+}
+
 /// One query row against one sequence's cached keys and values (`n` positions), all heads:
-/// `out` (d) = softmax(q k^T / sqrt(dh)) v per head. Compiled for AVX2 when the CPU has it.
-fn attend(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [f32]) {
+/// `out` = softmax(q k^T / sqrt(dh)) v per head; query head h reads kv head h / (q / kv).
+/// Compiled for AVX2 when the CPU has it.
+fn attend(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the function is compiled for.
@@ -298,21 +336,23 @@ fn attend(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn attend_avx2(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [f32]) {
+unsafe fn attend_avx2(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads, out: &mut [f32]) {
     attend_impl(q, ks, vs, n, heads, out)
 }
 
 #[inline(always)]
-fn attend_impl(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &mut [f32]) {
-    let d = q.len();
-    let dh = d / heads;
+fn attend_impl(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads, out: &mut [f32]) {
+    let dh = q.len() / heads.q;
+    let d = heads.kv * dh;
+    let group = heads.q / heads.kv;
     let scale = 1.0 / (dh as f32).sqrt();
     let mut scores = vec![0f32; n];
-    for hi in 0..heads {
+    for hi in 0..heads.q {
         let qh = &q[hi * dh..(hi + 1) * dh];
+        let kh = hi / group;
         let mut max = f32::NEG_INFINITY;
         for (j, s) in scores.iter_mut().enumerate() {
-            *s = dot(qh, &ks[j * d + hi * dh..j * d + (hi + 1) * dh]) * scale;
+            *s = dot(qh, &ks[j * d + kh * dh..j * d + (kh + 1) * dh]) * scale;
             max = max.max(*s);
         }
         let mut sum = 0f32;
@@ -326,10 +366,30 @@ fn attend_impl(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: usize, out: &
             let wgt = s * inv;
             for (o, vv) in oh
                 .iter_mut()
-                .zip(&vs[j * d + hi * dh..j * d + (hi + 1) * dh])
+                .zip(&vs[j * d + kh * dh..j * d + (kh + 1) * dh])
             {
                 *o += wgt * vv;
             }
+        }
+    }
+}
+
+fn rms_norm(x: &mut [f32], d: usize, w: &[f32], eps: f64) {
+    for row in x.chunks_mut(d) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let r = 1.0 / (ms + eps as f32).sqrt();
+        row.iter_mut().zip(w).for_each(|(v, g)| *v *= r * g);
+    }
+}
+
+/// Rotates each head of `x` (heads x dh) by one position's angles (HF "rotate half" layout).
+fn rotate(x: &mut [f32], dh: usize, cos: &[f32], sin: &[f32]) {
+    let half = dh / 2;
+    for head in x.chunks_mut(dh) {
+        for i in 0..half {
+            let (a, b) = (head[i], head[i + half]);
+            head[i] = a * cos[i] - b * sin[i];
+            head[i + half] = b * cos[i + half] + a * sin[i + half];
         }
     }
 }
@@ -341,17 +401,54 @@ impl Decoder {
             w.remove(name)
                 .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
         };
-        let mut pair = |name: &str| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+        let config = &policy.config;
+        if config.arch == PolicyArch::Llama {
+            let mut layers = Vec::new();
+            for i in 0..config.n_layers {
+                let n = |s: &str| format!("model.layers.{i}.{s}");
+                let mut qkv = take(&n("self_attn.q_proj.weight"))?;
+                qkv.extend(take(&n("self_attn.k_proj.weight"))?);
+                qkv.extend(take(&n("self_attn.v_proj.weight"))?);
+                let mut bias = Vec::new();
+                if config.qkv_bias {
+                    bias = take(&n("self_attn.q_proj.bias"))?;
+                    bias.extend(take(&n("self_attn.k_proj.bias"))?);
+                    bias.extend(take(&n("self_attn.v_proj.bias"))?);
+                }
+                let mut gate_up = take(&n("mlp.gate_proj.weight"))?;
+                gate_up.extend(take(&n("mlp.up_proj.weight"))?);
+                layers.push(LlamaLayer {
+                    input_norm: take(&n("input_layernorm.weight"))?,
+                    qkv: (qkv, bias),
+                    o: take(&n("self_attn.o_proj.weight"))?,
+                    post_norm: take(&n("post_attention_layernorm.weight"))?,
+                    gate_up,
+                    down: take(&n("mlp.down_proj.weight"))?,
+                });
+            }
+            return Ok(Decoder {
+                config: config.clone(),
+                wte: take("model.embed_tokens.weight")?,
+                wpe: Vec::new(),
+                layers: Layers::Llama(layers),
+                ln_f: (take("model.norm.weight")?, Vec::new()),
+                lm_head: if config.tied {
+                    None
+                } else {
+                    Some(take("lm_head.weight")?)
+                },
+            });
+        }
+        let mut pair = |name: &str| -> candle_core::Result<Wb> {
             Ok((
                 take(&format!("{name}.weight"))?,
                 take(&format!("{name}.bias"))?,
             ))
         };
-        let config = &policy.config;
         let mut layers = Vec::new();
         for i in 0..config.n_layers {
             let n = |s: &str| format!("blocks.{i}.{s}");
-            layers.push(Layer {
+            layers.push(GptLayer {
                 ln1: pair(&n("ln1"))?,
                 qkv: pair(&n("qkv"))?,
                 proj: pair(&n("proj"))?,
@@ -365,8 +462,9 @@ impl Decoder {
             config: config.clone(),
             wte: take("wte.weight")?,
             wpe: take("wpe.weight")?,
-            layers,
+            layers: Layers::Gpt(layers),
             ln_f,
+            lm_head: None,
         })
     }
 
@@ -380,16 +478,62 @@ impl Decoder {
         pos: &[usize],
         tokens: &[u32],
     ) -> Vec<f32> {
+        let d = self.config.d_model;
+        let mut x = vec![0f32; tokens.len() * d];
+        for (r, &t) in tokens.iter().enumerate() {
+            x[r * d..(r + 1) * d].copy_from_slice(&self.wte[t as usize * d..(t as usize + 1) * d]);
+        }
+        match &self.layers {
+            Layers::Gpt(layers) => self.gpt_layers(layers, x, cache, seq, pos),
+            Layers::Llama(layers) => self.llama_layers(layers, x, cache, seq, pos),
+        }
+    }
+
+    /// Attention of every row to its sequence's cache; rows split over threads. Row r's query
+    /// is `qs[r * stride..]` (the first n_heads * head_dim values).
+    fn attend_rows(
+        &self,
+        (qs, stride): (&[f32], usize),
+        (kc, vc): (&[Vec<f32>], &[Vec<f32>]),
+        seq: &[usize],
+        pos: &[usize],
+    ) -> Vec<f32> {
         let c = &self.config;
-        let (d, rows, h) = (c.d_model, tokens.len(), c.n_heads);
-        let mut x = vec![0f32; rows * d];
+        let width = c.n_heads * c.head_dim();
+        let heads = Heads {
+            q: c.n_heads,
+            kv: c.kv_heads(),
+        };
+        let mut att = vec![0f32; seq.len() * width];
+        let one_row = |(r, out): (usize, &mut [f32])| {
+            let q = &qs[r * stride..r * stride + width];
+            attend(q, &kc[seq[r]], &vc[seq[r]], pos[r] + 1, heads, out);
+        };
+        if seq.len() > 1 {
+            att.par_chunks_mut(width).enumerate().for_each(one_row);
+        } else {
+            att.chunks_mut(width).enumerate().for_each(one_row);
+        }
+        att
+    }
+
+    fn gpt_layers(
+        &self,
+        layers: &[GptLayer],
+        mut x: Vec<f32>,
+        cache: &mut KvCache,
+        seq: &[usize],
+        pos: &[usize],
+    ) -> Vec<f32> {
+        let c = &self.config;
+        let (d, rows) = (c.d_model, seq.len());
         for r in 0..rows {
-            let (t, p) = (tokens[r] as usize, pos[r]);
+            let p = pos[r];
             for j in 0..d {
-                x[r * d + j] = self.wte[t * d + j] + self.wpe[p * d + j];
+                x[r * d + j] += self.wpe[p * d + j];
             }
         }
-        for (li, l) in self.layers.iter().enumerate() {
+        for (li, l) in layers.iter().enumerate() {
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln1, c.ln_eps);
             let qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1, d, 3 * d);
@@ -400,18 +544,7 @@ impl Decoder {
                 cache.v[li][seq[r]][at..at + d]
                     .copy_from_slice(&qkv[r * 3 * d + 2 * d..r * 3 * d + 3 * d]);
             }
-            let mut att = vec![0f32; rows * d];
-            let (kc, vc) = (&cache.k[li], &cache.v[li]);
-            let one_row = |(r, out): (usize, &mut [f32])| {
-                let q = &qkv[r * 3 * d..r * 3 * d + d];
-                let (ks, vs) = (&kc[seq[r]], &vc[seq[r]]);
-                attend(q, ks, vs, pos[r] + 1, h, out);
-            };
-            if rows > 1 {
-                att.par_chunks_mut(d).enumerate().for_each(one_row);
-            } else {
-                att.chunks_mut(d).enumerate().for_each(one_row);
-            }
+            let att = self.attend_rows((&qkv, 3 * d), (&cache.k[li], &cache.v[li]), seq, pos);
             let proj = linear(&att, rows, &l.proj.0, &l.proj.1, d, d);
             x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
@@ -425,12 +558,56 @@ impl Decoder {
         x
     }
 
-    /// Logits of the tied LM head for hidden states (rows x d) -> (rows x vocab).
+    fn llama_layers(
+        &self,
+        layers: &[LlamaLayer],
+        mut x: Vec<f32>,
+        cache: &mut KvCache,
+        seq: &[usize],
+        pos: &[usize],
+    ) -> Vec<f32> {
+        let c = &self.config;
+        let (d, rows, dh, ff) = (c.d_model, seq.len(), c.head_dim(), c.d_ff);
+        let (qd, kvd) = (c.n_heads * dh, c.kv_heads() * dh);
+        let width = qd + 2 * kvd;
+        let (cos, sin) = rope_tables(c, pos);
+        for (li, l) in layers.iter().enumerate() {
+            let mut hbuf = x.clone();
+            rms_norm(&mut hbuf, d, &l.input_norm, c.ln_eps);
+            let mut qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1, d, width);
+            for (r, row) in qkv.chunks_mut(width).enumerate() {
+                let (cs, sn) = (&cos[r * dh..(r + 1) * dh], &sin[r * dh..(r + 1) * dh]);
+                rotate(&mut row[..qd + kvd], dh, cs, sn);
+                let at = pos[r] * kvd;
+                cache.k[li][seq[r]][at..at + kvd].copy_from_slice(&row[qd..qd + kvd]);
+                cache.v[li][seq[r]][at..at + kvd].copy_from_slice(&row[qd + kvd..]);
+            }
+            let att = self.attend_rows((&qkv, width), (&cache.k[li], &cache.v[li]), seq, pos);
+            let o = linear(&att, rows, &l.o, &[], qd, d);
+            x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+            let mut hbuf = x.clone();
+            rms_norm(&mut hbuf, d, &l.post_norm, c.ln_eps);
+            let gu = linear(&hbuf, rows, &l.gate_up, &[], d, 2 * ff);
+            let mut m = vec![0f32; rows * ff];
+            for (mr, gr) in m.chunks_mut(ff).zip(gu.chunks(2 * ff)) {
+                for (j, v) in mr.iter_mut().enumerate() {
+                    let g = gr[j];
+                    *v = g / (1.0 + (-g).exp()) * gr[ff + j];
+                }
+            }
+            let f = linear(&m, rows, &l.down, &[], ff, d);
+            x.iter_mut().zip(&f).for_each(|(a, b)| *a += b);
+        }
+        rms_norm(&mut x, d, &self.ln_f.0, c.ln_eps);
+        x
+    }
+
+    /// Logits of the LM head for hidden states (rows x d) -> (rows x vocab).
     pub fn lm_head(&self, hidden: &[f32]) -> Vec<f32> {
         let c = &self.config;
         let rows = hidden.len() / c.d_model;
-        let zeros = vec![0f32; c.vocab_size];
-        linear(hidden, rows, &self.wte, &zeros, c.d_model, c.vocab_size)
+        let w = self.lm_head.as_ref().unwrap_or(&self.wte);
+        linear(hidden, rows, w, &[], c.d_model, c.vocab_size)
     }
 
     /// Samples a continuation for each prompt. Prompts longer than the context allows are
@@ -453,7 +630,8 @@ impl Decoder {
             .iter()
             .map(|p| &p[p.len().saturating_sub(room)..])
             .collect();
-        let mut cache = KvCache::new(c, prompts.len());
+        let longest = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+        let mut cache = KvCache::new(c, prompts.len(), longest + max_new);
         let mut rngs: Vec<SplitMix64> = (0..prompts.len())
             .map(|i| {
                 SplitMix64::new(gen.seed ^ ((first + i) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -587,7 +765,7 @@ fn sample_token(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
 
@@ -600,13 +778,33 @@ mod tests {
             n_heads: 4,
             d_ff: 64,
             ln_eps: 1e-5,
+            ..PolicyConfig::tiny(64)
+        }
+    }
+
+    /// A Llama with grouped-query attention (4 query heads, 2 kv heads), q/k/v biases and an
+    /// untied head: every branch of the Llama path.
+    pub(crate) fn small_llama() -> PolicyConfig {
+        PolicyConfig {
+            arch: PolicyArch::Llama,
+            n_kv_heads: 2,
+            rope_theta: 10_000.0,
+            qkv_bias: true,
+            tied: false,
+            ln_eps: 1e-6,
+            ..small()
         }
     }
 
     #[test]
     fn kv_cache_logits_match_a_full_forward() {
+        kv_cache_matches(&small());
+        kv_cache_matches(&small_llama());
+    }
+
+    fn kv_cache_matches(config: &PolicyConfig) {
         let dev = Device::Cpu;
-        let policy = Policy::new(&small(), 11, &dev).unwrap();
+        let policy = Policy::new(config, 11, &dev).unwrap();
         let dec = Decoder::from_policy(&policy).unwrap();
         let ids: Vec<u32> = (0..20).map(|i| (i * 7 % 64) as u32).collect();
         let full: Vec<Vec<f32>> = policy
@@ -618,7 +816,7 @@ mod tests {
             .to_vec2()
             .unwrap();
         // Prefill 12 tokens, then one token at a time.
-        let mut cache = KvCache::new(&policy.config, 1);
+        let mut cache = KvCache::new(&policy.config, 1, 20);
         let mut inc = dec.lm_head(&dec.forward_rows(
             &mut cache,
             &[0; 12],
@@ -634,7 +832,7 @@ mod tests {
                 worst = worst.max((a - inc[p * 64 + v]).abs());
             }
         }
-        assert!(worst < 1e-4, "max |diff| {worst}");
+        assert!(worst < 1e-4, "{:?}: max |diff| {worst}", config.arch);
     }
 
     #[test]

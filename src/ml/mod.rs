@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod decode;
+pub mod llama;
 pub mod loss;
 pub mod model;
 pub mod ops;

@@ -1,5 +1,6 @@
 //! Policy language models. `tiny` is a GPT-style decoder trained from scratch, exactly the
-//! shape of `shared/peers/torch_policy_bench.py` (learned positions, pre-LN, tied LM head).
+//! shape of `shared/peers/torch_policy_bench.py` (learned positions, pre-LN, tied LM head);
+//! `llama` is the Llama family loaded from HF folders or GGUF files (`llama.rs`).
 //! This file is the differentiable forward pass (candle autograd) used for training;
 //! sampling runs on the plain-slice KV-cache engine in `decode.rs`.
 
@@ -9,25 +10,55 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use super::llama::{is_lora_weight, Llama, LoraConfig};
 use super::model::{Init, Norm, Params, TinyBlock};
 use super::ops::token_logprobs;
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyArch {
+    /// GPT-2 style: learned positions, LayerNorm, GELU MLP, biases (the `tiny` preset).
+    #[default]
+    Gpt,
+    /// Llama family: RoPE, RMSNorm, SwiGLU, grouped-query attention.
+    Llama,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyConfig {
+    #[serde(default)]
+    pub arch: PolicyArch,
     pub vocab_size: usize,
-    /// Context window (learned positions).
+    /// Context window (learned positions for GPT; the longest sequence used for Llama).
     pub ctx: usize,
     pub d_model: usize,
     pub n_layers: usize,
     pub n_heads: usize,
     pub d_ff: usize,
+    /// LayerNorm (GPT) or RMSNorm (Llama) epsilon.
     pub ln_eps: f64,
+    /// Llama: key/value heads (grouped-query attention); 0 means as many as query heads.
+    #[serde(default)]
+    pub n_kv_heads: usize,
+    #[serde(default)]
+    pub rope_theta: f64,
+    /// Qwen2 has biases on the q/k/v projections.
+    #[serde(default)]
+    pub qkv_bias: bool,
+    /// LM head shares the token embedding.
+    #[serde(default = "yes")]
+    pub tied: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl PolicyConfig {
     /// The `tiny` preset: the peer benchmark's shape.
     pub fn tiny(vocab_size: usize) -> PolicyConfig {
         PolicyConfig {
+            arch: PolicyArch::Gpt,
             vocab_size,
             ctx: 256,
             d_model: 256,
@@ -35,6 +66,22 @@ impl PolicyConfig {
             n_heads: 4,
             d_ff: 1024,
             ln_eps: 1e-5,
+            n_kv_heads: 0,
+            rope_theta: 0.0,
+            qkv_bias: false,
+            tied: true,
+        }
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    pub fn kv_heads(&self) -> usize {
+        if self.n_kv_heads == 0 {
+            self.n_heads
+        } else {
+            self.n_kv_heads
         }
     }
 }
@@ -85,19 +132,27 @@ impl SeqBatch {
     }
 }
 
+enum Body {
+    Gpt {
+        wte: Tensor,
+        wpe: Tensor,
+        blocks: Vec<TinyBlock>,
+        ln_f: Norm,
+    },
+    Llama(Llama),
+}
+
 pub struct Policy {
     pub config: PolicyConfig,
     pub params: Params,
-    wte: Tensor,
-    wpe: Tensor,
-    blocks: Vec<TinyBlock>,
-    ln_f: Norm,
+    body: Body,
+    pub lora: Option<LoraConfig>,
 }
 
 impl Policy {
     /// A fresh model with deterministic initial weights.
     pub fn new(config: &PolicyConfig, seed: u64, device: &Device) -> Result<Policy> {
-        Self::build(config, Params::new(device, DType::F32, seed))
+        Self::build(config, Params::new(device, DType::F32, seed), None)
     }
 
     /// A model with these weights (a checkpoint); `frozen` builds no gradient graph (the
@@ -111,15 +166,46 @@ impl Policy {
         let mut p = Params::new(device, DType::F32, 0);
         p.loaded = weights;
         p.freeze_loaded = frozen;
-        let model = Self::build(config, p)?;
+        Self::build_checked(config, p, None)
+    }
+
+    /// A Llama policy whose loaded weights stay frozen while fresh LoRA adapters (seeded)
+    /// train on every projection.
+    pub fn with_lora(
+        config: &PolicyConfig,
+        weights: BTreeMap<String, Tensor>,
+        lora: LoraConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Policy> {
+        if config.arch != PolicyArch::Llama {
+            candle_core::bail!("LoRA adapters are for Llama-family policies");
+        }
+        let mut p = Params::new(device, DType::F32, seed);
+        p.loaded = weights;
+        p.freeze_loaded = true;
+        Self::build_checked(config, p, Some(lora))
+    }
+
+    fn build_checked(c: &PolicyConfig, p: Params, lora: Option<LoraConfig>) -> Result<Policy> {
+        let model = Self::build(c, p, lora)?;
         if let Some(name) = model.params.loaded.keys().next() {
             candle_core::bail!("unexpected weight {name} for this policy configuration");
         }
         Ok(model)
     }
 
-    fn build(config: &PolicyConfig, mut p: Params) -> Result<Policy> {
+    fn build(config: &PolicyConfig, mut p: Params, lora: Option<LoraConfig>) -> Result<Policy> {
         let c = config;
+        if c.arch == PolicyArch::Llama {
+            let body = Body::Llama(Llama::new(&mut p, c, lora)?);
+            return Ok(Policy {
+                config: c.clone(),
+                params: p,
+                body,
+                lora,
+            });
+        }
         let wte = p.get("wte.weight", &[c.vocab_size, c.d_model], Init::Normal)?;
         let wpe = p.get("wpe.weight", &[c.ctx, c.d_model], Init::Normal)?;
         let blocks = (0..c.n_layers)
@@ -129,10 +215,13 @@ impl Policy {
         Ok(Policy {
             config: c.clone(),
             params: p,
-            wte,
-            wpe,
-            blocks,
-            ln_f,
+            body: Body::Gpt {
+                wte,
+                wpe,
+                blocks,
+                ln_f,
+            },
+            lora: None,
         })
     }
 
@@ -146,17 +235,25 @@ impl Policy {
                 c.ctx
             );
         }
-        let mut x = self
-            .wte
+        let (wte, wpe, blocks, ln_f) = match &self.body {
+            Body::Llama(l) => return l.logits(c, ids, mask),
+            Body::Gpt {
+                wte,
+                wpe,
+                blocks,
+                ln_f,
+            } => (wte, wpe, blocks, ln_f),
+        };
+        let mut x = wte
             .embedding(&ids.flatten_all()?)?
             .reshape((b, t, c.d_model))?
-            .broadcast_add(&self.wpe.narrow(0, 0, t)?)?
+            .broadcast_add(&wpe.narrow(0, 0, t)?)?
             .reshape((b * t, c.d_model))?;
-        for blk in &self.blocks {
+        for blk in blocks {
             x = blk.forward(&x, mask, b, t, c.n_heads, true)?;
         }
         // Tied LM head.
-        self.ln_f.forward(&x)?.matmul(&self.wte.t()?)
+        ln_f.forward(&x)?.matmul(&wte.t()?)
     }
 
     /// Per-token log-probabilities of each next token, zero outside the response: (batch, seq).
@@ -175,16 +272,33 @@ impl Policy {
     /// Deep copies: the optimiser updates the trainable storage in place.
     pub fn frozen_copy(&self) -> Result<Policy> {
         let weights = self
-            .params
-            .all()
+            .merged_weights()?
             .into_iter()
-            .map(|(k, v)| Ok((k, v.detach().copy()?)))
+            .map(|(k, v)| Ok((k, v.copy()?)))
             .collect::<Result<_>>()?;
         Self::from_weights(&self.config, weights, true, &self.params.device)
     }
 
+    /// Every weight of the model as plain tensors, LoRA adapters folded into their
+    /// projections: what a checkpoint, the sampler and an export use.
+    pub fn merged_weights(&self) -> Result<BTreeMap<String, Tensor>> {
+        let mut all: BTreeMap<String, Tensor> = self
+            .params
+            .all()
+            .into_iter()
+            .filter(|(k, _)| !is_lora_weight(k))
+            .map(|(k, v)| (k, v.detach()))
+            .collect();
+        if let Body::Llama(l) = &self.body {
+            all.extend(l.merged_projections()?);
+        }
+        Ok(all)
+    }
+
     pub fn save_weights(&self, path: &Path) -> Result<()> {
-        self.params.save(path)
+        let map: std::collections::HashMap<String, Tensor> =
+            self.merged_weights()?.into_iter().collect();
+        candle_core::safetensors::save(&map, path)
     }
 
     pub fn trainable(&self) -> Vec<(String, Var)> {
@@ -193,8 +307,7 @@ impl Policy {
 
     /// Weights as flat row-major f32 vectors by name (for the sampling engine).
     pub fn weights_f32(&self) -> Result<BTreeMap<String, Vec<f32>>> {
-        self.params
-            .all()
+        self.merged_weights()?
             .into_iter()
             .map(|(k, v)| Ok((k, v.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?)))
             .collect()
@@ -214,7 +327,38 @@ mod tests {
             n_heads: 2,
             d_ff: 32,
             ln_eps: 1e-5,
+            ..PolicyConfig::tiny(50)
         }
+    }
+
+    #[test]
+    fn lora_merged_equals_unmerged_forward() {
+        let dev = Device::Cpu;
+        let config = crate::ml::decode::tests::small_llama();
+        let base = Policy::new(&config, 4, &dev).unwrap();
+        let lora = LoraConfig {
+            rank: 2,
+            alpha: 4.0,
+        };
+        let adapted =
+            Policy::with_lora(&config, base.merged_weights().unwrap(), lora, 1, &dev).unwrap();
+        // Only the adapters train; B starts at zero, so give it values to merge.
+        let vars = adapted.trainable();
+        assert_eq!(vars.len(), 2 * 7 * config.n_layers);
+        assert!(vars.iter().all(|(k, _)| is_lora_weight(k)));
+        for (i, (_, v)) in vars.iter().enumerate() {
+            let t = Tensor::randn(0f32, 0.5, v.shape(), &dev).unwrap();
+            v.set(&((t + i as f64 * 0.01).unwrap())).unwrap();
+        }
+        let merged = Policy::from_weights(&config, adapted.merged_weights().unwrap(), true, &dev)
+            .unwrap();
+        let seq: &[u32] = &[3, 9, 4, 1, 7, 7, 2];
+        let b = SeqBatch::new(&[(seq, 2)], 0, &dev).unwrap();
+        let a: Vec<f32> = adapted.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        let m: Vec<f32> = merged.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        let plain: Vec<f32> = base.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        assert!((a[0] - m[0]).abs() < 1e-4, "{} vs {}", a[0], m[0]);
+        assert!((a[0] - plain[0]).abs() > 1e-3, "the adapters changed nothing");
     }
 
     #[test]

@@ -247,6 +247,7 @@ mod tests {
             n_heads: 2,
             d_ff: 32,
             ln_eps: 1e-5,
+            ..PolicyConfig::tiny(50)
         }
     }
 

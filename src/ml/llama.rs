@@ -1,0 +1,266 @@
+//! Llama-family decoder (Llama, SmolLM2, Qwen2, Mistral without sliding windows): RMSNorm,
+//! rotary positions (HF "rotate half" layout), grouped-query attention, SwiGLU MLP.
+//! Weights carry their HF names (`model.layers.0.self_attn.q_proj.weight` ...), so an HF folder
+//! loads as is and exports as is. Optional LoRA adapters on every projection: the base weights
+//! stay frozen and only the adapters train; `merged` folds them back in.
+
+use std::collections::BTreeMap;
+
+use candle_core::{Result, Tensor, D};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Init, Params};
+use super::ops::causal_attention;
+use super::policy::PolicyConfig;
+
+/// Low-rank adapters: `W x + (alpha / rank) B A x`, A (rank x in), B (out x rank, starts at 0).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LoraConfig {
+    pub rank: usize,
+    pub alpha: f64,
+}
+
+impl LoraConfig {
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+}
+
+/// A bias-optional linear layer with an optional LoRA adapter.
+pub(crate) struct Proj {
+    pub(crate) name: String,
+    w: Tensor, // (out, in)
+    b: Option<Tensor>,
+    lora: Option<(Tensor, Tensor, f64)>,
+}
+
+impl Proj {
+    fn new(
+        p: &mut Params,
+        name: &str,
+        (d_in, d_out): (usize, usize),
+        bias: bool,
+        lora: Option<LoraConfig>,
+    ) -> Result<Proj> {
+        let w = p.get(&format!("{name}.weight"), &[d_out, d_in], Init::Normal)?;
+        let b = if bias {
+            Some(p.get(&format!("{name}.bias"), &[d_out], Init::Zeros)?)
+        } else {
+            None
+        };
+        let lora = match lora {
+            Some(l) => Some((
+                p.get(&lora_a(name), &[l.rank, d_in], Init::Normal)?,
+                p.get(&lora_b(name), &[d_out, l.rank], Init::Zeros)?,
+                l.scale(),
+            )),
+            None => None,
+        };
+        Ok(Proj {
+            name: name.to_string(),
+            w,
+            b,
+            lora,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut y = x.matmul(&self.w.t()?)?;
+        if let Some(b) = &self.b {
+            y = y.broadcast_add(b)?;
+        }
+        if let Some((a, bb, scale)) = &self.lora {
+            y = (y + (x.matmul(&a.t()?)?.matmul(&bb.t()?)? * *scale)?)?;
+        }
+        Ok(y)
+    }
+
+    /// The weight with the adapter folded in.
+    fn merged(&self) -> Result<Tensor> {
+        match &self.lora {
+            Some((a, b, scale)) => self.w.detach() + (b.detach().matmul(&a.detach())? * *scale)?,
+            None => Ok(self.w.detach()),
+        }
+    }
+}
+
+fn lora_a(name: &str) -> String {
+    format!("{name}.lora_A.weight")
+}
+
+fn lora_b(name: &str) -> String {
+    format!("{name}.lora_B.weight")
+}
+
+/// True for adapter weights (never part of a merged checkpoint).
+pub fn is_lora_weight(name: &str) -> bool {
+    name.contains(".lora_A.") || name.contains(".lora_B.")
+}
+
+struct Layer {
+    input_norm: Tensor,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
+    post_norm: Tensor,
+    gate: Proj,
+    up: Proj,
+    down: Proj,
+}
+
+pub(crate) struct Llama {
+    embed: Tensor,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    /// None when tied to the embedding.
+    lm_head: Option<Tensor>,
+}
+
+/// `x * w / sqrt(mean(x^2) + eps)` over the last dimension.
+fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+    x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)
+}
+
+/// Rotary angles' cosines and sines for `positions`, (positions x head_dim) in HF's layout
+/// (the half-dim frequencies repeated twice). Shared with the sampling engine so both agree.
+pub(crate) fn rope_tables(c: &PolicyConfig, positions: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let dh = c.head_dim();
+    let half = dh / 2;
+    let inv: Vec<f64> = (0..half)
+        .map(|i| c.rope_theta.powf(-2.0 * i as f64 / dh as f64))
+        .collect();
+    let mut cos = Vec::with_capacity(positions.len() * dh);
+    let mut sin = Vec::with_capacity(positions.len() * dh);
+    for &p in positions {
+        for _ in 0..2 {
+            for f in &inv {
+                let a = p as f64 * f;
+                cos.push(a.cos() as f32);
+                sin.push(a.sin() as f32);
+            }
+        }
+    }
+    (cos, sin)
+}
+
+/// Rotates `x` (batch*seq, heads*dh) by position: `x cos + rotate_half(x) sin`.
+fn rope(x: &Tensor, b: usize, t: usize, heads: usize, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let dh = cos.dim(1)?;
+    let x = x.reshape((b, t, heads, dh))?;
+    let half = dh / 2;
+    let rotated = Tensor::cat(
+        &[&x.narrow(3, half, half)?.neg()?, &x.narrow(3, 0, half)?],
+        3,
+    )?;
+    let cos = cos.reshape((1, t, 1, dh))?;
+    let sin = sin.reshape((1, t, 1, dh))?;
+    (x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?)?.reshape((b * t, heads * dh))
+}
+
+/// Repeats each key/value head `rep` times: (n, kv*dh) -> (n, kv*rep*dh), query head h using
+/// kv head h / rep (HF's `repeat_kv`).
+fn repeat_kv(x: &Tensor, kv: usize, rep: usize) -> Result<Tensor> {
+    if rep == 1 {
+        return Ok(x.clone());
+    }
+    let (n, cols) = x.dims2()?;
+    let dh = cols / kv;
+    x.reshape((n, kv, 1, dh))?
+        .broadcast_as((n, kv, rep, dh))?
+        .contiguous()?
+        .reshape((n, kv * rep * dh))
+}
+
+impl Llama {
+    pub(crate) fn new(p: &mut Params, c: &PolicyConfig, lora: Option<LoraConfig>) -> Result<Llama> {
+        let (d, dh) = (c.d_model, c.head_dim());
+        let kv = c.kv_heads() * dh;
+        let embed = p.get("model.embed_tokens.weight", &[c.vocab_size, d], Init::Normal)?;
+        let mut layers = Vec::with_capacity(c.n_layers);
+        for i in 0..c.n_layers {
+            let n = |s: &str| format!("model.layers.{i}.{s}");
+            let mut proj = |s: &str, shape, bias| Proj::new(p, &n(s), shape, bias, lora);
+            let q = proj("self_attn.q_proj", (d, c.n_heads * dh), c.qkv_bias)?;
+            let k = proj("self_attn.k_proj", (d, kv), c.qkv_bias)?;
+            let v = proj("self_attn.v_proj", (d, kv), c.qkv_bias)?;
+            let o = proj("self_attn.o_proj", (c.n_heads * dh, d), false)?;
+            let gate = proj("mlp.gate_proj", (d, c.d_ff), false)?;
+            let up = proj("mlp.up_proj", (d, c.d_ff), false)?;
+            let down = proj("mlp.down_proj", (c.d_ff, d), false)?;
+            layers.push(Layer {
+                input_norm: p.get(&n("input_layernorm.weight"), &[d], Init::Ones)?,
+                post_norm: p.get(&n("post_attention_layernorm.weight"), &[d], Init::Ones)?,
+                q,
+                k,
+                v,
+                o,
+                gate,
+                up,
+                down,
+            });
+        }
+        let norm = p.get("model.norm.weight", &[d], Init::Ones)?;
+        let lm_head = if c.tied {
+            None
+        } else {
+            Some(p.get("lm_head.weight", &[c.vocab_size, d], Init::Normal)?)
+        };
+        Ok(Llama {
+            embed,
+            layers,
+            norm,
+            lm_head,
+        })
+    }
+
+    /// ids (batch, seq), key mask (batch, seq) -> logits (batch*seq, vocab). Right padding:
+    /// every row's positions start at 0.
+    pub(crate) fn logits(&self, c: &PolicyConfig, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let dev = ids.device();
+        let positions: Vec<usize> = (0..t).collect();
+        let (cos, sin) = rope_tables(c, &positions);
+        let dh = c.head_dim();
+        let cos = Tensor::from_vec(cos, (t, dh), dev)?;
+        let sin = Tensor::from_vec(sin, (t, dh), dev)?;
+        let (heads, kv) = (c.n_heads, c.kv_heads());
+        let eps = c.ln_eps;
+        let mut x = self.embed.embedding(&ids.flatten_all()?)?; // (b*t, d)
+        for l in &self.layers {
+            let h = rms_norm(&x, &l.input_norm, eps)?;
+            let q = rope(&l.q.forward(&h)?, b, t, heads, &cos, &sin)?;
+            let k = rope(&l.k.forward(&h)?, b, t, kv, &cos, &sin)?;
+            let v = l.v.forward(&h)?;
+            let qkv = Tensor::cat(
+                &[
+                    &q,
+                    &repeat_kv(&k, kv, heads / kv)?,
+                    &repeat_kv(&v, kv, heads / kv)?,
+                ],
+                1,
+            )?;
+            let a = causal_attention(&qkv, mask, b, t, heads)?;
+            x = (x + l.o.forward(&a)?)?;
+            let h = rms_norm(&x, &l.post_norm, eps)?;
+            let m = (l.gate.forward(&h)?.silu()? * l.up.forward(&h)?)?;
+            x = (x + l.down.forward(&m)?)?;
+        }
+        let x = rms_norm(&x, &self.norm, eps)?;
+        x.matmul(&self.lm_head.as_ref().unwrap_or(&self.embed).t()?)
+    }
+
+    /// Projection weights with adapters folded in, by name (only the adapted ones).
+    pub(crate) fn merged_projections(&self) -> Result<BTreeMap<String, Tensor>> {
+        let mut out = BTreeMap::new();
+        for l in &self.layers {
+            for p in [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down] {
+                if p.lora.is_some() {
+                    out.insert(format!("{}.weight", p.name), p.merged()?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
