@@ -437,6 +437,11 @@ pub enum BenchCommand {
     },
     /// Tiny policy sampling at the shapes of shared/peers/torch_policy_bench.py: batch 8,
     /// 32-token prompts, 128 new tokens, temperature 1, KV cache; prints new tokens/s.
+    /// With --model, a real policy (GGUF file, HF folder or kibble checkpoint) on real
+    /// prompts in its chat template.
+    #[command(
+        after_help = "Examples:\n  kibble bench sample\n  kibble bench sample --model models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --iters 3 --show\n  kibble bench sample --model models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --batch 1"
+    )]
     Sample {
         #[arg(long, default_value_t = 2)]
         warmup: usize,
@@ -444,6 +449,11 @@ pub enum BenchCommand {
         iters: usize,
         #[arg(long, default_value_t = 8)]
         batch: usize,
+        #[arg(long, value_name = "FILE.gguf|DIR")]
+        model: Option<std::path::PathBuf>,
+        /// Print the first sample of the last call (with --model).
+        #[arg(long)]
+        show: bool,
         #[arg(long)]
         json: bool,
     },

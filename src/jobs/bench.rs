@@ -34,8 +34,10 @@ pub fn run(what: BenchCommand) -> anyhow::Result<()> {
             warmup,
             iters,
             batch,
+            model,
+            show,
             json,
-        } => bench_sample(warmup, iters, batch, json),
+        } => bench_sample(warmup, iters, batch, model.as_deref(), show, json),
         BenchCommand::Dpo {
             warmup,
             steps,
@@ -365,20 +367,62 @@ fn random_ids(n: usize, vocab: usize, rng: &mut crate::domain::SplitMix64) -> Ve
 
 const POLICY_VOCAB: usize = 8192;
 
-fn bench_sample(warmup: usize, iters: usize, batch: usize, as_json: bool) -> anyhow::Result<()> {
+/// Prompts for `bench sample --model`: real questions, so the text can be read.
+const BENCH_PROMPTS: [&str; 8] = [
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Explain what a reward model is in one paragraph.",
+    "Give me three tips for learning to cook.",
+    "Why is the sky blue?",
+    "Summarise the plot of Romeo and Juliet.",
+    "How do I reverse a list in Python?",
+    "What should I pack for a weekend hike?",
+];
+
+fn bench_sample(
+    warmup: usize,
+    iters: usize,
+    batch: usize,
+    model: Option<&Path>,
+    show: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
     use crate::ml::decode::{Decoder, GenConfig};
     use crate::ml::policy::{Policy, PolicyConfig};
-    let (prompt_len, new_tokens) = (32, 128);
-    let policy = Policy::new(
-        &PolicyConfig::tiny(POLICY_VOCAB),
-        1234,
-        &candle_core::Device::Cpu,
-    )?;
-    let decoder = Decoder::from_policy(&policy)?;
-    let mut rng = crate::domain::SplitMix64::new(1234);
-    let prompts: Vec<Vec<u32>> = (0..batch)
-        .map(|_| random_ids(prompt_len, POLICY_VOCAB, &mut rng))
-        .collect();
+    let new_tokens = 128;
+    let load_started = Instant::now();
+    let (decoder, codec, prompts) = match model {
+        None => {
+            let policy = Policy::new(
+                &PolicyConfig::tiny(POLICY_VOCAB),
+                1234,
+                &candle_core::Device::Cpu,
+            )?;
+            let mut rng = crate::domain::SplitMix64::new(1234);
+            let prompts: Vec<Vec<u32>> = (0..batch)
+                .map(|_| random_ids(32, POLICY_VOCAB, &mut rng))
+                .collect();
+            (Decoder::from_policy(&policy)?, None, prompts)
+        }
+        Some(path) => {
+            let loaded = crate::jobs::policy::load_policy(path, &candle_core::Device::Cpu)?;
+            let prompts = (0..batch)
+                .map(|i| {
+                    loaded
+                        .codec
+                        .prompt(BENCH_PROMPTS[i % BENCH_PROMPTS.len()], 256)
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            (
+                Decoder::from_policy(&loaded.policy)?,
+                Some(loaded.codec),
+                prompts,
+            )
+        }
+    };
+    let load_s = load_started.elapsed().as_secs_f64();
+    let prompt_len = prompts.iter().map(|p| p.len()).sum::<usize>() / prompts.len().max(1);
+    let mut last = Vec::new();
     let mut times = Vec::new();
     for i in 0..warmup + iters {
         let gen = GenConfig {
@@ -395,12 +439,20 @@ fn bench_sample(warmup: usize, iters: usize, batch: usize, as_json: bool) -> any
         if i >= warmup {
             times.push(dt);
         }
+        last = out;
     }
+    let shown = match (&codec, last.first()) {
+        (Some(c), Some(s)) if show => Some(crate::text::sanitize(&c.text(&s.tokens))),
+        _ => None,
+    };
     let wall: f64 = times.iter().sum();
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let result = json!({
         "bench": "kibble sample",
+        "model": model.map(|m| m.display().to_string()).unwrap_or("tiny (random weights)".into()),
+        "params": decoder.parameters(),
+        "load_s": load_s,
         "threads": threads(),
         "batch": batch,
         "prompt_len": prompt_len,
@@ -410,6 +462,7 @@ fn bench_sample(warmup: usize, iters: usize, batch: usize, as_json: bool) -> any
         "ms_per_decode_step": wall * 1e3 / (iters * new_tokens) as f64,
         "median_call_ms": percentile(&sorted, 0.5) * 1e3,
         "peak_rss_mib": peak_rss_mib(),
+        "sample": shown,
     });
     print_result(&result, as_json)
 }

@@ -11,7 +11,7 @@ use crate::jobs::policy::{load_policy, PolicyCodec};
 use crate::ml::checkpoint::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
-use crate::ml::policy::{Policy, PolicyConfig};
+use crate::ml::policy::{Policy, PolicyArch, PolicyConfig};
 
 /// (our name, GPT-2 name, transposed) for one block.
 fn block_names(i: usize) -> Vec<(String, String, bool)> {
@@ -88,14 +88,17 @@ fn hf_config(c: &PolicyConfig, codec: &PolicyCodec) -> serde_json::Value {
         "attn_pdrop": 0.0,
         "scale_attn_weights": true,
         "tie_word_embeddings": true,
-        "bos_token_id": codec.sep,
+        "bos_token_id": codec.after.last().copied().unwrap_or(codec.eos),
         "eos_token_id": codec.eos,
         "pad_token_id": codec.pad,
         "torch_dtype": "float32",
     })
 }
 
-/// Writes `out` atomically: config.json, model.safetensors, tokenizer.json, generation_config.json.
+/// Writes `out` atomically: config.json, model.safetensors, tokenizer.json,
+/// tokenizer_config.json (with the chat template), generation_config.json. The tiny GPT
+/// becomes a `GPT2LMHeadModel`, Llama-family policies a `LlamaForCausalLM` (or
+/// `Qwen2ForCausalLM` when q/k/v have biases); LoRA adapters are already merged.
 pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
     let loaded = load_policy(checkpoint, &Device::Cpu)?;
     let c = &loaded.policy.config;
@@ -103,6 +106,47 @@ pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointErro
         .policy
         .merged_weights()
         .map_err(|e| file_err(checkpoint, e))?;
+    let codec = &loaded.codec;
+    let (hf, config) = match c.arch {
+        PolicyArch::Gpt => (gpt2_weights(&weights, c, checkpoint)?, hf_config(c, codec)),
+        PolicyArch::Llama => (weights.into_iter().collect(), llama_config(c, codec)),
+    };
+    let bos = codec.before.first().or(codec.after.last()).copied();
+    write_folder_atomically(out, |tmp| {
+        let w = tmp.join("model.safetensors");
+        candle_core::safetensors::save(&hf, &w).map_err(|e| file_err(&w, e))?;
+        write_json(&tmp.join("config.json"), &config)?;
+        write_json(
+            &tmp.join("generation_config.json"),
+            &serde_json::json!({
+                "bos_token_id": bos,
+                "eos_token_id": codec.eos,
+                "pad_token_id": codec.pad,
+                "do_sample": true,
+                "temperature": 1.0,
+                "max_new_tokens": 128,
+            }),
+        )?;
+        write_json(
+            &tmp.join("tokenizer_config.json"),
+            &serde_json::json!({
+                "eos_token": codec.format.end,
+                "pad_token": codec.tokenizer.id_to_token(codec.pad),
+                "chat_template": codec.format.jinja(),
+                "clean_up_tokenization_spaces": false,
+                "model_max_length": c.ctx,
+            }),
+        )?;
+        let t = tmp.join("tokenizer.json");
+        codec.tokenizer.save(&t, false).map_err(|e| file_err(&t, e))
+    })
+}
+
+fn gpt2_weights(
+    weights: &std::collections::BTreeMap<String, Tensor>,
+    c: &PolicyConfig,
+    checkpoint: &Path,
+) -> Result<HashMap<String, Tensor>, CheckpointError> {
     let mut hf: HashMap<String, Tensor> = HashMap::new();
     for (ours, theirs, transpose) in all_names(c.n_layers) {
         let t = weights
@@ -116,27 +160,35 @@ pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointErro
         .map_err(|e| file_err(checkpoint, e))?;
         hf.insert(theirs, t);
     }
-    write_folder_atomically(out, |tmp| {
-        let w = tmp.join("model.safetensors");
-        candle_core::safetensors::save(&hf, &w).map_err(|e| file_err(&w, e))?;
-        write_json(&tmp.join("config.json"), &hf_config(c, &loaded.codec))?;
-        write_json(
-            &tmp.join("generation_config.json"),
-            &serde_json::json!({
-                "bos_token_id": loaded.codec.sep,
-                "eos_token_id": loaded.codec.eos,
-                "pad_token_id": loaded.codec.pad,
-                "do_sample": true,
-                "temperature": 1.0,
-                "max_new_tokens": 128,
-            }),
-        )?;
-        let t = tmp.join("tokenizer.json");
-        loaded
-            .codec
-            .tokenizer
-            .save(&t, false)
-            .map_err(|e| file_err(&t, e))
+    Ok(hf)
+}
+
+fn llama_config(c: &PolicyConfig, codec: &PolicyCodec) -> serde_json::Value {
+    let (arch, model_type) = if c.qkv_bias {
+        ("Qwen2ForCausalLM", "qwen2")
+    } else {
+        ("LlamaForCausalLM", "llama")
+    };
+    serde_json::json!({
+        "architectures": [arch],
+        "model_type": model_type,
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.d_model,
+        "intermediate_size": c.d_ff,
+        "num_hidden_layers": c.n_layers,
+        "num_attention_heads": c.n_heads,
+        "num_key_value_heads": c.kv_heads(),
+        "head_dim": c.head_dim(),
+        "hidden_act": "silu",
+        "rms_norm_eps": c.ln_eps,
+        "rope_theta": c.rope_theta,
+        "max_position_embeddings": c.ctx,
+        "tie_word_embeddings": c.tied,
+        "attention_bias": false,
+        "bos_token_id": codec.before.first().copied(),
+        "eos_token_id": codec.eos,
+        "pad_token_id": codec.pad,
+        "torch_dtype": "float32",
     })
 }
 
@@ -188,6 +240,7 @@ pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Policy, PolicyCodec), C
     let codec = PolicyCodec::new(
         crate::ml::tokenizer::load(&dir.join("tokenizer.json"))?,
         config.ctx,
+        crate::ml::chat::PromptFormat::default(),
     )?;
     Ok((policy, codec))
 }

@@ -13,6 +13,7 @@ use tokenizers::Tokenizer;
 use crate::domain::{is_eval_prompt, PromptId, Verdict};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
+use crate::ml::chat::PromptFormat;
 use crate::ml::checkpoint::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
@@ -20,7 +21,8 @@ use crate::ml::decode::{Decoder, GenConfig, Sample};
 use crate::ml::optim::AdamW;
 use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
 use crate::ml::policy_train::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
-use crate::ml::tokenizer::{self, EOS, PAD, SEP};
+use crate::ml::pretrained::{self, Pretrained};
+use crate::ml::tokenizer::{self, PAD};
 use crate::store::{RankingFilter, RunStatus, Store};
 
 pub const POLICY_KIND: &str = "kibble-policy";
@@ -38,31 +40,54 @@ pub struct PolicyMeta {
     pub step: u64,
     pub train: PolicyTrainConfig,
     pub metrics: serde_json::Value,
+    /// How prompt and response are laid out (the model's chat template).
+    #[serde(default)]
+    pub format: PromptFormat,
 }
 
-/// Text <-> tokens for a policy: `prompt <sep> response <eos>`; prompts lose their beginning
-/// when too long.
+/// Text <-> tokens for a policy: `before prompt after response end` as the prompt format
+/// says (kibble's own: `prompt <sep> response <eos>`); prompts lose their beginning when
+/// too long.
 #[derive(Clone)]
 pub struct PolicyCodec {
     pub tokenizer: Tokenizer,
+    pub format: PromptFormat,
+    /// Filler for padded batches (`<pad>`, or the end token when the vocabulary has none).
     pub pad: u32,
-    pub sep: u32,
+    /// Ends a response: the stop token when sampling.
     pub eos: u32,
+    pub before: Vec<u32>,
+    pub after: Vec<u32>,
     pub ctx: usize,
 }
 
 impl PolicyCodec {
-    pub fn new(tokenizer: Tokenizer, ctx: usize) -> Result<PolicyCodec, tokenizer::TokenizerError> {
-        let id = |t: &str| {
-            tokenizer.token_to_id(t).ok_or_else(|| {
-                tokenizer::TokenizerError::Other(format!("tokenizer has no {t} token"))
-            })
+    pub fn new(
+        tokenizer: Tokenizer,
+        ctx: usize,
+        format: PromptFormat,
+    ) -> Result<PolicyCodec, tokenizer::TokenizerError> {
+        let eos = tokenizer.token_to_id(&format.end).ok_or_else(|| {
+            tokenizer::TokenizerError::Other(format!(
+                "tokenizer has no {:?} token, which ends responses in the {} prompt format",
+                format.end, format.name
+            ))
+        })?;
+        let ids = |text: &str| -> Result<Vec<u32>, tokenizer::TokenizerError> {
+            Ok(tokenizer
+                .encode(text, false)
+                .map_err(|e| tokenizer::TokenizerError::Other(e.to_string()))?
+                .get_ids()
+                .to_vec())
         };
+        let (before, after) = (ids(&format.before)?, ids(&format.after)?);
         Ok(PolicyCodec {
-            pad: id(PAD)?,
-            sep: id(SEP)?,
-            eos: id(EOS)?,
+            pad: tokenizer.token_to_id(PAD).unwrap_or(eos),
+            eos,
+            before,
+            after,
             tokenizer,
+            format,
             ctx,
         })
     }
@@ -76,13 +101,16 @@ impl PolicyCodec {
             .to_vec())
     }
 
-    /// Prompt tokens ending in `<sep>`, at most `max` of them.
+    /// Prompt tokens in the prompt format (ending where the response begins), at most `max`
+    /// of them: the prompt text loses its beginning first.
     pub fn prompt(&self, text: &str, max: usize) -> anyhow::Result<Vec<u32>> {
         let mut p = self.ids(text)?;
-        let keep = max.saturating_sub(1);
+        let keep = max.saturating_sub(self.before.len() + self.after.len());
         p.drain(..p.len().saturating_sub(keep));
-        p.push(self.sep);
-        Ok(p)
+        let mut out = self.before.clone();
+        out.extend(p);
+        out.extend(&self.after);
+        Ok(out)
     }
 
     /// `prompt <sep> response <eos>` within the context, and the prompt's length.
@@ -145,7 +173,17 @@ pub fn save_policy(
     })
 }
 
+/// Loads a policy: a kibble checkpoint folder, an HF Llama-family folder, or a `.gguf` file.
 pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, CheckpointError> {
+    if dir
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
+        return from_pretrained(pretrained::load_gguf(dir, device)?, dir, device);
+    }
+    if pretrained::is_hf_llama(dir) {
+        return from_pretrained(pretrained::load_hf(dir, device)?, dir, device);
+    }
     let config_path = dir.join("config.json");
     let meta: PolicyMeta = read_json(&config_path)?;
     if meta.kind != POLICY_KIND {
@@ -157,6 +195,7 @@ pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, Checkpoi
     let codec = PolicyCodec::new(
         tokenizer::load(&dir.join("tokenizer.json"))?,
         meta.config.ctx,
+        meta.format.clone(),
     )?;
     let weights_path = dir.join("model.safetensors");
     let weights = read_weights(&weights_path, device)?;
@@ -167,6 +206,34 @@ pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, Checkpoi
         codec,
         meta,
         dir: dir.to_path_buf(),
+    })
+}
+
+/// A pretrained model as a round-0 policy (no run of ours made it).
+fn from_pretrained(
+    p: Pretrained,
+    path: &Path,
+    device: &Device,
+) -> Result<LoadedPolicy, CheckpointError> {
+    let codec = PolicyCodec::new(p.tokenizer, p.config.ctx, p.format.clone())?;
+    let policy =
+        Policy::from_weights(&p.config, p.weights, false, device).map_err(|e| file_err(path, e))?;
+    let meta = PolicyMeta {
+        kind: POLICY_KIND.into(),
+        config: p.config,
+        method: "pretrained".into(),
+        run_id: 0,
+        round: 0,
+        step: 0,
+        train: PolicyTrainConfig::default(),
+        metrics: serde_json::json!({ "source": path.display().to_string() }),
+        format: p.format,
+    };
+    Ok(LoadedPolicy {
+        policy,
+        codec,
+        meta,
+        dir: path.to_path_buf(),
     })
 }
 
@@ -447,7 +514,7 @@ pub fn train_sft(
         })?;
         let tok = tokenizer::train_bpe(corpus.into_iter(), cfg.vocab_size)?;
         let pc = PolicyConfig::tiny(tok.get_vocab_size(true));
-        let codec = PolicyCodec::new(tok, pc.ctx)?;
+        let codec = PolicyCodec::new(tok, pc.ctx, PromptFormat::default())?;
         let seqs: Vec<(Vec<u32>, usize)> = examples
             .iter()
             .map(|(p, r)| codec.sequence(p, r, cfg.max_response_tokens))
@@ -483,6 +550,7 @@ pub fn train_sft(
             step: trainer.step,
             train: cfg.train.clone(),
             metrics: serde_json::json!({ "examples": seqs.len() }),
+            format: codec.format.clone(),
         };
         let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
         Ok(PolicySummary {
@@ -1240,6 +1308,7 @@ fn improve_round(
             "heldout_kl": report.kl,
             "sample_reward": mean(&sample_rewards),
         }),
+        format: codec.format.clone(),
     };
     let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
     Ok(PolicySummary {

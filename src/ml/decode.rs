@@ -1,6 +1,7 @@
 //! Sampling from a policy with a KV cache, on plain f32 slices. A decode step of the `tiny`
 //! policy is ~10 MFLOP per sequence: tensor-library overhead per op would dominate, so this
-//! engine does one gemm per projection over all active rows and hand-written loops for the rest.
+//! engine does one product per projection over all active rows (`panels.rs`: weights packed
+//! for streaming) and hand-written loops for the rest.
 //!
 //! Every row carries its own (sequence, position): a prefill of many prompts of different
 //! lengths and a decode step of many sequences are the same call, with no padding.
@@ -8,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::llama::rope_tables;
+use super::panels::{linear, Packed};
 use super::policy::{Policy, PolicyArch, PolicyConfig};
 use crate::domain::SplitMix64;
 
@@ -52,13 +54,15 @@ pub struct Sample {
 }
 
 /// (weight, bias) of a layer; an empty bias means none.
-type Wb = (Vec<f32>, Vec<f32>);
+type Wb = (Packed, Vec<f32>);
+/// (scale, shift) of a LayerNorm.
+type Ln = (Vec<f32>, Vec<f32>);
 
 struct GptLayer {
-    ln1: Wb,
+    ln1: Ln,
     qkv: Wb,
     proj: Wb,
-    ln2: Wb,
+    ln2: Ln,
     fc1: Wb,
     fc2: Wb,
 }
@@ -68,10 +72,10 @@ struct GptLayer {
 struct LlamaLayer {
     input_norm: Vec<f32>,
     qkv: Wb,
-    o: Vec<f32>,
+    o: Packed,
     post_norm: Vec<f32>,
-    gate_up: Vec<f32>,
-    down: Vec<f32>,
+    gate_up: Packed,
+    down: Packed,
 }
 
 enum Layers {
@@ -81,14 +85,15 @@ enum Layers {
 
 pub struct Decoder {
     pub config: PolicyConfig,
+    /// Token embeddings, row-major (looked up by id).
     wte: Vec<f32>,
     /// Learned positions (GPT only).
     wpe: Vec<f32>,
     layers: Layers,
     /// Final norm (RMSNorm for Llama: no bias).
-    ln_f: Wb,
-    /// Untied LM head.
-    lm_head: Option<Vec<f32>>,
+    ln_f: Ln,
+    /// The LM head, packed (a copy of the embeddings when tied).
+    head: Packed,
 }
 
 /// Keys and values of every layer for a set of sequences: `[layer][seq]` of (len x kv dim).
@@ -105,154 +110,6 @@ impl KvCache {
         KvCache {
             k: (0..config.n_layers).map(|_| one()).collect(),
             v: (0..config.n_layers).map(|_| one()).collect(),
-        }
-    }
-}
-
-/// `y (rows x out) = x (rows x in) W^T + b` with W stored (out x in) row-major; an empty `b`
-/// is no bias.
-fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
-    let mut y = vec![0f32; rows * d_out];
-    #[cfg(target_arch = "x86_64")]
-    if rows <= 16
-        && std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-    {
-        few_rows::linear(x, rows, w, b, d_in, d_out, &mut y);
-        return y;
-    }
-    if !b.is_empty() {
-        for r in 0..rows {
-            y[r * d_out..(r + 1) * d_out].copy_from_slice(b);
-        }
-    }
-    let par = if rows * d_in * d_out >= 1 << 20 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: buffers are rows x in (x), out x in (w) and rows x out (y), as the strides say.
-    unsafe {
-        gemm::gemm(
-            rows,
-            d_out,
-            d_in,
-            y.as_mut_ptr(),
-            1,
-            d_out as isize,
-            true,
-            x.as_ptr(),
-            1,
-            d_in as isize,
-            w.as_ptr(),
-            d_in as isize,
-            1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-    y
-}
-
-/// Decode steps multiply a handful of rows by each weight matrix: the work is bound by
-/// reading W once, and a general gemm spends its time packing W. This kernel streams each W
-/// row once, multiplying it into up to 8 input rows held in AVX registers.
-#[cfg(target_arch = "x86_64")]
-mod few_rows {
-    use std::arch::x86_64::*;
-
-    use crate::ml::ops::SharedMut;
-
-    /// SAFETY (callers): AVX2 and FMA are available; `x` is R x d_in; `w` is W (d_out x d_in);
-    /// `y` points at row 0 of R rows of d_out, of which this call writes columns o0..o1.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn block<const R: usize>(
-        x: &[f32],
-        w: &[f32],
-        b: &[f32],
-        d_in: usize,
-        d_out: usize,
-        (o0, o1): (usize, usize),
-        y: *mut f32,
-    ) {
-        let full = d_in / 8 * 8;
-        for o in o0..o1 {
-            let bias = b.get(o).copied().unwrap_or(0.0);
-            let wr = w.as_ptr().add(o * d_in);
-            let mut acc = [_mm256_setzero_ps(); R];
-            let mut k = 0;
-            while k < full {
-                let wv = _mm256_loadu_ps(wr.add(k));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x.as_ptr().add(r * d_in + k)), *a);
-                }
-                k += 8;
-            }
-            for (r, a) in acc.iter().enumerate() {
-                let mut lanes = [0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
-                let mut s: f32 = lanes.iter().sum();
-                for kk in full..d_in {
-                    s += *wr.add(kk) * x[r * d_in + kk];
-                }
-                *y.add(r * d_out + o) = s + bias;
-            }
-        }
-    }
-
-    /// Rows in groups of 8, 4, 2, 1; output columns split over threads for big matrices.
-    pub fn linear(
-        x: &[f32],
-        rows: usize,
-        w: &[f32],
-        b: &[f32],
-        d_in: usize,
-        d_out: usize,
-        y: &mut [f32],
-    ) {
-        use rayon::prelude::*;
-        let mut groups = Vec::new();
-        let mut r0 = 0;
-        for g in [8, 4, 2, 1] {
-            while rows - r0 >= g {
-                groups.push((r0, g));
-                r0 += g;
-            }
-        }
-        let dst = SharedMut(y.as_mut_ptr());
-        let run = |(o0, o1): (usize, usize)| {
-            for &(r0, g) in &groups {
-                let xs = &x[r0 * d_in..(r0 + g) * d_in];
-                // SAFETY: the caller checked for AVX2 and FMA; each task writes its own columns.
-                unsafe {
-                    let yp = dst.ptr().add(r0 * d_out);
-                    match g {
-                        8 => block::<8>(xs, w, b, d_in, d_out, (o0, o1), yp),
-                        4 => block::<4>(xs, w, b, d_in, d_out, (o0, o1), yp),
-                        2 => block::<2>(xs, w, b, d_in, d_out, (o0, o1), yp),
-                        _ => block::<1>(xs, w, b, d_in, d_out, (o0, o1), yp),
-                    }
-                }
-            }
-        };
-        let tasks = if d_out * d_in >= 1 << 17 {
-            rayon::current_num_threads() * 4
-        } else {
-            1
-        };
-        let per = d_out.div_ceil(tasks);
-        let ranges: Vec<(usize, usize)> = (0..tasks)
-            .map(|t| (t * per, ((t + 1) * per).min(d_out)))
-            .filter(|r| r.0 < r.1)
-            .collect();
-        if ranges.len() > 1 {
-            ranges.into_par_iter().for_each(run);
-        } else {
-            ranges.into_iter().for_each(run);
         }
     }
 }
@@ -402,6 +259,12 @@ impl Decoder {
                 .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
         };
         let config = &policy.config;
+        let (d, ff) = (config.d_model, config.d_ff);
+        let (qd, kvd) = (
+            config.n_heads * config.head_dim(),
+            config.kv_heads() * config.head_dim(),
+        );
+        let head = |w: &[f32]| Packed::new(w, config.vocab_size, d);
         if config.arch == PolicyArch::Llama {
             let mut layers = Vec::new();
             for i in 0..config.n_layers {
@@ -419,52 +282,56 @@ impl Decoder {
                 gate_up.extend(take(&n("mlp.up_proj.weight"))?);
                 layers.push(LlamaLayer {
                     input_norm: take(&n("input_layernorm.weight"))?,
-                    qkv: (qkv, bias),
-                    o: take(&n("self_attn.o_proj.weight"))?,
+                    qkv: (Packed::new(&qkv, qd + 2 * kvd, d), bias),
+                    o: Packed::new(&take(&n("self_attn.o_proj.weight"))?, d, qd),
                     post_norm: take(&n("post_attention_layernorm.weight"))?,
-                    gate_up,
-                    down: take(&n("mlp.down_proj.weight"))?,
+                    gate_up: Packed::new(&gate_up, 2 * ff, d),
+                    down: Packed::new(&take(&n("mlp.down_proj.weight"))?, d, ff),
                 });
             }
+            let wte = take("model.embed_tokens.weight")?;
+            let head = if config.tied {
+                head(&wte)
+            } else {
+                head(&take("lm_head.weight")?)
+            };
             return Ok(Decoder {
                 config: config.clone(),
-                wte: take("model.embed_tokens.weight")?,
+                wte,
                 wpe: Vec::new(),
                 layers: Layers::Llama(layers),
                 ln_f: (take("model.norm.weight")?, Vec::new()),
-                lm_head: if config.tied {
-                    None
-                } else {
-                    Some(take("lm_head.weight")?)
-                },
+                head,
             });
         }
-        let mut pair = |name: &str| -> candle_core::Result<Wb> {
+        let mut pair = |name: &str| -> candle_core::Result<Ln> {
             Ok((
                 take(&format!("{name}.weight"))?,
                 take(&format!("{name}.bias"))?,
             ))
         };
+        let pack = |(w, b): Ln, d_out: usize, d_in: usize| (Packed::new(&w, d_out, d_in), b);
         let mut layers = Vec::new();
         for i in 0..config.n_layers {
             let n = |s: &str| format!("blocks.{i}.{s}");
             layers.push(GptLayer {
                 ln1: pair(&n("ln1"))?,
-                qkv: pair(&n("qkv"))?,
-                proj: pair(&n("proj"))?,
+                qkv: pack(pair(&n("qkv"))?, 3 * d, d),
+                proj: pack(pair(&n("proj"))?, d, d),
                 ln2: pair(&n("ln2"))?,
-                fc1: pair(&n("fc1"))?,
-                fc2: pair(&n("fc2"))?,
+                fc1: pack(pair(&n("fc1"))?, ff, d),
+                fc2: pack(pair(&n("fc2"))?, d, ff),
             });
         }
         let ln_f = pair("ln_f")?;
+        let wte = take("wte.weight")?;
         Ok(Decoder {
             config: config.clone(),
-            wte: take("wte.weight")?,
+            head: head(&wte),
+            wte,
             wpe: take("wpe.weight")?,
             layers: Layers::Gpt(layers),
             ln_f,
-            lm_head: None,
         })
     }
 
@@ -536,7 +403,7 @@ impl Decoder {
         for (li, l) in layers.iter().enumerate() {
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln1, c.ln_eps);
-            let qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1, d, 3 * d);
+            let qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1);
             for r in 0..rows {
                 let at = pos[r] * d;
                 cache.k[li][seq[r]][at..at + d]
@@ -545,13 +412,13 @@ impl Decoder {
                     .copy_from_slice(&qkv[r * 3 * d + 2 * d..r * 3 * d + 3 * d]);
             }
             let att = self.attend_rows((&qkv, 3 * d), (&cache.k[li], &cache.v[li]), seq, pos);
-            let proj = linear(&att, rows, &l.proj.0, &l.proj.1, d, d);
+            let proj = linear(&att, rows, &l.proj.0, &l.proj.1);
             x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln2, c.ln_eps);
-            let mut f = linear(&hbuf, rows, &l.fc1.0, &l.fc1.1, d, c.d_ff);
+            let mut f = linear(&hbuf, rows, &l.fc1.0, &l.fc1.1);
             gelu(&mut f);
-            let f = linear(&f, rows, &l.fc2.0, &l.fc2.1, c.d_ff, d);
+            let f = linear(&f, rows, &l.fc2.0, &l.fc2.1);
             x.iter_mut().zip(&f).for_each(|(a, b)| *a += b);
         }
         layer_norm(&mut x, d, &self.ln_f, c.ln_eps);
@@ -574,7 +441,7 @@ impl Decoder {
         for (li, l) in layers.iter().enumerate() {
             let mut hbuf = x.clone();
             rms_norm(&mut hbuf, d, &l.input_norm, c.ln_eps);
-            let mut qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1, d, width);
+            let mut qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1);
             for (r, row) in qkv.chunks_mut(width).enumerate() {
                 let (cs, sn) = (&cos[r * dh..(r + 1) * dh], &sin[r * dh..(r + 1) * dh]);
                 rotate(&mut row[..qd + kvd], dh, cs, sn);
@@ -583,11 +450,11 @@ impl Decoder {
                 cache.v[li][seq[r]][at..at + kvd].copy_from_slice(&row[qd + kvd..]);
             }
             let att = self.attend_rows((&qkv, width), (&cache.k[li], &cache.v[li]), seq, pos);
-            let o = linear(&att, rows, &l.o, &[], qd, d);
+            let o = linear(&att, rows, &l.o, &[]);
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
             rms_norm(&mut hbuf, d, &l.post_norm, c.ln_eps);
-            let gu = linear(&hbuf, rows, &l.gate_up, &[], d, 2 * ff);
+            let gu = linear(&hbuf, rows, &l.gate_up, &[]);
             let mut m = vec![0f32; rows * ff];
             for (mr, gr) in m.chunks_mut(ff).zip(gu.chunks(2 * ff)) {
                 for (j, v) in mr.iter_mut().enumerate() {
@@ -595,19 +462,47 @@ impl Decoder {
                     *v = g / (1.0 + (-g).exp()) * gr[ff + j];
                 }
             }
-            let f = linear(&m, rows, &l.down, &[], ff, d);
+            let f = linear(&m, rows, &l.down, &[]);
             x.iter_mut().zip(&f).for_each(|(a, b)| *a += b);
         }
         rms_norm(&mut x, d, &self.ln_f.0, c.ln_eps);
         x
     }
 
+    /// Number of weights (a tied head counted once).
+    pub fn parameters(&self) -> usize {
+        let v = |x: &[&Vec<f32>]| x.iter().map(|v| v.len()).sum::<usize>();
+        let layers: usize = match &self.layers {
+            Layers::Gpt(ls) => ls
+                .iter()
+                .map(|l| {
+                    let packed = [&l.qkv, &l.proj, &l.fc1, &l.fc2];
+                    packed.iter().map(|w| w.0.len() + w.1.len()).sum::<usize>()
+                        + v(&[&l.ln1.0, &l.ln1.1, &l.ln2.0, &l.ln2.1])
+                })
+                .sum(),
+            Layers::Llama(ls) => ls
+                .iter()
+                .map(|l| {
+                    l.qkv.0.len()
+                        + l.qkv.1.len()
+                        + l.o.len()
+                        + l.gate_up.len()
+                        + l.down.len()
+                        + v(&[&l.input_norm, &l.post_norm])
+                })
+                .sum(),
+        };
+        let tied = self.config.tied;
+        let head = if tied { 0 } else { self.head.len() };
+        self.wte.len() + self.wpe.len() + layers + v(&[&self.ln_f.0, &self.ln_f.1]) + head
+    }
+
     /// Logits of the LM head for hidden states (rows x d) -> (rows x vocab).
     pub fn lm_head(&self, hidden: &[f32]) -> Vec<f32> {
         let c = &self.config;
         let rows = hidden.len() / c.d_model;
-        let w = self.lm_head.as_ref().unwrap_or(&self.wte);
-        linear(hidden, rows, w, &[], c.d_model, c.vocab_size)
+        linear(hidden, rows, &self.head, &[])
     }
 
     /// Samples a continuation for each prompt. Prompts longer than the context allows are

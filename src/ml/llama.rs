@@ -146,7 +146,14 @@ pub(crate) fn rope_tables(c: &PolicyConfig, positions: &[usize]) -> (Vec<f32>, V
 }
 
 /// Rotates `x` (batch*seq, heads*dh) by position: `x cos + rotate_half(x) sin`.
-fn rope(x: &Tensor, b: usize, t: usize, heads: usize, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+fn rope(
+    x: &Tensor,
+    b: usize,
+    t: usize,
+    heads: usize,
+    cos: &Tensor,
+    sin: &Tensor,
+) -> Result<Tensor> {
     let dh = cos.dim(1)?;
     let x = x.reshape((b, t, heads, dh))?;
     let half = dh / 2;
@@ -177,7 +184,11 @@ impl Llama {
     pub(crate) fn new(p: &mut Params, c: &PolicyConfig, lora: Option<LoraConfig>) -> Result<Llama> {
         let (d, dh) = (c.d_model, c.head_dim());
         let kv = c.kv_heads() * dh;
-        let embed = p.get("model.embed_tokens.weight", &[c.vocab_size, d], Init::Normal)?;
+        let embed = p.get(
+            "model.embed_tokens.weight",
+            &[c.vocab_size, d],
+            Init::Normal,
+        )?;
         let mut layers = Vec::with_capacity(c.n_layers);
         for i in 0..c.n_layers {
             let n = |s: &str| format!("model.layers.{i}.{s}");

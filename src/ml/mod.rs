@@ -1,6 +1,7 @@
 //! Machine learning with candle: tokenizers, reward models, losses, optimiser and the
 //! training loop. Knows nothing of SQLite or the TUI: data comes in as token ids and pairs.
 
+pub mod chat;
 pub mod checkpoint;
 pub mod decode;
 pub mod llama;
@@ -8,8 +9,10 @@ pub mod loss;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod panels;
 pub mod policy;
 pub mod policy_train;
+pub mod pretrained;
 pub mod tokenizer;
 pub mod train;
 

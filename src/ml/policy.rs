@@ -350,15 +350,18 @@ mod tests {
             let t = Tensor::randn(0f32, 0.5, v.shape(), &dev).unwrap();
             v.set(&((t + i as f64 * 0.01).unwrap())).unwrap();
         }
-        let merged = Policy::from_weights(&config, adapted.merged_weights().unwrap(), true, &dev)
-            .unwrap();
+        let merged =
+            Policy::from_weights(&config, adapted.merged_weights().unwrap(), true, &dev).unwrap();
         let seq: &[u32] = &[3, 9, 4, 1, 7, 7, 2];
         let b = SeqBatch::new(&[(seq, 2)], 0, &dev).unwrap();
         let a: Vec<f32> = adapted.sequence_logps(&b).unwrap().to_vec1().unwrap();
         let m: Vec<f32> = merged.sequence_logps(&b).unwrap().to_vec1().unwrap();
         let plain: Vec<f32> = base.sequence_logps(&b).unwrap().to_vec1().unwrap();
         assert!((a[0] - m[0]).abs() < 1e-4, "{} vs {}", a[0], m[0]);
-        assert!((a[0] - plain[0]).abs() > 1e-3, "the adapters changed nothing");
+        assert!(
+            (a[0] - plain[0]).abs() > 1e-3,
+            "the adapters changed nothing"
+        );
     }
 
     #[test]
