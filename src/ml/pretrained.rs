@@ -565,4 +565,46 @@ mod tests {
         let e = load_gguf(&path, &dev).err().unwrap().to_string();
         assert!(e.contains("m.gguf") && e.contains("not a GGUF file"), "{e}");
     }
+
+    /// Checks the real SmolLM2 GGUF against HF transformers (figures from transformers
+    /// 5.24 loading the same file, greedy): `scripts/fetch-models.sh smollm2`, then
+    /// `cargo test --release --lib -- --ignored smollm2_matches_transformers --nocapture`.
+    #[test]
+    #[ignore]
+    fn smollm2_matches_transformers() {
+        use crate::ml::decode::{Decoder, GenConfig};
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let dev = Device::Cpu;
+        let p = load_gguf(&path, &dev).expect("run scripts/fetch-models.sh smollm2 first");
+        assert_eq!(p.format.name, "chatml");
+        let text = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+        let ids = p.tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+        assert_eq!(
+            ids,
+            [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198]
+        );
+        let policy = Policy::from_weights(&p.config, p.weights, true, &dev).unwrap();
+        let n = ids.len();
+        let logits = policy
+            .logits(
+                &Tensor::from_vec(ids.clone(), (1, n), &dev).unwrap(),
+                &Tensor::ones((1, n), candle_core::DType::F32, &dev).unwrap(),
+            )
+            .unwrap();
+        let last: Vec<f32> = logits.get(n - 1).unwrap().to_vec1().unwrap();
+        let want = [9.8717f32, 4.4221, 5.0689, 5.1656, 4.3566];
+        for (a, b) in last.iter().zip(want) {
+            assert!((a - b).abs() < 2e-3, "logit {a} vs transformers {b}");
+        }
+        let greedy = GenConfig {
+            max_new_tokens: 20,
+            top_k: 1,
+            stop_tokens: vec![2],
+            ..GenConfig::default()
+        };
+        let out = Decoder::from_policy(&policy).unwrap().generate(&[ids], &greedy);
+        println!("{:?} {:?}", out[0].tokens, p.tokenizer.decode(&out[0].tokens, false));
+        assert_eq!(out[0].tokens, [504, 3575, 282, 4649, 314, 7042, 30, 2]);
+    }
 }
