@@ -120,7 +120,7 @@ pub enum Command {
     /// One policy-improvement round: best-of-n fine-tuning, DPO or RLOO against the reward model,
     /// with held-out reward before/after and KL to the starting policy.
     #[command(
-        after_help = "Examples:\n  kibble improve --method bon --n 8\n  kibble improve --method dpo --beta 0.1\n  kibble improve --method rloo --steps 100 --beta 0.05\n  kibble improve --method dpo --policy 7 --reward-model 4 --json"
+        after_help = "Examples:\n  kibble improve --method bon --n 8\n  kibble improve --method dpo --beta 0.1\n  kibble improve --method rloo --steps 100 --beta 0.05\n  kibble improve --method dpo --policy 7 --reward-model 4 --json\n  kibble improve --method dpo --policy models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --lora-rank 8"
     )]
     Improve(ImproveArgs),
     /// Export a policy run as an HF transformers folder (GPT-2 layout for the tiny policy).
@@ -382,6 +382,16 @@ pub struct ImproveArgs {
     /// DPO: learn only from RM-ranked samples, not from human rankings.
     #[arg(long)]
     pub no_human_pairs: bool,
+    /// bon: weight of a token-level KL(policy || reference) penalty added to the loss (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub kl_coef: f64,
+    /// Train LoRA adapters of this rank on every projection instead of all weights (Llama-family
+    /// policies); they are merged into the checkpoint.
+    #[arg(long)]
+    pub lora_rank: Option<usize>,
+    /// LoRA scale numerator: updates are scaled by alpha / rank (default: 2 x rank).
+    #[arg(long)]
+    pub lora_alpha: Option<f64>,
     #[command(flatten)]
     pub gen: GenArgs,
     #[arg(long)]

@@ -12,6 +12,7 @@ use crate::jobs::policy::{
 };
 use crate::jobs::train_rm::CancelToken;
 use crate::ml::decode::GenConfig;
+use crate::ml::llama::LoraConfig;
 use crate::ml::policy_train::PolicyTrainConfig;
 
 fn gen_config(g: &GenArgs, batch: usize) -> anyhow::Result<GenConfig> {
@@ -241,9 +242,14 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
             lr: args.lr.unwrap_or(policy::default_lr(args.method)),
             beta: args.beta,
             ipo: args.ipo,
+            kl_coef: args.kl_coef,
             seed: args.gen.seed,
             ..ImproveConfig::default().train
         },
+        lora: args.lora_rank.map(|rank| LoraConfig {
+            rank,
+            alpha: args.lora_alpha.unwrap_or(2.0 * rank as f64),
+        }),
         ..ImproveConfig::default()
     };
     run_job(db, annotator, args.json, |store, who, emit, cancel| {

@@ -18,6 +18,7 @@ use crate::ml::checkpoint::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
 use crate::ml::decode::{Decoder, GenConfig, Sample};
+use crate::ml::llama::LoraConfig;
 use crate::ml::optim::AdamW;
 use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
 use crate::ml::policy_train::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
@@ -982,6 +983,9 @@ pub struct ImproveConfig {
     pub use_human_pairs: bool,
     pub gen: GenConfig,
     pub train: PolicyTrainConfig,
+    /// Train LoRA adapters instead of every weight (Llama-family policies).
+    #[serde(default)]
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for ImproveConfig {
@@ -1008,6 +1012,7 @@ impl Default for ImproveConfig {
                 warmup_frac: 0.1,
                 ..PolicyTrainConfig::default()
             },
+            lora: None,
         }
     }
 }
@@ -1198,7 +1203,17 @@ fn improve_round(
         Method::Dpo => ((seqs.len() / 2).div_ceil(batch) * cfg.epochs) as u64,
         Method::Rloo => cfg.rloo_steps as u64,
     };
-    let mut trainer = PolicyTrainer::new(loaded.policy, cfg.train.clone(), total)?;
+    let policy = match cfg.lora {
+        Some(lora) => Policy::with_lora(
+            &loaded.policy.config,
+            loaded.policy.merged_weights()?,
+            lora,
+            cfg.train.seed,
+            &device,
+        )?,
+        None => loaded.policy,
+    };
+    let mut trainer = PolicyTrainer::new(policy, cfg.train.clone(), total)?;
     store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
     emit(PolicyEvent::Started {
         run_id,

@@ -50,7 +50,12 @@ impl Proj {
         };
         let lora = match lora {
             Some(l) => Some((
-                p.get(&lora_a(name), &[l.rank, d_in], Init::Normal)?,
+                // A like PEFT's default (std ~ 1/sqrt(in)), B at zero: training starts at W.
+                p.get(
+                    &lora_a(name),
+                    &[l.rank, d_in],
+                    Init::NormalStd(1.0 / (d_in as f64).sqrt()),
+                )?,
                 p.get(&lora_b(name), &[d_out, l.rank], Init::Zeros)?,
                 l.scale(),
             )),

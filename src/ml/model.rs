@@ -112,6 +112,8 @@ pub(crate) fn normal_init(name: &str, seed: u64, n: usize, std: f64) -> Vec<f32>
 
 pub(crate) enum Init {
     Normal,
+    /// Normal with this standard deviation.
+    NormalStd(f64),
     Zeros,
     Ones,
 }
@@ -161,6 +163,7 @@ impl Params {
         let n: usize = shape.iter().product();
         let values = match init {
             Init::Normal => normal_init(name, self.seed, n, 0.02),
+            Init::NormalStd(std) => normal_init(name, self.seed, n, std),
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
         };

@@ -268,6 +268,13 @@ impl Policy {
         self.token_logps(batch)?.sum(1)
     }
 
+    /// `sequence_logps` from logits already computed for this batch.
+    pub fn sequence_logps_from(&self, logits: &Tensor, batch: &SeqBatch) -> Result<Tensor> {
+        (token_logprobs(logits, &batch.targets)? * &batch.weights)?
+            .reshape((batch.batch, batch.seq))?
+            .sum(1)
+    }
+
     /// A copy of the weights as plain tensors (no gradient graph): the frozen reference.
     /// Deep copies: the optimiser updates the trainable storage in place.
     pub fn frozen_copy(&self) -> Result<Policy> {

@@ -22,6 +22,10 @@ pub struct PolicyTrainConfig {
     pub beta: f64,
     /// IPO's squared loss instead of DPO's sigmoid.
     pub ipo: bool,
+    /// Supervised steps (best-of-n): weight of the mean token-level KL(policy || reference)
+    /// over response tokens, added to the loss; 0 = off.
+    #[serde(default)]
+    pub kl_coef: f64,
     pub seed: u64,
 }
 
@@ -35,6 +39,7 @@ impl Default for PolicyTrainConfig {
             clip_norm: 1.0,
             beta: 0.1,
             ipo: false,
+            kl_coef: 0.0,
             seed: 0,
         }
     }
@@ -130,12 +135,24 @@ impl PolicyTrainer {
         scalar(&(pol.detach() - r)?.mean_all()?)
     }
 
-    /// Supervised step: mean negative log-likelihood per response token.
+    /// Supervised step: mean negative log-likelihood per response token, plus `kl_coef` times
+    /// the mean token-level KL(policy || reference) over the full vocabulary when set (the
+    /// sequence-level log-ratio of the data would only rescale the gradient).
     pub fn sft_step(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
-        let lp = self.policy.sequence_logps(batch)?;
         let tokens: usize = batch.response_tokens.iter().sum();
-        let loss = (lp.sum_all()?.neg()? / tokens.max(1) as f64)?;
+        let per_token = 1.0 / tokens.max(1) as f64;
+        let logits = self.policy.logits(&batch.ids, &batch.mask)?;
+        let lp = self.policy.sequence_logps_from(&logits, batch)?;
+        let mut loss = (lp.sum_all()?.neg()? * per_token)?;
+        if self.config.kl_coef > 0.0 {
+            let reference = self.reference.logits(&batch.ids, &batch.mask)?;
+            let pol = candle_nn::ops::log_softmax(&logits, 1)?;
+            let refr = candle_nn::ops::log_softmax(&reference, 1)?;
+            let per_position = (pol.exp()? * (&pol - refr)?)?.sum(1)?;
+            let token_kl = (per_position * &batch.weights)?.sum_all()?;
+            loss = (loss + (token_kl * (self.config.kl_coef * per_token))?)?;
+        }
         let kl = self.kl(&lp, batch)?;
         let (loss, grad_norm, lr) = self.apply(&loss)?;
         Ok(PolicyStep {
@@ -309,5 +326,76 @@ mod tests {
             after[0] > before[0] && after[1] < before[1],
             "{before:?} {after:?}"
         );
+    }
+
+    #[test]
+    fn the_kl_penalty_keeps_supervised_training_near_the_reference() {
+        let dev = Device::Cpu;
+        let seq: &[u32] = &[1, 2, 3, 4, 5, 6, 7];
+        let b = SeqBatch::new(&[(seq, 2)], 0, &dev).unwrap();
+        let run = |kl_coef: f64| {
+            let cfg = PolicyTrainConfig {
+                lr: 1e-2,
+                warmup_frac: 0.0,
+                kl_coef,
+                ..PolicyTrainConfig::default()
+            };
+            let mut t =
+                PolicyTrainer::new(Policy::new(&small(), 3, &dev).unwrap(), cfg, 30).unwrap();
+            let first = t.sft_step(&b).unwrap();
+            for _ in 0..15 {
+                t.sft_step(&b).unwrap();
+            }
+            (first.loss, t.sft_step(&b).unwrap().kl)
+        };
+        let (free_first, free_kl) = run(0.0);
+        let (held_first, held_kl) = run(5.0);
+        // At step 0 policy = reference: the penalty is zero.
+        assert!((free_first - held_first).abs() < 1e-6);
+        assert!(free_kl > 0.5, "{free_kl}");
+        assert!(held_kl < 0.75 * free_kl, "{held_kl} vs {free_kl}");
+    }
+
+    #[test]
+    fn lora_trains_only_the_adapters() {
+        let dev = Device::Cpu;
+        let config = crate::ml::decode::tests::small_llama();
+        let base = Policy::new(&config, 5, &dev).unwrap();
+        let weights = base.merged_weights().unwrap();
+        let lora = crate::ml::llama::LoraConfig {
+            rank: 4,
+            alpha: 8.0,
+        };
+        let policy = Policy::with_lora(&config, weights.clone(), lora, 1, &dev).unwrap();
+        let cfg = PolicyTrainConfig {
+            lr: 1e-2,
+            warmup_frac: 0.0,
+            ..PolicyTrainConfig::default()
+        };
+        let mut t = PolicyTrainer::new(policy, cfg, 30).unwrap();
+        let seq: &[u32] = &[1, 2, 3, 4, 5, 6];
+        let b = SeqBatch::new(&[(seq, 2)], 0, &dev).unwrap();
+        let first = t.sft_step(&b).unwrap().loss;
+        for _ in 0..20 {
+            t.sft_step(&b).unwrap();
+        }
+        let last = t.sft_step(&b).unwrap().loss;
+        assert!(last < first * 0.9, "{first} -> {last}");
+        // The frozen base is untouched; the merged weights moved.
+        let frozen = &t.policy.params.frozen;
+        let name = "model.layers.0.self_attn.q_proj.weight";
+        let diff = |a: &Tensor, b: &Tensor| -> f32 {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap()
+        };
+        assert_eq!(diff(&frozen[name], &weights[name]), 0.0);
+        let merged = t.policy.merged_weights().unwrap();
+        assert!(diff(&merged[name], &weights[name]) > 1e-4);
     }
 }

@@ -578,7 +578,8 @@ mod tests {
         let dev = Device::Cpu;
         let p = load_gguf(&path, &dev).expect("run scripts/fetch-models.sh smollm2 first");
         assert_eq!(p.format.name, "chatml");
-        let text = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+        let text =
+            "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
         let ids = p.tokenizer.encode(text, false).unwrap().get_ids().to_vec();
         assert_eq!(
             ids,
@@ -603,8 +604,14 @@ mod tests {
             stop_tokens: vec![2],
             ..GenConfig::default()
         };
-        let out = Decoder::from_policy(&policy).unwrap().generate(&[ids], &greedy);
-        println!("{:?} {:?}", out[0].tokens, p.tokenizer.decode(&out[0].tokens, false));
+        let out = Decoder::from_policy(&policy)
+            .unwrap()
+            .generate(&[ids], &greedy);
+        println!(
+            "{:?} {:?}",
+            out[0].tokens,
+            p.tokenizer.decode(&out[0].tokens, false)
+        );
         assert_eq!(out[0].tokens, [504, 3575, 282, 4649, 314, 7042, 30, 2]);
     }
 }
