@@ -364,7 +364,7 @@ pub struct ImproveArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
-    /// Learning rate (default: bon 2e-4, dpo 1e-5, rloo 1e-5).
+    /// Learning rate (default: bon 2e-4, dpo 1e-5, rloo 1e-5; ten times that with --lora-rank).
     #[arg(long)]
     pub lr: Option<f64>,
     /// DPO temperature / RLOO KL coefficient.

@@ -239,7 +239,10 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         use_human_pairs: !args.no_human_pairs,
         gen: gen_config(&args.gen, 8)?,
         train: PolicyTrainConfig {
-            lr: args.lr.unwrap_or(policy::default_lr(args.method)),
+            // Adapters move the model less per step than full fine-tuning: 10x the rate.
+            lr: args.lr.unwrap_or(
+                policy::default_lr(args.method) * if args.lora_rank.is_some() { 10.0 } else { 1.0 },
+            ),
             beta: args.beta,
             ipo: args.ipo,
             kl_coef: args.kl_coef,

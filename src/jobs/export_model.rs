@@ -244,3 +244,60 @@ pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Policy, PolicyCodec), C
     )?;
     Ok((policy, codec))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::policy::{save_policy, PolicyMeta, POLICY_KIND};
+    use crate::ml::chat::PromptFormat;
+    use crate::ml::policy::SeqBatch;
+    use crate::ml::policy_train::PolicyTrainConfig;
+
+    #[test]
+    fn a_llama_policy_exports_as_an_hf_folder_and_loads_back_with_the_same_logits() {
+        let dev = Device::Cpu;
+        let texts =
+            (0..100).map(|i| format!("<|im_start|>user question {i} <|im_end|> answer {}", i * 3));
+        let mut tok = crate::ml::tokenizer::train_bpe(texts, 300).unwrap();
+        tok.add_special_tokens(&[
+            tokenizers::AddedToken::from("<|im_start|>", true),
+            tokenizers::AddedToken::from("<|im_end|>", true),
+        ]);
+        let mut config = crate::ml::decode::tests::small_llama();
+        config.vocab_size = tok.get_vocab_size(true);
+        config.ctx = 64;
+        let policy = Policy::new(&config, 9, &dev).unwrap();
+        let format = PromptFormat::chatml(Some("Be brief."));
+        let codec = PolicyCodec::new(tok, config.ctx, format.clone()).unwrap();
+        let meta = PolicyMeta {
+            kind: POLICY_KIND.into(),
+            config: config.clone(),
+            method: "sft".into(),
+            run_id: 1,
+            round: 0,
+            step: 0,
+            train: PolicyTrainConfig::default(),
+            metrics: serde_json::Value::Null,
+            format,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let ckpt = dir.path().join("ckpt");
+        save_policy(&ckpt, &policy, &codec, &meta, None).unwrap();
+        let out = dir.path().join("hf");
+        export_policy(&ckpt, &out).unwrap();
+        let cfg: serde_json::Value = read_json(&out.join("config.json")).unwrap();
+        assert_eq!(cfg["model_type"], "qwen2"); // q/k/v biases
+        let back = load_policy(&out, &dev).unwrap();
+        assert_eq!(back.policy.config, config);
+        assert_eq!(back.codec.format.name, "chatml");
+        let (seq, plen) = codec.sequence("question 7", "answer 21", 8).unwrap();
+        assert_eq!(
+            back.codec.sequence("question 7", "answer 21", 8).unwrap(),
+            (seq.clone(), plen)
+        );
+        let b = SeqBatch::new(&[(&seq, plen)], codec.pad, &dev).unwrap();
+        let x: Vec<f32> = policy.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        let y: Vec<f32> = back.policy.sequence_logps(&b).unwrap().to_vec1().unwrap();
+        assert!((x[0] - y[0]).abs() < 1e-5, "{} vs {}", x[0], y[0]);
+    }
+}

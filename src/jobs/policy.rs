@@ -105,8 +105,15 @@ impl PolicyCodec {
     /// Prompt tokens in the prompt format (ending where the response begins), at most `max`
     /// of them: the prompt text loses its beginning first.
     pub fn prompt(&self, text: &str, max: usize) -> anyhow::Result<Vec<u32>> {
+        let frame = self.before.len() + self.after.len();
+        if frame >= max {
+            anyhow::bail!(
+                "the {} prompt format takes {frame} tokens, no room for a prompt within {max}: raise the context or shorten --max-new-tokens",
+                self.format.name
+            );
+        }
         let mut p = self.ids(text)?;
-        let keep = max.saturating_sub(self.before.len() + self.after.len());
+        let keep = max - frame;
         p.drain(..p.len().saturating_sub(keep));
         let mut out = self.before.clone();
         out.extend(p);
@@ -866,11 +873,16 @@ pub fn sample(
     }
     let run_id = store.create_run("sample", &serde_json::to_value(cfg)?, created_by)?;
     store.set_run_lineage(run_id, policy_run, loaded.meta.round)?;
-    let source = format!(
-        "policy:{}/round{}",
-        policy_run.unwrap_or(loaded.meta.run_id),
-        loaded.meta.round
-    );
+    // A pretrained model named by path has no run of ours: its file or folder name stands in.
+    let who = match (policy_run, loaded.meta.run_id) {
+        (Some(run), _) => run.to_string(),
+        (None, 0) => dir
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pretrained".into()),
+        (None, run) => run.to_string(),
+    };
+    let source = format!("policy:{who}/round{}", loaded.meta.round);
     let decoder = Decoder::from_policy(&loaded.policy)?;
     let texts: Vec<String> = prompts.iter().map(|p| p.1.clone()).collect();
     let result = sample_prompts(
@@ -1196,6 +1208,9 @@ fn improve_round(
         )?;
     }
 
+    // The starting policy's sampling copy is not needed while training (a 135M model is
+    // about 0.6 GB per copy).
+    drop(decoder);
     phase(store, "training", emit)?;
     let batch = cfg.batch.max(1);
     let total = match cfg.method {
@@ -1203,15 +1218,17 @@ fn improve_round(
         Method::Dpo => ((seqs.len() / 2).div_ceil(batch) * cfg.epochs) as u64,
         Method::Rloo => cfg.rloo_steps as u64,
     };
+    let start = loaded.policy;
     let policy = match cfg.lora {
+        // The frozen base shares the starting weights' storage: no copy.
         Some(lora) => Policy::with_lora(
-            &loaded.policy.config,
-            loaded.policy.merged_weights()?,
+            &start.config,
+            start.merged_weights()?,
             lora,
             cfg.train.seed,
             &device,
         )?,
-        None => loaded.policy,
+        None => start,
     };
     let mut trainer = PolicyTrainer::new(policy, cfg.train.clone(), total)?;
     store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
