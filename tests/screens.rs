@@ -275,4 +275,23 @@ fn improve_screen_rounds_histograms_and_hacking_watch() {
     press(&mut app, "k");
     assert_eq!(app.improve.selected, 0);
     assert_eq!(app.improve.series.as_ref().unwrap().run_id, 1);
+
+    // The wizard: m picks the method; s starts sampling in the background. These runs have
+    // no checkpoints, so the job fails and says why in the status line.
+    press(&mut app, "m");
+    assert_eq!(app.improve.method.as_str(), "dpo");
+    press(&mut app, "s");
+    assert!(app.status.contains("sampling"), "{}", app.status);
+    press(&mut app, "s");
+    assert!(app.status.contains("still running"), "{}", app.status);
+    let t = std::time::Instant::now();
+    while app.improve.job.is_some() && t.elapsed() < Duration::from_secs(30) {
+        app.poll();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        app.status.contains("sampling failed: no policy yet"),
+        "{}",
+        app.status
+    );
 }

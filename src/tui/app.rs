@@ -315,12 +315,7 @@ impl App {
             Screen(s) => self.switch_screen(s),
             _ if self.screen == super::keymap::Screen::Train => self.train_key(action),
             _ if self.screen == super::keymap::Screen::Runs => self.runs_key(action),
-            ScrollDown if self.screen == super::keymap::Screen::Improve => {
-                self.improve.move_by(1, &self.store)
-            }
-            ScrollUp if self.screen == super::keymap::Screen::Improve => {
-                self.improve.move_by(-1, &self.store)
-            }
+            _ if self.screen == super::keymap::Screen::Improve => self.improve_key(action),
             _ if self.screen == super::keymap::Screen::Scores => self.scores_key(action),
             _ if self.screen != super::keymap::Screen::Label => {}
             Pick(i) => self.pick(i as usize),
@@ -440,6 +435,31 @@ impl App {
         }
     }
 
+    fn improve_key(&mut self, action: Action) {
+        let who = self.cfg.annotator.clone();
+        let started = match action {
+            Action::ScrollDown => return self.improve.move_by(1, &self.store),
+            Action::ScrollUp => return self.improve.move_by(-1, &self.store),
+            Action::ToggleMode => return self.improve.next_method(),
+            Action::Strength => self
+                .improve
+                .start_sampling(self.db_path(), &who)
+                .map(|()| "sampling the newest policy into the labelling queue".to_string()),
+            Action::Save => self.improve.start_round(self.db_path(), &who).map(|()| {
+                format!(
+                    "{} round started in the background; its phase shows in the table",
+                    self.improve.method.as_str()
+                )
+            }),
+            Action::Skip => match self.improve.cancel() {
+                Some(m) => Ok(m),
+                None => return,
+            },
+            _ => return,
+        };
+        self.status = started.unwrap_or_else(|e| format!("cannot start: {e}"));
+    }
+
     fn runs_key(&mut self, action: Action) {
         let r = &mut self.runs;
         match action {
@@ -503,13 +523,22 @@ impl App {
         if let Some(n) = news {
             self.status = n;
         }
+        let job_news = self.improve.finished_job();
+        let job_done = job_news.is_some();
+        if let Some(n) = job_news {
+            self.status = crate::text::sanitize_line(&n, 200);
+        }
         let improve = self.screen == Screen::Improve && self.improve.poll(&self.store);
-        improve || has_news || (self.screen == Screen::Train && (changed || self.train.running()))
+        improve
+            || has_news
+            || job_done
+            || (self.screen == Screen::Train && (changed || self.train.running()))
     }
 
     /// How long the loop may sleep: short while a run is live on screen.
     pub fn tick_interval(&self, idle: Duration) -> Duration {
         if self.train.job.is_some()
+            || self.improve.job.is_some()
             || (self.screen == Screen::Train && self.train.series.is_some())
             || self.screen == Screen::Improve
         {

@@ -1,9 +1,13 @@
 //! The Improve screen: policy-improvement rounds as they happen. Each round's phase, held-out
 //! reward before -> after and KL to its starting policy; the held-out reward histograms of all
 //! rounds on shared bins (round 0 = the starting policy); live loss / KL charts of the selected
-//! run; and a reward-hacking watch. Runs are started from the CLI (shown on screen) and
-//! followed here from the DB, like the Train screen follows a CLI run.
+//! run; and a reward-hacking watch. The round wizard starts the policy's steps from here
+//! (`s` samples answers into the labelling queue, Enter runs an improvement round with the
+//! method `m` picks, `x` cancels); labelling is F1 and the reward model F2. Runs started from
+//! the CLI are followed from the DB the same way.
 
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,7 +17,10 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use super::charts::{draw_chart, RunSeries};
-use crate::jobs::policy::POLICY_RUN_KINDS;
+use crate::jobs::policy::{
+    default_lr, ImproveConfig, Method, PolicyRef, PromptSelection, SampleConfig, POLICY_RUN_KINDS,
+};
+use crate::jobs::train_rm::CancelToken;
 use crate::store::{RunRow, Store};
 
 /// Warn when a round's KL to its start exceeds this while the RM reward rises...
@@ -52,15 +59,131 @@ impl RoundLine {
     }
 }
 
-#[derive(Debug, Default)]
+/// A step of the loop running on its own thread: what it is, its outcome when it ends.
+#[derive(Debug)]
+pub struct WizardJob {
+    pub what: &'static str,
+    rx: Receiver<String>,
+    cancel: CancelToken,
+}
+
+#[derive(Debug)]
 pub struct ImproveScreen {
     pub rounds: Vec<RoundLine>,
     pub selected: usize,
     pub series: Option<RunSeries>,
+    /// The method Enter runs.
+    pub method: Method,
+    pub job: Option<WizardJob>,
     last_poll: Option<Instant>,
 }
 
+impl Default for ImproveScreen {
+    fn default() -> Self {
+        ImproveScreen {
+            rounds: Vec::new(),
+            selected: 0,
+            series: None,
+            method: Method::Bon,
+            job: None,
+            last_poll: None,
+        }
+    }
+}
+
 impl ImproveScreen {
+    pub fn next_method(&mut self) {
+        self.method = match self.method {
+            Method::Bon => Method::Dpo,
+            Method::Dpo => Method::Rloo,
+            Method::Rloo => Method::Bon,
+        };
+    }
+
+    /// Samples 4 answers per unlabelled prompt from the newest policy into the queue.
+    pub fn start_sampling(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
+        let cfg = SampleConfig {
+            policy: PolicyRef::Latest,
+            prompts: PromptSelection::Unlabelled,
+            n: 4,
+            gen: crate::ml::decode::GenConfig {
+                max_new_tokens: 64,
+                ..Default::default()
+            },
+        };
+        self.spawn("sampling", db, who, move |store, who, cancel| {
+            let s = crate::jobs::policy::sample(store, &cfg, who, &mut |_| {}, cancel)?;
+            Ok(format!(
+                "run {}: {} new answers for {} prompts ({:.0} tokens/s), source {}; rank them on F1",
+                s.run_id, s.candidates_added, s.prompts, s.tokens_per_s, s.source
+            ))
+        })
+    }
+
+    /// One improvement round with the chosen method, from the newest policy and RM.
+    pub fn start_round(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
+        let method = self.method;
+        let mut cfg = ImproveConfig {
+            method,
+            ..ImproveConfig::default()
+        };
+        cfg.train.lr = default_lr(method);
+        let db_file = db.clone();
+        self.spawn(method.as_str(), db, who, move |store, who, cancel| {
+            let db = db_file.unwrap_or_default();
+            let s = crate::jobs::policy::improve(store, &db, &cfg, who, &mut |_| {}, cancel)?;
+            Ok(match (s.message, s.round) {
+                (Some(m), _) => format!("run {} {}: {m}", s.run_id, s.status.as_str()),
+                (None, Some(r)) => format!(
+                    "run {} done: held-out reward {:+.2} -> {:+.2}, KL {:.2}; press s to sample the new policy",
+                    s.run_id, r.before_mean, r.after_mean, r.kl
+                ),
+                (None, None) => format!("run {} {}", s.run_id, s.status.as_str()),
+            })
+        })
+    }
+
+    fn spawn(
+        &mut self,
+        what: &'static str,
+        db: Option<PathBuf>,
+        who: &str,
+        work: impl FnOnce(&mut Store, &str, &CancelToken) -> anyhow::Result<String> + Send + 'static,
+    ) -> Result<(), String> {
+        if let Some(j) = &self.job {
+            return Err(format!("{} is still running (x cancels it)", j.what));
+        }
+        let db = db.ok_or("the loop needs a database file")?;
+        let (tx, rx) = mpsc::channel();
+        let cancel = CancelToken::default();
+        let c = cancel.clone();
+        let who = who.to_string();
+        std::thread::spawn(move || {
+            let outcome = Store::open(&db)
+                .map_err(anyhow::Error::from)
+                .and_then(|mut store| work(&mut store, &who, &c));
+            let _ = tx.send(match outcome {
+                Ok(m) => m,
+                Err(e) => format!("{what} failed: {e:#}"),
+            });
+        });
+        self.job = Some(WizardJob { what, rx, cancel });
+        Ok(())
+    }
+
+    pub fn cancel(&mut self) -> Option<String> {
+        let j = self.job.as_ref()?;
+        j.cancel.cancel();
+        Some(format!("cancelling {} (it stops within a step)", j.what))
+    }
+
+    /// The outcome of a finished job, once.
+    pub fn finished_job(&mut self) -> Option<String> {
+        let msg = self.job.as_ref()?.rx.try_recv().ok()?;
+        self.job = None;
+        Some(msg)
+    }
+
     pub fn refresh(&mut self, store: &Store) -> anyhow::Result<()> {
         let series = |id: i64, name: &str| -> anyhow::Result<Vec<f64>> {
             Ok(store
@@ -190,7 +313,7 @@ pub fn render(
         ),
         accent,
     )];
-    let visible = rows[0].height.saturating_sub(3) as usize;
+    let visible = rows[0].height.saturating_sub(4) as usize;
     let skip = (s.selected + 1).saturating_sub(visible);
     for (i, r) in s.rounds.iter().enumerate().skip(skip).take(visible) {
         let reward = match (RoundLine::mean(&r.before), RoundLine::mean(&r.after)) {
@@ -223,16 +346,21 @@ pub fn render(
         lines.push(Line::styled(text, style));
     }
     if s.rounds.is_empty() {
-        lines.push(Line::styled("No policy yet. The loop, from a shell:", dim));
         lines.push(Line::styled(
-            "  kibble train-policy --sft · kibble sample --n 4 · rank (F1) or kibble simulate",
-            dim,
-        ));
-        lines.push(Line::styled(
-            "  train the RM (F2) · kibble improve --method bon|dpo|rloo · kibble sample again",
+            "No policy yet: kibble train-policy --sft, or improve --policy FILE.gguf",
             dim,
         ));
     }
+    let running = s.job.as_ref().map_or(String::new(), |j| {
+        format!(" · {} running, x cancels", j.what)
+    });
+    lines.push(Line::styled(
+        format!(
+            "s sample → rank F1 → RM F2 → enter {} round (m method){running}",
+            s.method.as_str()
+        ),
+        dim,
+    ));
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()

@@ -491,7 +491,13 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             (Action::Clear, "back"),
             (Action::Skip, "delete ckpts"),
         ],
-        Screen::Improve => &[(Action::ScrollDown, "select round")],
+        Screen::Improve => &[
+            (Action::ScrollDown, "select"),
+            (Action::Strength, "sample"),
+            (Action::Save, "round"),
+            (Action::ToggleMode, "method"),
+            (Action::Skip, "cancel"),
+        ],
         Screen::Scores => &[
             (Action::FocusNext, "view"),
             (Action::ScrollDown, "bins"),
