@@ -866,10 +866,12 @@ pub fn sample(
     let loaded = load_policy(&dir, &Device::Cpu)?;
     let prompts = select_prompts(store, &cfg.prompts)?;
     if prompts.is_empty() {
-        anyhow::bail!(
-            "no prompts selected ({:?}); import prompts first",
-            cfg.prompts
-        );
+        match &cfg.prompts {
+            PromptSelection::Unlabelled => anyhow::bail!(
+                "every prompt has been ranked already: import new prompts, or sample all of them (kibble sample --prompts all)"
+            ),
+            other => anyhow::bail!("no prompts selected ({other:?}); import prompts first"),
+        }
     }
     let run_id = store.create_run("sample", &serde_json::to_value(cfg)?, created_by)?;
     store.set_run_lineage(run_id, policy_run, loaded.meta.round)?;

@@ -133,6 +133,7 @@ impl ImproveScreen {
             let db = db_file.unwrap_or_default();
             let s = crate::jobs::policy::improve(store, &db, &cfg, who, &mut |_| {}, cancel)?;
             Ok(match (s.message, s.round) {
+                (Some(m), _) if m == s.status.as_str() => format!("run {} {m}", s.run_id),
                 (Some(m), _) => format!("run {} {}: {m}", s.run_id, s.status.as_str()),
                 (None, Some(r)) => format!(
                     "run {} done: held-out reward {:+.2} -> {:+.2}, KL {:.2}; press s to sample the new policy",
