@@ -559,13 +559,20 @@ impl Decoder {
             .flat_map(|&r| hidden[r * d..(r + 1) * d].iter().copied())
             .collect();
         let mut next_pos: Vec<usize> = prompts.iter().map(|p| p.len()).collect();
-        let mut probs = vec![0f32; c.vocab_size];
         for step in 0..max_new {
             let logits = self.lm_head(&cur_hidden);
+            // One uniform draw per row, in row order, so the rows can be sampled in parallel.
+            let draws: Vec<f64> = active.iter().map(|&i| rngs[i].next_f64()).collect();
+            let v = c.vocab_size;
+            let drawn: Vec<(u32, f64)> = (0..active.len())
+                .into_par_iter()
+                .map(|row| {
+                    let mut probs = vec![0f32; v];
+                    sample_token(&logits[row * v..(row + 1) * v], gen, draws[row], &mut probs)
+                })
+                .collect();
             let mut still = Vec::with_capacity(active.len());
-            for (row, &i) in active.iter().enumerate() {
-                let l = &logits[row * c.vocab_size..(row + 1) * c.vocab_size];
-                let (tok, entropy) = sample_token(l, gen, &mut rngs[i], &mut probs);
+            for (&i, &(tok, entropy)) in active.iter().zip(&drawn) {
                 let s = &mut samples[i];
                 s.tokens.push(tok);
                 s.mean_entropy += entropy;
@@ -596,23 +603,18 @@ impl Decoder {
     }
 }
 
-/// Draws one token from logits with temperature, top-k and top-p; returns it and the entropy
-/// of the distribution it was drawn from.
-fn sample_token(
-    logits: &[f32],
-    gen: &GenConfig,
-    rng: &mut SplitMix64,
-    probs: &mut [f32],
-) -> (u32, f64) {
+/// Draws one token from logits with temperature, top-k and top-p, `u` being a uniform draw
+/// in [0, 1); returns it and the entropy of the distribution it was drawn from.
+fn sample_token(logits: &[f32], gen: &GenConfig, u: f64, probs: &mut [f32]) -> (u32, f64) {
     let temp = gen.temperature.max(1e-6) as f32;
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f64;
+    let z = |l: f32| (l - max) / temp;
     for (p, &l) in probs.iter_mut().zip(logits) {
-        *p = ((l - max) / temp).exp();
-        sum += *p as f64;
+        *p = z(l).exp();
     }
     let filtering = (gen.top_k > 0 && gen.top_k < logits.len()) || gen.top_p < 1.0;
     if filtering {
+        let sum: f64 = probs.iter().map(|&p| p as f64).sum();
         let mut order: Vec<u32> = (0..probs.len() as u32).collect();
         order.sort_unstable_by(|a, b| {
             probs[*b as usize]
@@ -636,16 +638,17 @@ fn sample_token(
         for &t in &order[kept..] {
             probs[t as usize] = 0.0;
         }
-        sum = probs.iter().map(|&p| p as f64).sum();
     }
-    let mut entropy = 0f64;
-    for &p in probs.iter() {
+    // Entropy without a log per token: with p_i = e^{z_i} / S, H = ln S - sum(e^{z_i} z_i) / S.
+    let (mut sum, mut weighted) = (0f64, 0f64);
+    for (&p, &l) in probs.iter().zip(logits) {
         if p > 0.0 {
-            let q = p as f64 / sum;
-            entropy -= q * q.ln();
+            sum += p as f64;
+            weighted += p as f64 * z(l) as f64;
         }
     }
-    let mut u = rng.next_f64() * sum;
+    let entropy = (sum.ln() - weighted / sum).max(0.0);
+    let mut u = u * sum;
     let mut last = 0u32;
     for (t, &p) in probs.iter().enumerate() {
         if p > 0.0 {
@@ -767,7 +770,7 @@ pub(crate) mod tests {
         };
         let mut rng = SplitMix64::new(1);
         for _ in 0..20 {
-            let (t, e) = sample_token(&[0.1, 2.0, 1.9, -1.0], &gen, &mut rng, &mut probs);
+            let (t, e) = sample_token(&[0.1, 2.0, 1.9, -1.0], &gen, rng.next_f64(), &mut probs);
             assert_eq!(t, 1);
             assert_eq!(e, 0.0);
         }
@@ -775,7 +778,10 @@ pub(crate) mod tests {
             top_p: 0.5,
             ..GenConfig::default()
         };
-        let (t, _) = sample_token(&[0.0, 5.0, 0.0, 0.0], &gen, &mut rng, &mut probs);
+        let (t, _) = sample_token(&[0.0, 5.0, 0.0, 0.0], &gen, rng.next_f64(), &mut probs);
         assert_eq!(t, 1);
+        // Uniform logits: entropy ln(4).
+        let (_, e) = sample_token(&[1.0; 4], &GenConfig::default(), 0.5, &mut probs);
+        assert!((e - 4f64.ln()).abs() < 1e-9, "{e}");
     }
 }
