@@ -123,10 +123,12 @@ pub enum Command {
         after_help = "Examples:\n  kibble improve --method bon --n 8\n  kibble improve --method dpo --beta 0.1\n  kibble improve --method rloo --steps 100 --beta 0.05\n  kibble improve --method dpo --policy 7 --reward-model 4 --json\n  kibble improve --method dpo --policy models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --lora-rank 8"
     )]
     Improve(ImproveArgs),
-    /// Export a policy run as an HF transformers folder (GPT-2 layout for the tiny policy).
+    /// Export a run as an HF transformers folder: a policy (GPT-2 layout for the tiny policy,
+    /// Llama/Qwen2 for Llama-family ones, LoRA merged) or a BERT-family reward model
+    /// (sequence classification, num_labels = 1).
     #[command(
         name = "export-model",
-        after_help = "Examples:\n  kibble export-model --run 7 --out my-policy/\n\nThen in Python: AutoModelForCausalLM.from_pretrained(\"my-policy\")"
+        after_help = "Examples:\n  kibble export-model --run 7 --out my-policy/\n  kibble export-model --run 3 --out my-rm/     # a reward-model run (train-rm --preset minilm)\n\nThen in Python: AutoModelForCausalLM.from_pretrained(\"my-policy\"), or\nAutoModelForSequenceClassification.from_pretrained(\"my-rm\", trust_remote_code=True)"
     )]
     ExportModel(ExportModelArgs),
     /// Speed benchmarks that anyone can run on their own machine.

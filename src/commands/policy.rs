@@ -262,8 +262,20 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
 
 pub fn export_model(db: &Path, args: ExportModelArgs) -> anyhow::Result<()> {
     let store = open_store(db)?;
-    let (dir, _) = policy::resolve_policy(&store, &PolicyRef::Run(args.run))?;
-    crate::jobs::export_model::export_policy(&dir, &args.out)?;
+    let run = store
+        .run(args.run)?
+        .ok_or_else(|| anyhow::anyhow!("no run {} (see `kibble runs`)", args.run))?;
+    if run.kind == "rm" {
+        let c = store
+            .checkpoints(Some(args.run))?
+            .into_iter()
+            .last()
+            .ok_or_else(|| anyhow::anyhow!("reward-model run {} has no checkpoint", args.run))?;
+        crate::jobs::export_model::export_reward_model(Path::new(&c.path), &args.out)?;
+    } else {
+        let (dir, _) = policy::resolve_policy(&store, &PolicyRef::Run(args.run))?;
+        crate::jobs::export_model::export_policy(&dir, &args.out)?;
+    }
     println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -142,6 +142,86 @@ pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointErro
     })
 }
 
+/// The Python class that reproduces kibble's reward model in transformers (mean pooling).
+const MODELING_PY: &str = include_str!("../../assets/modeling_kibble.py");
+
+/// Writes a BERT-family reward-model checkpoint as an HF sequence-classification folder
+/// (num_labels = 1): `bert.*` encoder weights and a `classifier` head, with
+/// `modeling_kibble.py` for `trust_remote_code` (kibble mean-pools; BERT's own class would
+/// pool [CLS]). The train-split reward mean/std go into config.json.
+pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
+    let loaded = crate::ml::checkpoint::load(checkpoint, &Device::Cpu)?;
+    let c = &loaded.meta.model;
+    if c.arch != crate::ml::model::Arch::Bert {
+        return Err(file_err(
+            checkpoint,
+            "only reward models on a BERT-family backbone (--preset minilm, --backbone DIR) export to HF: the tiny preset's pre-LN encoder has no transformers class",
+        ));
+    }
+    let hf: HashMap<String, Tensor> = loaded
+        .model
+        .params
+        .all()
+        .into_iter()
+        .map(|(k, v)| {
+            let name = match k.as_str() {
+                "head.weight" => "classifier.weight".to_string(),
+                "head.bias" => "classifier.bias".to_string(),
+                _ => format!("bert.{k}"),
+            };
+            (name, v)
+        })
+        .collect();
+    let tok = &loaded.encoder.tokenizer;
+    let token = |id: u32| tok.id_to_token(id);
+    let config = serde_json::json!({
+        "architectures": ["KibbleBertForSequenceClassification"],
+        "auto_map": {
+            "AutoModelForSequenceClassification": "modeling_kibble.KibbleBertForSequenceClassification"
+        },
+        "model_type": "bert",
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.d_model,
+        "num_hidden_layers": c.n_layers,
+        "num_attention_heads": c.n_heads,
+        "intermediate_size": c.d_ff,
+        "hidden_act": "gelu",
+        "max_position_embeddings": c.max_len,
+        "type_vocab_size": c.type_vocab_size.max(1),
+        "layer_norm_eps": c.ln_eps,
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "pad_token_id": loaded.encoder.pad_id,
+        "num_labels": 1,
+        "problem_type": "regression",
+        "id2label": {"0": "reward"},
+        "label2id": {"reward": 0},
+        "torch_dtype": "float32",
+        "kibble_pooling": "mean",
+        "kibble_reward_mean": loaded.meta.reward_mean,
+        "kibble_reward_std": loaded.meta.reward_std,
+        "kibble_max_len": loaded.meta.max_len,
+    });
+    write_folder_atomically(out, |tmp| {
+        let w = tmp.join("model.safetensors");
+        candle_core::safetensors::save(&hf, &w).map_err(|e| file_err(&w, e))?;
+        write_json(&tmp.join("config.json"), &config)?;
+        let py = tmp.join("modeling_kibble.py");
+        std::fs::write(&py, MODELING_PY).map_err(|e| file_err(&py, e))?;
+        write_json(
+            &tmp.join("tokenizer_config.json"),
+            &serde_json::json!({
+                "model_max_length": loaded.meta.max_len,
+                "pad_token": token(loaded.encoder.pad_id),
+                "sep_token": token(loaded.encoder.sep_id),
+                "cls_token": loaded.encoder.cls_id.and_then(token),
+            }),
+        )?;
+        let t = tmp.join("tokenizer.json");
+        tok.save(&t, false).map_err(|e| file_err(&t, e))
+    })
+}
+
 fn gpt2_weights(
     weights: &std::collections::BTreeMap<String, Tensor>,
     c: &PolicyConfig,
@@ -299,5 +379,70 @@ mod tests {
         let x: Vec<f32> = policy.sequence_logps(&b).unwrap().to_vec1().unwrap();
         let y: Vec<f32> = back.policy.sequence_logps(&b).unwrap().to_vec1().unwrap();
         assert!((x[0] - y[0]).abs() < 1e-5, "{} vs {}", x[0], y[0]);
+    }
+
+    #[test]
+    fn a_bert_reward_model_exports_for_sequence_classification_and_the_tiny_one_says_why_not() {
+        use crate::ml::checkpoint::{self, CheckpointMeta};
+        use crate::ml::model::{Arch, ModelConfig, RewardModel};
+        use crate::ml::tokenizer::PairEncoder;
+        let dev = Device::Cpu;
+        let texts = (0..50).map(|i| format!("a prompt {i} and an answer {}", i * 2));
+        let mut tok = crate::ml::tokenizer::train_bpe(texts, 200).unwrap();
+        tok.add_special_tokens(
+            &["[PAD]", "[CLS]", "[SEP]"].map(|t| tokenizers::AddedToken::from(t, true)),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let save = |arch: Arch, name: &str| {
+            let config = ModelConfig {
+                arch,
+                vocab_size: tok.get_vocab_size(true),
+                max_len: 16,
+                d_model: 16,
+                n_layers: 1,
+                n_heads: 2,
+                d_ff: 32,
+                ln_eps: 1e-12,
+                type_vocab_size: 2,
+                freeze_backbone: false,
+            };
+            let model = RewardModel::new(&config, 1, &dev).unwrap();
+            let encoder = PairEncoder::for_bert(tok.clone(), 16).unwrap();
+            let meta = CheckpointMeta {
+                kind: checkpoint::KIND.into(),
+                model: config,
+                train: Default::default(),
+                step: 1,
+                max_len: 16,
+                reward_mean: 0.5,
+                reward_std: 2.0,
+                ranking_ids: vec![],
+                data_hash: String::new(),
+                metrics: serde_json::Value::Null,
+            };
+            let path = dir.path().join(name);
+            checkpoint::save(&path, &model, &encoder, &meta, None).unwrap();
+            path
+        };
+        let bert = save(Arch::Bert, "bert");
+        let out = dir.path().join("hf-rm");
+        export_reward_model(&bert, &out).unwrap();
+        let cfg: serde_json::Value = read_json(&out.join("config.json")).unwrap();
+        assert_eq!(cfg["num_labels"], 1);
+        assert_eq!(cfg["kibble_reward_std"], 2.0);
+        assert!(out.join("modeling_kibble.py").exists() && out.join("tokenizer.json").exists());
+        let w = read_weights(&out.join("model.safetensors"), &dev).unwrap();
+        assert_eq!(w["classifier.weight"].dims(), &[1, 16]);
+        assert!(w.contains_key("bert.embeddings.word_embeddings.weight"));
+        assert!(w
+            .keys()
+            .all(|k| k.starts_with("bert.") || k.starts_with("classifier.")));
+
+        let tiny = save(Arch::Tiny, "tiny");
+        let e = export_reward_model(&tiny, &dir.path().join("no"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("BERT-family") && e.contains("tiny"), "{e}");
+        assert!(!dir.path().join("no").exists());
     }
 }

@@ -200,32 +200,89 @@ unsafe fn attend_avx2(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads,
 #[inline(always)]
 fn attend_impl(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads, out: &mut [f32]) {
     let dh = q.len() / heads.q;
+    let mut scores = vec![0f32; n];
+    // Common head sizes get a fixed-size accumulator the compiler keeps in registers.
+    match dh {
+        64 => attend_heads::<64>(q, ks, vs, heads, &mut scores, out),
+        128 => attend_heads::<128>(q, ks, vs, heads, &mut scores, out),
+        _ => attend_heads_any(q, ks, vs, heads, &mut scores, out),
+    }
+}
+
+/// Softmax of `scores` in place (scaled dot products in, weights summing to 1 out).
+#[inline(always)]
+fn softmax_in_place(scores: &mut [f32]) {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    let inv = 1.0 / sum;
+    scores.iter_mut().for_each(|s| *s *= inv);
+}
+
+#[inline(always)]
+fn attend_heads<const DH: usize>(
+    q: &[f32],
+    ks: &[f32],
+    vs: &[f32],
+    heads: Heads,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = heads.kv * DH;
+    let group = heads.q / heads.kv;
+    let scale = 1.0 / (DH as f32).sqrt();
+    for hi in 0..heads.q {
+        let qh: &[f32; DH] = q[hi * DH..(hi + 1) * DH].try_into().expect("head size");
+        let kh = hi / group;
+        for (j, s) in scores.iter_mut().enumerate() {
+            let k: &[f32; DH] = ks[j * d + kh * DH..j * d + (kh + 1) * DH]
+                .try_into()
+                .expect("head size");
+            *s = dot(qh, k) * scale;
+        }
+        softmax_in_place(scores);
+        let mut acc = [0f32; DH];
+        for (j, w) in scores.iter().enumerate() {
+            let v: &[f32; DH] = vs[j * d + kh * DH..j * d + (kh + 1) * DH]
+                .try_into()
+                .expect("head size");
+            for (a, vv) in acc.iter_mut().zip(v) {
+                *a += w * vv;
+            }
+        }
+        out[hi * DH..(hi + 1) * DH].copy_from_slice(&acc);
+    }
+}
+
+fn attend_heads_any(
+    q: &[f32],
+    ks: &[f32],
+    vs: &[f32],
+    heads: Heads,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let dh = q.len() / heads.q;
     let d = heads.kv * dh;
     let group = heads.q / heads.kv;
     let scale = 1.0 / (dh as f32).sqrt();
-    let mut scores = vec![0f32; n];
     for hi in 0..heads.q {
         let qh = &q[hi * dh..(hi + 1) * dh];
         let kh = hi / group;
-        let mut max = f32::NEG_INFINITY;
         for (j, s) in scores.iter_mut().enumerate() {
             *s = dot(qh, &ks[j * d + kh * dh..j * d + (kh + 1) * dh]) * scale;
-            max = max.max(*s);
         }
-        let mut sum = 0f32;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
+        softmax_in_place(scores);
         let oh = &mut out[hi * dh..(hi + 1) * dh];
-        let inv = 1.0 / sum;
-        for (j, s) in scores.iter().enumerate() {
-            let wgt = s * inv;
+        for (j, w) in scores.iter().enumerate() {
             for (o, vv) in oh
                 .iter_mut()
                 .zip(&vs[j * d + kh * dh..j * d + (kh + 1) * dh])
             {
-                *o += wgt * vv;
+                *o += w * vv;
             }
         }
     }
@@ -603,15 +660,51 @@ impl Decoder {
     }
 }
 
+/// `out[i] = e^((x[i] - max) * inv_temp)`, vectorised (AVX2 when the CPU has it).
+fn exp_scaled(x: &[f32], max: f32, inv_temp: f32, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { exp_scaled_avx2(x, max, inv_temp, out) };
+    }
+    exp_scaled_impl(x, max, inv_temp, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_scaled_avx2(x: &[f32], max: f32, inv_temp: f32, out: &mut [f32]) {
+    exp_scaled_impl(x, max, inv_temp, out)
+}
+
+#[inline(always)]
+fn exp_scaled_impl(x: &[f32], max: f32, inv_temp: f32, out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = exp_f32((v - max) * inv_temp);
+    }
+}
+
+/// e^x in f32 without a libm call, so loops over it vectorise: x = k ln2 + r with
+/// |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error ~1e-7, f32's own),
+/// 2^k through the exponent bits. Inputs below -87 give ~1e-38 rather than 0.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let k = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((k as i32 + 127) << 23) as u32) * p
+}
+
 /// Draws one token from logits with temperature, top-k and top-p, `u` being a uniform draw
 /// in [0, 1); returns it and the entropy of the distribution it was drawn from.
 fn sample_token(logits: &[f32], gen: &GenConfig, u: f64, probs: &mut [f32]) -> (u32, f64) {
     let temp = gen.temperature.max(1e-6) as f32;
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let z = |l: f32| (l - max) / temp;
-    for (p, &l) in probs.iter_mut().zip(logits) {
-        *p = z(l).exp();
-    }
+    exp_scaled(logits, max, 1.0 / temp, probs);
     let filtering = (gen.top_k > 0 && gen.top_k < logits.len()) || gen.top_p < 1.0;
     if filtering {
         let sum: f64 = probs.iter().map(|&p| p as f64).sum();
@@ -780,6 +873,10 @@ pub(crate) mod tests {
         };
         let (t, _) = sample_token(&[0.0, 5.0, 0.0, 0.0], &gen, rng.next_f64(), &mut probs);
         assert_eq!(t, 1);
+        for x in [-80.0f32, -10.5, -1.0, -0.3, 0.0, 0.7, 3.3, 20.0, 80.0] {
+            let (a, b) = (exp_f32(x), x.exp());
+            assert!((a - b).abs() <= 3e-7 * b, "e^{x}: {a} vs {b}");
+        }
         // Uniform logits: entropy ln(4).
         let (_, e) = sample_token(&[1.0; 4], &GenConfig::default(), 0.5, &mut probs);
         assert!((e - 4f64.ln()).abs() < 1e-9, "{e}");
