@@ -120,7 +120,7 @@ pub enum Command {
     /// One policy-improvement round: best-of-n fine-tuning, DPO or RLOO against the reward model,
     /// with held-out reward before/after and KL to the starting policy.
     #[command(
-        after_help = "Examples:\n  kibble improve --method bon --n 8\n  kibble improve --method dpo --beta 0.1\n  kibble improve --method rloo --steps 100 --beta 0.05\n  kibble improve --method dpo --policy 7 --reward-model 4 --json\n  kibble improve --method dpo --policy models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --lora-rank 8"
+        after_help = "Examples:\n  kibble improve --method bon --n 8\n  kibble improve --method dpo --beta 0.1\n  kibble improve --method rloo --steps 100 --beta 0.05\n  kibble improve --method dpo --policy 7 --reward-model 4 --json\n  kibble improve --method dpo --policy models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --lora-rank 8\n  kibble improve --resume 12                # continue round 12 after Ctrl-C or a crash"
     )]
     Improve(ImproveArgs),
     /// Export a run as an HF transformers folder: a policy (GPT-2 layout for the tiny policy,
@@ -394,6 +394,13 @@ pub struct ImproveArgs {
     /// LoRA scale numerator: updates are scaled by alpha / rank (default: 2 x rank).
     #[arg(long)]
     pub lora_alpha: Option<f64>,
+    /// Checkpoint (weights + optimizer state) every N steps so the round can be resumed (0 = only at the end).
+    #[arg(long, default_value_t = 50)]
+    pub checkpoint_every: u64,
+    /// Continue improvement round RUN from its newest checkpoint (after Ctrl-C, a crash or a
+    /// kill); the other options come from the run.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<i64>,
     #[command(flatten)]
     pub gen: GenArgs,
     #[arg(long)]

@@ -106,6 +106,8 @@ fn improve_cfg(method: Method, sft_run: i64) -> ImproveConfig {
             warmup_frac: 0.0,
             ..PolicyTrainConfig::default()
         },
+        // Periodic checkpoints (each replacing the last) run in every round of the test.
+        checkpoint_every: 10,
         ..ImproveConfig::default()
     }
 }
@@ -157,6 +159,7 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
     let base = kiwi_rate(Path::new(&sft_dir), &held_out);
     assert!(base > 0.05 && base < 0.6, "SFT policy kiwi rate {base}");
 
+    let mut bon_checkpoint = None;
     for method in [Method::Bon, Method::Dpo] {
         let s = policy::improve(
             &mut store,
@@ -196,7 +199,55 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
                 .len(),
             report.after.len()
         );
+        if method == Method::Bon {
+            bon_checkpoint = s.checkpoint_path.clone();
+        }
     }
+
+    // Cancel the same bon round after 3 steps, resume it: it ends where the uninterrupted
+    // round ended, bit for bit.
+    let stop = CancelToken::default();
+    let stopper = stop.clone();
+    let cut = policy::improve(
+        &mut store,
+        &db,
+        &improve_cfg(Method::Bon, sft.run_id),
+        "test",
+        &mut |e| {
+            if matches!(e, policy::PolicyEvent::Step(m) if m.step == 3) {
+                stopper.cancel();
+            }
+        },
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(cut.status, RunStatus::Cancelled);
+    assert_eq!(cut.steps, 3);
+    let resumed =
+        policy::resume_improve(&mut store, &db, cut.run_id, &mut |_| {}, &cancel).unwrap();
+    assert_eq!(resumed.status, RunStatus::Done, "{:?}", resumed.message);
+    let weights = |dir: &str| {
+        candle_core::safetensors::load(Path::new(dir).join("model.safetensors"), &Device::Cpu)
+            .unwrap()
+    };
+    let (a, b) = (
+        weights(bon_checkpoint.as_ref().unwrap()),
+        weights(resumed.checkpoint_path.as_ref().unwrap()),
+    );
+    assert_eq!(a.len(), b.len());
+    for (name, t) in &a {
+        let diff: f32 = (t - &b[name])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert_eq!(diff, 0.0, "{name} differs after resume");
+    }
+    let again = policy::resume_improve(&mut store, &db, cut.run_id, &mut |_| {}, &cancel);
+    assert!(again.unwrap_err().to_string().contains("has finished"));
 
     // Samples go into the labelling queue with their provenance.
     let before = store.count_rows(RowCount::Candidates).unwrap();

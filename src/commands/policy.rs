@@ -253,8 +253,14 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
             rank,
             alpha: args.lora_alpha.unwrap_or(2.0 * rank as f64),
         }),
+        checkpoint_every: args.checkpoint_every,
         ..ImproveConfig::default()
     };
+    if let Some(run) = args.resume {
+        return run_job(db, annotator, args.json, |store, _, emit, cancel| {
+            policy::resume_improve(store, db, run, emit, cancel)
+        });
+    }
     run_job(db, annotator, args.json, |store, who, emit, cancel| {
         policy::improve(store, db, &cfg, who, emit, cancel)
     })

@@ -548,6 +548,7 @@ pub fn train_sft(
             emit,
             cancel,
             Step::Sft,
+            &mut |_, _| Ok(()),
         )?;
         let meta = PolicyMeta {
             kind: POLICY_KIND.into(),
@@ -611,14 +612,23 @@ fn train_epochs(
     emit: &mut dyn FnMut(PolicyEvent),
     cancel: &CancelToken,
     kind: Step,
+    on_step: &mut OnStep,
 ) -> anyhow::Result<RunStatus> {
     let device = Device::Cpu;
     let unit = if matches!(kind, Step::Dpo) { 2 } else { 1 };
     let n_units = seqs.len() / unit;
+    // A resumed trainer starts at its checkpoint's step: the same batches in the same order
+    // are walked and the ones already trained on are skipped.
+    let done = trainer.step;
+    let mut seen = 0u64;
     for epoch in 0..epochs {
         let mut order: Vec<usize> = (0..n_units).collect();
         crate::domain::shuffle(&mut order, trainer.config.seed ^ epoch as u64);
         for chunk in order.chunks(batch.max(1)) {
+            seen += 1;
+            if seen <= done {
+                continue;
+            }
             if cancel.is_cancelled() {
                 return Ok(RunStatus::Cancelled);
             }
@@ -641,10 +651,14 @@ fn train_epochs(
             };
             store_step(store, run_id, &m)?;
             emit(PolicyEvent::Step(m));
+            on_step(store, trainer)?;
         }
     }
     Ok(RunStatus::Done)
 }
+
+/// Called after every optimisation step (periodic checkpoints).
+type OnStep<'a> = dyn FnMut(&mut Store, &PolicyTrainer) -> anyhow::Result<()> + 'a;
 
 // ---------------------------------------------------------------------------------------------
 // Sampling into the labelling queue
@@ -1000,6 +1014,10 @@ pub struct ImproveConfig {
     /// Train LoRA adapters instead of every weight (Llama-family policies).
     #[serde(default)]
     pub lora: Option<LoraConfig>,
+    /// Write a checkpoint (weights and optimizer state) every this many steps, so a killed
+    /// round can be resumed; 0 = only at the end. Only the newest is kept.
+    #[serde(default)]
+    pub checkpoint_every: u64,
 }
 
 impl Default for ImproveConfig {
@@ -1027,6 +1045,7 @@ impl Default for ImproveConfig {
                 ..PolicyTrainConfig::default()
             },
             lora: None,
+            checkpoint_every: 50,
         }
     }
 }
@@ -1046,13 +1065,79 @@ pub fn improve(
     let (dir, parent) = resolve_policy(store, &cfg.policy)?;
     let loaded = load_policy(&dir, &device)?;
     let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
-    let scorer = Scorer::open(Some(store), &rm_ref)?;
+    let (rm_dir, _) = crate::jobs::score::resolve(Some(store), &rm_ref)?;
+    let scorer = Scorer::open(Some(store), &CheckpointRef::Dir(rm_dir.clone()))?;
     let round = loaded.meta.round + 1;
     let kind = cfg.method.as_str();
-    let run_id = store.create_run(kind, &serde_json::to_value(cfg)?, created_by)?;
+    // The run's config names the exact policy and reward model it started from, so
+    // `--resume` rebuilds the same round whatever has been trained since.
+    let cfg = ImproveConfig {
+        policy: PolicyRef::Dir(dir),
+        reward_model: Some(rm_dir.display().to_string()),
+        ..cfg.clone()
+    };
+    let run_id = store.create_run(kind, &serde_json::to_value(&cfg)?, created_by)?;
     store.set_run_lineage(run_id, parent, round)?;
     let result = improve_round(
-        store, db_path, cfg, run_id, round, loaded, &scorer, emit, cancel,
+        store, db_path, &cfg, run_id, round, loaded, &scorer, emit, cancel, None,
+    );
+    finish(store, run_id, started, result, emit)
+}
+
+/// Continues an improvement round from its newest checkpoint (after a cancel, a crash or a
+/// kill): the round's data are rebuilt from the same policy, reward model and seeds, the
+/// steps already taken are skipped, and weights and optimizer state come from the
+/// checkpoint, so the result equals an uninterrupted round.
+pub fn resume_improve(
+    store: &mut Store,
+    db_path: &Path,
+    run_id: i64,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<PolicySummary> {
+    let run = store
+        .run(run_id)?
+        .ok_or_else(|| anyhow::anyhow!("no run {run_id} (see `kibble runs`)"))?;
+    if !["bon", "dpo", "rloo"].contains(&run.kind.as_str()) {
+        anyhow::bail!(
+            "run {run_id} is a {} run, not an improvement round",
+            run.kind
+        );
+    }
+    if run.status == RunStatus::Done {
+        anyhow::bail!("run {run_id} has finished; there is nothing to resume");
+    }
+    let cfg: ImproveConfig = serde_json::from_value(run.config.clone())
+        .map_err(|e| anyhow::anyhow!("run {run_id}: its stored config cannot be read: {e}"))?;
+    if cfg.lora.is_some() {
+        anyhow::bail!(
+            "run {run_id} trained LoRA adapters, which checkpoints hold merged: start the round again"
+        );
+    }
+    let ck = store.checkpoints(Some(run_id))?.into_iter().last().ok_or_else(|| {
+        anyhow::anyhow!("run {run_id} has no checkpoint to resume from (rounds write one every --checkpoint-every steps)")
+    })?;
+    let device = Device::Cpu;
+    let (dir, _) = resolve_policy(store, &cfg.policy)?;
+    let loaded = load_policy(&dir, &device)?;
+    let scorer = Scorer::open(
+        Some(store),
+        &CheckpointRef::parse(cfg.reward_model.as_deref()),
+    )?;
+    let round = run.round.unwrap_or(loaded.meta.round + 1);
+    store.reopen_run(run_id)?;
+    let started = Instant::now();
+    let result = improve_round(
+        store,
+        db_path,
+        &cfg,
+        run_id,
+        round,
+        loaded,
+        &scorer,
+        emit,
+        cancel,
+        Some(Path::new(&ck.path)),
     );
     finish(store, run_id, started, result, emit)
 }
@@ -1113,6 +1198,7 @@ fn improve_round(
     scorer: &Scorer,
     emit: &mut dyn FnMut(PolicyEvent),
     cancel: &CancelToken,
+    resume: Option<&Path>,
 ) -> anyhow::Result<PolicySummary> {
     let device = Device::Cpu;
     let codec = loaded.codec.clone();
@@ -1233,7 +1319,38 @@ fn improve_round(
         None => start,
     };
     let mut trainer = PolicyTrainer::new(policy, cfg.train.clone(), total)?;
+    if let Some(dir) = resume {
+        restore_trainer(&mut trainer, dir)?;
+    }
     store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
+    let meta_at = |trainer: &PolicyTrainer, metrics: serde_json::Value| PolicyMeta {
+        kind: POLICY_KIND.into(),
+        config: trainer.policy.config.clone(),
+        method: cfg.method.as_str().into(),
+        run_id,
+        round,
+        step: trainer.step,
+        train: cfg.train.clone(),
+        metrics,
+        format: codec.format.clone(),
+    };
+    // Periodic checkpoints; each replaces the previous one once it is safely written.
+    let mut last_ckpt: Option<(i64, String)> = None;
+    let mut on_step = |store: &mut Store, t: &PolicyTrainer| -> anyhow::Result<()> {
+        let every = cfg.checkpoint_every;
+        if every == 0 || t.step % every != 0 || t.step >= total {
+            return Ok(());
+        }
+        let meta = meta_at(t, serde_json::json!({ "partial": true }));
+        let (id, path) = checkpoint_policy(store, db_path, t, &codec, &meta)?;
+        if let Some((old_id, old_path)) = last_ckpt.replace((id, path.clone())) {
+            if old_path != path {
+                let _ = std::fs::remove_dir_all(&old_path);
+                store.mark_checkpoint_deleted(old_id)?;
+            }
+        }
+        Ok(())
+    };
     emit(PolicyEvent::Started {
         run_id,
         kind: cfg.method.as_str().into(),
@@ -1251,6 +1368,7 @@ fn improve_round(
             emit,
             cancel,
             Step::Sft,
+            &mut on_step,
         )?,
         Method::Dpo => {
             if seqs.is_empty() {
@@ -1266,6 +1384,7 @@ fn improve_round(
                 emit,
                 cancel,
                 Step::Dpo,
+                &mut on_step,
             )?
         }
         Method::Rloo => rloo(
@@ -1279,6 +1398,7 @@ fn improve_round(
             emit,
             cancel,
             &mut sample_rewards,
+            &mut on_step,
         )?,
     };
 
@@ -1328,23 +1448,22 @@ fn improve_round(
     );
     store.add_metrics(run_id, &points)?;
     emit(PolicyEvent::Round(report.clone()));
-    let meta = PolicyMeta {
-        kind: POLICY_KIND.into(),
-        config: trainer.policy.config.clone(),
-        method: cfg.method.as_str().into(),
-        run_id,
-        round,
-        step: trainer.step,
-        train: cfg.train.clone(),
-        metrics: serde_json::json!({
+    let meta = meta_at(
+        &trainer,
+        serde_json::json!({
             "heldout_reward_before": report.before_mean,
             "heldout_reward_after": report.after_mean,
             "heldout_kl": report.kl,
             "sample_reward": mean(&sample_rewards),
         }),
-        format: codec.format.clone(),
-    };
+    );
     let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
+    if let Some((old_id, old_path)) = last_ckpt {
+        if old_path != path {
+            let _ = std::fs::remove_dir_all(&old_path);
+            store.mark_checkpoint_deleted(old_id)?;
+        }
+    }
     Ok(PolicySummary {
         run_id,
         status,
@@ -1369,13 +1488,15 @@ fn rloo(
     emit: &mut dyn FnMut(PolicyEvent),
     cancel: &CancelToken,
     rewards: &mut Vec<f64>,
+    on_step: &mut OnStep,
 ) -> anyhow::Result<RunStatus> {
     let device = Device::Cpu;
     let k = cfg.n.max(2);
     let prompts_per_step = (cfg.batch / k).max(1);
     let mut order: Vec<usize> = (0..texts.len()).collect();
     crate::domain::shuffle(&mut order, cfg.train.seed);
-    for step in 0..cfg.rloo_steps {
+    // Each step samples with a seed of its own: a resumed run starts at its step.
+    for step in trainer.step as usize..cfg.rloo_steps {
         if cancel.is_cancelled() {
             return Ok(RunStatus::Cancelled);
         }
@@ -1403,6 +1524,28 @@ fn rloo(
             ],
         )?;
         emit(PolicyEvent::Step(m));
+        on_step(store, trainer)?;
     }
     Ok(RunStatus::Done)
+}
+
+/// Loads a round's checkpoint into a trainer built on the round's starting policy (which
+/// stays the frozen reference): weights, optimizer moments and the step count.
+fn restore_trainer(trainer: &mut PolicyTrainer, dir: &Path) -> anyhow::Result<()> {
+    let meta: PolicyMeta = read_json(&dir.join("config.json"))?;
+    let weights_path = dir.join("model.safetensors");
+    let weights = read_weights(&weights_path, &Device::Cpu)?;
+    for (name, var) in trainer.policy.trainable() {
+        let t = weights
+            .get(&name)
+            .ok_or_else(|| file_err(&weights_path, format!("missing weight {name}")))?;
+        var.set(t).map_err(|e| file_err(&weights_path, e))?;
+    }
+    let opt = dir.join("optimizer.safetensors");
+    trainer
+        .opt
+        .load(&opt, meta.step)
+        .map_err(|e| file_err(&opt, e))?;
+    trainer.step = meta.step;
+    Ok(())
 }
