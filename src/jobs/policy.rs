@@ -1338,7 +1338,7 @@ fn improve_round(
     let mut last_ckpt: Option<(i64, String)> = None;
     let mut on_step = |store: &mut Store, t: &PolicyTrainer| -> anyhow::Result<()> {
         let every = cfg.checkpoint_every;
-        if every == 0 || t.step % every != 0 || t.step >= total {
+        if every == 0 || !t.step.is_multiple_of(every) || t.step >= total {
             return Ok(());
         }
         let meta = meta_at(t, serde_json::json!({ "partial": true }));
