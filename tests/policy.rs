@@ -236,14 +236,7 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
     );
     assert_eq!(a.len(), b.len());
     for (name, t) in &a {
-        let diff: f32 = (t - &b[name])
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = kibble::ml::ops::max_abs_diff(t, &b[name]).unwrap();
         assert_eq!(diff, 0.0, "{name} differs after resume");
     }
     let again = policy::resume_improve(&mut store, &db, cut.run_id, &mut |_| {}, &cancel);

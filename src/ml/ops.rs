@@ -70,6 +70,11 @@ impl CustomOp1 for Softmax {
     }
 }
 
+/// Largest absolute difference between two tensors of one shape (for checks and tests).
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+    (a - b)?.abs()?.max_all()?.to_dtype(DType::F32)?.to_scalar()
+}
+
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
         x.contiguous()?.apply_op1(Softmax)
@@ -273,15 +278,7 @@ mod tests {
         .unwrap();
         let a = softmax_last_dim(&x).unwrap();
         let b = candle_nn::ops::softmax(&x, D::Minus1).unwrap();
-        let d: f32 = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        assert!(d < 1e-6);
+        assert!(max_abs_diff(&a, &b).unwrap() < 1e-6);
     }
 }
 

@@ -95,7 +95,7 @@ pub fn linear(x: &[f32], rows: usize, w: &Packed, b: &[f32]) -> Vec<f32> {
     y
 }
 
-/// Rows r0..r0+g (g <= 8) times panels p0..p1, written into y.
+/// Rows r0..r0+g (g <= 6) times panels p0..p1, written into y.
 ///
 /// SAFETY (callers): `y` is rows x d_out and no other thread writes these panels' columns.
 unsafe fn panels_rows(
@@ -108,6 +108,7 @@ unsafe fn panels_rows(
     d_out: usize,
 ) {
     let d_in = w.d_in;
+    debug_assert!((1..=6).contains(&g), "row groups are 1 to 6 rows");
     let xs = &x[r0 * d_in..(r0 + g) * d_in];
     let yp = y.add(r0 * d_out);
     #[cfg(target_arch = "x86_64")]
@@ -132,8 +133,6 @@ unsafe fn panels_rows(
         for p in p..p1 {
             let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];
             match g {
-                8 => avx2::panel::<8>(xs, pw, d_in, b, p, yp, d_out),
-                7 => avx2::panel::<7>(xs, pw, d_in, b, p, yp, d_out),
                 6 => avx2::panel::<6>(xs, pw, d_in, b, p, yp, d_out),
                 5 => avx2::panel::<5>(xs, pw, d_in, b, p, yp, d_out),
                 4 => avx2::panel::<4>(xs, pw, d_in, b, p, yp, d_out),

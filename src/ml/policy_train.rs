@@ -384,16 +384,7 @@ mod tests {
         // The frozen base is untouched; the merged weights moved.
         let frozen = &t.policy.params.frozen;
         let name = "model.layers.0.self_attn.q_proj.weight";
-        let diff = |a: &Tensor, b: &Tensor| -> f32 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar()
-                .unwrap()
-        };
+        let diff = |a: &Tensor, b: &Tensor| crate::ml::ops::max_abs_diff(a, b).unwrap();
         assert_eq!(diff(&frozen[name], &weights[name]), 0.0);
         let merged = t.policy.merged_weights().unwrap();
         assert!(diff(&merged[name], &weights[name]) > 1e-4);
