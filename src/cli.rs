@@ -323,6 +323,10 @@ pub struct SampleArgs {
     /// Answers per prompt.
     #[arg(long, default_value_t = 4)]
     pub n: usize,
+    /// Prompt format instead of the one the model's chat template gives:
+    /// kibble, chatml, llama3, zephyr or completion.
+    #[arg(long)]
+    pub chat_template: Option<String>,
     #[command(flatten)]
     pub gen: GenArgs,
     #[arg(long)]
@@ -394,6 +398,10 @@ pub struct ImproveArgs {
     /// LoRA scale numerator: updates are scaled by alpha / rank (default: 2 x rank).
     #[arg(long)]
     pub lora_alpha: Option<f64>,
+    /// Prompt format instead of the one the model's chat template gives:
+    /// kibble, chatml, llama3, zephyr or completion.
+    #[arg(long)]
+    pub chat_template: Option<String>,
     /// Checkpoint (weights + optimizer state) every N steps so the round can be resumed (0 = only at the end).
     #[arg(long, default_value_t = 50)]
     pub checkpoint_every: u64,

@@ -254,6 +254,7 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
                 max_new_tokens: 12,
                 ..GenConfig::default()
             },
+            chat_template: None,
         },
         "test",
         &mut |_| {},

@@ -180,6 +180,7 @@ pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow:
         prompts: PromptSelection::parse(&args.prompts),
         n: args.n,
         gen: gen_config(&args.gen, 8)?,
+        chat_template: args.chat_template.clone(),
     };
     let mut store = open_store(db)?;
     let cancel = cancel_on_signals()?;
@@ -254,6 +255,7 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
             alpha: args.lora_alpha.unwrap_or(2.0 * rank as f64),
         }),
         checkpoint_every: args.checkpoint_every,
+        chat_template: args.chat_template.clone(),
         ..ImproveConfig::default()
     };
     if let Some(run) = args.resume {

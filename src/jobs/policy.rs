@@ -217,6 +217,28 @@ pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, Checkpoi
     })
 }
 
+/// `load_policy`, with the prompt format replaced when `chat_template` names one.
+pub fn load_with_format(
+    dir: &Path,
+    device: &Device,
+    chat_template: Option<&str>,
+) -> anyhow::Result<LoadedPolicy> {
+    let mut loaded = load_policy(dir, device)?;
+    if let Some(name) = chat_template {
+        let old = &loaded.codec.format;
+        let bos = (old.name == "completion" && !old.before.is_empty()).then(|| old.before.clone());
+        let format = PromptFormat::by_name(name, bos.as_deref(), &old.end)
+            .map_err(|e| anyhow::anyhow!("--chat-template: {e}"))?;
+        loaded.codec = PolicyCodec::new(
+            loaded.codec.tokenizer.clone(),
+            loaded.codec.ctx,
+            format.clone(),
+        )?;
+        loaded.meta.format = format;
+    }
+    Ok(loaded)
+}
+
 /// A pretrained model as a round-0 policy (no run of ours made it).
 fn from_pretrained(
     p: Pretrained,
@@ -735,6 +757,9 @@ pub struct SampleConfig {
     pub prompts: PromptSelection,
     pub n: usize,
     pub gen: GenConfig,
+    /// Overrides the prompt format the policy carries (see `ml::chat::FORMAT_NAMES`).
+    #[serde(default)]
+    pub chat_template: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -850,7 +875,11 @@ fn sample_prompts(
             seed: gen.seed ^ (ci as u64).wrapping_mul(0xA076_1D64_78BD_642F),
             ..gen.clone()
         };
-        for (j, s) in part.iter().zip(decoder.generate(&ids, &g)) {
+        let generated = decoder.generate_until(&ids, &g, &|| cancel.is_cancelled());
+        if cancel.is_cancelled() {
+            break; // this chunk was cut short
+        }
+        for (j, s) in part.iter().zip(generated) {
             tokens += s.tokens.len();
             out.push((j.0, s));
         }
@@ -877,7 +906,7 @@ pub fn sample(
 ) -> anyhow::Result<SampleSummary> {
     let started = Instant::now();
     let (dir, policy_run) = resolve_policy(store, &cfg.policy)?;
-    let loaded = load_policy(&dir, &Device::Cpu)?;
+    let loaded = load_with_format(&dir, &Device::Cpu, cfg.chat_template.as_deref())?;
     let prompts = select_prompts(store, &cfg.prompts)?;
     if prompts.is_empty() {
         match &cfg.prompts {
@@ -1014,6 +1043,9 @@ pub struct ImproveConfig {
     /// Train LoRA adapters instead of every weight (Llama-family policies).
     #[serde(default)]
     pub lora: Option<LoraConfig>,
+    /// Overrides the prompt format the starting policy carries (see `ml::chat::FORMAT_NAMES`).
+    #[serde(default)]
+    pub chat_template: Option<String>,
     /// Write a checkpoint (weights and optimizer state) every this many steps, so a killed
     /// round can be resumed; 0 = only at the end. Only the newest is kept.
     #[serde(default)]
@@ -1045,6 +1077,7 @@ impl Default for ImproveConfig {
                 ..PolicyTrainConfig::default()
             },
             lora: None,
+            chat_template: None,
             checkpoint_every: 50,
         }
     }
@@ -1063,7 +1096,7 @@ pub fn improve(
     let started = Instant::now();
     let device = Device::Cpu;
     let (dir, parent) = resolve_policy(store, &cfg.policy)?;
-    let loaded = load_policy(&dir, &device)?;
+    let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
     let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
     let (rm_dir, _) = crate::jobs::score::resolve(Some(store), &rm_ref)?;
     let scorer = Scorer::open(Some(store), &CheckpointRef::Dir(rm_dir.clone()))?;
@@ -1119,7 +1152,7 @@ pub fn resume_improve(
     })?;
     let device = Device::Cpu;
     let (dir, _) = resolve_policy(store, &cfg.policy)?;
-    let loaded = load_policy(&dir, &device)?;
+    let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
     let scorer = Scorer::open(
         Some(store),
         &CheckpointRef::parse(cfg.reward_model.as_deref()),
@@ -1402,6 +1435,12 @@ fn improve_round(
         )?,
     };
 
+    // A cancel during sampling leaves no data to train on: the round is cancelled, not done.
+    let status = if cancel.is_cancelled() {
+        RunStatus::Cancelled
+    } else {
+        status
+    };
     phase(store, "sampling held-out prompts (after)", emit)?;
     let decoder = Decoder::from_policy(&trainer.policy)?;
     let (sampled_after, after) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;

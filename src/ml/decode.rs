@@ -566,15 +566,32 @@ impl Decoder {
     /// cut from the left. Each prompt's randomness comes from (seed, its index), so results do
     /// not depend on the batch size.
     pub fn generate(&self, prompts: &[Vec<u32>], gen: &GenConfig) -> Vec<Sample> {
+        self.generate_until(prompts, gen, &|| false)
+    }
+
+    /// `generate`, giving up between decode steps once `stop()` says so (a cancelled job);
+    /// the samples are then cut short and should be dropped.
+    pub fn generate_until(
+        &self,
+        prompts: &[Vec<u32>],
+        gen: &GenConfig,
+        stop: &dyn Fn() -> bool,
+    ) -> Vec<Sample> {
         let mut out = Vec::with_capacity(prompts.len());
         for (chunk_i, chunk) in prompts.chunks(gen.batch.max(1)).enumerate() {
             let first = chunk_i * gen.batch.max(1);
-            out.extend(self.generate_batch(chunk, first, gen));
+            out.extend(self.generate_batch(chunk, first, gen, stop));
         }
         out
     }
 
-    fn generate_batch(&self, prompts: &[Vec<u32>], first: usize, gen: &GenConfig) -> Vec<Sample> {
+    fn generate_batch(
+        &self,
+        prompts: &[Vec<u32>],
+        first: usize,
+        gen: &GenConfig,
+        stop: &dyn Fn() -> bool,
+    ) -> Vec<Sample> {
         let c = &self.config;
         let max_new = gen.max_new_tokens.min(c.ctx.saturating_sub(1));
         let room = c.ctx - max_new;
@@ -617,6 +634,9 @@ impl Decoder {
             .collect();
         let mut next_pos: Vec<usize> = prompts.iter().map(|p| p.len()).collect();
         for step in 0..max_new {
+            if stop() {
+                break;
+            }
             let logits = self.lm_head(&cur_hidden);
             // One uniform draw per row, in row order, so the rows can be sampled in parallel.
             let draws: Vec<f64> = active.iter().map(|&i| rngs[i].next_f64()).collect();

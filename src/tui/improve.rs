@@ -110,6 +110,7 @@ impl ImproveScreen {
                 max_new_tokens: 64,
                 ..Default::default()
             },
+            chat_template: None,
         };
         self.spawn("sampling", db, who, move |store, who, cancel| {
             let s = crate::jobs::policy::sample(store, &cfg, who, &mut |_| {}, cancel)?;
