@@ -53,6 +53,12 @@ pub struct AppArgs {
     /// Draw with ASCII characters only.
     #[arg(long)]
     pub ascii: bool,
+    /// Improve screen: warn when a round's reward rises while its KL to the start exceeds this.
+    #[arg(long, default_value_t = 5.0)]
+    pub kl_warn: f64,
+    /// Improve screen: ... or while mean response length changes by more than this fraction.
+    #[arg(long, default_value_t = 0.3)]
+    pub length_drift_warn: f64,
     /// Headless: read key names (one per line, as in keymap.toml) from FILE, or - for stdin.
     #[arg(long, value_name = "FILE")]
     pub script: Option<PathBuf>,

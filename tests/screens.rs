@@ -267,7 +267,10 @@ fn improve_screen_rounds_histograms_and_hacking_watch() {
     let mut app = app_for(&path);
     press(&mut app, "f3");
     assert_eq!(app.improve.rounds.len(), 3);
-    assert!(app.improve.rounds[2].warning().unwrap().contains("KL 7.5"));
+    assert!(app.improve.rounds[2]
+        .warning(&app.improve.watch)
+        .unwrap()
+        .contains("KL 7.5"));
     insta::assert_snapshot!("improve_80x24", draw(&app, 80, 24));
     press(&mut app, "k");
     assert_eq!(app.improve.series.as_ref().unwrap().run_id, 2);

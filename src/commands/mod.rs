@@ -174,6 +174,10 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
         }
     }
     cfg.ascii = args.ascii;
+    cfg.watch = crate::tui::improve::Watch {
+        kl: args.kl_warn,
+        length_drift: args.length_drift_warn,
+    };
     cfg.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let app = App::new(store, cfg, keymap, Clock::Real(std::time::Instant::now()))?;
     match args.script {

@@ -37,6 +37,8 @@ pub struct AppConfig {
     pub flag_reasons: Vec<String>,
     pub ascii: bool,
     pub color: bool,
+    /// Thresholds of the Improve screen's reward-hacking watch.
+    pub watch: super::improve::Watch,
 }
 
 impl AppConfig {
@@ -50,6 +52,7 @@ impl AppConfig {
             flag_reasons: DEFAULT_FLAG_REASONS.iter().map(|s| s.to_string()).collect(),
             ascii: false,
             color: true,
+            watch: Default::default(),
         }
     }
 }
@@ -170,7 +173,7 @@ impl App {
         let mut app = App {
             train,
             runs: Default::default(),
-            improve: Default::default(),
+            improve: super::improve::ImproveScreen::with_watch(cfg.watch),
             scores: Default::default(),
             store,
             cfg,

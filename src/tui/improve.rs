@@ -23,10 +23,23 @@ use crate::jobs::policy::{
 use crate::jobs::train_rm::CancelToken;
 use crate::store::{RunRow, Store};
 
-/// Warn when a round's KL to its start exceeds this while the RM reward rises...
-pub const KL_WARN: f64 = 5.0;
-/// ... or when mean response length changes by more than this fraction.
-pub const LENGTH_DRIFT_WARN: f64 = 0.3;
+/// The reward-hacking watch's thresholds (`kibble --kl-warn K --length-drift-warn F`): warn when
+/// a round's RM reward rises while its KL to the start exceeds `kl` or its mean response length
+/// changes by more than the fraction `length_drift`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Watch {
+    pub kl: f64,
+    pub length_drift: f64,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Watch {
+            kl: 5.0,
+            length_drift: 0.3,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RoundLine {
@@ -44,17 +57,17 @@ impl RoundLine {
     }
 
     /// The reward-hacking watch: reward up while KL or length runs away.
-    pub fn warning(&self) -> Option<String> {
+    pub fn warning(&self, watch: &Watch) -> Option<String> {
         let gain = Self::mean(&self.after)? - Self::mean(&self.before)?;
         if gain <= 0.0 {
             return None;
         }
-        if let Some(kl) = self.kl.filter(|k| *k > KL_WARN) {
-            return Some(format!("reward up but KL {kl:.1} > {KL_WARN}"));
+        if let Some(kl) = self.kl.filter(|k| *k > watch.kl) {
+            return Some(format!("reward up but KL {kl:.1} > {}", watch.kl));
         }
         let (b, a) = (self.len_before?, self.len_after?);
         let drift = (a - b) / b.max(1.0);
-        (drift.abs() > LENGTH_DRIFT_WARN)
+        (drift.abs() > watch.length_drift)
             .then(|| format!("reward up but length {b:.0} -> {a:.0} tokens"))
     }
 }
@@ -75,6 +88,7 @@ pub struct ImproveScreen {
     /// The method Enter runs.
     pub method: Method,
     pub job: Option<WizardJob>,
+    pub watch: Watch,
     last_poll: Option<Instant>,
 }
 
@@ -86,12 +100,20 @@ impl Default for ImproveScreen {
             series: None,
             method: Method::Bon,
             job: None,
+            watch: Watch::default(),
             last_poll: None,
         }
     }
 }
 
 impl ImproveScreen {
+    pub fn with_watch(watch: Watch) -> ImproveScreen {
+        ImproveScreen {
+            watch,
+            ..Default::default()
+        }
+    }
+
     pub fn next_method(&mut self) {
         self.method = match self.method {
             Method::Bon => Method::Dpo,
@@ -322,7 +344,7 @@ pub fn render(
             (Some(b), Some(a)) => format!("{b:+.2} > {a:+.2}"),
             _ => "-".into(),
         };
-        let warning = r.warning();
+        let warning = r.warning(&s.watch);
         let note = match &warning {
             Some(w) => format!("! {w}"),
             None => crate::text::sanitize_line(r.run.message.as_deref().unwrap_or(""), 40),
@@ -474,13 +496,19 @@ mod tests {
             len_before: Some(20.0),
             len_after: Some(21.0),
         };
-        assert_eq!(r.warning(), None);
+        let w = Watch::default();
+        assert_eq!(r.warning(&w), None);
         r.kl = Some(8.0);
-        assert!(r.warning().unwrap().contains("KL"));
+        assert!(r.warning(&w).unwrap().contains("KL"));
+        let lenient = Watch {
+            kl: 10.0,
+            ..Watch::default()
+        };
+        assert_eq!(r.warning(&lenient), None);
         r.kl = Some(0.5);
         r.len_after = Some(40.0);
-        assert!(r.warning().unwrap().contains("length"));
+        assert!(r.warning(&w).unwrap().contains("length"));
         r.after = vec![-1.0];
-        assert_eq!(r.warning(), None);
+        assert_eq!(r.warning(&w), None);
     }
 }
