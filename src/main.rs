@@ -5,8 +5,12 @@ use clap::Parser;
 use kibble::commands::BadInput;
 use kibble::jobs::import::ImportError;
 
+// Tensor code allocates and frees many multi-megabyte buffers per step; glibc serves any over
+// 32 MB with fresh mmaps (page faults and kernel zeroing every step), mimalloc reuses them.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
-    kibble::ml::tune_allocator();
     let cli = kibble::cli::Cli::parse();
     if let Err(e) = kibble::commands::run(cli) {
         let bad_input = e.downcast_ref::<BadInput>().is_some()

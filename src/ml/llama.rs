@@ -10,7 +10,7 @@ use candle_core::{Result, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Init, Params};
-use super::ops::causal_attention;
+use super::ops::{causal_attention, matmul};
 use super::policy::PolicyConfig;
 
 /// Low-rank adapters: `W x + (alpha / rank) B A x`, A (rank x in), B (out x rank, starts at 0).
@@ -70,12 +70,12 @@ impl Proj {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = x.matmul(&self.w.t()?)?;
+        let mut y = matmul(x, &self.w.t()?)?;
         if let Some(b) = &self.b {
             y = y.broadcast_add(b)?;
         }
         if let Some((a, bb, scale)) = &self.lora {
-            y = (y + (x.matmul(&a.t()?)?.matmul(&bb.t()?)? * *scale)?)?;
+            y = (y + (matmul(&matmul(x, &a.t()?)?, &bb.t()?)? * *scale)?)?;
         }
         Ok(y)
     }
@@ -264,7 +264,7 @@ impl Llama {
             x = (x + l.down.forward(&m)?)?;
         }
         let x = rms_norm(&x, &self.norm, eps)?;
-        x.matmul(&self.lm_head.as_ref().unwrap_or(&self.embed).t()?)
+        matmul(&x, &self.lm_head.as_ref().unwrap_or(&self.embed).t()?)
     }
 
     /// Projection weights with adapters folded in, by name (only the adapted ones).

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod checkpoint;
 pub mod decode;
+pub mod gemm;
 pub mod llama;
 pub mod loss;
 pub mod model;
@@ -15,15 +16,3 @@ pub mod policy_train;
 pub mod pretrained;
 pub mod tokenizer;
 pub mod train;
-
-/// Tensor code allocates and frees many multi-megabyte buffers per step. By default glibc
-/// serves those with fresh mmaps, so every step pays page faults and kernel zeroing (about a
-/// fifth of CPU time in profiles); keeping them in the heap lets them be reused. Idempotent.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator thresholds; any value is valid.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-    }
-}

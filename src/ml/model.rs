@@ -8,7 +8,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::ops::{attention, bias_add, causal_attention, gelu, layer_norm};
+use super::ops::{attention, bias_add, causal_attention, gelu, layer_norm, matmul};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,7 +211,7 @@ impl Linear {
     }
     /// x: (n, in) -> (n, out)
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        bias_add(&x.matmul(&self.w.t()?)?, &self.b)
+        bias_add(&matmul(x, &self.w.t()?)?, &self.b)
     }
 }
 
@@ -495,7 +495,7 @@ impl RewardModel {
                     // One projection for q, k and v, laid out as the fused kernel wants.
                     let w = Tensor::cat(&[&l.q.w, &l.k.w, &l.v.w], 0)?;
                     let bias = Tensor::cat(&[&l.q.b, &l.k.b, &l.v.b], 0)?;
-                    let qkv = bias_add(&x.matmul(&w.t()?)?, &bias)?;
+                    let qkv = bias_add(&matmul(&x, &w.t()?)?, &bias)?;
                     let a = attention(&qkv, &batch.mask, b, t, c.n_heads)?;
                     x = l.ln_att.forward(&(x + l.out.forward(&a)?)?)?;
                     let h = gelu(&l.fc1.forward(&x)?)?;

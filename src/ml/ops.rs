@@ -740,6 +740,30 @@ mod fused_tests {
             assert!((gb[i] - 2.0 * wv[i]).abs() < 1e-12);
         }
     }
+
+    #[test]
+    fn matmul_and_its_gradients_match_candle_for_strided_inputs() {
+        let dev = Device::Cpu;
+        let mut rng = crate::domain::SplitMix64::new(5);
+        let mut r = |n: usize| {
+            (0..n)
+                .map(|_| rng.next_f64() as f32 - 0.5)
+                .collect::<Vec<_>>()
+        };
+        let x = Var::from_vec(r(7 * 20), (7, 20), &dev).unwrap();
+        let w = Var::from_vec(r(13 * 20), (13, 20), &dev).unwrap();
+        let g = Tensor::from_vec(r(7 * 13), (7, 13), &dev).unwrap();
+        let grads = |y: Tensor| {
+            let gs = (y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+            [x.as_tensor(), w.as_tensor()].map(|t| gs.get(t).unwrap().clone())
+        };
+        let ours = matmul(x.as_tensor(), &w.t().unwrap()).unwrap();
+        let theirs = x.matmul(&w.t().unwrap()).unwrap();
+        assert!(max_abs_diff(&ours, &theirs).unwrap() < 1e-5);
+        for (a, b) in grads(ours).iter().zip(grads(theirs).iter()) {
+            assert!(max_abs_diff(a, b).unwrap() < 1e-5);
+        }
+    }
 }
 
 /// Log-probability of one target token per row of logits: (n, vocab) -> (n,), without a
@@ -839,6 +863,68 @@ pub fn token_logprobs(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     candle_nn::ops::log_softmax(logits, D::Minus1)?
         .gather(&idx, 1)?
         .squeeze(1)
+}
+
+/// `a b` of two 2-D tensors. f32 on the CPU goes through `gemm::matmul`, which reads any
+/// strides (so `w.t()` costs no copy) and is faster than candle's at our shapes; the rest
+/// (other dtypes, devices, ranks) through candle's matmul.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let fast = a.device().is_cpu()
+        && (a.dtype(), b.dtype()) == (DType::F32, DType::F32)
+        && (a.rank(), b.rank()) == (2, 2);
+    if fast {
+        a.apply_op2(b, Matmul)
+    } else {
+        a.matmul(b)
+    }
+}
+
+struct Matmul;
+
+fn view<'a>(data: &'a [f32], layout: &Layout) -> super::gemm::View<'a> {
+    let (dims, stride) = (layout.dims(), layout.stride());
+    super::gemm::View {
+        data: &data[layout.start_offset()..],
+        rows: dims[0],
+        cols: dims[1],
+        rs: stride[0],
+        cs: stride[1],
+    }
+}
+
+impl CustomOp2 for Matmul {
+    fn name(&self) -> &'static str {
+        "kibble-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(a), CpuStorage::F32(b)) = (s1, s2) else {
+            candle_core::bail!("kibble-matmul: f32 only");
+        };
+        let (m, k, n) = (l1.dims()[0], l1.dims()[1], l2.dims()[1]);
+        if l2.dims()[0] != k {
+            candle_core::bail!("matmul: {m}x{k} times {:?}", l2.dims());
+        }
+        let mut c = vec![0f32; m * n];
+        super::gemm::matmul(view(a, l1), view(b, l2), &mut c, false);
+        Ok((CpuStorage::F32(c), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(matmul(grad, &b.t()?)?), Some(matmul(&a.t()?, grad)?)))
+    }
 }
 
 /// A raw pointer that rayon tasks may share because each writes a disjoint region.

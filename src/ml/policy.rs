@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::llama::{is_lora_weight, Llama, LoraConfig};
 use super::model::{Init, Norm, Params, TinyBlock};
-use super::ops::token_logprobs;
+use super::ops::{matmul, token_logprobs};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -253,7 +253,7 @@ impl Policy {
             x = blk.forward(&x, mask, b, t, c.n_heads, true)?;
         }
         // Tied LM head.
-        ln_f.forward(&x)?.matmul(&wte.t()?)
+        matmul(&ln_f.forward(&x)?, &wte.t()?)
     }
 
     /// Per-token log-probabilities of each next token, zero outside the response: (batch, seq).

@@ -194,7 +194,6 @@ impl Trainer {
         pad: u32,
         device: &Device,
     ) -> Result<Trainer> {
-        super::tune_allocator();
         let opt = AdamW::new(
             model.trainable(),
             AdamWConfig {
@@ -490,13 +489,13 @@ pub fn score(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>> {
+    // Plain-tensor weights: no gradient graph, so each layer's activations are freed at once.
+    let model = model.frozen_copy()?;
     let mut out = Vec::with_capacity(seqs.len());
     for chunk in seqs.chunks(batch.max(1)) {
         let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
         let types: Vec<&[u32]> = chunk.iter().map(|e| e.type_ids.as_slice()).collect();
-        let r = model
-            .forward(&Batch::new(&ids, Some(&types), pad, device)?)?
-            .detach();
+        let r = model.forward(&Batch::new(&ids, Some(&types), pad, device)?)?;
         out.extend(r.to_vec1::<f32>()?);
     }
     Ok(out)

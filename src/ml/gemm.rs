@@ -1,0 +1,428 @@
+//! Single-precision matrix products for training and batch scoring, `C (+)= A B` with any
+//! element strides on A and B (so transposed weights and gradients need no copies).
+//!
+//! The classic blocked layout (Goto / BLIS): a KC-deep slice of B is packed once into
+//! NR-column panels, each task packs an MC-row block of A into MR-row panels that stay in
+//! L2, and a 6 x 16 AVX2 micro-kernel keeps its 12 accumulators in registers while it
+//! streams both panels front to back. On our shapes (2048 x 256 x 1024 and friends) this
+//! runs 1.2-1.5x faster than the generic `gemm` crate that candle's CPU matmul calls.
+
+use rayon::prelude::*;
+
+use super::ops::SharedMut;
+
+const MR: usize = 6;
+const NR: usize = 16;
+/// Depth of one packed slice: an A panel (6 KiB) and a B panel (16 KiB) fit in L1 together.
+const KC: usize = 256;
+/// Rows of A packed per task: 96 x 256 x 4 B = 96 KiB, resident in L2.
+const MC: usize = 96;
+
+/// A strided matrix view: element (i, j) at `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> View<'a> {
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> View<'a> {
+        View {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    pub fn t(self) -> View<'a> {
+        View {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.rs + j * self.cs]
+    }
+}
+
+/// `c (m x n, row-major) = a (m x k) b (k x n)`, or `c += a b` with `accumulate`.
+pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(
+        b.rows, k,
+        "inner dimensions differ: {m}x{k} times {}x{n}",
+        b.rows
+    );
+    assert_eq!(c.len(), m * n, "output is not {m} x {n}");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    if a.rows > 0 && a.cols > 0 {
+        let last = (a.rows - 1) * a.rs + (a.cols - 1) * a.cs;
+        assert!(last < a.data.len(), "A view runs past its buffer");
+    }
+    let last = (b.rows - 1) * b.rs + (b.cols - 1) * b.cs;
+    assert!(last < b.data.len(), "B view runs past its buffer");
+
+    let threads = rayon::current_num_threads();
+    let parallel = threads > 1 && m * n * k >= 1 << 20;
+    let b_packed = pack_b(b, parallel);
+    let npad = n.div_ceil(NR) * NR;
+
+    let m_blocks = m.div_ceil(MC);
+    // Split the columns too when there are too few row blocks to keep every thread busy.
+    let n_chunks = if m_blocks >= 2 * threads {
+        1
+    } else {
+        (2 * threads)
+            .div_ceil(m_blocks)
+            .min(n.div_ceil(4 * NR))
+            .max(1)
+    };
+    let nc = n.div_ceil(n_chunks).div_ceil(NR) * NR;
+    let tasks: Vec<(usize, usize)> = (0..m_blocks)
+        .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (ib * MC, jb * nc)))
+        .collect();
+    let dst = SharedMut(c.as_mut_ptr());
+    let run = |&(i0, j0): &(usize, usize)| {
+        let mc = MC.min(m - i0);
+        let cols = nc.min(n - j0);
+        let mut a_packed = Vec::new();
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            let add = accumulate || p0 > 0;
+            pack_a(a, i0, mc, p0, kc, &mut a_packed);
+            let slice = &b_packed[p0 * npad..];
+            for jr in (0..cols).step_by(NR) {
+                let nr = NR.min(cols - jr);
+                let b_panel = &slice[(j0 + jr) / NR * kc * NR..][..kc * NR];
+                for ir in (0..mc).step_by(MR) {
+                    let mr = MR.min(mc - ir);
+                    let a_panel = &a_packed[ir / MR * kc * MR..][..kc * MR];
+                    // SAFETY: the tile (i0+ir.., j0+jr..) of c lies inside m x n, and no other
+                    // task writes it (tasks own disjoint row blocks x column chunks).
+                    unsafe {
+                        let tile = dst.ptr().add((i0 + ir) * n + j0 + jr);
+                        kernel(kc, a_panel, b_panel, tile, n, (mr, nr), add);
+                    }
+                }
+            }
+        }
+    };
+    if parallel && tasks.len() > 1 {
+        tasks.par_iter().for_each(run);
+    } else {
+        tasks.iter().for_each(run);
+    }
+}
+
+/// All of B, KC-deep slice by slice, each slice in NR-column panels, k-major, zero-padded
+/// past column n: the slice at depth p0 starts at `p0 * npad`, its panel q `q * kc * NR` later.
+fn pack_b(b: View, parallel: bool) -> Vec<f32> {
+    let (k, n) = (b.rows, b.cols);
+    let panels = n.div_ceil(NR);
+    let mut out = vec![0f32; k * panels * NR];
+    // (slice start, panel index) of every kc x NR block, in memory order.
+    let mut blocks = Vec::new();
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        blocks.extend((0..panels).map(|q| (p0, kc, q)));
+    }
+    let mut chunks = Vec::with_capacity(blocks.len());
+    let mut rest = out.as_mut_slice();
+    for &(_, kc, _) in &blocks {
+        let (head, tail) = rest.split_at_mut(kc * NR);
+        chunks.push(head);
+        rest = tail;
+    }
+    let fill = |(panel, &(p0, kc, q)): (&mut &mut [f32], &(usize, usize, usize))| {
+        let j0 = q * NR;
+        let nr = NR.min(n - j0);
+        if b.cs == 1 {
+            for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                let s = (p0 + kk) * b.rs + j0;
+                dst[..nr].copy_from_slice(&b.data[s..s + nr]);
+            }
+        } else if b.rs == 1 {
+            // Column-contiguous (a transposed weight): read each column front to back.
+            for l in 0..nr {
+                let s = (j0 + l) * b.cs + p0;
+                for (kk, v) in b.data[s..s + kc].iter().enumerate() {
+                    panel[kk * NR + l] = *v;
+                }
+            }
+        } else {
+            for kk in 0..kc {
+                for l in 0..nr {
+                    panel[kk * NR + l] = b.at(p0 + kk, j0 + l);
+                }
+            }
+        }
+    };
+    if parallel {
+        chunks.par_iter_mut().zip(blocks.par_iter()).for_each(fill);
+    } else {
+        chunks.iter_mut().zip(blocks.iter()).for_each(fill);
+    }
+    out
+}
+
+/// Rows i0..i0+mc, columns p0..p0+kc of A in MR-row panels, k-major, zero-padded.
+fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32>) {
+    let panels = mc.div_ceil(MR);
+    out.clear();
+    out.resize(panels * kc * MR, 0.0);
+    for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
+        let r0 = i0 + q * MR;
+        let mr = MR.min(i0 + mc - r0);
+        if a.cs == 1 {
+            for r in 0..mr {
+                let s = (r0 + r) * a.rs + p0;
+                for (kk, v) in a.data[s..s + kc].iter().enumerate() {
+                    panel[kk * MR + r] = *v;
+                }
+            }
+        } else if a.rs == 1 {
+            // Column-contiguous (a transposed activation): MR values per column in a row.
+            for (kk, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                let s = r0 + (p0 + kk) * a.cs;
+                dst[..mr].copy_from_slice(&a.data[s..s + mr]);
+            }
+        } else {
+            for (kk, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                for (r, d) in dst[..mr].iter_mut().enumerate() {
+                    *d = a.at(r0 + r, p0 + kk);
+                }
+            }
+        }
+    }
+}
+
+/// One MR x NR tile: `c (+)= a_panel b_panel`, only the top-left mr x nr written.
+///
+/// SAFETY (callers): `c` points at an mr x nr tile of a row-major matrix with row stride ldc.
+unsafe fn kernel(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    c: *mut f32,
+    ldc: usize,
+    (mr, nr): (usize, usize),
+    add: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        return avx2::kernel(kc, a, b, c, ldc, (mr, nr), add);
+    }
+    let mut acc = [[0f32; NR]; MR];
+    for kk in 0..kc {
+        let (av, bv) = (&a[kk * MR..][..MR], &b[kk * NR..][..NR]);
+        for (row, x) in acc.iter_mut().zip(av) {
+            for (s, y) in row.iter_mut().zip(bv) {
+                *s += x * y;
+            }
+        }
+    }
+    write_tile(&acc, c, ldc, (mr, nr), add);
+}
+
+/// SAFETY (callers): as `kernel`.
+unsafe fn write_tile(
+    acc: &[[f32; NR]; MR],
+    c: *mut f32,
+    ldc: usize,
+    (mr, nr): (usize, usize),
+    add: bool,
+) {
+    for (r, row) in acc.iter().enumerate().take(mr) {
+        for (j, v) in row.iter().enumerate().take(nr) {
+            let dst = c.add(r * ldc + j);
+            *dst = if add { *dst + v } else { *v };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{MR, NR};
+
+    /// SAFETY (callers): AVX2 and FMA are available; otherwise as `super::kernel`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn kernel(
+        kc: usize,
+        a: &[f32],
+        b: &[f32],
+        c: *mut f32,
+        ldc: usize,
+        (mr, nr): (usize, usize),
+        add: bool,
+    ) {
+        let (ap, bp) = (a.as_ptr(), b.as_ptr());
+        let mut lo = [_mm256_setzero_ps(); MR];
+        let mut hi = [_mm256_setzero_ps(); MR];
+        for kk in 0..kc {
+            let b0 = _mm256_loadu_ps(bp.add(kk * NR));
+            let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
+            for r in 0..MR {
+                let x = _mm256_broadcast_ss(&*ap.add(kk * MR + r));
+                lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
+                hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
+            }
+        }
+        if mr == MR && nr == NR {
+            for r in 0..MR {
+                let row = c.add(r * ldc);
+                let (mut l, mut h) = (lo[r], hi[r]);
+                if add {
+                    l = _mm256_add_ps(l, _mm256_loadu_ps(row));
+                    h = _mm256_add_ps(h, _mm256_loadu_ps(row.add(8)));
+                }
+                _mm256_storeu_ps(row, l);
+                _mm256_storeu_ps(row.add(8), h);
+            }
+            return;
+        }
+        let mut acc = [[0f32; NR]; MR];
+        for r in 0..MR {
+            _mm256_storeu_ps(acc[r].as_mut_ptr(), lo[r]);
+            _mm256_storeu_ps(acc[r].as_mut_ptr().add(8), hi[r]);
+        }
+        super::write_tile(&acc, c, ldc, (mr, nr), add);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: View, b: View) -> Vec<f32> {
+        let mut c = vec![0f32; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                c[i * b.cols + j] = (0..a.cols).map(|p| a.at(i, p) * b.at(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_a_plain_product_for_any_shape_and_layout() {
+        let mut rng = crate::domain::SplitMix64::new(11);
+        for (m, k, n) in [
+            (1, 1, 1),
+            (5, 3, 7),
+            (6, 16, 16),
+            (13, 300, 33),
+            (100, 257, 50),
+            (200, 40, 130),
+            (7, 600, 300),
+        ] {
+            let mut r = || rng.next_f64() as f32 - 0.5;
+            let a_data: Vec<f32> = (0..m * k).map(|_| r()).collect();
+            let b_data: Vec<f32> = (0..k * n).map(|_| r()).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| r()).collect();
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = if ta {
+                    View::row_major(&a_data, k, m).t()
+                } else {
+                    View::row_major(&a_data, m, k)
+                };
+                let b = if tb {
+                    View::row_major(&b_data, n, k).t()
+                } else {
+                    View::row_major(&b_data, k, n)
+                };
+                let want = naive(a, b);
+                let mut c = vec![f32::NAN; m * n];
+                matmul(a, b, &mut c, false);
+                let mut acc = c0.clone();
+                matmul(a, b, &mut acc, true);
+                for i in 0..m * n {
+                    let tol = 1e-4 * (k as f32).sqrt();
+                    assert!(
+                        (c[i] - want[i]).abs() < tol,
+                        "{m}x{k}x{n} t{ta}{tb} [{i}]: {} vs {}",
+                        c[i],
+                        want[i]
+                    );
+                    assert!((acc[i] - c0[i] - want[i]).abs() < tol, "accumulate [{i}]");
+                }
+            }
+        }
+    }
+
+    /// `cargo test --release --lib -- --ignored gemm_speed --nocapture`: GFLOP/s against
+    /// the `gemm` crate (candle's CPU matmul) at the tiny models' training shapes and layouts:
+    /// forward `x W^T`, input gradient `g W`, weight gradient `g^T x`.
+    #[test]
+    #[ignore]
+    fn gemm_speed() {
+        use candle_core::{Device, Tensor};
+        for (what, m, k, n, ta, tb) in [
+            ("fwd", 2048, 256, 1024, false, true),
+            ("fwd", 2048, 1024, 256, false, true),
+            ("fwd", 2048, 256, 8192, false, true),
+            ("dx", 2048, 1024, 256, false, false),
+            ("dx", 2048, 8192, 256, false, false),
+            ("dW", 1024, 2048, 256, true, false),
+            ("dW", 256, 2048, 1024, true, false),
+            ("dW", 8192, 2048, 256, true, false),
+        ] {
+            let a_data = vec![0.5f32; m * k];
+            let b_data = vec![0.25f32; n * k];
+            let view = |d, r, c, t| {
+                if t {
+                    View::row_major(d, c, r).t()
+                } else {
+                    View::row_major(d, r, c)
+                }
+            };
+            let tensor = |d: &[f32], r, c, t| {
+                let dims = if t { (c, r) } else { (r, c) };
+                let x = Tensor::from_vec(d.to_vec(), dims, &Device::Cpu).unwrap();
+                if t {
+                    x.t().unwrap()
+                } else {
+                    x
+                }
+            };
+            let reps = (20_000_000_000 / (2 * m * k * n)).max(3);
+            let mut c = vec![0f32; m * n];
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                let (a, b) = (view(&a_data, m, k, ta), view(&b_data, k, n, tb));
+                matmul(a, b, &mut c, false);
+            }
+            let ours = t.elapsed().as_secs_f64();
+            let (a, b) = (tensor(&a_data, m, k, ta), tensor(&b_data, k, n, tb));
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                std::hint::black_box(a.matmul(&b).unwrap());
+            }
+            let theirs = t.elapsed().as_secs_f64();
+            let f = (2 * m * k * n * reps) as f64 / 1e9;
+            println!(
+                "{what} {m}x{k}x{n}: ours {:.1} GFLOP/s, candle {:.1} GFLOP/s",
+                f / ours,
+                f / theirs
+            );
+        }
+    }
+}
