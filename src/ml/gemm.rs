@@ -56,26 +56,49 @@ impl<'a> View<'a> {
 
 /// `c (m x n, row-major) = a (m x k) b (k x n)`, or `c += a b` with `accumulate`.
 pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
+    assert_eq!(
+        c.len(),
+        a.rows * b.cols,
+        "output is not {} x {}",
+        a.rows,
+        b.cols
+    );
+    // SAFETY: c holds m x n elements.
+    unsafe { matmul_into(a, b, c.as_mut_ptr(), accumulate) }
+}
+
+/// `a b` in a new row-major buffer (not zeroed first: every element is written once).
+pub fn product(a: View, b: View) -> Vec<f32> {
+    let len = a.rows * b.cols;
+    let mut c = Vec::with_capacity(len);
+    // SAFETY: the buffer has room for m x n elements, and `matmul_into` without
+    // `accumulate` writes every one of them (reading none) before the length is set.
+    unsafe {
+        matmul_into(a, b, c.as_mut_ptr(), false);
+        c.set_len(len);
+    }
+    c
+}
+
+/// SAFETY (callers): `c` points at m x n writable elements, initialised if `accumulate`.
+unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(
         b.rows, k,
         "inner dimensions differ: {m}x{k} times {}x{n}",
         b.rows
     );
-    assert_eq!(c.len(), m * n, "output is not {m} x {n}");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            c.fill(0.0);
+            std::ptr::write_bytes(c, 0, m * n);
         }
         return;
     }
-    if a.rows > 0 && a.cols > 0 {
-        let last = (a.rows - 1) * a.rs + (a.cols - 1) * a.cs;
-        assert!(last < a.data.len(), "A view runs past its buffer");
-    }
+    let last = (a.rows - 1) * a.rs + (a.cols - 1) * a.cs;
+    assert!(last < a.data.len(), "A view runs past its buffer");
     let last = (b.rows - 1) * b.rs + (b.cols - 1) * b.cs;
     assert!(last < b.data.len(), "B view runs past its buffer");
 
@@ -98,7 +121,7 @@ pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
     let tasks: Vec<(usize, usize)> = (0..m_blocks)
         .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (ib * MC, jb * nc)))
         .collect();
-    let dst = SharedMut(c.as_mut_ptr());
+    let dst = SharedMut(c);
     let run = |&(i0, j0): &(usize, usize)| {
         let mc = MC.min(m - i0);
         let cols = nc.min(n - j0);
@@ -116,10 +139,8 @@ pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
                     let a_panel = &a_packed[ir / MR * kc * MR..][..kc * MR];
                     // SAFETY: the tile (i0+ir.., j0+jr..) of c lies inside m x n, and no other
                     // task writes it (tasks own disjoint row blocks x column chunks).
-                    unsafe {
-                        let tile = dst.ptr().add((i0 + ir) * n + j0 + jr);
-                        kernel(kc, a_panel, b_panel, tile, n, (mr, nr), add);
-                    }
+                    let tile = dst.ptr().add((i0 + ir) * n + j0 + jr);
+                    kernel(kc, a_panel, b_panel, tile, n, (mr, nr), add);
                 }
             }
         }
@@ -156,7 +177,13 @@ fn pack_b(b: View, parallel: bool) -> Vec<f32> {
         if b.cs == 1 {
             for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
                 let s = (p0 + kk) * b.rs + j0;
-                dst[..nr].copy_from_slice(&b.data[s..s + nr]);
+                if nr == NR {
+                    // A constant length compiles to two vector moves, not a memcpy call.
+                    let src: &[f32; NR] = b.data[s..s + NR].try_into().unwrap();
+                    dst.copy_from_slice(src);
+                } else {
+                    dst[..nr].copy_from_slice(&b.data[s..s + nr]);
+                }
             }
         } else if b.rs == 1 {
             // Column-contiguous (a transposed weight): read each column front to back.
@@ -201,7 +228,12 @@ fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32
             // Column-contiguous (a transposed activation): MR values per column in a row.
             for (kk, dst) in panel.chunks_exact_mut(MR).enumerate() {
                 let s = r0 + (p0 + kk) * a.cs;
-                dst[..mr].copy_from_slice(&a.data[s..s + mr]);
+                if mr == MR {
+                    let src: &[f32; MR] = a.data[s..s + MR].try_into().unwrap();
+                    dst.copy_from_slice(src);
+                } else {
+                    dst[..mr].copy_from_slice(&a.data[s..s + mr]);
+                }
             }
         } else {
             for (kk, dst) in panel.chunks_exact_mut(MR).enumerate() {

@@ -911,8 +911,7 @@ impl CustomOp2 for Matmul {
         if l2.dims()[0] != k {
             candle_core::bail!("matmul: {m}x{k} times {:?}", l2.dims());
         }
-        let mut c = vec![0f32; m * n];
-        super::gemm::matmul(view(a, l1), view(b, l2), &mut c, false);
+        let c = super::gemm::product(view(a, l1), view(b, l2));
         Ok((CpuStorage::F32(c), Shape::from((m, n))))
     }
 
