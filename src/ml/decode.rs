@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::llama::rope_tables;
+use super::ops::exp_f32;
 use super::panels::{linear, Packed};
 use super::policy::{Policy, PolicyArch, PolicyConfig};
 use crate::domain::SplitMix64;
@@ -701,21 +702,6 @@ fn exp_scaled_impl(x: &[f32], max: f32, inv_temp: f32, out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = exp_f32((v - max) * inv_temp);
     }
-}
-
-/// e^x in f32 without a libm call, so loops over it vectorise: x = k ln2 + r with
-/// |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error ~1e-7, f32's own),
-/// 2^k through the exponent bits. Inputs below -87 give ~1e-38 rather than 0.
-#[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
-    let k = (x * std::f32::consts::LOG2_E + 0.5).floor();
-    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    f32::from_bits(((k as i32 + 127) << 23) as u32) * p
 }
 
 /// Draws one token from logits with temperature, top-k and top-p, `u` being a uniform draw

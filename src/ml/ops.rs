@@ -32,20 +32,109 @@ macro_rules! float_kernel {
 }
 
 /// Softmax over the last dimension; backward `dx = y * (g - sum(g * y))`.
+/// e^x in f32 without a libm call, so loops over it vectorise: x = k ln2 + r with
+/// |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error ~1e-7, f32's own),
+/// 2^k through the exponent bits. k is rounded by adding and subtracting 1.5 * 2^23 (plain
+/// adds: no rounding instruction needed). Inputs below -87 give ~1e-38 rather than 0.
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((k as i32 + 127) << 23) as u32) * p
+}
+
+/// The exponential the kernels use: `exp_f32` for f32 (training), libm for f64 (the
+/// gradient checks, which need full precision).
+pub(crate) trait FastExp: Float {
+    fn fast_exp(self) -> Self;
+
+    /// `sum_i e^(x_i - shift)`.
+    fn sum_exp(xs: &[Self], shift: Self) -> Self {
+        sum_exp(xs, shift)
+    }
+}
+
+impl FastExp for f32 {
+    #[inline(always)]
+    fn fast_exp(self) -> f32 {
+        exp_f32(self)
+    }
+
+    fn sum_exp(xs: &[f32], shift: f32) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { sum_exp_avx2(xs, shift) };
+        }
+        sum_exp(xs, shift)
+    }
+}
+
+/// `sum_exp` compiled for AVX2 + FMA: eight lanes, and the float-to-int conversion and the
+/// polynomial in single instructions (the log-softmax over a vocabulary is mostly this).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum_exp_avx2(xs: &[f32], shift: f32) -> f32 {
+    sum_exp(xs, shift)
+}
+
+impl FastExp for f64 {
+    #[inline(always)]
+    fn fast_exp(self) -> f64 {
+        self.exp()
+    }
+}
+
+/// Sum with eight running totals, so the loop vectorises (one total cannot be reordered).
+#[inline(always)]
+fn sum8<T: Float>(xs: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = *a + x;
+        }
+    }
+    acc.iter().fold(rest, |a, &x| a + x)
+}
+
+/// `sum_i e^(x_i - shift)` with eight running totals.
+#[inline(always)]
+fn sum_exp<T: FastExp>(xs: &[T], shift: T) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(T::zero(), |a, &x| a + (x - shift).fast_exp());
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = *a + (x - shift).fast_exp();
+        }
+    }
+    acc.iter().fold(rest, |a, &x| a + x)
+}
+
 struct Softmax;
 
-fn softmax_rows<T: Float + Send + Sync>(src: &[T], n: usize) -> Vec<T> {
+fn softmax_rows<T: FastExp + Send + Sync>(src: &[T], n: usize) -> Vec<T> {
     let mut dst = vec![T::zero(); src.len()];
     src.par_chunks(n)
         .zip(dst.par_chunks_mut(n))
         .for_each(|(s, d)| {
             let max = s.iter().copied().fold(T::neg_infinity(), T::max);
-            let mut sum = T::zero();
             for (x, y) in s.iter().zip(d.iter_mut()) {
-                *y = (*x - max).exp();
-                sum = sum + *y;
+                *y = (*x - max).fast_exp();
             }
-            let inv = T::one() / sum;
+            let inv = T::one() / sum8(d);
             for y in d.iter_mut() {
                 *y = *y * inv;
             }
@@ -290,7 +379,7 @@ struct MaskedSoftmax {
     heads_x_queries: usize,
 }
 
-fn masked_softmax_rows<T: Float + Send + Sync>(
+fn masked_softmax_rows<T: FastExp + Send + Sync>(
     s: &[T],
     mask: &[T],
     t: usize,
@@ -459,7 +548,7 @@ fn gelu_f32(x: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
             .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
             .for_each(|(o, (xs, gs))| {
                 for ((oi, &v), &gi) in o.iter_mut().zip(xs).zip(gs) {
-                    let pdf = 0.398_942_3 * (-0.5 * v * v).exp();
+                    let pdf = 0.398_942_3 * exp_f32(-0.5 * v * v);
                     *oi = gi * (phi_f32(v) + v * pdf);
                 }
             }),
@@ -726,6 +815,32 @@ mod fused_tests {
         );
     }
 
+    /// The f32 kernels use `exp_f32` and eight-way sums: same values as candle's f32 ops.
+    #[test]
+    fn f32_log_softmax_and_softmax_match_candle() {
+        let dev = Device::Cpu;
+        let (rows, v) = (5, 1003);
+        let x0: Vec<f32> = (0..rows * v)
+            .map(|i| (i as f32 * 0.37).sin() * 9.0)
+            .collect();
+        let x = Tensor::from_vec(x0, (rows, v), &dev).unwrap();
+        let targets: Vec<u32> = (0..rows as u32).map(|r| r * 101).collect();
+        let got = token_logprobs(&x, &targets).unwrap();
+        let idx = Tensor::new(targets.as_slice(), &dev)
+            .unwrap()
+            .unsqueeze(1)
+            .unwrap();
+        let want = candle_nn::ops::log_softmax(&x, D::Minus1)
+            .unwrap()
+            .gather(&idx, 1)
+            .unwrap()
+            .squeeze(1)
+            .unwrap();
+        assert!(max_abs_diff(&got, &want).unwrap() < 1e-4);
+        let want = candle_nn::ops::softmax_last_dim(&x).unwrap();
+        assert!(max_abs_diff(&softmax_last_dim(&x).unwrap(), &want).unwrap() < 1e-6);
+    }
+
     #[test]
     fn bias_add_gradients() {
         let dev = Device::Cpu;
@@ -772,19 +887,19 @@ struct TokenLogprobs {
     targets: std::sync::Arc<Vec<u32>>,
 }
 
-fn logsumexp<T: Float>(row: &[T]) -> T {
+fn logsumexp<T: FastExp>(row: &[T]) -> T {
     let max = row.iter().copied().fold(T::neg_infinity(), T::max);
-    max + row.iter().fold(T::zero(), |a, &x| a + (x - max).exp()).ln()
+    max + T::sum_exp(row, max).ln()
 }
 
-fn token_logprobs_rows<T: Float + Send + Sync>(x: &[T], targets: &[u32], v: usize) -> Vec<T> {
+fn token_logprobs_rows<T: FastExp + Send + Sync>(x: &[T], targets: &[u32], v: usize) -> Vec<T> {
     x.par_chunks(v)
         .zip(targets.par_iter())
         .map(|(row, &t)| row[t as usize] - logsumexp(row))
         .collect()
 }
 
-fn token_logprobs_bwd_rows<T: Float + Send + Sync>(
+fn token_logprobs_bwd_rows<T: FastExp + Send + Sync>(
     x: &[T],
     g: &[T],
     targets: &[u32],
@@ -800,7 +915,7 @@ fn token_logprobs_bwd_rows<T: Float + Send + Sync>(
             }
             let lse = logsumexp(row);
             for (o, &xv) in d.iter_mut().zip(row) {
-                *o = -gv * (xv - lse).exp();
+                *o = -gv * (xv - lse).fast_exp();
             }
             d[t as usize] = d[t as usize] + gv;
         });
@@ -980,7 +1095,7 @@ unsafe fn mm<T: 'static + Float>(
 
 /// Scores -> masked, scaled softmax, in place, for one (batch, head): rows of length t.
 /// With `causal`, query i sees keys 0..=i only.
-fn softmax_in_place<T: Float>(s: &mut [T], mask: &[T], t: usize, scale: T, causal: bool) {
+fn softmax_in_place<T: FastExp>(s: &mut [T], mask: &[T], t: usize, scale: T, causal: bool) {
     for (i, row) in s.chunks_mut(t).enumerate() {
         let seen = if causal { i + 1 } else { t };
         let mut max = T::neg_infinity();
@@ -989,15 +1104,16 @@ fn softmax_in_place<T: Float>(s: &mut [T], mask: &[T], t: usize, scale: T, causa
                 max = max.max(*x * scale);
             }
         }
-        let mut sum = T::zero();
-        for (j, (x, m)) in row.iter_mut().zip(mask).enumerate() {
-            *x = if j < seen && *m > T::zero() && max > T::neg_infinity() {
-                (*x * scale - max).exp()
-            } else {
-                T::zero()
-            };
-            sum = sum + *x;
+        if max == T::neg_infinity() {
+            row.fill(T::zero());
+            continue;
         }
+        for (x, m) in row[..seen].iter_mut().zip(mask) {
+            let e = (*x * scale - max).fast_exp();
+            *x = if *m > T::zero() { e } else { T::zero() };
+        }
+        row[seen..].fill(T::zero());
+        let sum = sum8(row);
         if sum > T::zero() {
             let inv = T::one() / sum;
             row.iter_mut().for_each(|x| *x = *x * inv);
@@ -1024,7 +1140,7 @@ impl FusedAttention {
 
     /// Pointers to the q, k, v blocks of one (batch, head) task and its attention weights
     /// P = softmax(scale * Q K^T) over real keys, (seq x seq).
-    fn probabilities<T: 'static + Float>(
+    fn probabilities<T: 'static + FastExp>(
         &self,
         qkv: &[T],
         mask: &[T],
@@ -1061,7 +1177,7 @@ impl FusedAttention {
         (qkv_ptrs, p)
     }
 
-    fn forward<T: 'static + Float + Send + Sync>(
+    fn forward<T: 'static + FastExp + Send + Sync>(
         &self,
         qkv: &[T],
         mask: &[T],
@@ -1093,7 +1209,7 @@ impl FusedAttention {
         out
     }
 
-    fn backward<T: 'static + Float + Send + Sync>(
+    fn backward<T: 'static + FastExp + Send + Sync>(
         &self,
         qkv: &[T],
         mask: &[T],
