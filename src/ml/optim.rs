@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Result, Tensor, Var};
+use candle_core::{CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::train::TrainError;
@@ -45,7 +46,11 @@ impl AdamW {
             .iter()
             .map(|(_, v)| v.as_tensor().zeros_like())
             .collect::<Result<Vec<_>>>()?;
-        let v = m.clone();
+        // Separate storage: the CPU update writes both moments in place.
+        let v = vars
+            .iter()
+            .map(|(_, v)| v.as_tensor().zeros_like())
+            .collect::<Result<Vec<_>>>()?;
         Ok(AdamW {
             config,
             vars,
@@ -66,10 +71,36 @@ impl AdamW {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
+            let p = var.as_tensor();
+            if p.device().is_cpu() && p.dtype() == DType::F32 && g.dtype() == DType::F32 {
+                // One pass per tensor, in place: no temporaries for the ten element-wise ops.
+                self.m[i].inplace_op2(
+                    g,
+                    &Moment {
+                        beta: c.beta1,
+                        square: false,
+                    },
+                )?;
+                self.v[i].inplace_op2(
+                    g,
+                    &Moment {
+                        beta: c.beta2,
+                        square: true,
+                    },
+                )?;
+                let update = Update {
+                    lr,
+                    bc1,
+                    bc2,
+                    eps: c.eps,
+                    decay: 1.0 - lr * c.weight_decay,
+                };
+                p.inplace_op3(&self.m[i], &self.v[i], &update)?;
+                continue;
+            }
             let m = ((&self.m[i] * c.beta1)? + (g * (1.0 - c.beta1))?)?;
             let v = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
-            let p = var.as_tensor();
             let next = ((p * (1.0 - lr * c.weight_decay))? - (update * lr)?)?;
             var.set(&next)?;
             self.m[i] = m;
@@ -106,6 +137,104 @@ impl AdamW {
             self.v[i] = v;
         }
         self.step = step;
+        Ok(())
+    }
+}
+
+/// Elements per rayon task in the in-place updates.
+const CHUNK: usize = 1 << 15;
+
+fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("AdamW: expected a contiguous f32 tensor"),
+    }
+}
+
+fn contiguous_f32_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&mut v[a..b]),
+        _ => candle_core::bail!("AdamW: expected a contiguous f32 tensor"),
+    }
+}
+
+/// `m = beta m + (1 - beta) g` (or `g^2`), in place.
+struct Moment {
+    beta: f64,
+    square: bool,
+}
+
+impl InplaceOp2 for Moment {
+    fn name(&self) -> &'static str {
+        "kibble-adamw-moment"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let (m, g) = (contiguous_f32_mut(s1, l1)?, contiguous_f32(s2, l2)?);
+        if m.len() != g.len() {
+            candle_core::bail!(
+                "AdamW: moment of {} values, gradient of {}",
+                m.len(),
+                g.len()
+            );
+        }
+        let (keep, take) = (self.beta as f32, (1.0 - self.beta) as f32);
+        let square = self.square;
+        m.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(m, g)| {
+                for (m, &g) in m.iter_mut().zip(g) {
+                    let g = if square { g * g } else { g };
+                    *m = keep * *m + take * g;
+                }
+            });
+        Ok(())
+    }
+}
+
+/// `p = p (1 - lr wd) - lr (m / bc1) / (sqrt(v / bc2) + eps)`, in place.
+struct Update {
+    lr: f64,
+    bc1: f64,
+    bc2: f64,
+    eps: f64,
+    decay: f64,
+}
+
+impl InplaceOp3 for Update {
+    fn name(&self) -> &'static str {
+        "kibble-adamw-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<()> {
+        let p = contiguous_f32_mut(s1, l1)?;
+        let (m, v) = (contiguous_f32(s2, l2)?, contiguous_f32(s3, l3)?);
+        if p.len() != m.len() || p.len() != v.len() {
+            candle_core::bail!("AdamW: parameter and moments differ in size");
+        }
+        let (lr, bc1, bc2) = (self.lr as f32, self.bc1 as f32, self.bc2 as f32);
+        let (eps, decay) = (self.eps as f32, self.decay as f32);
+        p.par_chunks_mut(CHUNK)
+            .zip(m.par_chunks(CHUNK).zip(v.par_chunks(CHUNK)))
+            .for_each(|(p, (m, v))| {
+                for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
+                    *p = *p * decay - lr * (m / bc1) / ((v / bc2).sqrt() + eps);
+                }
+            });
         Ok(())
     }
 }
@@ -219,5 +348,32 @@ mod tests {
         }
         let v: Vec<f32> = x.as_tensor().to_vec1().unwrap();
         assert!(v.iter().all(|a| a.abs() < 0.05), "{v:?}");
+    }
+
+    /// The in-place CPU update follows the AdamW formulas (two steps, with weight decay).
+    #[test]
+    fn adamw_steps_match_the_formulas() {
+        let c = AdamWConfig::default();
+        let x = Var::new(&[0.5f32, -1.5, 2.0], &candle_core::Device::Cpu).unwrap();
+        let mut opt = AdamW::new(vec![("x".into(), x.clone())], c).unwrap();
+        let (mut p, mut m, mut v) = ([0.5f64, -1.5, 2.0], [0f64; 3], [0f64; 3]);
+        let lr = 0.01;
+        for t in 1..=2 {
+            // loss = sum x^3: gradient 3 x^2.
+            let loss = x.as_tensor().powf(3.0).unwrap().sum_all().unwrap();
+            opt.step(&loss.backward().unwrap(), lr).unwrap();
+            for i in 0..3 {
+                let g = 3.0 * p[i] * p[i];
+                m[i] = c.beta1 * m[i] + (1.0 - c.beta1) * g;
+                v[i] = c.beta2 * v[i] + (1.0 - c.beta2) * g * g;
+                let mh = m[i] / (1.0 - c.beta1.powi(t));
+                let vh = v[i] / (1.0 - c.beta2.powi(t));
+                p[i] = p[i] * (1.0 - lr * c.weight_decay) - lr * mh / (vh.sqrt() + c.eps);
+            }
+        }
+        let got: Vec<f32> = x.as_tensor().to_vec1().unwrap();
+        for (a, b) in got.iter().zip(p) {
+            assert!((*a as f64 - b).abs() < 1e-6, "{got:?} vs {p:?}");
+        }
     }
 }
