@@ -231,9 +231,9 @@ impl Llama {
         })
     }
 
-    /// ids (batch, seq), key mask (batch, seq) -> logits (batch*seq, vocab). Right padding:
-    /// every row's positions start at 0.
-    pub(crate) fn logits(&self, c: &PolicyConfig, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// ids (batch, seq), key mask (batch, seq) -> final normed hidden states (batch*seq, d).
+    /// Right padding: every row's positions start at 0.
+    pub(crate) fn hidden(&self, c: &PolicyConfig, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let dev = ids.device();
         let positions: Vec<usize> = (0..t).collect();
@@ -263,8 +263,12 @@ impl Llama {
             let m = (l.gate.forward(&h)?.silu()? * l.up.forward(&h)?)?;
             x = (x + l.down.forward(&m)?)?;
         }
-        let x = rms_norm(&x, &self.norm, eps)?;
-        matmul(&x, &self.lm_head.as_ref().unwrap_or(&self.embed).t()?)
+        rms_norm(&x, &self.norm, eps)
+    }
+
+    /// Hidden states (rows, d) -> logits (rows, vocab).
+    pub(crate) fn head(&self, x: &Tensor) -> Result<Tensor> {
+        matmul(x, &self.lm_head.as_ref().unwrap_or(&self.embed).t()?)
     }
 
     /// Projection weights with adapters folded in, by name (only the adapted ones).

@@ -94,6 +94,9 @@ pub struct SeqBatch {
     pub targets: Vec<u32>, // (batch*seq) the next token at each position (pad at the end)
     pub weights: Tensor,   // (batch*seq) f32, 1 where the next token is a response token
     pub response_tokens: Vec<usize>,
+    /// Rows (of batch*seq) whose next token is a response token, in order, and those tokens.
+    pub scored: Vec<u32>,
+    pub scored_targets: Vec<u32>,
     pub batch: usize,
     pub seq: usize,
 }
@@ -120,12 +123,19 @@ impl SeqBatch {
             }
             response_tokens.push(s.len().saturating_sub((*prompt_len).max(1)));
         }
+        let scored: Vec<u32> = (0..b * t)
+            .filter(|&r| weights[r] > 0.0)
+            .map(|r| r as u32)
+            .collect();
+        let scored_targets = scored.iter().map(|&r| targets[r as usize]).collect();
         Ok(SeqBatch {
             ids: Tensor::from_vec(ids, (b, t), device)?,
             mask: Tensor::from_vec(mask, (b, t), device)?,
             targets,
             weights: Tensor::from_vec(weights, b * t, device)?,
             response_tokens,
+            scored,
+            scored_targets,
             batch: b,
             seq: t,
         })
@@ -227,6 +237,20 @@ impl Policy {
 
     /// Next-token logits at every position: ids (batch, seq) -> (batch*seq, vocab).
     pub fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.head(&self.hidden(ids, mask)?)
+    }
+
+    /// The LM head: final hidden states (rows, d) -> logits (rows, vocab).
+    fn head(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.body {
+            Body::Llama(l) => l.head(x),
+            // Tied to the token embedding.
+            Body::Gpt { wte, .. } => matmul(x, &wte.t()?),
+        }
+    }
+
+    /// Final (normed) hidden state at every position: ids (batch, seq) -> (batch*seq, d).
+    fn hidden(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let c = &self.config;
         if t > c.ctx {
@@ -236,7 +260,7 @@ impl Policy {
             );
         }
         let (wte, wpe, blocks, ln_f) = match &self.body {
-            Body::Llama(l) => return l.logits(c, ids, mask),
+            Body::Llama(l) => return l.hidden(c, ids, mask),
             Body::Gpt {
                 wte,
                 wpe,
@@ -252,20 +276,26 @@ impl Policy {
         for blk in blocks {
             x = blk.forward(&x, mask, b, t, c.n_heads, true)?;
         }
-        // Tied LM head.
-        matmul(&ln_f.forward(&x)?, &wte.t()?)
+        ln_f.forward(&x)
     }
 
-    /// Per-token log-probabilities of each next token, zero outside the response: (batch, seq).
-    pub fn token_logps(&self, batch: &SeqBatch) -> Result<Tensor> {
-        let logits = self.logits(&batch.ids, &batch.mask)?;
-        (token_logprobs(&logits, &batch.targets)? * &batch.weights)?
-            .reshape((batch.batch, batch.seq))
-    }
-
-    /// Summed log-probability of each sequence's response: (batch,).
+    /// Summed log-probability of each sequence's response: (batch,). Only response
+    /// positions have a target, so only their rows go through the LM head (the largest
+    /// product: prompt rows would be a quarter of it at 32 + 96 tokens).
     pub fn sequence_logps(&self, batch: &SeqBatch) -> Result<Tensor> {
-        self.token_logps(batch)?.sum(1)
+        let dev = batch.ids.device();
+        let sums = Tensor::zeros(batch.batch, DType::F32, dev)?;
+        let n = batch.scored.len();
+        if n == 0 {
+            return Ok(sums);
+        }
+        let rows = Tensor::from_slice(&batch.scored, n, dev)?;
+        let hidden = self
+            .hidden(&batch.ids, &batch.mask)?
+            .index_select(&rows, 0)?;
+        let lp = token_logprobs(&self.head(&hidden)?, &batch.scored_targets)?;
+        let seqs: Vec<u32> = batch.scored.iter().map(|&r| r / batch.seq as u32).collect();
+        sums.index_add(&Tensor::from_vec(seqs, n, dev)?, &lp, 0)
     }
 
     /// `sequence_logps` from logits already computed for this batch.
@@ -335,6 +365,38 @@ mod tests {
             d_ff: 32,
             ln_eps: 1e-5,
             ..PolicyConfig::tiny(50)
+        }
+    }
+
+    /// The response-rows-only LM head gives the full-logits sums and the same gradients.
+    #[test]
+    fn sequence_logps_match_the_full_logits() {
+        let dev = Device::Cpu;
+        for config in [small(), crate::ml::decode::tests::small_llama()] {
+            let policy = Policy::new(&config, 3, &dev).unwrap();
+            let seqs: [(&[u32], usize); 3] = [
+                (&[1, 5, 7, 9, 11, 2], 2),
+                (&[3, 4, 6], 1),
+                (&[8, 8, 8, 8], 4),
+            ];
+            let batch = SeqBatch::new(&seqs, 0, &dev).unwrap();
+            let fast = policy.sequence_logps(&batch).unwrap();
+            let logits = policy.logits(&batch.ids, &batch.mask).unwrap();
+            let full = policy.sequence_logps_from(&logits, &batch).unwrap();
+            assert!(crate::ml::ops::max_abs_diff(&fast, &full).unwrap() < 1e-5);
+            let w = Tensor::new(&[1.0f32, -2.0, 0.5], &dev).unwrap();
+            let grads = |x: &Tensor| x.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+            let (gf, gs) = (grads(&fast), grads(&full));
+            for (name, var) in policy.trainable() {
+                let (a, b) = (gf.get(var.as_tensor()), gs.get(var.as_tensor()));
+                match (a, b) {
+                    (Some(a), Some(b)) => {
+                        let d = crate::ml::ops::max_abs_diff(a, b).unwrap();
+                        assert!(d < 1e-5, "{name}: gradients differ by {d}");
+                    }
+                    (a, b) => assert_eq!(a.is_some(), b.is_some(), "{name}"),
+                }
+            }
         }
     }
 
