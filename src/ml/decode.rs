@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::llama::rope_tables;
-use super::ops::exp_f32;
+use super::ops::{exp_f32, on_pool};
 use super::panels::{linear, Packed};
 use super::policy::{Policy, PolicyArch, PolicyConfig};
 use crate::domain::SplitMix64;
@@ -576,12 +576,12 @@ impl Decoder {
         &self,
         prompts: &[Vec<u32>],
         gen: &GenConfig,
-        stop: &dyn Fn() -> bool,
+        stop: &(dyn Fn() -> bool + Sync),
     ) -> Vec<Sample> {
         let mut out = Vec::with_capacity(prompts.len());
         for (chunk_i, chunk) in prompts.chunks(gen.batch.max(1)).enumerate() {
             let first = chunk_i * gen.batch.max(1);
-            out.extend(self.generate_batch(chunk, first, gen, stop));
+            out.extend(on_pool(|| self.generate_batch(chunk, first, gen, stop)));
         }
         out
     }
@@ -591,7 +591,7 @@ impl Decoder {
         prompts: &[Vec<u32>],
         first: usize,
         gen: &GenConfig,
-        stop: &dyn Fn() -> bool,
+        stop: &(dyn Fn() -> bool + Sync),
     ) -> Vec<Sample> {
         let c = &self.config;
         let max_new = gen.max_new_tokens.min(c.ctx.saturating_sub(1));

@@ -1041,6 +1041,15 @@ impl CustomOp2 for Matmul {
     }
 }
 
+/// Runs `f` on a thread of rayon's pool (the caller waits). Each parallel op inside then
+/// hands half its work to the other pool thread through its queue, with the waiting side
+/// spinning; from a thread outside the pool every op is a round trip through the global
+/// queue and a sleep/wake on a condition variable, which costs more than a decode step's
+/// small products.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// A raw pointer that rayon tasks may share because each writes a disjoint region.
 #[derive(Clone, Copy)]
 pub(crate) struct SharedMut<T>(pub(crate) *mut T);

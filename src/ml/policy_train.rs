@@ -7,6 +7,7 @@ use std::time::Instant;
 use candle_core::{DType, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::ops::on_pool;
 use super::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
 use super::policy::{Policy, SeqBatch};
 use super::train::TrainError;
@@ -139,6 +140,10 @@ impl PolicyTrainer {
     /// the mean token-level KL(policy || reference) over the full vocabulary when set (the
     /// sequence-level log-ratio of the data would only rescale the gradient).
     pub fn sft_step(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
+        on_pool(|| self.sft_step_here(batch))
+    }
+
+    fn sft_step_here(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
         let tokens: usize = batch.response_tokens.iter().sum();
         let per_token = 1.0 / tokens.max(1) as f64;
@@ -169,6 +174,10 @@ impl PolicyTrainer {
     /// DPO (or IPO) step. `batch` holds the chosen sequences then the rejected ones, pair i
     /// being rows i and i + n.
     pub fn dpo_step(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
+        on_pool(|| self.dpo_step_here(batch))
+    }
+
+    fn dpo_step_here(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
         let n = batch.batch / 2;
         let pol = self.policy.sequence_logps(batch)?;
@@ -203,6 +212,15 @@ impl PolicyTrainer {
     /// with reward-model scores: reward = score - beta * (log pi - log ref), advantage = reward
     /// minus the mean reward of the prompt's other samples.
     pub fn rloo_step(
+        &mut self,
+        batch: &SeqBatch,
+        k: usize,
+        scores: &[f64],
+    ) -> std::result::Result<PolicyStep, TrainError> {
+        on_pool(|| self.rloo_step_here(batch, k, scores))
+    }
+
+    fn rloo_step_here(
         &mut self,
         batch: &SeqBatch,
         k: usize,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss;
 use super::model::{Batch, RewardModel};
+use super::ops::on_pool;
 use super::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
 use super::tokenizer::Encoded;
 
@@ -385,6 +386,10 @@ impl Trainer {
 
     /// One optimisation step. Errors if the loss or gradients stop being finite.
     pub fn train_step(&mut self) -> std::result::Result<StepMetrics, TrainError> {
+        on_pool(|| self.train_step_here())
+    }
+
+    fn train_step_here(&mut self) -> std::result::Result<StepMetrics, TrainError> {
         let started = Instant::now();
         let units = self.current_units();
         let (loss, pairs): (Tensor, Vec<(f32, f32)>) = match self.config.loss {
@@ -441,6 +446,10 @@ impl Trainer {
 
     /// Pairwise accuracy and BT loss on the eval split (no gradients).
     pub fn evaluate(&self) -> Result<EvalMetrics> {
+        on_pool(|| self.evaluate_here())
+    }
+
+    fn evaluate_here(&self) -> Result<EvalMetrics> {
         let (mut loss_sum, mut w_sum, mut correct) = (0f64, 0f64, 0usize);
         let frozen = self.model.frozen_copy()?;
         for chunk in self.eval_pairs.chunks(32) {
@@ -483,6 +492,16 @@ impl Trainer {
 
 /// Rewards of many sequences, in batches, without building a gradient graph.
 pub fn score(
+    model: &RewardModel,
+    seqs: &[&Encoded],
+    pad: u32,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    on_pool(|| score_here(model, seqs, pad, batch, device))
+}
+
+fn score_here(
     model: &RewardModel,
     seqs: &[&Encoded],
     pad: u32,
