@@ -498,24 +498,16 @@ pub fn score(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>> {
-    on_pool(|| score_here(model, seqs, pad, batch, device))
-}
-
-fn score_here(
-    model: &RewardModel,
-    seqs: &[&Encoded],
-    pad: u32,
-    batch: usize,
-    device: &Device,
-) -> Result<Vec<f32>> {
     // Plain-tensor weights: no gradient graph, so each layer's activations are freed at once.
     let model = model.frozen_copy()?;
-    let mut out = Vec::with_capacity(seqs.len());
-    for chunk in seqs.chunks(batch.max(1)) {
-        let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
-        let types: Vec<&[u32]> = chunk.iter().map(|e| e.type_ids.as_slice()).collect();
-        let r = model.forward(&Batch::new(&ids, Some(&types), pad, device)?)?;
-        out.extend(r.to_vec1::<f32>()?);
-    }
-    Ok(out)
+    on_pool(|| {
+        let mut out = Vec::with_capacity(seqs.len());
+        for chunk in seqs.chunks(batch.max(1)) {
+            let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
+            let types: Vec<&[u32]> = chunk.iter().map(|e| e.type_ids.as_slice()).collect();
+            let r = model.forward(&Batch::new(&ids, Some(&types), pad, device)?)?;
+            out.extend(r.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    })
 }
