@@ -42,15 +42,13 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(vars: Vec<(String, Var)>, config: AdamWConfig) -> Result<AdamW> {
-        let m = vars
-            .iter()
-            .map(|(_, v)| v.as_tensor().zeros_like())
-            .collect::<Result<Vec<_>>>()?;
-        // Separate storage: the CPU update writes both moments in place.
-        let v = vars
-            .iter()
-            .map(|(_, v)| v.as_tensor().zeros_like())
-            .collect::<Result<Vec<_>>>()?;
+        let zeros = || {
+            vars.iter()
+                .map(|(_, v)| v.as_tensor().zeros_like())
+                .collect::<Result<Vec<_>>>()
+        };
+        // Separate storage for each: the CPU update writes both moments in place.
+        let (m, v) = (zeros()?, zeros()?);
         Ok(AdamW {
             config,
             vars,
@@ -145,9 +143,9 @@ impl AdamW {
 const CHUNK: usize = 1 << 15;
 
 fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("AdamW: expected a contiguous f32 tensor"),
+    match s {
+        CpuStorage::F32(v) => super::ops::contiguous(v, l, "AdamW"),
+        _ => candle_core::bail!("AdamW: expected an f32 tensor"),
     }
 }
 

@@ -94,9 +94,8 @@ pub struct SeqBatch {
     pub targets: Vec<u32>, // (batch*seq) the next token at each position (pad at the end)
     pub weights: Tensor,   // (batch*seq) f32, 1 where the next token is a response token
     pub response_tokens: Vec<usize>,
-    /// Rows (of batch*seq) whose next token is a response token, in order, and those tokens.
+    /// Rows (of batch*seq) whose next token is a response token, in order.
     pub scored: Vec<u32>,
-    pub scored_targets: Vec<u32>,
     pub batch: usize,
     pub seq: usize,
 }
@@ -127,7 +126,6 @@ impl SeqBatch {
             .filter(|&r| weights[r] > 0.0)
             .map(|r| r as u32)
             .collect();
-        let scored_targets = scored.iter().map(|&r| targets[r as usize]).collect();
         Ok(SeqBatch {
             ids: Tensor::from_vec(ids, (b, t), device)?,
             mask: Tensor::from_vec(mask, (b, t), device)?,
@@ -135,7 +133,6 @@ impl SeqBatch {
             weights: Tensor::from_vec(weights, b * t, device)?,
             response_tokens,
             scored,
-            scored_targets,
             batch: b,
             seq: t,
         })
@@ -290,10 +287,15 @@ impl Policy {
             return Ok(sums);
         }
         let rows = Tensor::from_slice(&batch.scored, n, dev)?;
+        let targets: Vec<u32> = batch
+            .scored
+            .iter()
+            .map(|&r| batch.targets[r as usize])
+            .collect();
         let hidden = self
             .hidden(&batch.ids, &batch.mask)?
             .index_select(&rows, 0)?;
-        let lp = token_logprobs(&self.head(&hidden)?, &batch.scored_targets)?;
+        let lp = token_logprobs(&self.head(&hidden)?, &targets)?;
         let seqs: Vec<u32> = batch.scored.iter().map(|&r| r / batch.seq as u32).collect();
         sums.index_add(&Tensor::from_vec(seqs, n, dev)?, &lp, 0)
     }
