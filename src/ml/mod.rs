@@ -1,6 +1,7 @@
 //! Machine learning with candle: tokenizers, reward models, losses, optimiser and the
 //! training loop. Knows nothing of SQLite or the TUI: data comes in as token ids and pairs.
 
+pub mod block;
 pub mod chat;
 pub mod checkpoint;
 pub mod decode;

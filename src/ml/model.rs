@@ -8,7 +8,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::ops::{attention, bias_add, causal_attention, gelu, layer_norm, matmul};
+use super::block::FusedBlock;
+use super::ops::{attention, bias_add, causal_attention, gelu, layer_norm, matmul, FusedAttention};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -267,6 +268,58 @@ impl TinyBlock {
     /// x: (batch*seq, d), key mask (batch, seq).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        b: usize,
+        t: usize,
+        heads: usize,
+        causal: bool,
+    ) -> Result<Tensor> {
+        let weights = self.weights();
+        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+        // The fused op's weight gradients only flow when candle records the op, that is
+        // when its input is part of the graph.
+        let recorded = x.track_op() || !weights.iter().any(|w| w.is_variable());
+        if cpu_f32(x) && weights.iter().all(cpu_f32) && recorded {
+            let attention = FusedAttention {
+                batch: b,
+                seq: t,
+                heads,
+                causal,
+            };
+            let mask = mask.to_dtype(DType::F32)?.contiguous()?;
+            let op = FusedBlock::new(weights, mask, attention, self.ln1.eps);
+            return x.contiguous()?.apply_op1(op);
+        }
+        self.forward_composed(x, mask, b, t, heads, causal)
+    }
+
+    /// The weights in the order the fused op reads them: weight then bias of ln1, qkv,
+    /// proj, ln2, fc1, fc2.
+    pub(crate) fn weights(&self) -> Vec<Tensor> {
+        [
+            &self.ln1.w,
+            &self.ln1.b,
+            &self.qkv.w,
+            &self.qkv.b,
+            &self.proj.w,
+            &self.proj.b,
+            &self.ln2.w,
+            &self.ln2.b,
+            &self.fc1.w,
+            &self.fc1.b,
+            &self.fc2.w,
+            &self.fc2.b,
+        ]
+        .into_iter()
+        .cloned()
+        .collect()
+    }
+
+    /// The same block from candle ops (any device and dtype; the reference in tests).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward_composed(
         &self,
         x: &Tensor,
         mask: &Tensor,

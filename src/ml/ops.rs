@@ -531,7 +531,7 @@ fn phi_f32(v: f32) -> f32 {
     0.5 * (1.0 + if v < 0.0 { -e } else { e })
 }
 
-fn gelu_f32(x: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
+pub(crate) fn gelu_f32(x: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
     const CHUNK: usize = 16 * 1024;
     match grad {
@@ -1134,11 +1134,11 @@ fn softmax_in_place<T: FastExp>(s: &mut [T], mask: &[T], t: usize, scale: T, cau
 /// qkv projection lays it out, key mask (batch, seq); output (batch*seq, d). No head split
 /// copies, no (batch, heads, seq, seq) tensors kept for the backward pass (recomputed).
 #[derive(Clone, Copy)]
-struct FusedAttention {
-    batch: usize,
-    seq: usize,
-    heads: usize,
-    causal: bool,
+pub(crate) struct FusedAttention {
+    pub(crate) batch: usize,
+    pub(crate) seq: usize,
+    pub(crate) heads: usize,
+    pub(crate) causal: bool,
 }
 
 impl FusedAttention {
@@ -1186,7 +1186,7 @@ impl FusedAttention {
         (qkv_ptrs, p)
     }
 
-    fn forward<T: 'static + FastExp + Send + Sync>(
+    pub(crate) fn forward<T: 'static + FastExp + Send + Sync>(
         &self,
         qkv: &[T],
         mask: &[T],
@@ -1218,7 +1218,7 @@ impl FusedAttention {
         out
     }
 
-    fn backward<T: 'static + FastExp + Send + Sync>(
+    pub(crate) fn backward<T: 'static + FastExp + Send + Sync>(
         &self,
         qkv: &[T],
         mask: &[T],

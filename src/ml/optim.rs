@@ -276,7 +276,7 @@ pub fn descend(
             value: loss_v,
         });
     }
-    let mut grads = loss.backward()?;
+    let mut grads = super::block::backward(loss, vars)?;
     let grad_norm = clip_grad_norm(&mut grads, vars, clip_norm)?;
     if !grad_norm.is_finite() {
         return Err(TrainError::NotFinite {

@@ -1,0 +1,368 @@
+//! The `tiny` transformer block (pre-LN: LayerNorm, fused qkv projection, attention, output
+//! projection, residual, LayerNorm, GELU MLP, residual) as one candle op on CPU f32, with a
+//! hand-written backward pass.
+//!
+//! Why: candle's autograd gives every gradient of every op a zero-filled buffer and then
+//! adds into it, and the composed block is about twenty ops (transposes, bias adds, the
+//! LayerNorm affine broadcasts, residual adds). Those passes cost about a quarter of a
+//! training step. Here the forward pass keeps what the backward pass needs, and the
+//! backward pass writes each gradient once, bias and LayerNorm gradients included.
+//!
+//! The weights are not inputs of the op (a candle op takes at most three tensors), so their
+//! gradients go to a side table keyed by tensor id. [`backward`] runs candle's backward pass
+//! and then moves them into its `GradStore`: every training step calls it instead of
+//! `Tensor::backward`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLockReadGuard};
+
+use candle_core::backprop::GradStore;
+use candle_core::{
+    CpuStorage, CustomOp1, DType, Layout, Result, Shape, Storage, Tensor, TensorId, Var,
+};
+use rayon::prelude::*;
+
+use super::gemm::{self, View};
+use super::ops::{contiguous, gelu_f32, FusedAttention};
+
+/// Gradients of weights that fused ops computed, waiting for [`backward`] to collect them.
+static SIDE_GRADS: Mutex<Option<HashMap<TensorId, Tensor>>> = Mutex::new(None);
+
+fn stash(weight: &Tensor, grad: Vec<f32>) -> Result<()> {
+    let grad = Tensor::from_vec(grad, weight.shape(), weight.device())?;
+    let mut side = SIDE_GRADS.lock().unwrap_or_else(|e| e.into_inner());
+    let side = side.get_or_insert_with(HashMap::new);
+    // A weight used twice in one graph (two forward passes in one loss) sums its gradients.
+    let grad = match side.remove(&weight.id()) {
+        Some(prev) => (prev + grad)?,
+        None => grad,
+    };
+    side.insert(weight.id(), grad);
+    Ok(())
+}
+
+/// `loss.backward()`, plus the weight gradients that fused blocks computed for `vars`.
+pub fn backward(loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
+    let mut grads = loss.backward()?;
+    let mut side = SIDE_GRADS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(side) = side.as_mut() {
+        for (_, var) in vars {
+            if let Some(g) = side.remove(&var.as_tensor().id()) {
+                let g = match grads.remove(var.as_tensor()) {
+                    Some(prev) => (prev + g)?,
+                    None => g,
+                };
+                grads.insert(var.as_tensor(), g);
+            }
+        }
+    }
+    Ok(grads)
+}
+
+/// The weights as f32 slices, read-locked for as long as this lives.
+struct Slices<'a> {
+    guards: Vec<(RwLockReadGuard<'a, Storage>, &'a Layout)>,
+}
+
+impl<'a> Slices<'a> {
+    fn new(tensors: &'a [Tensor]) -> Slices<'a> {
+        Slices {
+            guards: tensors.iter().map(|t| t.storage_and_layout()).collect(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Result<&[f32]> {
+        match &*self.guards[i].0 {
+            Storage::Cpu(CpuStorage::F32(s)) => contiguous(s, self.guards[i].1, "block weight"),
+            _ => candle_core::bail!("fused block: CPU f32 weights only"),
+        }
+    }
+}
+
+/// Activations the backward pass needs (`n` rows).
+struct Saved {
+    stats1: Vec<[f32; 2]>,
+    y1: Vec<f32>,  // LayerNorm 1 output (n, d)
+    qkv: Vec<f32>, // (n, 3d)
+    att: Vec<f32>, // attention output (n, d)
+    mid: Vec<f32>, // x + projection (n, d)
+    stats2: Vec<[f32; 2]>,
+    y2: Vec<f32>, // LayerNorm 2 output (n, d)
+    h: Vec<f32>,  // fc1 output before GELU (n, ff)
+    g: Vec<f32>,  // after GELU (n, ff)
+}
+
+pub(crate) struct FusedBlock {
+    /// In `TinyBlock::weights` order (ln1, qkv, proj, ln2, fc1, fc2; weight then bias).
+    pub(crate) weights: Vec<Tensor>,
+    /// (batch, seq) f32, 1 on real tokens.
+    pub(crate) mask: Tensor,
+    pub(crate) attention: FusedAttention,
+    pub(crate) eps: f32,
+    /// Keep activations for a backward pass (some weight is trainable).
+    pub(crate) train: bool,
+    saved: Mutex<Option<Saved>>,
+}
+
+impl FusedBlock {
+    pub(crate) fn new(
+        weights: Vec<Tensor>,
+        mask: Tensor,
+        attention: FusedAttention,
+        eps: f64,
+    ) -> FusedBlock {
+        let train = weights.iter().any(|w| w.is_variable());
+        FusedBlock {
+            weights,
+            mask,
+            attention,
+            eps: eps as f32,
+            train,
+            saved: Mutex::new(None),
+        }
+    }
+
+    fn forward(&self, x: &[f32], d: usize) -> Result<(Vec<f32>, Option<Saved>)> {
+        let w = Slices::new(&self.weights);
+        let (d3, ff) = (3 * d, w.get(9)?.len());
+        let n = x.len() / d;
+        let mask_guard = Slices::new(std::slice::from_ref(&self.mask));
+        let mask = mask_guard.get(0)?;
+
+        let (y1, stats1) = layer_norm(x, w.get(0)?, w.get(1)?, self.eps);
+        let qkv = linear(&y1, w.get(2)?, w.get(3)?, None, d, d3);
+        let att = self.attention.forward(&qkv, mask, d3);
+        let mid = linear(&att, w.get(4)?, w.get(5)?, Some(x), d, d);
+        let (y2, stats2) = layer_norm(&mid, w.get(6)?, w.get(7)?, self.eps);
+        let h = linear(&y2, w.get(8)?, w.get(9)?, None, d, ff);
+        let g = gelu_f32(&h, None);
+        let out = linear(&g, w.get(10)?, w.get(11)?, Some(&mid), ff, d);
+        debug_assert_eq!(out.len(), n * d);
+        let saved = self.train.then_some(Saved {
+            stats1,
+            y1,
+            qkv,
+            att,
+            mid,
+            stats2,
+            y2,
+            h,
+            g,
+        });
+        Ok((out, saved))
+    }
+
+    /// Gradients of the input (returned) and of every weight (in `TinyBlock::weights` order (ln1, qkv, proj, ln2, fc1, fc2; weight then bias)).
+    fn backward(&self, x: &[f32], dy: &[f32], s: &Saved) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        fn rows(v: &[f32], cols: usize) -> View<'_> {
+            View::row_major(v, v.len() / cols, cols)
+        }
+        let w = Slices::new(&self.weights);
+        let d = w.get(0)?.len();
+        let (d3, ff) = (3 * d, w.get(9)?.len());
+        let mask_guard = Slices::new(std::slice::from_ref(&self.mask));
+        let mask = mask_guard.get(0)?;
+        let weight = |i: usize, rows: usize, cols: usize| -> Result<View> {
+            Ok(View::row_major(w.get(i)?, rows, cols))
+        };
+
+        // out = mid + g W2^T + b2
+        let d_fc2_w = gemm::product(rows(dy, d).t(), rows(&s.g, ff));
+        let d_fc2_b = col_sums(dy, d);
+        let dg = gemm::product(rows(dy, d), weight(10, d, ff)?);
+        let dh = gelu_f32(&s.h, Some(&dg));
+        drop(dg);
+        // h = y2 W1^T + b1
+        let d_fc1_w = gemm::product(rows(&dh, ff).t(), rows(&s.y2, d));
+        let d_fc1_b = col_sums(&dh, ff);
+        let dy2 = gemm::product(rows(&dh, ff), weight(8, ff, d)?);
+        drop(dh);
+        // y2 = LayerNorm(mid); the residual passes dy straight through.
+        let mut dmid = dy.to_vec();
+        let (d_ln2_w, d_ln2_b) = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, &mut dmid);
+        // mid = x + att Wp^T + bp
+        let d_proj_w = gemm::product(rows(&dmid, d).t(), rows(&s.att, d));
+        let d_proj_b = col_sums(&dmid, d);
+        let datt = gemm::product(rows(&dmid, d), weight(4, d, d)?);
+        let dqkv = self.attention.backward(&s.qkv, mask, &datt, d3);
+        drop(datt);
+        // qkv = y1 Wqkv^T + bqkv
+        let d_qkv_w = gemm::product(rows(&dqkv, d3).t(), rows(&s.y1, d));
+        let d_qkv_b = col_sums(&dqkv, d3);
+        let dy1 = gemm::product(rows(&dqkv, d3), weight(2, d3, d)?);
+        // y1 = LayerNorm(x); the residual passes dmid straight through.
+        let mut dx = dmid;
+        let (d_ln1_w, d_ln1_b) = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &mut dx);
+        let grads = vec![
+            d_ln1_w, d_ln1_b, d_qkv_w, d_qkv_b, d_proj_w, d_proj_b, d_ln2_w, d_ln2_b, d_fc1_w,
+            d_fc1_b, d_fc2_w, d_fc2_b,
+        ];
+        Ok((dx, grads))
+    }
+}
+
+impl CustomOp1 for FusedBlock {
+    fn name(&self) -> &'static str {
+        "kibble-block"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(x) = storage else {
+            candle_core::bail!("fused block: f32 only");
+        };
+        let x = contiguous(x, layout, "block input")?;
+        let (_, d) = layout.shape().dims2()?;
+        let (out, saved) = self.forward(x, d)?;
+        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = saved;
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(saved) = saved.as_ref() else {
+            candle_core::bail!("fused block: no activations kept for a backward pass");
+        };
+        let x = arg.contiguous()?;
+        let dy = grad.contiguous()?.to_dtype(DType::F32)?;
+        let inputs = [x, dy];
+        let slices = Slices::new(&inputs);
+        let (dx, grads) = self.backward(slices.get(0)?, slices.get(1)?, saved)?;
+        for (w, g) in self.weights.iter().zip(grads) {
+            if w.is_variable() {
+                stash(w, g)?;
+            }
+        }
+        Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
+    }
+}
+
+/// Rows processed per rayon task in the row-wise kernels.
+const ROWS: usize = 32;
+
+/// LayerNorm of each row: the output and each row's (mean, 1 / std).
+fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32; 2]>) {
+    let d = w.len();
+    let n = x.len() / d;
+    let mut y = vec![0f32; x.len()];
+    let mut stats = vec![[0f32; 2]; n];
+    y.par_chunks_mut(d * ROWS)
+        .zip(stats.par_chunks_mut(ROWS))
+        .zip(x.par_chunks(d * ROWS))
+        .for_each(|((ys, ss), xs)| {
+            for ((yr, s), xr) in ys.chunks_mut(d).zip(ss.iter_mut()).zip(xs.chunks(d)) {
+                let mean = xr.iter().sum::<f32>() / d as f32;
+                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+                let rstd = 1.0 / (var + eps).sqrt();
+                for (((o, &v), &wi), &bi) in yr.iter_mut().zip(xr).zip(w).zip(b) {
+                    *o = (v - mean) * rstd * wi + bi;
+                }
+                *s = [mean, rstd];
+            }
+        });
+    (y, stats)
+}
+
+/// Adds the input gradient of `y = LayerNorm(x) * w + b` for output gradient `dy` into
+/// `dx`; returns the gradients of `w` and `b`.
+fn layer_norm_backward(
+    x: &[f32],
+    stats: &[[f32; 2]],
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let d = w.len();
+    // Per-chunk partial sums added in chunk order: the same result whatever thread ran
+    // which chunk (training must be reproducible).
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(d * ROWS)
+        .zip(x.par_chunks(d * ROWS))
+        .zip(dy.par_chunks(d * ROWS))
+        .zip(stats.par_chunks(ROWS))
+        .map(|(((dxs, xs), dys), ss)| {
+            let (mut dw, mut db, mut dxhat) = (vec![0f32; d], vec![0f32; d], vec![0f32; d]);
+            for (((dxr, xr), dyr), &[mean, rstd]) in dxs
+                .chunks_mut(d)
+                .zip(xs.chunks(d))
+                .zip(dys.chunks(d))
+                .zip(ss)
+            {
+                let (mut sum, mut dot) = (0f32, 0f32);
+                for j in 0..d {
+                    let xhat = (xr[j] - mean) * rstd;
+                    dw[j] += dyr[j] * xhat;
+                    db[j] += dyr[j];
+                    dxhat[j] = dyr[j] * w[j];
+                    sum += dxhat[j];
+                    dot += dxhat[j] * xhat;
+                }
+                let (sum, dot) = (sum / d as f32, dot / d as f32);
+                for j in 0..d {
+                    let xhat = (xr[j] - mean) * rstd;
+                    dxr[j] += rstd * (dxhat[j] - sum - xhat * dot);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
+    for (pw, pb) in partials {
+        add_into(&mut dw, &pw);
+        add_into(&mut db, &pb);
+    }
+    (dw, db)
+}
+
+fn add_into(acc: &mut [f32], v: &[f32]) {
+    acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+}
+
+/// `x W^T + b (+ residual)` for rows x (n, d_in) and W (d_out, d_in): the bias (and the
+/// residual) are written first, then the product accumulates on top, so there is no
+/// separate pass over the output.
+fn linear(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    residual: Option<&[f32]>,
+    d_in: usize,
+    d_out: usize,
+) -> Vec<f32> {
+    let n = x.len() / d_in;
+    let mut out = vec![0f32; n * d_out];
+    out.par_chunks_mut(d_out * ROWS)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (r, row) in chunk.chunks_mut(d_out).enumerate() {
+                row.copy_from_slice(b);
+                if let Some(res) = residual {
+                    let i = c * ROWS + r;
+                    let src = &res[i * d_out..(i + 1) * d_out];
+                    row.iter_mut().zip(src).for_each(|(o, v)| *o += v);
+                }
+            }
+        });
+    gemm::matmul(
+        View::row_major(x, n, d_in),
+        View::row_major(w, d_out, d_in).t(),
+        &mut out,
+        true,
+    );
+    out
+}
+
+/// Column sums of rows (n, k): a bias gradient. Partial sums per fixed chunk of rows,
+/// added in order, so the result does not depend on scheduling.
+fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
+    let partials: Vec<Vec<f32>> = g
+        .par_chunks(k * ROWS * 4)
+        .map(|rows| {
+            let mut s = vec![0f32; k];
+            rows.chunks(k).for_each(|row| add_into(&mut s, row));
+            s
+        })
+        .collect();
+    let mut sum = vec![0f32; k];
+    partials.iter().for_each(|p| add_into(&mut sum, p));
+    sum
+}
