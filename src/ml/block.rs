@@ -14,6 +14,7 @@
 //! `Tensor::backward`.
 
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 use std::sync::{Mutex, RwLockReadGuard};
 
 use candle_core::backprop::GradStore;
@@ -239,26 +240,46 @@ impl CustomOp1 for FusedBlock {
 /// Rows processed per rayon task in the row-wise kernels.
 const ROWS: usize = 32;
 
+/// A new (n, width) row-major buffer, row i written by `fill(i, row)` in parallel, with no
+/// zero-fill first. `fill` must write every element of its row.
+fn new_rows(
+    n: usize,
+    width: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * width);
+    out.spare_capacity_mut()[..n * width]
+        .par_chunks_mut(width * ROWS)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (r, row) in chunk.chunks_mut(width).enumerate() {
+                fill(c * ROWS + r, row);
+            }
+        });
+    // SAFETY: every row was written in full by `fill`.
+    unsafe { out.set_len(n * width) };
+    out
+}
+
 /// LayerNorm of each row: the output and each row's (mean, 1 / std).
 fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32; 2]>) {
     let d = w.len();
     let n = x.len() / d;
-    let mut y = vec![0f32; x.len()];
-    let mut stats = vec![[0f32; 2]; n];
-    y.par_chunks_mut(d * ROWS)
-        .zip(stats.par_chunks_mut(ROWS))
-        .zip(x.par_chunks(d * ROWS))
-        .for_each(|((ys, ss), xs)| {
-            for ((yr, s), xr) in ys.chunks_mut(d).zip(ss.iter_mut()).zip(xs.chunks(d)) {
-                let mean = xr.iter().sum::<f32>() / d as f32;
-                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-                let rstd = 1.0 / (var + eps).sqrt();
-                for (((o, &v), &wi), &bi) in yr.iter_mut().zip(xr).zip(w).zip(b) {
-                    *o = (v - mean) * rstd * wi + bi;
-                }
-                *s = [mean, rstd];
-            }
-        });
+    let stats: Vec<[f32; 2]> = x
+        .par_chunks(d)
+        .map(|xr| {
+            let mean = xr.iter().sum::<f32>() / d as f32;
+            let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+            [mean, 1.0 / (var + eps).sqrt()]
+        })
+        .collect();
+    let y = new_rows(n, d, |i, row| {
+        let [mean, rstd] = stats[i];
+        let xr = &x[i * d..(i + 1) * d];
+        for (((o, &v), &wi), &bi) in row.iter_mut().zip(xr).zip(w).zip(b) {
+            o.write((v - mean) * rstd * wi + bi);
+        }
+    });
     (y, stats)
 }
 
@@ -329,19 +350,19 @@ fn linear(
     d_out: usize,
 ) -> Vec<f32> {
     let n = x.len() / d_in;
-    let mut out = vec![0f32; n * d_out];
-    out.par_chunks_mut(d_out * ROWS)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            for (r, row) in chunk.chunks_mut(d_out).enumerate() {
-                row.copy_from_slice(b);
-                if let Some(res) = residual {
-                    let i = c * ROWS + r;
-                    let src = &res[i * d_out..(i + 1) * d_out];
-                    row.iter_mut().zip(src).for_each(|(o, v)| *o += v);
-                }
+    let mut out = new_rows(n, d_out, |i, row| match residual {
+        Some(res) => {
+            let src = &res[i * d_out..(i + 1) * d_out];
+            for ((o, &bi), &v) in row.iter_mut().zip(b).zip(src) {
+                o.write(bi + v);
             }
-        });
+        }
+        None => {
+            for (o, &bi) in row.iter_mut().zip(b) {
+                o.write(bi);
+            }
+        }
+    });
     gemm::matmul(
         View::row_major(x, n, d_in),
         View::row_major(w, d_out, d_in).t(),
@@ -365,4 +386,59 @@ fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
     let mut sum = vec![0f32; k];
     partials.iter().for_each(|p| add_into(&mut sum, p));
     sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::model::{Params, TinyBlock};
+    use candle_core::Device;
+
+    /// The fused block equals the composed candle ops: output, input gradient and every
+    /// weight gradient, bidirectional and causal, with a padded sequence in the batch.
+    #[test]
+    fn fused_block_matches_the_composed_ops() {
+        let dev = Device::Cpu;
+        let (b, t, d, heads, ff) = (2, 5, 8, 2, 16);
+        let mut p = Params::new(&dev, DType::F32, 7);
+        let blk = TinyBlock::new(&mut p, "blk", d, ff, 1e-5).unwrap();
+        // Give LayerNorm weights and biases values other than their 1 / 0 initialisation.
+        for (i, (_, v)) in p.vars().iter().enumerate() {
+            let noise = Tensor::randn(0f32, 0.3, v.shape(), &dev).unwrap();
+            let moved = ((v.as_tensor() + noise).unwrap() + 0.01 * i as f64).unwrap();
+            v.set(&moved).unwrap();
+        }
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap()).unwrap();
+        let probe = Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap();
+        let mut vars = p.vars();
+        vars.push(("x".into(), x.clone()));
+        for causal in [false, true] {
+            let run = |fused: bool| {
+                let y = if fused {
+                    blk.forward(x.as_tensor(), &mask, b, t, heads, causal)
+                } else {
+                    blk.forward_composed(x.as_tensor(), &mask, b, t, heads, causal)
+                }
+                .unwrap();
+                let grads = backward(&(&y * &probe).unwrap().sum_all().unwrap(), &vars).unwrap();
+                (y, grads)
+            };
+            let (yf, gf) = run(true);
+            let (yc, gc) = run(false);
+            let diff = crate::ml::ops::max_abs_diff(&yf, &yc).unwrap();
+            assert!(diff < 1e-5, "causal {causal}: outputs differ by {diff}");
+            for (name, v) in &vars {
+                let (a, c) = (gf.get(v.as_tensor()), gc.get(v.as_tensor()));
+                let (Some(a), Some(c)) = (a, c) else {
+                    panic!("causal {causal}: no gradient for {name}");
+                };
+                let diff = crate::ml::ops::max_abs_diff(a, c).unwrap();
+                assert!(
+                    diff < 1e-4,
+                    "causal {causal}: {name} gradients differ by {diff}"
+                );
+            }
+        }
+    }
 }

@@ -104,7 +104,8 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
 
     let threads = rayon::current_num_threads();
     let parallel = threads > 1 && m * n * k >= 1 << 20;
-    let b_packed = pack_b(b, parallel);
+    let mut b_packed = PACKED_B.take();
+    pack_b(b, parallel, &mut b_packed);
     let npad = n.div_ceil(NR) * NR;
 
     let m_blocks = m.div_ceil(MC);
@@ -150,14 +151,27 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
     } else {
         tasks.iter().for_each(run);
     }
+    PACKED_B.set(b_packed);
 }
 
-/// All of B, KC-deep slice by slice, each slice in NR-column panels, k-major, zero-padded
-/// past column n: the slice at depth p0 starts at `p0 * npad`, its panel q `q * kc * NR` later.
-fn pack_b(b: View, parallel: bool) -> Vec<f32> {
+thread_local! {
+    /// The packed-B buffer, kept for the next product on this thread: allocating and
+    /// zero-filling megabytes per product was 2-3 % of a training step.
+    static PACKED_B: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// All of B into `out`, KC-deep slice by slice, each slice in NR-column panels, k-major:
+/// the slice at depth p0 starts at `p0 * npad`, its panel q `q * kc * NR` later. Padding
+/// past column n keeps whatever the buffer held: those lanes of the micro-kernel's result
+/// are never written out (`mr x nr` tiles), so they cannot reach C. The same holds for
+/// padding rows of A.
+fn pack_b(b: View, parallel: bool, out: &mut Vec<f32>) {
     let (k, n) = (b.rows, b.cols);
     let panels = n.div_ceil(NR);
-    let mut out = vec![0f32; k * panels * NR];
+    let len = k * panels * NR;
+    if out.len() < len {
+        out.resize(len, 0.0);
+    }
     // (slice start, panel index) of every kc x NR block, in memory order.
     let mut blocks = Vec::new();
     for p0 in (0..k).step_by(KC) {
@@ -165,7 +179,7 @@ fn pack_b(b: View, parallel: bool) -> Vec<f32> {
         blocks.extend((0..panels).map(|q| (p0, kc, q)));
     }
     let mut chunks = Vec::with_capacity(blocks.len());
-    let mut rest = out.as_mut_slice();
+    let mut rest = &mut out[..len];
     for &(_, kc, _) in &blocks {
         let (head, tail) = rest.split_at_mut(kc * NR);
         chunks.push(head);
@@ -206,13 +220,12 @@ fn pack_b(b: View, parallel: bool) -> Vec<f32> {
     } else {
         chunks.iter_mut().zip(blocks.iter()).for_each(fill);
     }
-    out
 }
 
-/// Rows i0..i0+mc, columns p0..p0+kc of A in MR-row panels, k-major, zero-padded.
+/// Rows i0..i0+mc, columns p0..p0+kc of A in MR-row panels, k-major.
 fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32>) {
     let panels = mc.div_ceil(MR);
-    out.clear();
+    // Grows only: stale padding is harmless (see `pack_b`).
     out.resize(panels * kc * MR, 0.0);
     for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
         let r0 = i0 + q * MR;
