@@ -58,6 +58,12 @@ pub(crate) trait FastExp: Float {
     fn sum_exp(xs: &[Self], shift: Self) -> Self {
         sum_exp(xs, shift)
     }
+
+    /// In place: `softmax(scale * x)` over the entries whose `keep` is positive, 0 elsewhere
+    /// (all 0 when none is kept).
+    fn softmax_row(row: &mut [Self], keep: &[Self], scale: Self) {
+        softmax_row(row, keep, scale)
+    }
 }
 
 impl FastExp for f32 {
@@ -75,6 +81,69 @@ impl FastExp for f32 {
         }
         sum_exp(xs, shift)
     }
+
+    fn softmax_row(row: &mut [f32], keep: &[f32], scale: f32) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { softmax_row_avx2(row, keep, scale) };
+        }
+        softmax_row(row, keep, scale)
+    }
+}
+
+/// `softmax_row` compiled for AVX2 + FMA (attention's softmax is mostly this).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_row_avx2(row: &mut [f32], keep: &[f32], scale: f32) {
+    softmax_row(row, keep, scale)
+}
+
+/// Branch-free over eight lanes (selects, not jumps), so the loops vectorise.
+#[inline(always)]
+fn softmax_row<T: FastExp>(row: &mut [T], keep: &[T], scale: T) {
+    let n8 = row.len() / 8 * 8;
+    let kept = |x: T, k: T| if k > T::zero() { x } else { T::neg_infinity() };
+    let mut m8 = [T::neg_infinity(); 8];
+    for (c, k) in row[..n8].chunks_exact(8).zip(keep[..n8].chunks_exact(8)) {
+        for l in 0..8 {
+            let v = kept(c[l], k[l]);
+            m8[l] = if v > m8[l] { v } else { m8[l] };
+        }
+    }
+    let mut max = T::neg_infinity();
+    for (&x, &k) in row[n8..].iter().zip(&keep[n8..]).chain(m8.iter().zip(&[T::one(); 8])) {
+        let v = kept(x, k);
+        max = if v > max { v } else { max };
+    }
+    if max == T::neg_infinity() {
+        row.fill(T::zero());
+        return;
+    }
+    // scale > 0, so the largest scaled score is scale * max.
+    let shift = max * scale;
+    let mut s8 = [T::zero(); 8];
+    let exp = |x: T, k: T| {
+        if k > T::zero() {
+            (x * scale - shift).fast_exp()
+        } else {
+            T::zero()
+        }
+    };
+    for (c, k) in row[..n8].chunks_exact_mut(8).zip(keep[..n8].chunks_exact(8)) {
+        for l in 0..8 {
+            c[l] = exp(c[l], k[l]);
+            s8[l] = s8[l] + c[l];
+        }
+    }
+    let mut sum = s8.iter().fold(T::zero(), |a, &x| a + x);
+    for (x, &k) in row[n8..].iter_mut().zip(&keep[n8..]) {
+        *x = exp(*x, k);
+        sum = sum + *x;
+    }
+    let inv = T::one() / sum;
+    row.iter_mut().for_each(|x| *x = *x * inv);
 }
 
 /// `sum_exp` compiled for AVX2 + FMA: eight lanes, and the float-to-int conversion and the
@@ -1107,26 +1176,8 @@ unsafe fn mm<T: 'static + Float>(
 fn softmax_in_place<T: FastExp>(s: &mut [T], mask: &[T], t: usize, scale: T, causal: bool) {
     for (i, row) in s.chunks_mut(t).enumerate() {
         let seen = if causal { i + 1 } else { t };
-        let mut max = T::neg_infinity();
-        for (x, m) in row[..seen].iter().zip(mask) {
-            if *m > T::zero() {
-                max = max.max(*x * scale);
-            }
-        }
-        if max == T::neg_infinity() {
-            row.fill(T::zero());
-            continue;
-        }
-        for (x, m) in row[..seen].iter_mut().zip(mask) {
-            let e = (*x * scale - max).fast_exp();
-            *x = if *m > T::zero() { e } else { T::zero() };
-        }
+        T::softmax_row(&mut row[..seen], &mask[..seen], scale);
         row[seen..].fill(T::zero());
-        let sum = sum8(row);
-        if sum > T::zero() {
-            let inv = T::one() / sum;
-            row.iter_mut().for_each(|x| *x = *x * inv);
-        }
     }
 }
 
