@@ -607,22 +607,46 @@ pub(crate) fn gelu_f32(x: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
         None => out
             .par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK))
-            .for_each(|(o, xs)| {
-                for (oi, &v) in o.iter_mut().zip(xs) {
-                    *oi = v * phi_f32(v);
-                }
-            }),
+            .for_each(|(o, xs)| gelu_chunk(o, xs, None)),
         Some(g) => out
             .par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-            .for_each(|(o, (xs, gs))| {
-                for ((oi, &v), &gi) in o.iter_mut().zip(xs).zip(gs) {
-                    let pdf = 0.398_942_3 * exp_f32(-0.5 * v * v);
-                    *oi = gi * (phi_f32(v) + v * pdf);
-                }
-            }),
+            .for_each(|(o, (xs, gs))| gelu_chunk(o, xs, Some(gs))),
     }
     out
+}
+
+/// GELU (or its gradient times `g`) of one chunk, eight lanes wide where the CPU has AVX2.
+fn gelu_chunk(out: &mut [f32], x: &[f32], g: Option<&[f32]>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { gelu_chunk_avx2(out, x, g) };
+    }
+    gelu_chunk_body(out, x, g)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_chunk_avx2(out: &mut [f32], x: &[f32], g: Option<&[f32]>) {
+    gelu_chunk_body(out, x, g)
+}
+
+#[inline(always)]
+fn gelu_chunk_body(out: &mut [f32], x: &[f32], g: Option<&[f32]>) {
+    match g {
+        None => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v * phi_f32(v);
+            }
+        }
+        Some(g) => {
+            for ((o, &v), &gi) in out.iter_mut().zip(x).zip(g) {
+                let pdf = 0.398_942_3 * exp_f32(-0.5 * v * v);
+                *o = gi * (phi_f32(v) + v * pdf);
+            }
+        }
+    }
 }
 
 /// The f64 path (gradient tests): plain libm erf.
