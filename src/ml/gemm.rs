@@ -122,6 +122,9 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
     let tasks: Vec<(usize, usize)> = (0..m_blocks)
         .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (ib * MC, jb * nc)))
         .collect();
+    // Row-major A is read in place, six rows at a time: packing it meant a scalar
+    // transpose of every block (5-7 % of a training step). Other layouts are packed.
+    let direct_a = a.cs == 1;
     let dst = SharedMut(c);
     let run = |&(i0, j0): &(usize, usize)| {
         let mc = MC.min(m - i0);
@@ -130,18 +133,35 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
             let add = accumulate || p0 > 0;
-            pack_a(a, i0, mc, p0, kc, &mut a_packed);
+            if !direct_a {
+                pack_a(a, i0, mc, p0, kc, &mut a_packed);
+            }
             let slice = &b_packed[p0 * npad..];
             for jr in (0..cols).step_by(NR) {
                 let nr = NR.min(cols - jr);
                 let b_panel = &slice[(j0 + jr) / NR * kc * NR..][..kc * NR];
                 for ir in (0..mc).step_by(MR) {
                     let mr = MR.min(mc - ir);
-                    let a_panel = &a_packed[ir / MR * kc * MR..][..kc * MR];
+                    let a_rows = if direct_a {
+                        // Rows past the matrix repeat its last row: their results are
+                        // never written out.
+                        let top = &a.data[(i0 + ir) * a.rs + p0..];
+                        ARows {
+                            rows: std::array::from_fn(|r| top[r.min(mr - 1) * a.rs..].as_ptr()),
+                            step: 1,
+                        }
+                    } else {
+                        let panel = a_packed[ir / MR * kc * MR..][..kc * MR].as_ptr();
+                        ARows {
+                            rows: std::array::from_fn(|r| panel.add(r)),
+                            step: MR,
+                        }
+                    };
                     // SAFETY: the tile (i0+ir.., j0+jr..) of c lies inside m x n, and no other
-                    // task writes it (tasks own disjoint row blocks x column chunks).
+                    // task writes it (tasks own disjoint row blocks x column chunks). Each A
+                    // row pointer has kc values `step` apart.
                     let tile = dst.ptr().add((i0 + ir) * n + j0 + jr);
-                    kernel(kc, a_panel, b_panel, tile, n, (mr, nr), add);
+                    kernel(kc, a_rows, b_panel, tile, n, (mr, nr), add);
                 }
             }
         }
@@ -258,12 +278,21 @@ fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32
     }
 }
 
-/// One MR x NR tile: `c (+)= a_panel b_panel`, only the top-left mr x nr written.
+/// MR rows of A for the micro-kernel: row r's value at depth kk is `rows[r][kk * step]`
+/// (a packed panel: step MR; a row-major matrix read in place: step 1).
+#[derive(Clone, Copy)]
+struct ARows {
+    rows: [*const f32; MR],
+    step: usize,
+}
+
+/// One MR x NR tile: `c (+)= a b_panel`, only the top-left mr x nr written.
 ///
-/// SAFETY (callers): `c` points at an mr x nr tile of a row-major matrix with row stride ldc.
+/// SAFETY (callers): `c` points at an mr x nr tile of a row-major matrix with row stride ldc;
+/// every row of `a` has kc readable values.
 unsafe fn kernel(
     kc: usize,
-    a: &[f32],
+    a: ARows,
     b: &[f32],
     c: *mut f32,
     ldc: usize,
@@ -276,8 +305,9 @@ unsafe fn kernel(
     }
     let mut acc = [[0f32; NR]; MR];
     for kk in 0..kc {
-        let (av, bv) = (&a[kk * MR..][..MR], &b[kk * NR..][..NR]);
-        for (row, x) in acc.iter_mut().zip(av) {
+        let bv = &b[kk * NR..][..NR];
+        for (row, p) in acc.iter_mut().zip(a.rows) {
+            let x = *p.add(kk * a.step);
             for (s, y) in row.iter_mut().zip(bv) {
                 *s += x * y;
             }
@@ -306,27 +336,27 @@ unsafe fn write_tile(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{MR, NR};
+    use super::{ARows, MR, NR};
 
     /// SAFETY (callers): AVX2 and FMA are available; otherwise as `super::kernel`.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn kernel(
         kc: usize,
-        a: &[f32],
+        a: ARows,
         b: &[f32],
         c: *mut f32,
         ldc: usize,
         (mr, nr): (usize, usize),
         add: bool,
     ) {
-        let (ap, bp) = (a.as_ptr(), b.as_ptr());
+        let (rows, step, bp) = (a.rows, a.step, b.as_ptr());
         let mut lo = [_mm256_setzero_ps(); MR];
         let mut hi = [_mm256_setzero_ps(); MR];
         for kk in 0..kc {
             let b0 = _mm256_loadu_ps(bp.add(kk * NR));
             let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
             for r in 0..MR {
-                let x = _mm256_broadcast_ss(&*ap.add(kk * MR + r));
+                let x = _mm256_broadcast_ss(&*rows[r].add(kk * step));
                 lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
                 hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
             }

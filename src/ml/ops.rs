@@ -113,7 +113,11 @@ fn softmax_row<T: FastExp>(row: &mut [T], keep: &[T], scale: T) {
         }
     }
     let mut max = T::neg_infinity();
-    for (&x, &k) in row[n8..].iter().zip(&keep[n8..]).chain(m8.iter().zip(&[T::one(); 8])) {
+    for (&x, &k) in row[n8..]
+        .iter()
+        .zip(&keep[n8..])
+        .chain(m8.iter().zip(&[T::one(); 8]))
+    {
         let v = kept(x, k);
         max = if v > max { v } else { max };
     }
@@ -131,7 +135,10 @@ fn softmax_row<T: FastExp>(row: &mut [T], keep: &[T], scale: T) {
             T::zero()
         }
     };
-    for (c, k) in row[..n8].chunks_exact_mut(8).zip(keep[..n8].chunks_exact(8)) {
+    for (c, k) in row[..n8]
+        .chunks_exact_mut(8)
+        .zip(keep[..n8].chunks_exact(8))
+    {
         for l in 0..8 {
             c[l] = exp(c[l], k[l]);
             s8[l] = s8[l] + c[l];
