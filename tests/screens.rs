@@ -218,6 +218,34 @@ fn training_started_from_the_train_screen_by_keys() {
 }
 
 #[test]
+fn quitting_during_a_run_asks_once_then_cancels_it_and_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quit.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        kibble::commands::seed_sample_data(&mut store).unwrap();
+    }
+    let mut app = app_for(&path);
+    press(&mut app, "f2 enter");
+    assert!(app.status.contains("training started"), "{}", app.status);
+    press(&mut app, "q");
+    assert!(!app.should_quit);
+    assert!(app.status.contains("q again"), "{}", app.status);
+    press(&mut app, "q");
+    assert!(app.should_quit);
+    app.wait_for_jobs(Duration::from_secs(120));
+    let store = Store::open(&path).unwrap();
+    let runs = store.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Cancelled,
+        "{:?}",
+        runs[0].message
+    );
+}
+
+#[test]
 fn report_is_self_contained_html_with_the_charts() {
     let dir = tempfile::tempdir().unwrap();
     let path = seeded(dir.path());

@@ -86,20 +86,34 @@ fn printer(json: bool) -> impl FnMut(PolicyEvent) {
             PolicyEvent::Step(m) => {
                 bar.set_position(m.step);
                 bar.set_message(format!(
-                    "loss {:.4} kl {:.3} lr {:.1e} {:.0} tok/s",
-                    m.loss, m.kl, m.lr, m.tokens_per_s
+                    "loss {:.4} kl {} lr {:.1e} {:.0} tok/s",
+                    m.loss,
+                    fixed3(m.kl),
+                    m.lr,
+                    m.tokens_per_s
                 ));
             }
             PolicyEvent::Round(r) => {
                 bar.finish_and_clear();
                 eprintln!(
-                    "held-out reward {:.3} -> {:.3} (KL to start {:.3}, length {:.0} -> {:.0} tokens)",
-                    r.before_mean, r.after_mean, r.kl, r.length_before, r.length_after
+                    "held-out reward {} -> {} (KL to start {}, length {:.0} -> {:.0} tokens)",
+                    fixed3(r.before_mean),
+                    fixed3(r.after_mean),
+                    fixed3(r.kl),
+                    r.length_before,
+                    r.length_after
                 );
             }
             PolicyEvent::Done(_) => bar.finish_and_clear(),
         }
     }
+}
+
+/// Three decimals, with values that round to zero shown as 0.000 rather than -0.000 (the
+/// KL of a policy to its own starting point is often a tiny negative number).
+fn fixed3(x: f64) -> String {
+    let x = if x.abs() < 5e-4 { 0.0 } else { x };
+    format!("{x:.3}")
 }
 
 fn print_summary(s: &PolicySummary, json: bool) -> anyhow::Result<()> {

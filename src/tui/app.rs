@@ -162,6 +162,8 @@ pub struct App {
     pub improve: super::improve::ImproveScreen,
     pub scores: super::scores::ScoresScreen,
     pub should_quit: bool,
+    /// `q` was pressed once while a job runs: the next `q` cancels it and quits.
+    quit_armed: bool,
     /// Called with each ranking id once it is durable (the headless driver prints them).
     pub on_saved: Option<Box<dyn FnMut(RankingId)>>,
     panic_on_key: bool,
@@ -193,6 +195,7 @@ impl App {
             stats: None,
             agreement: None,
             should_quit: false,
+            quit_armed: false,
             on_saved: None,
             panic_on_key: std::env::var_os("KIBBLE_TEST_PANIC").is_some(),
         };
@@ -312,7 +315,15 @@ impl App {
 
     pub fn update(&mut self, action: Action) {
         use Action::*;
+        let quit_armed = std::mem::take(&mut self.quit_armed);
         match action {
+            Quit if self.job_running().is_some() && !quit_armed => {
+                self.quit_armed = true;
+                self.status = format!(
+                    "{} is running: q again cancels it and quits (x cancels only)",
+                    self.job_running().unwrap_or_default()
+                );
+            }
             Quit => self.quit(),
             Help => self.overlay = Overlay::Help,
             Screen(s) => self.switch_screen(s),
@@ -827,7 +838,34 @@ impl App {
                 .store
                 .release_lease(item.prompt.id, &self.cfg.annotator);
         }
+        self.train.cancel();
+        self.improve.cancel();
         self.should_quit = true;
+    }
+
+    /// What background job is running, if any.
+    pub fn job_running(&self) -> Option<String> {
+        if let Some(j) = &self.improve.job {
+            return Some(j.what.to_string());
+        }
+        match &self.train.job {
+            Some(super::train::Job::Train { .. }) => Some("a reward-model run".into()),
+            Some(super::train::Job::Score { .. }) => Some("scoring".into()),
+            None => None,
+        }
+    }
+
+    /// After quitting: waits (at most `limit`) for cancelled jobs to stop and record how
+    /// they ended, so leaving the app never leaves a run marked running. A job stops
+    /// within one training step.
+    pub fn wait_for_jobs(&mut self, limit: Duration) {
+        let Some(what) = self.job_running() else {
+            return;
+        };
+        eprintln!("kibble: waiting for {what} to stop (within one step)...");
+        let deadline = Instant::now() + limit;
+        self.train.wait(deadline);
+        self.improve.wait(deadline);
     }
 
     /// Claims the next prompt from the queue.

@@ -195,6 +195,14 @@ impl ImproveScreen {
         Ok(())
     }
 
+    /// Blocks until the job has reported its end or `deadline` passes.
+    pub fn wait(&mut self, deadline: std::time::Instant) {
+        if let Some(j) = &self.job {
+            let _ =
+                j.rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+        }
+    }
+
     pub fn cancel(&mut self) -> Option<String> {
         let j = self.job.as_ref()?;
         j.cancel.cancel();

@@ -50,10 +50,16 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
     spawn_signal_thread(tx.clone())?;
     // ratatui::try_init also installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
-    let _guard = RestoreGuard;
+    let guard = RestoreGuard;
     spawn_input_thread(tx);
-    run_loop(&mut terminal, &mut app, rx)
+    let result = run_loop(&mut terminal, &mut app, rx);
+    drop(guard);
+    app.wait_for_jobs(JOB_STOP_WAIT);
+    result
 }
+
+/// How long leaving the app waits for a cancelled job to record its end.
+const JOB_STOP_WAIT: Duration = Duration::from_secs(120);
 
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
@@ -160,10 +166,11 @@ pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
         }
         terminal.draw(|f| ui::render(&app, f))?;
         if app.should_quit {
-            return Ok(());
+            break;
         }
     }
     app.quit();
+    app.wait_for_jobs(JOB_STOP_WAIT);
     Ok(())
 }
 

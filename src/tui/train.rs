@@ -269,6 +269,16 @@ impl TrainScreen {
         }
     }
 
+    /// Blocks until the job's thread is gone (its channel closes) or `deadline` passes.
+    pub fn wait(&mut self, deadline: Instant) {
+        let left = || deadline.saturating_duration_since(Instant::now());
+        match &self.job {
+            Some(Job::Train { rx, .. }) => while rx.recv_timeout(left()).is_ok() {},
+            Some(Job::Score { rx }) => while rx.recv_timeout(left()).is_ok() {},
+            None => {}
+        }
+    }
+
     /// Scores every candidate with the newest checkpoint, in the background.
     pub fn score_now(&mut self, db: Option<PathBuf>) -> Result<(), String> {
         if self.job.is_some() {
