@@ -44,8 +44,20 @@ fn stash(weight: &Tensor, grad: Vec<f32>) -> Result<()> {
 
 /// `loss.backward()`, plus the weight gradients that fused blocks computed for `vars`.
 pub fn backward(loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
-    let mut grads = loss.backward()?;
+    let grads = loss.backward();
     let mut side = SIDE_GRADS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut grads = match grads {
+        Ok(g) => g,
+        Err(e) => {
+            // Drop what a partial pass stashed, so it cannot leak into the next step.
+            if let Some(side) = side.as_mut() {
+                vars.iter().for_each(|(_, v)| {
+                    side.remove(&v.as_tensor().id());
+                });
+            }
+            return Err(e);
+        }
+    };
     if let Some(side) = side.as_mut() {
         for (_, var) in vars {
             if let Some(g) = side.remove(&var.as_tensor().id()) {
@@ -106,13 +118,16 @@ pub(crate) struct FusedBlock {
 }
 
 impl FusedBlock {
+    /// `input_tracked`: the input is part of a gradient graph (then a backward pass may
+    /// come even when every weight is frozen).
     pub(crate) fn new(
         weights: Vec<Tensor>,
         mask: Tensor,
         attention: FusedAttention,
         eps: f64,
+        input_tracked: bool,
     ) -> FusedBlock {
-        let train = weights.iter().any(|w| w.is_variable());
+        let train = input_tracked || weights.iter().any(|w| w.is_variable());
         FusedBlock {
             weights,
             mask,
@@ -264,6 +279,7 @@ fn new_rows(
 /// LayerNorm of each row: the output and each row's (mean, 1 / std).
 fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32; 2]>) {
     let d = w.len();
+    assert_eq!(b.len(), d, "layer norm bias");
     let n = x.len() / d;
     let stats: Vec<[f32; 2]> = x
         .par_chunks(d)
@@ -350,6 +366,9 @@ fn linear(
     d_out: usize,
 ) -> Vec<f32> {
     let n = x.len() / d_in;
+    // `new_rows` needs every element written: full-length bias and residual rows.
+    assert_eq!(b.len(), d_out, "linear bias");
+    assert!(residual.is_none_or(|r| r.len() == n * d_out), "residual");
     let mut out = new_rows(n, d_out, |i, row| match residual {
         Some(res) => {
             let src = &res[i * d_out..(i + 1) * d_out];

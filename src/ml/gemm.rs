@@ -245,7 +245,7 @@ fn pack_b(b: View, parallel: bool, out: &mut Vec<f32>) {
 /// Rows i0..i0+mc, columns p0..p0+kc of A in MR-row panels, k-major.
 fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32>) {
     let panels = mc.div_ceil(MR);
-    // Grows only: stale padding is harmless (see `pack_b`).
+    // No zero-fill when the buffer is reused: stale padding is harmless (see `pack_b`).
     out.resize(panels * kc * MR, 0.0);
     for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
         let r0 = i0 + q * MR;

@@ -289,7 +289,7 @@ impl TinyBlock {
                 causal,
             };
             let mask = mask.to_dtype(DType::F32)?.contiguous()?;
-            let op = FusedBlock::new(weights, mask, attention, self.ln1.eps);
+            let op = FusedBlock::new(weights, mask, attention, self.ln1.eps, x.track_op());
             return x.contiguous()?.apply_op1(op);
         }
         self.forward_composed(x, mask, b, t, heads, causal)

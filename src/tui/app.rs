@@ -855,13 +855,15 @@ impl App {
         }
     }
 
-    /// After quitting: waits (at most `limit`) for cancelled jobs to stop and record how
+    /// After quitting: cancels jobs and waits (at most `limit`) for them to stop and record how
     /// they ended, so leaving the app never leaves a run marked running. A job stops
     /// within one training step.
     pub fn wait_for_jobs(&mut self, limit: Duration) {
         let Some(what) = self.job_running() else {
             return;
         };
+        self.train.cancel();
+        self.improve.cancel();
         eprintln!("kibble: waiting for {what} to stop (within one step)...");
         let deadline = Instant::now() + limit;
         self.train.wait(deadline);
