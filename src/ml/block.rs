@@ -459,5 +459,29 @@ mod tests {
                 );
             }
         }
+        // Frozen weights under a trainable input (a trainable embedding below frozen
+        // blocks): the input's gradient still flows.
+        let frozen_weights = blk.weights().iter().map(|w| w.copy().unwrap()).collect();
+        let frozen = TinyBlock::from_weights(frozen_weights, 1e-5);
+        let x_only = [("x".to_string(), x.clone())];
+        let grad_of_x = |fused: bool| {
+            let y = if fused {
+                frozen.forward(x.as_tensor(), &mask, b, t, heads, true)
+            } else {
+                frozen.forward_composed(x.as_tensor(), &mask, b, t, heads, true)
+            }
+            .unwrap();
+            let loss = (&y * &probe).unwrap().sum_all().unwrap();
+            backward(&loss, &x_only)
+                .unwrap()
+                .get(x.as_tensor())
+                .unwrap()
+                .clone()
+        };
+        let diff = crate::ml::ops::max_abs_diff(&grad_of_x(true), &grad_of_x(false)).unwrap();
+        assert!(
+            diff < 1e-4,
+            "frozen block: input gradients differ by {diff}"
+        );
     }
 }

@@ -295,6 +295,23 @@ impl TinyBlock {
         self.forward_composed(x, mask, b, t, heads, causal)
     }
 
+    /// A block from weights in `weights()` order (tests: a frozen copy).
+    #[cfg(test)]
+    pub(crate) fn from_weights(w: Vec<Tensor>, eps: f64) -> TinyBlock {
+        let [ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b] =
+            <[Tensor; 12]>::try_from(w).expect("twelve weights");
+        let lin = |w, b| Linear { w, b };
+        let norm = |w, b| Norm { w, b, eps };
+        TinyBlock {
+            ln1: norm(ln1_w, ln1_b),
+            qkv: lin(qkv_w, qkv_b),
+            proj: lin(proj_w, proj_b),
+            ln2: norm(ln2_w, ln2_b),
+            fc1: lin(fc1_w, fc1_b),
+            fc2: lin(fc2_w, fc2_b),
+        }
+    }
+
     /// The weights in the order the fused op reads them: weight then bias of ln1, qkv,
     /// proj, ln2, fc1, fc2.
     pub(crate) fn weights(&self) -> Vec<Tensor> {
