@@ -107,13 +107,13 @@ struct Saved {
 
 pub(crate) struct FusedBlock {
     /// In `TinyBlock::weights` order (ln1, qkv, proj, ln2, fc1, fc2; weight then bias).
-    pub(crate) weights: Vec<Tensor>,
+    weights: Vec<Tensor>,
     /// (batch, seq) f32, 1 on real tokens.
-    pub(crate) mask: Tensor,
-    pub(crate) attention: FusedAttention,
-    pub(crate) eps: f32,
-    /// Keep activations for a backward pass (some weight is trainable).
-    pub(crate) train: bool,
+    mask: Tensor,
+    attention: FusedAttention,
+    eps: f32,
+    /// Keep activations for a backward pass (the input is tracked or a weight trainable).
+    train: bool,
     saved: Mutex<Option<Saved>>,
 }
 
@@ -168,7 +168,7 @@ impl FusedBlock {
         Ok((out, saved))
     }
 
-    /// Gradients of the input (returned) and of every weight (in `TinyBlock::weights` order (ln1, qkv, proj, ln2, fc1, fc2; weight then bias)).
+    /// Gradients of the input (returned) and of every weight (in `weights` order).
     fn backward(&self, x: &[f32], dy: &[f32], s: &Saved) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         fn rows(v: &[f32], cols: usize) -> View<'_> {
             View::row_major(v, v.len() / cols, cols)
@@ -430,19 +430,21 @@ mod tests {
         let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap()).unwrap();
         let probe = Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap();
+        // The block's output and the gradients of `vars` for the loss sum(y * probe).
+        let run = |blk: &TinyBlock, fused: bool, causal: bool, vars: &[(String, Var)]| {
+            let y = if fused {
+                blk.forward(x.as_tensor(), &mask, b, t, heads, causal)
+            } else {
+                blk.forward_composed(x.as_tensor(), &mask, b, t, heads, causal)
+            }
+            .unwrap();
+            let grads = backward(&(&y * &probe).unwrap().sum_all().unwrap(), vars).unwrap();
+            (y, grads)
+        };
         let mut vars = p.vars();
         vars.push(("x".into(), x.clone()));
         for causal in [false, true] {
-            let run = |fused: bool| {
-                let y = if fused {
-                    blk.forward(x.as_tensor(), &mask, b, t, heads, causal)
-                } else {
-                    blk.forward_composed(x.as_tensor(), &mask, b, t, heads, causal)
-                }
-                .unwrap();
-                let grads = backward(&(&y * &probe).unwrap().sum_all().unwrap(), &vars).unwrap();
-                (y, grads)
-            };
+            let run = |fused| run(&blk, fused, causal, &vars);
             let (yf, gf) = run(true);
             let (yc, gc) = run(false);
             let diff = crate::ml::ops::max_abs_diff(&yf, &yc).unwrap();
@@ -464,19 +466,9 @@ mod tests {
         let frozen_weights = blk.weights().iter().map(|w| w.copy().unwrap()).collect();
         let frozen = TinyBlock::from_weights(frozen_weights, 1e-5);
         let x_only = [("x".to_string(), x.clone())];
-        let grad_of_x = |fused: bool| {
-            let y = if fused {
-                frozen.forward(x.as_tensor(), &mask, b, t, heads, true)
-            } else {
-                frozen.forward_composed(x.as_tensor(), &mask, b, t, heads, true)
-            }
-            .unwrap();
-            let loss = (&y * &probe).unwrap().sum_all().unwrap();
-            backward(&loss, &x_only)
-                .unwrap()
-                .get(x.as_tensor())
-                .unwrap()
-                .clone()
+        let grad_of_x = |fused| {
+            let (_, grads) = run(&frozen, fused, true, &x_only);
+            grads.get(x.as_tensor()).unwrap().clone()
         };
         let diff = crate::ml::ops::max_abs_diff(&grad_of_x(true), &grad_of_x(false)).unwrap();
         assert!(

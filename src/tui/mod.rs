@@ -169,7 +169,9 @@ pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
             break;
         }
     }
-    app.quit();
+    if !app.should_quit {
+        app.quit();
+    }
     app.wait_for_jobs(JOB_STOP_WAIT);
     Ok(())
 }
