@@ -216,7 +216,7 @@ fn softmax_in_place(scores: &mut [f32]) {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f32;
     for s in scores.iter_mut() {
-        *s = (*s - max).exp();
+        *s = exp_f32(*s - max);
         sum += *s;
     }
     let inv = 1.0 / sum;
@@ -238,7 +238,25 @@ fn attend_heads<const DH: usize>(
     for hi in 0..heads.q {
         let qh: &[f32; DH] = q[hi * DH..(hi + 1) * DH].try_into().expect("head size");
         let kh = hi / group;
-        for (j, s) in scores.iter_mut().enumerate() {
+        // Eight keys at a time: one dot product is a chain of dependent adds, eight are
+        // independent and keep the FMA units busy.
+        let n8 = scores.len() / 8 * 8;
+        for (b, s8) in scores[..n8].chunks_exact_mut(8).enumerate() {
+            let mut acc = [[0f32; 8]; 8];
+            for c in 0..DH / 8 {
+                for (t, a) in acc.iter_mut().enumerate() {
+                    let at = (b * 8 + t) * d + kh * DH + c * 8;
+                    let k: &[f32; 8] = ks[at..at + 8].try_into().expect("eight lanes");
+                    for l in 0..8 {
+                        a[l] += qh[c * 8 + l] * k[l];
+                    }
+                }
+            }
+            for (s, a) in s8.iter_mut().zip(&acc) {
+                *s = a.iter().sum::<f32>() * scale;
+            }
+        }
+        for (j, s) in scores.iter_mut().enumerate().skip(n8) {
             let k: &[f32; DH] = ks[j * d + kh * DH..j * d + (kh + 1) * DH]
                 .try_into()
                 .expect("head size");
@@ -517,7 +535,7 @@ impl Decoder {
             for (mr, gr) in m.chunks_mut(ff).zip(gu.chunks(2 * ff)) {
                 for (j, v) in mr.iter_mut().enumerate() {
                     let g = gr[j];
-                    *v = g / (1.0 + (-g).exp()) * gr[ff + j];
+                    *v = g / (1.0 + exp_f32(-g)) * gr[ff + j];
                 }
             }
             let f = linear(&m, rows, &l.down, &[]);
