@@ -350,6 +350,13 @@ mod avx2 {
         add: bool,
     ) {
         let (rows, step, bp) = (a.rows, a.step, b.as_ptr());
+        // Ask for the C tile now so it is in cache when the loop below ends: waiting for it
+        // afterwards (a miss per row) was about a sixth of the kernel's time.
+        for r in 0..mr {
+            let row = c.add(r * ldc);
+            _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
+        }
         let mut lo = [_mm256_setzero_ps(); MR];
         let mut hi = [_mm256_setzero_ps(); MR];
         for kk in 0..kc {
@@ -478,20 +485,24 @@ mod tests {
                     x
                 }
             };
-            let reps = (20_000_000_000 / (2 * m * k * n)).max(3);
+            let reps = (5_000_000_000 / (2 * m * k * n)).max(3);
             let mut c = vec![0f32; m * n];
-            let t = std::time::Instant::now();
-            for _ in 0..reps {
-                let (a, b) = (view(&a_data, m, k, ta), view(&b_data, k, n, tb));
-                matmul(a, b, &mut c, false);
+            // Best of three alternating rounds: this box's speed drifts by tens of percent.
+            let (mut ours, mut theirs) = (f64::MAX, f64::MAX);
+            let (at, bt) = (tensor(&a_data, m, k, ta), tensor(&b_data, k, n, tb));
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                for _ in 0..reps {
+                    let (a, b) = (view(&a_data, m, k, ta), view(&b_data, k, n, tb));
+                    matmul(a, b, &mut c, false);
+                }
+                ours = ours.min(t.elapsed().as_secs_f64());
+                let t = std::time::Instant::now();
+                for _ in 0..reps {
+                    std::hint::black_box(at.matmul(&bt).unwrap());
+                }
+                theirs = theirs.min(t.elapsed().as_secs_f64());
             }
-            let ours = t.elapsed().as_secs_f64();
-            let (a, b) = (tensor(&a_data, m, k, ta), tensor(&b_data, k, n, tb));
-            let t = std::time::Instant::now();
-            for _ in 0..reps {
-                std::hint::black_box(a.matmul(&b).unwrap());
-            }
-            let theirs = t.elapsed().as_secs_f64();
             let f = (2 * m * k * n * reps) as f64 / 1e9;
             println!(
                 "{what} {m}x{k}x{n}: ours {:.1} GFLOP/s, candle {:.1} GFLOP/s",
