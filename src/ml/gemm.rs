@@ -360,6 +360,10 @@ mod avx2 {
         let mut lo = [_mm256_setzero_ps(); MR];
         let mut hi = [_mm256_setzero_ps(); MR];
         for kk in 0..kc {
+            // B's panel is read from L2 or memory the first time through (one line per kk);
+            // asking eight lines ahead gave 0-13 % per shape (3 % on average) in paired runs.
+            // Asking for A's rows the same way made it slower.
+            _mm_prefetch::<_MM_HINT_T0>(bp.add((kk + 8) * NR) as *const i8);
             let b0 = _mm256_loadu_ps(bp.add(kk * NR));
             let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
             for r in 0..MR {
