@@ -108,7 +108,20 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
     pack_b(b, parallel, &mut b_packed);
     let npad = n.div_ceil(NR) * NR;
 
-    let m_blocks = m.div_ceil(MC);
+    // Row blocks of at most MC rows, as many as a multiple of the thread count and as equal
+    // as MR-row panels allow: 21 blocks of 96 rows and one of 32 (m = 2048) left one thread
+    // idle at the end of every product.
+    let panels = m.div_ceil(MR);
+    let mut m_blocks = m.div_ceil(MC);
+    if parallel {
+        m_blocks = (m_blocks.div_ceil(threads) * threads).min(panels);
+    }
+    let rows_of = |ib: usize| {
+        (
+            (ib * panels / m_blocks * MR).min(m),
+            ((ib + 1) * panels / m_blocks * MR).min(m),
+        )
+    };
     // Split the columns too when there are too few row blocks to keep every thread busy.
     let n_chunks = if m_blocks >= 2 * threads {
         1
@@ -119,15 +132,16 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, accumulate: bool) {
             .max(1)
     };
     let nc = n.div_ceil(n_chunks).div_ceil(NR) * NR;
-    let tasks: Vec<(usize, usize)> = (0..m_blocks)
-        .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (ib * MC, jb * nc)))
+    let tasks: Vec<((usize, usize), usize)> = (0..m_blocks)
+        .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (rows_of(ib), jb * nc)))
         .collect();
     // Row-major A is read in place, six rows at a time: packing it meant a scalar
     // transpose of every block (5-7 % of a training step). Other layouts are packed.
     let direct_a = a.cs == 1;
     let dst = SharedMut(c);
-    let run = |&(i0, j0): &(usize, usize)| {
-        let mc = MC.min(m - i0);
+    let run = |&((i0, i1), j0): &((usize, usize), usize)| {
+        let mc = i1 - i0;
+        debug_assert!(mc <= MC, "a row block of {mc} rows");
         let cols = nc.min(n - j0);
         let mut a_packed = Vec::new();
         for p0 in (0..k).step_by(KC) {
