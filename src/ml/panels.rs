@@ -187,11 +187,13 @@ mod avx2 {
 
     use super::LANES;
 
-    /// How far ahead (in floats) the kernels ask for weights.
-    /// How far ahead, in floats, the kernels ask for weights. The hardware prefetcher alone
-    /// leaves a decode step's weight streaming at about 11 GB/s here; asking 4 KiB ahead
-    /// (best of 768 to 2048 floats, measured with `decode_step_bandwidth`) gives about 14-16.
-    /// Prefetching past a buffer's end is harmless: prefetches never fault.
+    /// How far ahead, in floats, the one-panel kernel asks for weights. With eight rows the
+    /// hardware prefetcher alone left a decode step's weight streaming at about 11 GB/s
+    /// here; asking 4 KiB ahead (best of 768 to 2048 floats, measured with
+    /// `decode_step_bandwidth`) gives 14-16. The two-panel kernel (1-6 rows) does not ask:
+    /// there it made batch-1 sampling slower (28 against 30-34 tok/s).
+    /// Prefetching past a buffer's end is harmless: prefetches never fault (the address is
+    /// formed with `wrapping_add`, which may leave the allocation).
     const PREFETCH: usize = 1024;
 
     /// R rows times one panel: R accumulator vectors; per k one panel load, R broadcasts.
@@ -211,7 +213,7 @@ mod avx2 {
         let mut acc = [_mm256_setzero_ps(); R];
         let (xp, wp) = (x.as_ptr(), pw.as_ptr());
         for k in 0..d_in {
-            _mm_prefetch::<_MM_HINT_T0>(wp.add(k * LANES + PREFETCH) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(k * LANES + PREFETCH) as *const i8);
             let wv = _mm256_loadu_ps(wp.add(k * LANES));
             for (r, a) in acc.iter_mut().enumerate() {
                 *a = _mm256_fmadd_ps(_mm256_broadcast_ss(&*xp.add(r * d_in + k)), wv, *a);
@@ -238,8 +240,6 @@ mod avx2 {
         let (xp, w0) = (x.as_ptr(), pw.as_ptr());
         let w1 = w0.add(d_in * LANES);
         for k in 0..d_in {
-            _mm_prefetch::<_MM_HINT_T0>(w0.add(k * LANES + PREFETCH) as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(w1.add(k * LANES + PREFETCH) as *const i8);
             let v0 = _mm256_loadu_ps(w0.add(k * LANES));
             let v1 = _mm256_loadu_ps(w1.add(k * LANES));
             for r in 0..R {
