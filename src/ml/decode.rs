@@ -97,10 +97,14 @@ pub struct Decoder {
     head: Packed,
 }
 
-/// Keys and values of every layer for a set of sequences: `[layer][seq]` of (len x kv dim).
+/// Keys and values of every layer for a set of sequences: `[layer][seq]` of
+/// (kv heads x len x head dim). Head-major, so attention reads each head's keys front to
+/// back (position-major strided them and left a batch-8 step waiting on memory).
 pub struct KvCache {
     k: Vec<Vec<Vec<f32>>>,
     v: Vec<Vec<Vec<f32>>>,
+    len: usize,
+    dh: usize,
 }
 
 impl KvCache {
@@ -111,6 +115,18 @@ impl KvCache {
         KvCache {
             k: (0..config.n_layers).map(|_| one()).collect(),
             v: (0..config.n_layers).map(|_| one()).collect(),
+            len,
+            dh: config.head_dim(),
+        }
+    }
+
+    /// Stores one position's keys and values (each kv heads x head dim).
+    fn store(&mut self, layer: usize, seq: usize, pos: usize, k: &[f32], v: &[f32]) {
+        let dh = self.dh;
+        for (h, (kh, vh)) in k.chunks_exact(dh).zip(v.chunks_exact(dh)).enumerate() {
+            let at = (h * self.len + pos) * dh;
+            self.k[layer][seq][at..at + dh].copy_from_slice(kh);
+            self.v[layer][seq][at..at + dh].copy_from_slice(vh);
         }
     }
 }
@@ -178,6 +194,8 @@ fn erf32(x: f32) -> f32 {
 struct Heads {
     q: usize,
     kv: usize,
+    /// Distance between two kv heads' keys (or values) in the cache.
+    stride: usize,
 }
 
 /// One query row against one sequence's cached keys and values (`n` positions), all heads:
@@ -232,7 +250,6 @@ fn attend_heads<const DH: usize>(
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let d = heads.kv * DH;
     let group = heads.q / heads.kv;
     let scale = 1.0 / (DH as f32).sqrt();
     for hi in 0..heads.q {
@@ -245,7 +262,7 @@ fn attend_heads<const DH: usize>(
             let mut acc = [[0f32; 8]; 8];
             for c in 0..DH / 8 {
                 for (t, a) in acc.iter_mut().enumerate() {
-                    let at = (b * 8 + t) * d + kh * DH + c * 8;
+                    let at = kh * heads.stride + (b * 8 + t) * DH + c * 8;
                     let k: &[f32; 8] = ks[at..at + 8].try_into().expect("eight lanes");
                     for l in 0..8 {
                         a[l] += qh[c * 8 + l] * k[l];
@@ -257,17 +274,15 @@ fn attend_heads<const DH: usize>(
             }
         }
         for (j, s) in scores.iter_mut().enumerate().skip(n8) {
-            let k: &[f32; DH] = ks[j * d + kh * DH..j * d + (kh + 1) * DH]
-                .try_into()
-                .expect("head size");
+            let at = kh * heads.stride + j * DH;
+            let k: &[f32; DH] = ks[at..at + DH].try_into().expect("head size");
             *s = dot(qh, k) * scale;
         }
         softmax_in_place(scores);
         let mut acc = [0f32; DH];
         for (j, w) in scores.iter().enumerate() {
-            let v: &[f32; DH] = vs[j * d + kh * DH..j * d + (kh + 1) * DH]
-                .try_into()
-                .expect("head size");
+            let at = kh * heads.stride + j * DH;
+            let v: &[f32; DH] = vs[at..at + DH].try_into().expect("head size");
             for (a, vv) in acc.iter_mut().zip(v) {
                 *a += w * vv;
             }
@@ -285,22 +300,20 @@ fn attend_heads_any(
     out: &mut [f32],
 ) {
     let dh = q.len() / heads.q;
-    let d = heads.kv * dh;
     let group = heads.q / heads.kv;
     let scale = 1.0 / (dh as f32).sqrt();
     for hi in 0..heads.q {
         let qh = &q[hi * dh..(hi + 1) * dh];
         let kh = hi / group;
         for (j, s) in scores.iter_mut().enumerate() {
-            *s = dot(qh, &ks[j * d + kh * dh..j * d + (kh + 1) * dh]) * scale;
+            let at = kh * heads.stride + j * dh;
+            *s = dot(qh, &ks[at..at + dh]) * scale;
         }
         softmax_in_place(scores);
         let oh = &mut out[hi * dh..(hi + 1) * dh];
         for (j, w) in scores.iter().enumerate() {
-            for (o, vv) in oh
-                .iter_mut()
-                .zip(&vs[j * d + kh * dh..j * d + (kh + 1) * dh])
-            {
+            let at = kh * heads.stride + j * dh;
+            for (o, vv) in oh.iter_mut().zip(&vs[at..at + dh]) {
                 *o += w * vv;
             }
         }
@@ -437,7 +450,8 @@ impl Decoder {
     fn attend_rows(
         &self,
         (qs, stride): (&[f32], usize),
-        (kc, vc): (&[Vec<f32>], &[Vec<f32>]),
+        cache: &KvCache,
+        layer: usize,
         seq: &[usize],
         pos: &[usize],
     ) -> Vec<f32> {
@@ -446,7 +460,9 @@ impl Decoder {
         let heads = Heads {
             q: c.n_heads,
             kv: c.kv_heads(),
+            stride: cache.len * cache.dh,
         };
+        let (kc, vc) = (&cache.k[layer], &cache.v[layer]);
         let mut att = vec![0f32; seq.len() * width];
         let one_row = |(r, out): (usize, &mut [f32])| {
             let q = &qs[r * stride..r * stride + width];
@@ -480,14 +496,10 @@ impl Decoder {
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln1, c.ln_eps);
             let qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1);
-            for r in 0..rows {
-                let at = pos[r] * d;
-                cache.k[li][seq[r]][at..at + d]
-                    .copy_from_slice(&qkv[r * 3 * d + d..r * 3 * d + 2 * d]);
-                cache.v[li][seq[r]][at..at + d]
-                    .copy_from_slice(&qkv[r * 3 * d + 2 * d..r * 3 * d + 3 * d]);
+            for (r, row) in qkv.chunks_exact(3 * d).enumerate() {
+                cache.store(li, seq[r], pos[r], &row[d..2 * d], &row[2 * d..]);
             }
-            let att = self.attend_rows((&qkv, 3 * d), (&cache.k[li], &cache.v[li]), seq, pos);
+            let att = self.attend_rows((&qkv, 3 * d), cache, li, seq, pos);
             let proj = linear(&att, rows, &l.proj.0, &l.proj.1);
             x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
@@ -521,11 +533,9 @@ impl Decoder {
             for (r, row) in qkv.chunks_mut(width).enumerate() {
                 let (cs, sn) = (&cos[r * dh..(r + 1) * dh], &sin[r * dh..(r + 1) * dh]);
                 rotate(&mut row[..qd + kvd], dh, cs, sn);
-                let at = pos[r] * kvd;
-                cache.k[li][seq[r]][at..at + kvd].copy_from_slice(&row[qd..qd + kvd]);
-                cache.v[li][seq[r]][at..at + kvd].copy_from_slice(&row[qd + kvd..]);
+                cache.store(li, seq[r], pos[r], &row[qd..qd + kvd], &row[qd + kvd..]);
             }
-            let att = self.attend_rows((&qkv, width), (&cache.k[li], &cache.v[li]), seq, pos);
+            let att = self.attend_rows((&qkv, width), cache, li, seq, pos);
             let o = linear(&att, rows, &l.o, &[]);
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
