@@ -25,6 +25,14 @@ fn draw(app: &App, w: u16, h: u16) -> String {
     format!("{}", t.backend())
 }
 
+/// A DB at `dir/name` holding the bundled sample data.
+fn seeded_db(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut store = Store::open(&path).unwrap();
+    kibble::commands::seed_sample_data(&mut store).unwrap();
+    path
+}
+
 fn app_for(path: &Path) -> App {
     let mut cfg = AppConfig::new("tester");
     cfg.db_label = "test.db".into();
@@ -182,11 +190,7 @@ fn scores_histogram_and_length_bias() {
 #[test]
 fn training_started_from_the_train_screen_by_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("e2e.db");
-    {
-        let mut store = Store::open(&path).unwrap();
-        kibble::commands::seed_sample_data(&mut store).unwrap();
-    }
+    let path = seeded_db(dir.path(), "e2e.db");
     let mut app = app_for(&path);
     // One epoch to keep the test short: the epochs field is the second one.
     press(&mut app, "f2 j left left left left left enter");
@@ -220,11 +224,7 @@ fn training_started_from_the_train_screen_by_keys() {
 #[test]
 fn quitting_during_a_run_asks_once_then_cancels_it_and_waits() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("quit.db");
-    {
-        let mut store = Store::open(&path).unwrap();
-        kibble::commands::seed_sample_data(&mut store).unwrap();
-    }
+    let path = seeded_db(dir.path(), "quit.db");
     let mut app = app_for(&path);
     press(&mut app, "f2 enter");
     assert!(app.status.contains("training started"), "{}", app.status);
