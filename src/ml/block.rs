@@ -24,7 +24,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use super::gemm::{self, View};
-use super::ops::{contiguous, gelu_f32, FusedAttention};
+use super::ops::{contiguous, gelu_f32, gelu_in_place_with_slope, FusedAttention};
 
 /// Gradients of weights that fused ops computed, waiting for [`backward`] to collect them.
 static SIDE_GRADS: Mutex<Option<HashMap<TensorId, Tensor>>> = Mutex::new(None);
@@ -97,12 +97,13 @@ struct Saved {
     stats1: Vec<[f32; 2]>,
     y1: Vec<f32>,  // LayerNorm 1 output (n, d)
     qkv: Vec<f32>, // (n, 3d)
+    probs: Vec<f32>, // attention weights (batch * heads blocks of seq x seq)
     att: Vec<f32>, // attention output (n, d)
     mid: Vec<f32>, // x + projection (n, d)
     stats2: Vec<[f32; 2]>,
     y2: Vec<f32>, // LayerNorm 2 output (n, d)
-    h: Vec<f32>,  // fc1 output before GELU (n, ff)
-    g: Vec<f32>,  // after GELU (n, ff)
+    slope: Vec<f32>, // GELU's derivative at the fc1 output (n, ff)
+    g: Vec<f32>,     // after GELU (n, ff)
 }
 
 pub(crate) struct FusedBlock {
@@ -147,22 +148,28 @@ impl FusedBlock {
 
         let (y1, stats1) = layer_norm(x, w.get(0)?, w.get(1)?, self.eps);
         let qkv = linear(&y1, w.get(2)?, w.get(3)?, None, d, d3);
-        let att = self.attention.forward(&qkv, mask, d3);
+        let (att, probs) = self.attention.forward_keeping(&qkv, mask, d3, self.train);
         let mid = linear(&att, w.get(4)?, w.get(5)?, Some(x), d, d);
         let (y2, stats2) = layer_norm(&mid, w.get(6)?, w.get(7)?, self.eps);
-        let h = linear(&y2, w.get(8)?, w.get(9)?, None, d, ff);
-        let g = gelu_f32(&h, None);
+        let mut h = linear(&y2, w.get(8)?, w.get(9)?, None, d, ff);
+        let (g, slope) = if self.train {
+            let slope = gelu_in_place_with_slope(&mut h);
+            (h, slope)
+        } else {
+            (gelu_f32(&h, None), Vec::new())
+        };
         let out = linear(&g, w.get(10)?, w.get(11)?, Some(&mid), ff, d);
         debug_assert_eq!(out.len(), n * d);
         let saved = self.train.then_some(Saved {
             stats1,
             y1,
             qkv,
+            probs,
             att,
             mid,
             stats2,
             y2,
-            h,
+            slope,
             g,
         });
         Ok((out, saved))
@@ -186,8 +193,10 @@ impl FusedBlock {
         let d_fc2_w = gemm::product(rows(dy, d).t(), rows(&s.g, ff));
         let d_fc2_b = col_sums(dy, d);
         let dg = gemm::product(rows(dy, d), weight(10, d, ff)?);
-        let dh = gelu_f32(&s.h, Some(&dg));
-        drop(dg);
+        let mut dh = dg;
+        dh.par_chunks_mut(16 * 1024)
+            .zip(s.slope.par_chunks(16 * 1024))
+            .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, s)| *d *= s));
         // h = y2 W1^T + b1
         let d_fc1_w = gemm::product(rows(&dh, ff).t(), rows(&s.y2, d));
         let d_fc1_b = col_sums(&dh, ff);
@@ -200,7 +209,7 @@ impl FusedBlock {
         let d_proj_w = gemm::product(rows(&dmid, d).t(), rows(&s.att, d));
         let d_proj_b = col_sums(&dmid, d);
         let datt = gemm::product(rows(&dmid, d), weight(4, d, d)?);
-        let dqkv = self.attention.backward(&s.qkv, mask, &datt, d3);
+        let dqkv = self.attention.backward(&s.qkv, mask, &datt, d3, &s.probs);
         drop(datt);
         // qkv = y1 Wqkv^T + bqkv
         let d_qkv_w = gemm::product(rows(&dqkv, d3).t(), rows(&s.y1, d));
@@ -477,3 +486,4 @@ mod tests {
         );
     }
 }
+

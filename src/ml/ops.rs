@@ -40,13 +40,21 @@ macro_rules! float_kernel {
 pub(crate) fn exp_f32(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
     let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    f32::from_bits(((k as i32 + 127) << 23) as u32) * p
+    // k sits in the low mantissa bits of `shifted`: integer adds and a shift give 2^k, where
+    // `k as i32` compiled to one scalar conversion per lane and kept loops from vectorising.
+    let two_k = shifted
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127)
+        << 23;
+    f32::from_bits(two_k) * p
 }
 
 /// The exponential the kernels use: `exp_f32` for f32 (training), libm for f64 (the
@@ -621,6 +629,45 @@ pub(crate) fn gelu_f32(x: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
             .for_each(|(o, (xs, gs))| gelu_chunk(o, xs, Some(gs))),
     }
     out
+}
+
+/// GELU in place, returning its slope `Phi(x) + x phi(x)` at the old values, for a training
+/// forward pass: the backward pass is then one multiply, with no erf or exp (it was 4 % of a
+/// step). In place and into an unzeroed buffer, because this pass is bound by memory.
+pub(crate) fn gelu_in_place_with_slope(x: &mut [f32]) -> Vec<f32> {
+    const CHUNK: usize = 16 * 1024;
+    let mut slope = Vec::with_capacity(x.len());
+    slope.spare_capacity_mut()[..x.len()]
+        .par_chunks_mut(CHUNK)
+        .zip(x.par_chunks_mut(CHUNK))
+        .for_each(|(s, xs)| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { gelu_with_slope_avx2(xs, s) };
+            }
+            gelu_with_slope_body(xs, s)
+        });
+    // SAFETY: every element was written above (the chunks cover all of x.len()).
+    unsafe { slope.set_len(x.len()) };
+    slope
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_with_slope_avx2(x: &mut [f32], slope: &mut [std::mem::MaybeUninit<f32>]) {
+    gelu_with_slope_body(x, slope)
+}
+
+#[inline(always)]
+fn gelu_with_slope_body(x: &mut [f32], slope: &mut [std::mem::MaybeUninit<f32>]) {
+    for (v, s) in x.iter_mut().zip(slope.iter_mut()) {
+        let phi = phi_f32(*v);
+        s.write(phi + *v * 0.398_942_3 * exp_f32(-0.5 * *v * *v));
+        *v *= phi;
+    }
 }
 
 /// GELU (or its gradient times `g`) of one chunk, eight lanes wide where the CPU has AVX2.
@@ -1229,15 +1276,16 @@ impl FusedAttention {
         (self.batch, self.seq, self.heads, d, d / self.heads)
     }
 
-    /// Pointers to the q, k, v blocks of one (batch, head) task and its attention weights
-    /// P = softmax(scale * Q K^T) over real keys, (seq x seq).
+    /// Pointers to the q, k, v blocks of one (batch, head) task, and its attention weights
+    /// P = softmax(scale * Q K^T) over real keys (seq x seq) written into `p`.
     fn probabilities<T: 'static + FastExp>(
         &self,
         qkv: &[T],
         mask: &[T],
         cols3: usize,
         task: usize,
-    ) -> ([*const T; 3], Vec<T>) {
+        p: &mut [T],
+    ) -> [*const T; 3] {
         let (_, t, h, d, dh) = self.dims(cols3);
         let (bi, hi) = (task / h, task % h);
         let base = bi * t * cols3 + hi * dh;
@@ -1247,7 +1295,7 @@ impl FusedAttention {
             qkv[base + 2 * d..].as_ptr(),
         ];
         let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
-        let mut p = vec![T::zero(); t * t];
+        assert_eq!(p.len(), t * t, "attention weights of one task");
         // SAFETY: q and k rows of this task lie inside qkv (row stride cols3, dh columns each).
         unsafe {
             mm(
@@ -1264,8 +1312,8 @@ impl FusedAttention {
                 cols3,
             )
         };
-        softmax_in_place(&mut p, &mask[bi * t..(bi + 1) * t], t, scale, self.causal);
-        (qkv_ptrs, p)
+        softmax_in_place(p, &mask[bi * t..(bi + 1) * t], t, scale, self.causal);
+        qkv_ptrs
     }
 
     pub(crate) fn forward<T: 'static + FastExp + Send + Sync>(
@@ -1274,12 +1322,34 @@ impl FusedAttention {
         mask: &[T],
         cols3: usize,
     ) -> Vec<T> {
+        self.forward_keeping(qkv, mask, cols3, false).0
+    }
+
+    /// The output and, with `keep`, every task's attention weights (batch * heads blocks of
+    /// seq x seq) for `backward`, which then need not recompute them (a sixth of its work).
+    pub(crate) fn forward_keeping<T: 'static + FastExp + Send + Sync>(
+        &self,
+        qkv: &[T],
+        mask: &[T],
+        cols3: usize,
+        keep: bool,
+    ) -> (Vec<T>, Vec<T>) {
         let (b, t, h, d, dh) = self.dims(cols3);
         let mut out = vec![T::zero(); b * t * d];
+        let mut kept = vec![T::zero(); if keep { b * h * t * t } else { 0 }];
         let dst = SharedMut(out.as_mut_ptr());
+        let kept_ptr = SharedMut(kept.as_mut_ptr());
         (0..b * h).into_par_iter().for_each(|task| {
             let (bi, hi) = (task / h, task % h);
-            let ([_, _, v], s) = self.probabilities(qkv, mask, cols3, task);
+            let mut own = Vec::new();
+            let p: &mut [T] = if keep {
+                // SAFETY: each task takes its own t x t block of `kept`.
+                unsafe { std::slice::from_raw_parts_mut(kept_ptr.ptr().add(task * t * t), t * t) }
+            } else {
+                own.resize(t * t, T::zero());
+                &mut own
+            };
+            let [_, _, v] = self.probabilities(qkv, mask, cols3, task, p);
             // SAFETY: each task writes only its own (batch, head) block of `out`.
             unsafe {
                 mm(
@@ -1288,7 +1358,7 @@ impl FusedAttention {
                     t,
                     dst.ptr().add(bi * t * d + hi * dh),
                     d,
-                    s.as_ptr(),
+                    p.as_ptr(),
                     t,
                     1,
                     v,
@@ -1297,24 +1367,36 @@ impl FusedAttention {
                 );
             }
         });
-        out
+        (out, kept)
     }
 
+    /// The gradient of `qkv`. `kept`: the weights `forward_keeping` kept, or empty to
+    /// recompute them.
     pub(crate) fn backward<T: 'static + FastExp + Send + Sync>(
         &self,
         qkv: &[T],
         mask: &[T],
         dout: &[T],
         cols3: usize,
+        kept: &[T],
     ) -> Vec<T> {
         let (b, t, h, d, dh) = self.dims(cols3);
+        assert!(kept.is_empty() || kept.len() == b * h * t * t, "kept attention weights");
         let mut dqkv = vec![T::zero(); b * t * cols3];
         let dst = SharedMut(dqkv.as_mut_ptr());
         let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
         (0..b * h).into_par_iter().for_each(|task| {
             let (bi, hi) = (task / h, task % h);
             let base = bi * t * cols3 + hi * dh;
-            let ([q, k, v], p) = self.probabilities(qkv, mask, cols3, task);
+            let mut own = Vec::new();
+            let (q, k, v, p) = if kept.is_empty() {
+                own.resize(t * t, T::zero());
+                let [q, k, v] = self.probabilities(qkv, mask, cols3, task, &mut own);
+                (q, k, v, &own[..])
+            } else {
+                let ptr = |i: usize| qkv[base + i * d..].as_ptr();
+                (ptr(0), ptr(1), ptr(2), &kept[task * t * t..][..t * t])
+            };
             let dout = dout[bi * t * d + hi * dh..].as_ptr();
             let mut dp = vec![T::zero(); t * t];
             // SAFETY: the q, k and v gradient blocks of one (batch, head) are disjoint from other tasks'.
@@ -1395,7 +1477,7 @@ impl candle_core::CustomOp3 for AttentionBwd {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (_, cols3) = l1.shape().dims2()?;
-        let out = float_kernel!("attention-bwd", (s1, l1) => x, (s2, l2) => m, (s3, l3) => g; self.inner.backward(x, m, g, cols3));
+        let out = float_kernel!("attention-bwd", (s1, l1) => x, (s2, l2) => m, (s3, l3) => g; self.inner.backward(x, m, g, cols3, &[]));
         Ok((out, l1.shape().clone()))
     }
 }

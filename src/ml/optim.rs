@@ -60,6 +60,12 @@ impl AdamW {
 
     /// One update with learning rate `lr` (the schedule's value for this step).
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
+        self.step_scaled(grads, lr, 1.0)
+    }
+
+    /// `step` with every gradient multiplied by `grad_scale` first (gradient clipping),
+    /// without a scaled copy of the gradients.
+    pub fn step_scaled(&mut self, grads: &GradStore, lr: f64, grad_scale: f64) -> Result<()> {
         self.step += 1;
         let c = self.config;
         let t = self.step as i32;
@@ -77,6 +83,7 @@ impl AdamW {
                     &Moment {
                         beta: c.beta1,
                         square: false,
+                        scale: grad_scale as f32,
                     },
                 )?;
                 self.v[i].inplace_op2(
@@ -84,6 +91,7 @@ impl AdamW {
                     &Moment {
                         beta: c.beta2,
                         square: true,
+                        scale: grad_scale as f32,
                     },
                 )?;
                 let update = Update {
@@ -96,6 +104,7 @@ impl AdamW {
                 p.inplace_op3(&self.m[i], &self.v[i], &update)?;
                 continue;
             }
+            let g = &(g * grad_scale)?;
             let m = ((&self.m[i] * c.beta1)? + (g * (1.0 - c.beta1))?)?;
             let v = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
@@ -156,10 +165,11 @@ fn contiguous_f32_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [
     }
 }
 
-/// `m = beta m + (1 - beta) g` (or `g^2`), in place.
+/// `m = beta m + (1 - beta) g` (or `g^2`), in place, for `g` = gradient x `scale`.
 struct Moment {
     beta: f64,
     square: bool,
+    scale: f32,
 }
 
 impl InplaceOp2 for Moment {
@@ -183,11 +193,12 @@ impl InplaceOp2 for Moment {
             );
         }
         let (keep, take) = (self.beta as f32, (1.0 - self.beta) as f32);
-        let square = self.square;
+        let (square, scale) = (self.square, self.scale);
         m.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .for_each(|(m, g)| {
                 for (m, &g) in m.iter_mut().zip(g) {
+                    let g = g * scale;
                     let g = if square { g * g } else { g };
                     *m = keep * *m + take * g;
                 }
@@ -276,8 +287,8 @@ pub fn descend(
             value: loss_v,
         });
     }
-    let mut grads = super::block::backward(loss, vars)?;
-    let grad_norm = clip_grad_norm(&mut grads, vars, clip_norm)?;
+    let grads = super::block::backward(loss, vars)?;
+    let grad_norm = grad_norm(&grads, vars)?;
     if !grad_norm.is_finite() {
         return Err(TrainError::NotFinite {
             step,
@@ -285,25 +296,52 @@ pub fn descend(
             value: grad_norm,
         });
     }
-    opt.step(&grads, lr)?;
+    opt.step_scaled(&grads, lr, clip_scale(grad_norm, clip_norm))?;
     Ok((loss_v, grad_norm))
+}
+
+/// The global L2 norm of the gradients of `vars`. CPU f32 gradients are summed in parallel,
+/// in f64, in fixed chunks added in order (the same result whatever the thread count).
+pub fn grad_norm(grads: &GradStore, vars: &[(String, Var)]) -> Result<f64> {
+    let mut sq = 0f64;
+    for (_, v) in vars {
+        let Some(g) = grads.get(v.as_tensor()) else {
+            continue;
+        };
+        let (storage, layout) = g.storage_and_layout();
+        sq += match &*storage {
+            candle_core::Storage::Cpu(CpuStorage::F32(data)) if layout.is_contiguous() => {
+                let data = super::ops::contiguous(data, layout, "gradient")?;
+                let partials: Vec<f64> = data
+                    .par_chunks(CHUNK)
+                    .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum())
+                    .collect();
+                partials.iter().sum()
+            }
+            _ => {
+                drop(storage);
+                g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?
+            }
+        };
+    }
+    Ok(sq.sqrt())
+}
+
+/// The factor that brings a gradient norm down to `max_norm` (1 when it is below, or when
+/// clipping is off).
+fn clip_scale(norm: f64, max_norm: f64) -> f64 {
+    if norm.is_finite() && norm > max_norm && max_norm > 0.0 {
+        max_norm / (norm + 1e-6)
+    } else {
+        1.0
+    }
 }
 
 /// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm before.
 pub fn clip_grad_norm(grads: &mut GradStore, vars: &[(String, Var)], max_norm: f64) -> Result<f64> {
-    let mut sq = 0f64;
-    for (_, v) in vars {
-        if let Some(g) = grads.get(v.as_tensor()) {
-            sq += g
-                .sqr()?
-                .sum_all()?
-                .to_dtype(candle_core::DType::F64)?
-                .to_scalar::<f64>()?;
-        }
-    }
-    let norm = sq.sqrt();
-    if norm.is_finite() && norm > max_norm && max_norm > 0.0 {
-        let scale = max_norm / (norm + 1e-6);
+    let norm = grad_norm(grads, vars)?;
+    let scale = clip_scale(norm, max_norm);
+    if scale != 1.0 {
         for (_, v) in vars {
             if let Some(g) = grads.remove(v.as_tensor()) {
                 grads.insert(v.as_tensor(), (g * scale)?);
