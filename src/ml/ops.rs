@@ -1226,6 +1226,24 @@ unsafe fn mm<T: 'static + Float>(
     rhs_rs: usize,
     rhs_cs: usize,
 ) {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && m * n * k > 0 {
+        // Our kernel for f32 (training); the `gemm` crate for f64 (the gradient checks).
+        let view = |p: *const T, rows: usize, cols: usize, rs: usize, cs: usize| {
+            let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+            super::gemm::View {
+                data: std::slice::from_raw_parts(p as *const f32, len),
+                rows,
+                cols,
+                rs,
+                cs,
+            }
+        };
+        let (a, b) = (
+            view(lhs, m, k, lhs_rs, lhs_cs),
+            view(rhs, k, n, rhs_rs, rhs_cs),
+        );
+        return super::gemm::matmul_serial(a, b, dst as *mut f32, dst_rs, false);
+    }
     gemm::gemm(
         m,
         n,
