@@ -190,6 +190,20 @@ fn sum8<T: Float>(xs: &[T]) -> T {
     acc.iter().fold(rest, |a, &x| a + x)
 }
 
+/// `sum_i a_i b_i` with eight running totals (one total is a chain of dependent adds that
+/// does not vectorise).
+fn dot8<T: Float>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest = (ca.remainder().iter().zip(cb.remainder())).fold(T::zero(), |s, (&x, &y)| s + x * y);
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] = acc[l] + x[l] * y[l];
+        }
+    }
+    acc.iter().fold(rest, |s, &v| s + v)
+}
+
 /// `sum_i e^(x_i - shift)` with eight running totals.
 #[inline(always)]
 fn sum_exp<T: FastExp>(xs: &[T], shift: T) -> T {
@@ -1400,7 +1414,9 @@ impl FusedAttention {
     ) -> Vec<T> {
         let (b, t, h, d, dh) = self.dims(cols3);
         assert!(kept.is_empty() || kept.len() == b * h * t * t, "kept attention weights");
-        let mut dqkv = vec![T::zero(); b * t * cols3];
+        // Not zeroed first: the tasks' products write every element (each task its q, k and
+        // v gradient blocks, which together tile the buffer).
+        let mut dqkv: Vec<T> = Vec::with_capacity(b * t * cols3);
         let dst = SharedMut(dqkv.as_mut_ptr());
         let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
         (0..b * h).into_par_iter().for_each(|task| {
@@ -1423,10 +1439,7 @@ impl FusedAttention {
                 mm(t, t, dh, dp.as_mut_ptr(), t, dout, d, 1, v, 1, cols3);
                 // dS = scale * P * (dP - rowsum(dP * P))
                 for (pr, dr) in p.chunks(t).zip(dp.chunks_mut(t)) {
-                    let dot = pr
-                        .iter()
-                        .zip(dr.iter())
-                        .fold(T::zero(), |a, (x, y)| a + *x * *y);
+                    let dot = dot8(pr, dr);
                     for (x, y) in pr.iter().zip(dr.iter_mut()) {
                         *y = scale * *x * (*y - dot);
                     }
@@ -1439,6 +1452,8 @@ impl FusedAttention {
                 mm(t, dh, t, dv, cols3, p.as_ptr(), 1, t, dout, d, 1); // dV = P^T dO
             }
         });
+        // SAFETY: every element was written above.
+        unsafe { dqkv.set_len(b * t * cols3) };
         dqkv
     }
 }
