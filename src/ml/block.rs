@@ -95,13 +95,13 @@ impl<'a> Slices<'a> {
 /// Activations the backward pass needs (`n` rows).
 struct Saved {
     stats1: Vec<[f32; 2]>,
-    y1: Vec<f32>,  // LayerNorm 1 output (n, d)
-    qkv: Vec<f32>, // (n, 3d)
+    y1: Vec<f32>,    // LayerNorm 1 output (n, d)
+    qkv: Vec<f32>,   // (n, 3d)
     probs: Vec<f32>, // attention weights (batch * heads blocks of seq x seq)
-    att: Vec<f32>, // attention output (n, d)
-    mid: Vec<f32>, // x + projection (n, d)
+    att: Vec<f32>,   // attention output (n, d)
+    mid: Vec<f32>,   // x + projection (n, d)
     stats2: Vec<[f32; 2]>,
-    y2: Vec<f32>, // LayerNorm 2 output (n, d)
+    y2: Vec<f32>,    // LayerNorm 2 output (n, d)
     slope: Vec<f32>, // GELU's derivative at the fc1 output (n, ff)
     g: Vec<f32>,     // after GELU (n, ff)
 }
@@ -486,4 +486,3 @@ mod tests {
         );
     }
 }
-

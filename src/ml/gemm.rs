@@ -93,14 +93,7 @@ pub fn product(a: View, b: View) -> Vec<f32> {
 
 /// SAFETY (callers): `c` points at m rows of `ldc` writable elements, the first n of each
 /// initialised if `accumulate`.
-unsafe fn matmul_into(
-    a: View,
-    b: View,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-    serial: bool,
-) {
+unsafe fn matmul_into(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool, serial: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(
         b.rows, k,

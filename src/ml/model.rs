@@ -9,7 +9,10 @@ use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use super::block::FusedBlock;
-use super::ops::{attention, bias_add, causal_attention, gelu, layer_norm, matmul, FusedAttention};
+use super::ops::{
+    attention, bias_add, causal_attention, gelu, layer_norm, masked_mean_pool, matmul, normalize,
+    FusedAttention,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -541,7 +544,10 @@ impl RewardModel {
                 for blk in blocks {
                     x = blk.forward(&x, &batch.mask, b, t, c.n_heads, false)?;
                 }
-                ln_f.forward(&x)?
+                // The mean of LayerNorm's outputs is LayerNorm's affine map of the mean of its
+                // normalised rows: pooling first applies the affine map to b rows, not b*t.
+                let pooled = masked_mean_pool(&normalize(&x, ln_f.eps)?, &batch.mask)?;
+                return pooled.broadcast_mul(&ln_f.w)?.broadcast_add(&ln_f.b);
             }
             Body::Bert {
                 tok,
@@ -574,12 +580,7 @@ impl RewardModel {
                 x
             }
         };
-        // Masked mean pool: (b*t, d) -> (b, d)
-        let m = batch.mask.reshape((b, t, 1))?;
-        let x = x.reshape((b, t, c.d_model))?;
-        let summed = x.broadcast_mul(&m)?.sum(1)?;
-        let count = m.sum(1)?.clamp(1.0, f64::MAX)?;
-        summed.broadcast_div(&count)
+        masked_mean_pool(&x, &batch.mask)
     }
 
     /// The same weights as plain tensors: a forward pass through it builds no gradient graph,

@@ -367,18 +367,137 @@ impl CustomOp2 for NormalizeBwd {
     }
 }
 
+/// LayerNorm over the last dimension without weight and bias, differentiable.
+pub fn normalize(x: &Tensor, eps: f64) -> Result<Tensor> {
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        return x.contiguous()?.apply_op1(Normalize { eps });
+    }
+    let n = x.dim(D::Minus1)? as f64;
+    let mean = (x.sum_keepdim(D::Minus1)? / n)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = (xc.sqr()?.sum_keepdim(D::Minus1)? / n)?;
+    xc.broadcast_div(&(var + eps)?.sqrt()?)
+}
+
+/// The mean of each sequence's real tokens: `x` (batch*seq, d), `mask` (batch, seq) ->
+/// (batch, d); a sequence with no real token pools to zeros. One pass each way, in parallel
+/// over sequences (the broadcast multiply, sum and divide it replaces, and their backward
+/// passes, ran single-threaded).
+pub fn masked_mean_pool(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let (b, t) = mask.dims2()?;
+    let d = x.dim(D::Minus1)?;
+    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+        return x
+            .contiguous()?
+            .apply_op2(&mask.to_dtype(x.dtype())?.contiguous()?, MeanPool);
+    }
+    let m = mask.to_dtype(x.dtype())?.reshape((b, t, 1))?;
+    let summed = x.reshape((b, t, d))?.broadcast_mul(&m)?.sum(1)?;
+    summed.broadcast_div(&m.sum(1)?.clamp(1.0, f64::MAX)?)
+}
+
+struct MeanPool;
+
+/// Each sequence's pooling weights: mask / max(real tokens, 1).
+fn pool_weights<T: Float>(mask: &[T]) -> Vec<T> {
+    let count = mask.iter().fold(T::zero(), |a, &m| a + m).max(T::one());
+    mask.iter().map(|&m| m / count).collect()
+}
+
+fn mean_pool_rows<T: Float + Send + Sync>(x: &[T], mask: &[T], t: usize) -> Vec<T> {
+    let b = mask.len() / t;
+    let d = x.len() / (b * t).max(1);
+    let mut out = vec![T::zero(); b * d];
+    out.par_chunks_mut(d.max(1)).enumerate().for_each(|(i, o)| {
+        let w = pool_weights(&mask[i * t..(i + 1) * t]);
+        for (j, &wj) in w.iter().enumerate() {
+            if wj != T::zero() {
+                for (o, &v) in o.iter_mut().zip(&x[(i * t + j) * d..(i * t + j + 1) * d]) {
+                    *o = *o + wj * v;
+                }
+            }
+        }
+    });
+    out
+}
+
+fn mean_pool_bwd_rows<T: Float + Send + Sync>(g: &[T], mask: &[T], t: usize) -> Vec<T> {
+    let b = mask.len() / t;
+    let d = g.len() / b.max(1);
+    let mut dx = vec![T::zero(); b * t * d];
+    dx.par_chunks_mut((t * d).max(1))
+        .enumerate()
+        .for_each(|(i, dxs)| {
+            let w = pool_weights(&mask[i * t..(i + 1) * t]);
+            let gi = &g[i * d..(i + 1) * d];
+            for (row, &wj) in dxs.chunks_mut(d.max(1)).zip(&w) {
+                for (o, &gv) in row.iter_mut().zip(gi) {
+                    *o = wj * gv;
+                }
+            }
+        });
+    dx
+}
+
+impl CustomOp2 for MeanPool {
+    fn name(&self) -> &'static str {
+        "kibble-mean-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, d) = l1.shape().dims2()?;
+        let (b, t) = l2.shape().dims2()?;
+        if l1.shape().dims()[0] != b * t {
+            candle_core::bail!("mean pool: {:?} rows for a {b} x {t} mask", l1.shape());
+        }
+        let out = float_kernel!("mean-pool", (s1, l1) => x, (s2, l2) => m; mean_pool_rows(x, m, t));
+        Ok((out, Shape::from_dims(&[b, d])))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        mask: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dx = grad.contiguous()?.apply_op2_no_bwd(mask, &MeanPoolBwd)?;
+        Ok((Some(dx), None))
+    }
+}
+
+struct MeanPoolBwd;
+
+impl CustomOp2 for MeanPoolBwd {
+    fn name(&self) -> &'static str {
+        "kibble-mean-pool-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, d) = l1.shape().dims2()?;
+        let (b, t) = l2.shape().dims2()?;
+        let out = float_kernel!("mean-pool-bwd", (s1, l1) => g, (s2, l2) => m; mean_pool_bwd_rows(g, m, t));
+        Ok((out, Shape::from_dims(&[b * t, d])))
+    }
+}
+
 /// LayerNorm over the last dimension with weight and bias, differentiable.
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-    let xhat = if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
-        x.contiguous()?.apply_op1(Normalize { eps })?
-    } else {
-        let n = x.dim(D::Minus1)? as f64;
-        let mean = (x.sum_keepdim(D::Minus1)? / n)?;
-        let xc = x.broadcast_sub(&mean)?;
-        let var = (xc.sqr()?.sum_keepdim(D::Minus1)? / n)?;
-        xc.broadcast_div(&(var + eps)?.sqrt()?)?
-    };
-    xhat.broadcast_mul(weight)?.broadcast_add(bias)
+    normalize(x, eps)?
+        .broadcast_mul(weight)?
+        .broadcast_add(bias)
 }
 
 #[cfg(test)]
@@ -1017,6 +1136,29 @@ mod fused_tests {
         }
     }
 
+    /// Three sequences of three tokens: full, padded, and with no real token at all.
+    #[test]
+    fn masked_mean_pool_matches_the_composed_ops_and_finite_differences() {
+        let dev = Device::Cpu;
+        let mask = Tensor::new(&[[1f64, 1., 1.], [1., 0., 0.], [0., 0., 0.]], &dev).unwrap();
+        let x0: Vec<f64> = (0..18).map(|i| (i as f64 * 0.37).cos()).collect();
+        let x = Tensor::from_vec(x0.clone(), (9, 2), &dev).unwrap();
+        let pooled: Vec<Vec<f64>> = masked_mean_pool(&x, &mask).unwrap().to_vec2().unwrap();
+        assert_eq!(
+            pooled[1],
+            vec![x0[6], x0[7]],
+            "one real token pools to itself"
+        );
+        assert_eq!(pooled[2], vec![0.0, 0.0], "no real token pools to zeros");
+        let want = (x0[0] + x0[2] + x0[4]) / 3.0;
+        assert!((pooled[0][0] - want).abs() < 1e-12);
+        grad_check(
+            |x| masked_mean_pool(x, &mask)?.broadcast_mul(&w(2))?.sum_all(),
+            x0,
+            &[9, 2],
+        );
+    }
+
     #[test]
     fn matmul_and_its_gradients_match_candle_for_strided_inputs() {
         let dev = Device::Cpu;
@@ -1413,7 +1555,10 @@ impl FusedAttention {
         kept: &[T],
     ) -> Vec<T> {
         let (b, t, h, d, dh) = self.dims(cols3);
-        assert!(kept.is_empty() || kept.len() == b * h * t * t, "kept attention weights");
+        assert!(
+            kept.is_empty() || kept.len() == b * h * t * t,
+            "kept attention weights"
+        );
         // Not zeroed first: the tasks' products write every element (each task its q, k and
         // v gradient blocks, which together tile the buffer).
         let mut dqkv: Vec<T> = Vec::with_capacity(b * t * cols3);

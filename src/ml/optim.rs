@@ -320,7 +320,10 @@ pub fn grad_norm(grads: &GradStore, vars: &[(String, Var)]) -> Result<f64> {
             }
             _ => {
                 drop(storage);
-                g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?
+                g.to_dtype(DType::F64)?
+                    .sqr()?
+                    .sum_all()?
+                    .to_scalar::<f64>()?
             }
         };
     }
