@@ -363,9 +363,9 @@ fn add_into(acc: &mut [f32], v: &[f32]) {
     acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
 }
 
-/// `x W^T + b (+ residual)` for rows x (n, d_in) and W (d_out, d_in): the bias (and the
-/// residual) are written first, then the product accumulates on top, so there is no
-/// separate pass over the output.
+/// `x W^T + b (+ residual)` for rows x (n, d_in) and W (d_out, d_in): the bias goes in as
+/// the product writes its tiles, and the product accumulates onto a copy of the residual, so
+/// there is no separate pass over the output.
 fn linear(
     x: &[f32],
     w: &[f32],
@@ -375,29 +375,18 @@ fn linear(
     d_out: usize,
 ) -> Vec<f32> {
     let n = x.len() / d_in;
-    // `new_rows` needs every element written: full-length bias and residual rows.
-    assert_eq!(b.len(), d_out, "linear bias");
-    assert!(residual.is_none_or(|r| r.len() == n * d_out), "residual");
-    let mut out = new_rows(n, d_out, |i, row| match residual {
-        Some(res) => {
-            let src = &res[i * d_out..(i + 1) * d_out];
-            for ((o, &bi), &v) in row.iter_mut().zip(b).zip(src) {
-                o.write(bi + v);
-            }
-        }
-        None => {
-            for (o, &bi) in row.iter_mut().zip(b) {
-                o.write(bi);
-            }
-        }
-    });
-    gemm::matmul(
+    let (x, w) = (
         View::row_major(x, n, d_in),
         View::row_major(w, d_out, d_in).t(),
-        &mut out,
-        true,
     );
-    out
+    match residual {
+        Some(res) => {
+            let mut out = res.to_vec();
+            gemm::matmul_bias(x, w, b, &mut out, true);
+            out
+        }
+        None => gemm::product_bias(x, w, b),
+    }
 }
 
 /// Column sums of rows (n, k): a bias gradient. Partial sums per fixed chunk of rows,

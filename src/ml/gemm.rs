@@ -64,7 +64,16 @@ pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
         b.cols
     );
     // SAFETY: c holds m x n elements.
-    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, false) }
+    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, None, false) }
+}
+
+/// `c = a b + bias` (one value per column), or `c += a b + bias` with `accumulate`: the bias
+/// is added as each tile is written, so there is no separate pass over `c` for it.
+pub fn matmul_bias(a: View, b: View, bias: &[f32], c: &mut [f32], accumulate: bool) {
+    assert_eq!(c.len(), a.rows * b.cols, "output is not {} x {}", a.rows, b.cols);
+    assert_eq!(bias.len(), b.cols, "bias of {} values for {} columns", bias.len(), b.cols);
+    // SAFETY: c holds m x n elements, the bias n.
+    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, Some(bias), false) }
 }
 
 /// `c (+)= a b` on this thread only, into m rows of a row-major matrix with row stride
@@ -75,25 +84,43 @@ pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
 /// initialised if `accumulate`, and which nothing else reads or writes meanwhile.
 pub unsafe fn matmul_serial(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool) {
     assert!(ldc >= b.cols, "row stride {ldc} below {} columns", b.cols);
-    matmul_into(a, b, c, ldc, accumulate, true)
+    matmul_into(a, b, c, ldc, accumulate, None, true)
 }
 
 /// `a b` in a new row-major buffer (not zeroed first: every element is written once).
 pub fn product(a: View, b: View) -> Vec<f32> {
+    new_product(a, b, None)
+}
+
+/// `a b + bias` (one value per column) in a new row-major buffer.
+pub fn product_bias(a: View, b: View, bias: &[f32]) -> Vec<f32> {
+    assert_eq!(bias.len(), b.cols, "bias of {} values for {} columns", bias.len(), b.cols);
+    new_product(a, b, Some(bias))
+}
+
+fn new_product(a: View, b: View, bias: Option<&[f32]>) -> Vec<f32> {
     let len = a.rows * b.cols;
     let mut c = Vec::with_capacity(len);
     // SAFETY: the buffer has room for m x n elements, and `matmul_into` without
     // `accumulate` writes every one of them (reading none) before the length is set.
     unsafe {
-        matmul_into(a, b, c.as_mut_ptr(), b.cols, false, false);
+        matmul_into(a, b, c.as_mut_ptr(), b.cols, false, bias, false);
         c.set_len(len);
     }
     c
 }
 
 /// SAFETY (callers): `c` points at m rows of `ldc` writable elements, the first n of each
-/// initialised if `accumulate`.
-unsafe fn matmul_into(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool, serial: bool) {
+/// initialised if `accumulate`; `bias`, if any, has n values.
+unsafe fn matmul_into(
+    a: View,
+    b: View,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    bias: Option<&[f32]>,
+    serial: bool,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(
         b.rows, k,
@@ -104,9 +131,13 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, ldc: usize, accumulate: boo
         return;
     }
     if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                std::ptr::write_bytes(c.add(i * ldc), 0, n);
+        for i in 0..m {
+            let row = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
+            match (accumulate, bias) {
+                (false, None) => row.fill(0.0),
+                (false, Some(b)) => row.copy_from_slice(b),
+                (true, Some(b)) => row.iter_mut().zip(b).for_each(|(x, b)| *x += b),
+                (true, None) => {}
             }
         }
         return;
@@ -161,6 +192,8 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, ldc: usize, accumulate: boo
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
             let add = accumulate || p0 > 0;
+            // The bias goes in with the first slice's partial sums.
+            let bias = bias.filter(|_| p0 == 0);
             if !direct_a {
                 pack_a(a, i0, mc, p0, kc, &mut a_packed);
             }
@@ -189,7 +222,11 @@ unsafe fn matmul_into(a: View, b: View, c: *mut f32, ldc: usize, accumulate: boo
                     // task writes it (tasks own disjoint row blocks x column chunks). Each A
                     // row pointer has kc values `step` apart.
                     let tile = dst.ptr().add((i0 + ir) * ldc + j0 + jr);
-                    kernel(kc, a_rows, b_panel, tile, ldc, (mr, nr), add);
+                    let out = Out {
+                        add,
+                        bias: bias.map_or(std::ptr::null(), |b| b[j0 + jr..].as_ptr()),
+                    };
+                    kernel(kc, a_rows, b_panel, tile, ldc, (mr, nr), out);
                 }
             }
         }
@@ -348,7 +385,15 @@ struct ARows {
     step: usize,
 }
 
-/// One MR x NR tile: `c (+)= a b_panel`, only the top-left mr x nr written.
+/// How a micro-kernel writes its tile: added to what `c` holds or over it, plus a bias row
+/// (nr values) unless `bias` is null.
+#[derive(Clone, Copy)]
+struct Out {
+    add: bool,
+    bias: *const f32,
+}
+
+/// One MR x NR tile: `c (+)= a b_panel (+ bias)`, only the top-left mr x nr written.
 ///
 /// SAFETY (callers): `c` points at an mr x nr tile of a row-major matrix with row stride ldc;
 /// every row of `a` has kc readable values.
@@ -359,11 +404,11 @@ unsafe fn kernel(
     c: *mut f32,
     ldc: usize,
     (mr, nr): (usize, usize),
-    add: bool,
+    out: Out,
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return avx2::kernel(kc, a, b, c, ldc, (mr, nr), add);
+        return avx2::kernel(kc, a, b, c, ldc, (mr, nr), out);
     }
     let mut acc = [[0f32; NR]; MR];
     for kk in 0..kc {
@@ -375,7 +420,7 @@ unsafe fn kernel(
             }
         }
     }
-    write_tile(&acc, c, ldc, (mr, nr), add);
+    write_tile(&acc, c, ldc, (mr, nr), out);
 }
 
 /// SAFETY (callers): as `kernel`.
@@ -384,12 +429,13 @@ unsafe fn write_tile(
     c: *mut f32,
     ldc: usize,
     (mr, nr): (usize, usize),
-    add: bool,
+    out: Out,
 ) {
     for (r, row) in acc.iter().enumerate().take(mr) {
         for (j, v) in row.iter().enumerate().take(nr) {
             let dst = c.add(r * ldc + j);
-            *dst = if add { *dst + v } else { *v };
+            let v = if out.bias.is_null() { *v } else { v + *out.bias.add(j) };
+            *dst = if out.add { *dst + v } else { v };
         }
     }
 }
@@ -398,7 +444,7 @@ unsafe fn write_tile(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{ARows, MR, NR};
+    use super::{ARows, Out, MR, NR};
 
     /// `panel[kk * NR + l] = col[l * cs + kk]` for NR columns of kc values: blocks of eight
     /// columns x eight depths go through an 8 x 8 transpose in registers.
@@ -461,7 +507,7 @@ mod avx2 {
         c: *mut f32,
         ldc: usize,
         (mr, nr): (usize, usize),
-        add: bool,
+        out: Out,
     ) {
         let (rows, step, bp) = (a.rows, a.step, b.as_ptr());
         // Ask for the C tile now so it is in cache when the loop below ends: waiting for it
@@ -488,10 +534,17 @@ mod avx2 {
             }
         }
         if mr == MR && nr == NR {
+            if !out.bias.is_null() {
+                let (b0, b1) = (_mm256_loadu_ps(out.bias), _mm256_loadu_ps(out.bias.add(8)));
+                for r in 0..MR {
+                    lo[r] = _mm256_add_ps(lo[r], b0);
+                    hi[r] = _mm256_add_ps(hi[r], b1);
+                }
+            }
             for r in 0..MR {
                 let row = c.add(r * ldc);
                 let (mut l, mut h) = (lo[r], hi[r]);
-                if add {
+                if out.add {
                     l = _mm256_add_ps(l, _mm256_loadu_ps(row));
                     h = _mm256_add_ps(h, _mm256_loadu_ps(row.add(8)));
                 }
@@ -505,7 +558,7 @@ mod avx2 {
             _mm256_storeu_ps(acc[r].as_mut_ptr(), lo[r]);
             _mm256_storeu_ps(acc[r].as_mut_ptr().add(8), hi[r]);
         }
-        super::write_tile(&acc, c, ldc, (mr, nr), add);
+        super::write_tile(&acc, c, ldc, (mr, nr), out);
     }
 }
 
@@ -555,6 +608,10 @@ mod tests {
                 matmul(a, b, &mut c, false);
                 let mut acc = c0.clone();
                 matmul(a, b, &mut acc, true);
+                let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.1 - 1.0).collect();
+                let with_bias = product_bias(a, b, &bias);
+                let mut acc_bias = c0.clone();
+                matmul_bias(a, b, &bias, &mut acc_bias, true);
                 for i in 0..m * n {
                     let tol = 1e-4 * (k as f32).sqrt();
                     assert!(
@@ -564,6 +621,10 @@ mod tests {
                         want[i]
                     );
                     assert!((acc[i] - c0[i] - want[i]).abs() < tol, "accumulate [{i}]");
+                    let b = bias[i % n];
+                    assert!((with_bias[i] - b - want[i]).abs() < tol, "bias [{i}]");
+                    let sum = acc_bias[i] - c0[i] - b;
+                    assert!((sum - want[i]).abs() < tol, "bias, accumulate [{i}]");
                 }
             }
         }
