@@ -70,8 +70,20 @@ pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
 /// `c = a b + bias` (one value per column), or `c += a b + bias` with `accumulate`: the bias
 /// is added as each tile is written, so there is no separate pass over `c` for it.
 pub fn matmul_bias(a: View, b: View, bias: &[f32], c: &mut [f32], accumulate: bool) {
-    assert_eq!(c.len(), a.rows * b.cols, "output is not {} x {}", a.rows, b.cols);
-    assert_eq!(bias.len(), b.cols, "bias of {} values for {} columns", bias.len(), b.cols);
+    assert_eq!(
+        c.len(),
+        a.rows * b.cols,
+        "output is not {} x {}",
+        a.rows,
+        b.cols
+    );
+    assert_eq!(
+        bias.len(),
+        b.cols,
+        "bias of {} values for {} columns",
+        bias.len(),
+        b.cols
+    );
     // SAFETY: c holds m x n elements, the bias n.
     unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, Some(bias), false) }
 }
@@ -80,8 +92,10 @@ pub fn matmul_bias(a: View, b: View, bias: &[f32], c: &mut [f32], accumulate: bo
 /// `ldc`: for products that are already one of many rayon tasks (attention's per-head
 /// products, where this ran 1.3-1.5x faster than the `gemm` crate).
 ///
-/// SAFETY (callers): `c` points at m rows of `ldc >= n` elements, whose first n are
-/// initialised if `accumulate`, and which nothing else reads or writes meanwhile.
+/// # Safety
+///
+/// `c` points at m rows of `ldc >= n` elements, whose first n are initialised if
+/// `accumulate`, and which nothing else reads or writes meanwhile.
 pub unsafe fn matmul_serial(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool) {
     assert!(ldc >= b.cols, "row stride {ldc} below {} columns", b.cols);
     matmul_into(a, b, c, ldc, accumulate, None, true)
@@ -94,7 +108,13 @@ pub fn product(a: View, b: View) -> Vec<f32> {
 
 /// `a b + bias` (one value per column) in a new row-major buffer.
 pub fn product_bias(a: View, b: View, bias: &[f32]) -> Vec<f32> {
-    assert_eq!(bias.len(), b.cols, "bias of {} values for {} columns", bias.len(), b.cols);
+    assert_eq!(
+        bias.len(),
+        b.cols,
+        "bias of {} values for {} columns",
+        bias.len(),
+        b.cols
+    );
     new_product(a, b, Some(bias))
 }
 
@@ -434,7 +454,11 @@ unsafe fn write_tile(
     for (r, row) in acc.iter().enumerate().take(mr) {
         for (j, v) in row.iter().enumerate().take(nr) {
             let dst = c.add(r * ldc + j);
-            let v = if out.bias.is_null() { *v } else { v + *out.bias.add(j) };
+            let v = if out.bias.is_null() {
+                *v
+            } else {
+                v + *out.bias.add(j)
+            };
             *dst = if out.add { *dst + v } else { v };
         }
     }
