@@ -56,20 +56,16 @@ impl<'a> View<'a> {
 
 /// `c (m x n, row-major) = a (m x k) b (k x n)`, or `c += a b` with `accumulate`.
 pub fn matmul(a: View, b: View, c: &mut [f32], accumulate: bool) {
-    assert_eq!(
-        c.len(),
-        a.rows * b.cols,
-        "output is not {} x {}",
-        a.rows,
-        b.cols
-    );
-    // SAFETY: c holds m x n elements.
-    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, None, false) }
+    matmul_checked(a, b, None, c, accumulate)
 }
 
 /// `c = a b + bias` (one value per column), or `c += a b + bias` with `accumulate`: the bias
 /// is added as each tile is written, so there is no separate pass over `c` for it.
 pub fn matmul_bias(a: View, b: View, bias: &[f32], c: &mut [f32], accumulate: bool) {
+    matmul_checked(a, b, Some(bias), c, accumulate)
+}
+
+fn matmul_checked(a: View, b: View, bias: Option<&[f32]>, c: &mut [f32], accumulate: bool) {
     assert_eq!(
         c.len(),
         a.rows * b.cols,
@@ -77,15 +73,20 @@ pub fn matmul_bias(a: View, b: View, bias: &[f32], c: &mut [f32], accumulate: bo
         a.rows,
         b.cols
     );
-    assert_eq!(
-        bias.len(),
-        b.cols,
-        "bias of {} values for {} columns",
-        bias.len(),
-        b.cols
-    );
-    // SAFETY: c holds m x n elements, the bias n.
-    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, Some(bias), false) }
+    check_bias(bias, b.cols);
+    // SAFETY: c holds m x n elements, the bias (checked) n.
+    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, bias, false) }
+}
+
+fn check_bias(bias: Option<&[f32]>, n: usize) {
+    if let Some(bias) = bias {
+        assert_eq!(
+            bias.len(),
+            n,
+            "bias of {} values for {n} columns",
+            bias.len()
+        );
+    }
 }
 
 /// `c (+)= a b` on this thread only, into m rows of a row-major matrix with row stride
@@ -108,17 +109,11 @@ pub fn product(a: View, b: View) -> Vec<f32> {
 
 /// `a b + bias` (one value per column) in a new row-major buffer.
 pub fn product_bias(a: View, b: View, bias: &[f32]) -> Vec<f32> {
-    assert_eq!(
-        bias.len(),
-        b.cols,
-        "bias of {} values for {} columns",
-        bias.len(),
-        b.cols
-    );
     new_product(a, b, Some(bias))
 }
 
 fn new_product(a: View, b: View, bias: Option<&[f32]>) -> Vec<f32> {
+    check_bias(bias, b.cols);
     let len = a.rows * b.cols;
     let mut c = Vec::with_capacity(len);
     // SAFETY: the buffer has room for m x n elements, and `matmul_into` without
