@@ -104,7 +104,13 @@ impl AdamW {
                 p.inplace_op3(&self.m[i], &self.v[i], &update)?;
                 continue;
             }
-            let g = &(g * grad_scale)?;
+            let scaled;
+            let g = if grad_scale == 1.0 {
+                g
+            } else {
+                scaled = (g * grad_scale)?;
+                &scaled
+            };
             let m = ((&self.m[i] * c.beta1)? + (g * (1.0 - c.beta1))?)?;
             let v = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
@@ -310,8 +316,8 @@ pub fn grad_norm(grads: &GradStore, vars: &[(String, Var)]) -> Result<f64> {
         };
         let (storage, layout) = g.storage_and_layout();
         sq += match &*storage {
-            candle_core::Storage::Cpu(CpuStorage::F32(data)) if layout.is_contiguous() => {
-                let data = super::ops::contiguous(data, layout, "gradient")?;
+            candle_core::Storage::Cpu(cpu @ CpuStorage::F32(_)) if layout.is_contiguous() => {
+                let data = contiguous_f32(cpu, layout)?;
                 let partials: Vec<f64> = data
                     .par_chunks(CHUNK)
                     .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum())
@@ -338,20 +344,6 @@ fn clip_scale(norm: f64, max_norm: f64) -> f64 {
     } else {
         1.0
     }
-}
-
-/// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm before.
-pub fn clip_grad_norm(grads: &mut GradStore, vars: &[(String, Var)], max_norm: f64) -> Result<f64> {
-    let norm = grad_norm(grads, vars)?;
-    let scale = clip_scale(norm, max_norm);
-    if scale != 1.0 {
-        for (_, v) in vars {
-            if let Some(g) = grads.remove(v.as_tensor()) {
-                grads.insert(v.as_tensor(), (g * scale)?);
-            }
-        }
-    }
-    Ok(norm)
 }
 
 #[cfg(test)]
