@@ -192,7 +192,7 @@ fn sum8<T: Float>(xs: &[T]) -> T {
 
 /// `sum_i a_i b_i` with eight running totals (one total is a chain of dependent adds that
 /// does not vectorise).
-fn dot8<T: Float>(a: &[T], b: &[T]) -> T {
+pub(crate) fn dot8<T: Float>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::zero(); 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let rest = (ca.remainder().iter().zip(cb.remainder())).fold(T::zero(), |s, (&x, &y)| s + x * y);
