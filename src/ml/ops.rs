@@ -1452,13 +1452,17 @@ impl FusedAttention {
 
     /// Pointers to the q, k, v blocks of one (batch, head) task, and its attention weights
     /// P = softmax(scale * Q K^T) over real keys (seq x seq) written into `p`.
-    fn probabilities<T: 'static + FastExp>(
+    ///
+    /// # Safety
+    /// `p` points at t x t writable values that nothing else reads or writes meanwhile (they
+    /// need not be initialised: the product writes all of them first).
+    unsafe fn probabilities<T: 'static + FastExp>(
         &self,
         qkv: &[T],
         mask: &[T],
         cols3: usize,
         task: usize,
-        p: &mut [T],
+        p: *mut T,
     ) -> [*const T; 3] {
         let (_, t, h, d, dh) = self.dims(cols3);
         let (bi, hi) = (task / h, task % h);
@@ -1469,23 +1473,10 @@ impl FusedAttention {
             qkv[base + 2 * d..].as_ptr(),
         ];
         let scale = T::from(1.0 / (dh as f64).sqrt()).unwrap_or(T::one());
-        assert_eq!(p.len(), t * t, "attention weights of one task");
         // SAFETY: q and k rows of this task lie inside qkv (row stride cols3, dh columns each).
-        unsafe {
-            mm(
-                t,
-                t,
-                dh,
-                p.as_mut_ptr(),
-                t,
-                qkv_ptrs[0],
-                cols3,
-                1,
-                qkv_ptrs[1],
-                1,
-                cols3,
-            )
-        };
+        unsafe { mm(t, t, dh, p, t, qkv_ptrs[0], cols3, 1, qkv_ptrs[1], 1, cols3) };
+        // SAFETY: the product above wrote all t x t values.
+        let p = unsafe { std::slice::from_raw_parts_mut(p, t * t) };
         softmax_in_place(p, &mask[bi * t..(bi + 1) * t], t, scale, self.causal);
         qkv_ptrs
     }
@@ -1509,21 +1500,24 @@ impl FusedAttention {
         keep: bool,
     ) -> (Vec<T>, Vec<T>) {
         let (b, t, h, d, dh) = self.dims(cols3);
-        let mut out = vec![T::zero(); b * t * d];
-        let mut kept = vec![T::zero(); if keep { b * h * t * t } else { 0 }];
+        // Neither is zeroed first: each task's products write its whole blocks of both.
+        let mut out: Vec<T> = Vec::with_capacity(b * t * d);
+        let mut kept: Vec<T> = Vec::with_capacity(if keep { b * h * t * t } else { 0 });
         let dst = SharedMut(out.as_mut_ptr());
         let kept_ptr = SharedMut(kept.as_mut_ptr());
         (0..b * h).into_par_iter().for_each(|task| {
             let (bi, hi) = (task / h, task % h);
             let mut own = Vec::new();
-            let p: &mut [T] = if keep {
+            let p: *mut T = if keep {
                 // SAFETY: each task takes its own t x t block of `kept`.
-                unsafe { std::slice::from_raw_parts_mut(kept_ptr.ptr().add(task * t * t), t * t) }
+                unsafe { kept_ptr.ptr().add(task * t * t) }
             } else {
-                own.resize(t * t, T::zero());
-                &mut own
+                // Scratch that the product fills: no zeroing (read through `p` only).
+                own.reserve_exact(t * t);
+                own.as_mut_ptr()
             };
-            let [_, _, v] = self.probabilities(qkv, mask, cols3, task, p);
+            // SAFETY: p has room for t x t values, and no other task touches them.
+            let [_, _, v] = unsafe { self.probabilities(qkv, mask, cols3, task, p) };
             // SAFETY: each task writes only its own (batch, head) block of `out`.
             unsafe {
                 mm(
@@ -1532,7 +1526,7 @@ impl FusedAttention {
                     t,
                     dst.ptr().add(bi * t * d + hi * dh),
                     d,
-                    p.as_ptr(),
+                    p,
                     t,
                     1,
                     v,
@@ -1541,6 +1535,11 @@ impl FusedAttention {
                 );
             }
         });
+        // SAFETY: every element of both was written above.
+        unsafe {
+            out.set_len(b * t * d);
+            kept.set_len(if keep { b * h * t * t } else { 0 });
+        }
         (out, kept)
     }
 
@@ -1570,18 +1569,22 @@ impl FusedAttention {
             let mut own = Vec::new();
             let (q, k, v, p) = if kept.is_empty() {
                 own.resize(t * t, T::zero());
-                let [q, k, v] = self.probabilities(qkv, mask, cols3, task, &mut own);
+                // SAFETY: `own` holds t x t values of this task only.
+                let [q, k, v] =
+                    unsafe { self.probabilities(qkv, mask, cols3, task, own.as_mut_ptr()) };
                 (q, k, v, &own[..])
             } else {
                 let ptr = |i: usize| qkv[base + i * d..].as_ptr();
                 (ptr(0), ptr(1), ptr(2), &kept[task * t * t..][..t * t])
             };
             let dout = dout[bi * t * d + hi * dh..].as_ptr();
-            let mut dp = vec![T::zero(); t * t];
+            // Not zeroed: the first product writes all of it.
+            let mut dp: Vec<T> = Vec::with_capacity(t * t);
             // SAFETY: the q, k and v gradient blocks of one (batch, head) are disjoint from other tasks'.
             unsafe {
                 // dP = dO V^T
                 mm(t, t, dh, dp.as_mut_ptr(), t, dout, d, 1, v, 1, cols3);
+                dp.set_len(t * t);
                 // dS = scale * P * (dP - rowsum(dP * P))
                 for (pr, dr) in p.chunks(t).zip(dp.chunks_mut(t)) {
                     let dot = dot8(pr, dr);
