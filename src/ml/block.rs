@@ -24,7 +24,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use super::gemm::{self, View};
-use super::ops::{contiguous, dot8, gelu_f32, gelu_in_place_with_slope, FusedAttention};
+use super::ops::{contiguous, dot8, gelu_f32, gelu_in_place_with_slope, sum8, FusedAttention};
 
 /// Gradients of weights that fused ops computed, waiting for [`backward`] to collect them.
 static SIDE_GRADS: Mutex<Option<HashMap<TensorId, Tensor>>> = Mutex::new(None);
@@ -296,6 +296,8 @@ fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32;
         .zip(x.par_chunks(d * ROWS))
         .for_each(|((ys, ss), xs)| {
             for ((yr, s), xr) in ys.chunks_mut(d).zip(ss).zip(xs.chunks(d)) {
+                // Eight running totals (`sum8`): one chain of dependent adds per row was
+                // most of LayerNorm's time.
                 let mean = sum8(xr, |v| v) / d as f32;
                 let var = sum8(xr, |v| (v - mean) * (v - mean)) / d as f32;
                 let rstd = 1.0 / (var + eps).sqrt();
@@ -308,21 +310,6 @@ fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32;
     // SAFETY: every row of y was written in full above.
     unsafe { y.set_len(n * d) };
     (y, stats)
-}
-
-/// `sum_j f(x_j)` in eight running totals: a single total is one chain of dependent adds
-/// (four cycles each), which was most of LayerNorm's time.
-#[inline(always)]
-fn sum8(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let rest: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
-    for c in chunks {
-        for l in 0..8 {
-            acc[l] += f(c[l]);
-        }
-    }
-    acc.iter().sum::<f32>() + rest
 }
 
 /// Adds the input gradient of `y = LayerNorm(x) * w + b` for output gradient `dy` into

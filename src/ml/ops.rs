@@ -176,15 +176,16 @@ impl FastExp for f64 {
     }
 }
 
-/// Sum with eight running totals, so the loop vectorises (one total cannot be reordered).
+/// `sum_i f(x_i)` with eight running totals, so the loop vectorises (one total is a chain of
+/// dependent adds that cannot be reordered).
 #[inline(always)]
-fn sum8<T: Float>(xs: &[T]) -> T {
+pub(crate) fn sum8<T: Float>(xs: &[T], f: impl Fn(T) -> T) -> T {
     let mut acc = [T::zero(); 8];
     let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
+    let rest = chunks.remainder().iter().fold(T::zero(), |a, &x| a + f(x));
     for c in chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
-            *a = *a + x;
+            *a = *a + f(x);
         }
     }
     acc.iter().fold(rest, |a, &x| a + x)
@@ -232,7 +233,7 @@ fn softmax_rows<T: FastExp + Send + Sync>(src: &[T], n: usize) -> Vec<T> {
             for (x, y) in s.iter().zip(d.iter_mut()) {
                 *y = (*x - max).fast_exp();
             }
-            let inv = T::one() / sum8(d);
+            let inv = T::one() / sum8(d, |x| x);
             for y in d.iter_mut() {
                 *y = *y * inv;
             }
