@@ -29,7 +29,7 @@ use super::ops::{contiguous, dot8, gelu_f32, gelu_in_place_with_slope, sum8, Fus
 /// Gradients of weights that fused ops computed, waiting for [`backward`] to collect them.
 static SIDE_GRADS: Mutex<Option<HashMap<TensorId, Tensor>>> = Mutex::new(None);
 
-fn stash(weight: &Tensor, grad: Vec<f32>) -> Result<()> {
+pub(super) fn stash(weight: &Tensor, grad: Vec<f32>) -> Result<()> {
     let grad = Tensor::from_vec(grad, weight.shape(), weight.device())?;
     let mut side = SIDE_GRADS.lock().unwrap_or_else(|e| e.into_inner());
     let side = side.get_or_insert_with(HashMap::new);
@@ -73,18 +73,18 @@ pub fn backward(loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
 }
 
 /// The weights as f32 slices, read-locked for as long as this lives.
-struct Slices<'a> {
+pub(super) struct Slices<'a> {
     guards: Vec<(RwLockReadGuard<'a, Storage>, &'a Layout)>,
 }
 
 impl<'a> Slices<'a> {
-    fn new(tensors: &'a [Tensor]) -> Slices<'a> {
+    pub(super) fn new(tensors: &'a [Tensor]) -> Slices<'a> {
         Slices {
             guards: tensors.iter().map(|t| t.storage_and_layout()).collect(),
         }
     }
 
-    fn get(&self, i: usize) -> Result<&[f32]> {
+    pub(super) fn get(&self, i: usize) -> Result<&[f32]> {
         match &*self.guards[i].0 {
             Storage::Cpu(CpuStorage::F32(s)) => contiguous(s, self.guards[i].1, "block weight"),
             _ => candle_core::bail!("fused block: CPU f32 weights only"),
@@ -93,7 +93,7 @@ impl<'a> Slices<'a> {
 }
 
 /// Activations the backward pass needs (`n` rows).
-struct Saved {
+pub(super) struct Saved {
     stats1: Vec<[f32; 2]>,
     y1: Vec<f32>,    // LayerNorm 1 output (n, d)
     qkv: Vec<f32>,   // (n, 3d)
@@ -139,7 +139,7 @@ impl FusedBlock {
         }
     }
 
-    fn forward(&self, x: &[f32], d: usize) -> Result<(Vec<f32>, Option<Saved>)> {
+    pub(super) fn forward(&self, x: &[f32], d: usize) -> Result<(Vec<f32>, Option<Saved>)> {
         let w = Slices::new(&self.weights);
         let (d3, ff) = (3 * d, w.get(9)?.len());
         let n = x.len() / d;
@@ -176,7 +176,12 @@ impl FusedBlock {
     }
 
     /// Gradients of the input (returned) and of every weight (in `weights` order).
-    fn backward(&self, x: &[f32], dy: &[f32], s: &Saved) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    pub(super) fn backward(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        s: &Saved,
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         fn rows(v: &[f32], cols: usize) -> View<'_> {
             View::row_major(v, v.len() / cols, cols)
         }
@@ -224,6 +229,16 @@ impl FusedBlock {
         ];
         Ok((dx, grads))
     }
+
+    /// Hands the weight gradients `backward` returned to the side table (trainable ones).
+    pub(super) fn stash_grads(&self, grads: Vec<Vec<f32>>) -> Result<()> {
+        for (w, g) in self.weights.iter().zip(grads) {
+            if w.is_variable() {
+                stash(w, g)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CustomOp1 for FusedBlock {
@@ -252,11 +267,7 @@ impl CustomOp1 for FusedBlock {
         let inputs = [x, dy];
         let slices = Slices::new(&inputs);
         let (dx, grads) = self.backward(slices.get(0)?, slices.get(1)?, saved)?;
-        for (w, g) in self.weights.iter().zip(grads) {
-            if w.is_variable() {
-                stash(w, g)?;
-            }
-        }
+        self.stash_grads(grads)?;
         Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
     }
 }
@@ -267,7 +278,7 @@ const ROWS: usize = 32;
 /// A new (n, width) row-major buffer, written `rows_per_task` rows at a time (fewer in the
 /// last task) by `fill(first_row, rows)` in parallel, with no zero-fill first. `fill` must
 /// write every element it is given.
-fn new_rows(
+pub(super) fn new_rows(
     n: usize,
     width: usize,
     rows_per_task: usize,
@@ -361,7 +372,7 @@ fn layer_norm_backward(
     (dw, db)
 }
 
-fn add_into(acc: &mut [f32], v: &[f32]) {
+pub(super) fn add_into(acc: &mut [f32], v: &[f32]) {
     acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
 }
 

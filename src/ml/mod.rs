@@ -5,6 +5,7 @@ pub mod block;
 pub mod chat;
 pub mod checkpoint;
 pub mod decode;
+pub mod encoder;
 pub mod gemm;
 pub mod llama;
 pub mod loss;

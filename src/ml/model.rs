@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use super::block::FusedBlock;
+use super::encoder::FusedEncoder;
 use super::ops::{
     attention, bias_add, causal_attention, gelu, layer_norm, masked_mean_pool, matmul, normalize,
     FusedAttention,
@@ -535,15 +536,32 @@ impl RewardModel {
                 blocks,
                 ln_f,
             } => {
+                // One op for the embeddings and every block where it applies (CPU f32).
+                let weights = blocks.iter().map(TinyBlock::weights).collect();
+                let fused = FusedEncoder::apply(
+                    tok,
+                    pos,
+                    &batch.ids,
+                    &batch.mask,
+                    weights,
+                    c.n_heads,
+                    c.ln_eps,
+                )?;
                 // (b*t, d)
-                let mut x = tok
-                    .embedding(&flat_ids)?
-                    .reshape((b, t, c.d_model))?
-                    .broadcast_add(&pos.narrow(0, 0, t)?)?
-                    .reshape((b * t, c.d_model))?;
-                for blk in blocks {
-                    x = blk.forward(&x, &batch.mask, b, t, c.n_heads, false)?;
-                }
+                let x = match fused {
+                    Some(x) => x,
+                    None => {
+                        let mut x = tok
+                            .embedding(&flat_ids)?
+                            .reshape((b, t, c.d_model))?
+                            .broadcast_add(&pos.narrow(0, 0, t)?)?
+                            .reshape((b * t, c.d_model))?;
+                        for blk in blocks {
+                            x = blk.forward(&x, &batch.mask, b, t, c.n_heads, false)?;
+                        }
+                        x
+                    }
+                };
                 // The mean of LayerNorm's outputs is LayerNorm's affine map of the mean of its
                 // normalised rows: pooling first applies the affine map to b rows, not b*t.
                 let pooled = masked_mean_pool(&normalize(&x, ln_f.eps)?, &batch.mask)?;
