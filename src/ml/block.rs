@@ -208,8 +208,7 @@ impl FusedBlock {
         let dy2 = gemm::product(rows(&dh, ff), weight(8, ff, d)?);
         drop(dh);
         // y2 = LayerNorm(mid); the residual passes dy straight through.
-        let mut dmid = dy.to_vec();
-        let (d_ln2_w, d_ln2_b) = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, &mut dmid);
+        let (dmid, d_ln2_w, d_ln2_b) = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, dy);
         // mid = x + att Wp^T + bp
         let d_proj_w = weight_grad(&dmid, d, &s.att, d);
         let d_proj_b = col_sums(&dmid, d);
@@ -221,8 +220,7 @@ impl FusedBlock {
         let d_qkv_b = col_sums(&dqkv, d3);
         let dy1 = gemm::product(rows(&dqkv, d3), weight(2, d3, d)?);
         // y1 = LayerNorm(x); the residual passes dmid straight through.
-        let mut dx = dmid;
-        let (d_ln1_w, d_ln1_b) = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &mut dx);
+        let (dx, d_ln1_w, d_ln1_b) = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &dmid);
         let grads = vec![
             d_ln1_w, d_ln1_b, d_qkv_w, d_qkv_b, d_proj_w, d_proj_b, d_ln2_w, d_ln2_b, d_fc1_w,
             d_fc1_b, d_fc2_w, d_fc2_b,
@@ -325,26 +323,33 @@ fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32;
 
 /// Adds the input gradient of `y = LayerNorm(x) * w + b` for output gradient `dy` into
 /// `dx`; returns the gradients of `w` and `b`.
+/// LayerNorm's backward pass for output gradient `dy`: the input gradient plus `residual`
+/// (the gradient that reaches the input around the norm, added as each row is written), and
+/// the weight and bias gradients.
 fn layer_norm_backward(
     x: &[f32],
     stats: &[[f32; 2]],
     w: &[f32],
     dy: &[f32],
-    dx: &mut [f32],
-) -> (Vec<f32>, Vec<f32>) {
+    residual: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let d = w.len();
+    assert_eq!(residual.len(), x.len(), "layer norm residual gradient");
+    let mut dx = Vec::with_capacity(x.len());
     // Per-chunk partial sums added in chunk order: the same result whatever thread ran
     // which chunk (training must be reproducible).
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx.spare_capacity_mut()[..x.len()]
         .par_chunks_mut(d * ROWS)
+        .zip(residual.par_chunks(d * ROWS))
         .zip(x.par_chunks(d * ROWS))
         .zip(dy.par_chunks(d * ROWS))
         .zip(stats.par_chunks(ROWS))
-        .map(|(((dxs, xs), dys), ss)| {
+        .map(|((((dxs, rs), xs), dys), ss)| {
             let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
             let (mut dxhat, mut xhat) = (vec![0f32; d], vec![0f32; d]);
-            for (((dxr, xr), dyr), &[mean, rstd]) in dxs
+            for ((((dxr, rr), xr), dyr), &[mean, rstd]) in dxs
                 .chunks_mut(d)
+                .zip(rs.chunks(d))
                 .zip(xs.chunks(d))
                 .zip(dys.chunks(d))
                 .zip(ss)
@@ -358,27 +363,29 @@ fn layer_norm_backward(
                 let sum = sum8(&dxhat, |v| v) / d as f32;
                 let dot = dot8(&dxhat, &xhat) / d as f32;
                 for j in 0..d {
-                    dxr[j] += rstd * (dxhat[j] - sum - xhat[j] * dot);
+                    dxr[j].write(rr[j] + rstd * (dxhat[j] - sum - xhat[j] * dot));
                 }
             }
             (dw, db)
         })
         .collect();
+    // SAFETY: every row was written above (the chunks cover all of x.len()).
+    unsafe { dx.set_len(x.len()) };
     let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
     for (pw, pb) in partials {
         add_into(&mut dw, &pw);
         add_into(&mut db, &pb);
     }
-    (dw, db)
+    (dx, dw, db)
 }
 
 pub(super) fn add_into(acc: &mut [f32], v: &[f32]) {
     acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
 }
 
-/// `x W^T + b (+ residual)` for rows x (n, d_in) and W (d_out, d_in): the bias goes in as
-/// the product writes its tiles, and the product accumulates onto a copy of the residual, so
-/// there is no separate pass over the output.
+/// `x W^T + b (+ residual)` for rows x (n, d_in) and W (d_out, d_in): the bias and the
+/// residual go in as the product writes its tiles, so there is no separate pass over the
+/// output.
 fn linear(
     x: &[f32],
     w: &[f32],
@@ -393,11 +400,7 @@ fn linear(
         View::row_major(w, d_out, d_in).t(),
     );
     match residual {
-        Some(res) => {
-            let mut out = res.to_vec();
-            gemm::matmul_bias(x, w, b, &mut out, true);
-            out
-        }
+        Some(res) => gemm::product_bias_residual(x, w, b, res),
         None => gemm::product_bias(x, w, b),
     }
 }

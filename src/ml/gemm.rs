@@ -75,7 +75,12 @@ fn matmul_checked(a: View, b: View, bias: Option<&[f32]>, c: &mut [f32], accumul
     );
     check_bias(bias, b.cols);
     // SAFETY: c holds m x n elements, the bias (checked) n.
-    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, accumulate, bias, false) }
+    let onto = if accumulate {
+        Onto::Itself
+    } else {
+        Onto::Nothing
+    };
+    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, onto, bias, false) }
 }
 
 fn check_bias(bias: Option<&[f32]>, n: usize) {
@@ -99,40 +104,69 @@ fn check_bias(bias: Option<&[f32]>, n: usize) {
 /// `accumulate`, and which nothing else reads or writes meanwhile.
 pub unsafe fn matmul_serial(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool) {
     assert!(ldc >= b.cols, "row stride {ldc} below {} columns", b.cols);
-    matmul_into(a, b, c, ldc, accumulate, None, true)
+    let onto = if accumulate {
+        Onto::Itself
+    } else {
+        Onto::Nothing
+    };
+    matmul_into(a, b, c, ldc, onto, None, true)
 }
 
 /// `a b` in a new row-major buffer (not zeroed first: every element is written once).
 pub fn product(a: View, b: View) -> Vec<f32> {
-    new_product(a, b, None)
+    new_product(a, b, None, Onto::Nothing)
 }
 
 /// `a b + bias` (one value per column) in a new row-major buffer.
 pub fn product_bias(a: View, b: View, bias: &[f32]) -> Vec<f32> {
-    new_product(a, b, Some(bias))
+    new_product(a, b, Some(bias), Onto::Nothing)
 }
 
-fn new_product(a: View, b: View, bias: Option<&[f32]>) -> Vec<f32> {
+/// `residual + a b + bias` in a new row-major buffer: the micro-kernel reads the residual
+/// where it would read `c` to accumulate, so there is no copy of it first (that copy was a
+/// single-threaded pass of 2 MiB per residual in a training step).
+pub fn product_bias_residual(a: View, b: View, bias: &[f32], residual: &[f32]) -> Vec<f32> {
+    assert_eq!(
+        residual.len(),
+        a.rows * b.cols,
+        "residual is not {} x {}",
+        a.rows,
+        b.cols
+    );
+    new_product(a, b, Some(bias), Onto::Residual(residual))
+}
+
+fn new_product(a: View, b: View, bias: Option<&[f32]>, onto: Onto) -> Vec<f32> {
     check_bias(bias, b.cols);
     let len = a.rows * b.cols;
     let mut c = Vec::with_capacity(len);
-    // SAFETY: the buffer has room for m x n elements, and `matmul_into` without
-    // `accumulate` writes every one of them (reading none) before the length is set.
+    // SAFETY: the buffer has room for m x n elements, and `matmul_into` onto anything but
+    // `Itself` writes every one of them (reading none) before the length is set.
     unsafe {
-        matmul_into(a, b, c.as_mut_ptr(), b.cols, false, bias, false);
+        matmul_into(a, b, c.as_mut_ptr(), b.cols, onto, bias, false);
         c.set_len(len);
     }
     c
 }
 
+/// What a product is added to: nothing (`c = a b`), what `c` holds (`c += a b`), or another
+/// matrix with `c`'s row stride (`c = r + a b`).
+#[derive(Clone, Copy)]
+enum Onto<'a> {
+    Nothing,
+    Itself,
+    Residual(&'a [f32]),
+}
+
 /// SAFETY (callers): `c` points at m rows of `ldc` writable elements, the first n of each
-/// initialised if `accumulate`; `bias`, if any, has n values.
+/// initialised if onto `Itself`; a residual has m rows of stride `ldc`; `bias`, if any, has
+/// n values.
 unsafe fn matmul_into(
     a: View,
     b: View,
     c: *mut f32,
     ldc: usize,
-    accumulate: bool,
+    onto: Onto,
     bias: Option<&[f32]>,
     serial: bool,
 ) {
@@ -148,11 +182,14 @@ unsafe fn matmul_into(
     if k == 0 {
         for i in 0..m {
             let row = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
-            match (accumulate, bias) {
-                (false, None) => row.fill(0.0),
-                (false, Some(b)) => row.copy_from_slice(b),
-                (true, Some(b)) => row.iter_mut().zip(b).for_each(|(x, b)| *x += b),
-                (true, None) => {}
+            if let Onto::Residual(r) = onto {
+                row.copy_from_slice(&r[i * ldc..][..n]);
+            }
+            match (matches!(onto, Onto::Nothing), bias) {
+                (true, None) => row.fill(0.0),
+                (true, Some(b)) => row.copy_from_slice(b),
+                (false, Some(b)) => row.iter_mut().zip(b).for_each(|(x, b)| *x += b),
+                (false, None) => {}
             }
         }
         return;
@@ -206,7 +243,15 @@ unsafe fn matmul_into(
         let mut a_packed = Vec::new();
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            let add = accumulate || p0 > 0;
+            // The first slice's partial sums go onto what `onto` names, later ones onto c.
+            let from = |tile: *mut f32, at: usize| -> *const f32 {
+                match onto {
+                    _ if p0 > 0 => tile,
+                    Onto::Nothing => std::ptr::null(),
+                    Onto::Itself => tile,
+                    Onto::Residual(r) => r[at..].as_ptr(),
+                }
+            };
             // The bias goes in with the first slice's partial sums.
             let bias = bias.filter(|_| p0 == 0);
             if !direct_a {
@@ -236,9 +281,10 @@ unsafe fn matmul_into(
                     // SAFETY: the tile (i0+ir.., j0+jr..) of c lies inside m x n, and no other
                     // task writes it (tasks own disjoint row blocks x column chunks). Each A
                     // row pointer has kc values `step` apart.
-                    let tile = dst.ptr().add((i0 + ir) * ldc + j0 + jr);
+                    let at = (i0 + ir) * ldc + j0 + jr;
+                    let tile = dst.ptr().add(at);
                     let out = Out {
-                        add,
+                        from: from(tile, at),
                         bias: bias.map_or(std::ptr::null(), |b| b[j0 + jr..].as_ptr()),
                     };
                     kernel(kc, a_rows, b_panel, tile, ldc, (mr, nr), out);
@@ -400,11 +446,12 @@ struct ARows {
     step: usize,
 }
 
-/// How a micro-kernel writes its tile: added to what `c` holds or over it, plus a bias row
-/// (nr values) unless `bias` is null.
+/// How a micro-kernel writes its tile: added to the tile at `from` (c itself or a residual,
+/// row stride ldc) or, where `from` is null, over c; plus a bias row (nr values) unless
+/// `bias` is null.
 #[derive(Clone, Copy)]
 struct Out {
-    add: bool,
+    from: *const f32,
     bias: *const f32,
 }
 
@@ -454,7 +501,11 @@ unsafe fn write_tile(
             } else {
                 v + *out.bias.add(j)
             };
-            *dst = if out.add { *dst + v } else { v };
+            *dst = if out.from.is_null() {
+                v
+            } else {
+                *out.from.add(r * ldc + j) + v
+            };
         }
     }
 }
@@ -535,6 +586,11 @@ mod avx2 {
             let row = c.add(r * ldc);
             _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
             _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
+            if !out.from.is_null() && out.from != c as *const f32 {
+                let src = out.from.add(r * ldc);
+                _mm_prefetch::<_MM_HINT_T0>(src as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(src.add(nr - 1) as *const i8);
+            }
         }
         let mut lo = [_mm256_setzero_ps(); MR];
         let mut hi = [_mm256_setzero_ps(); MR];
@@ -563,9 +619,10 @@ mod avx2 {
             for r in 0..MR {
                 let row = c.add(r * ldc);
                 let (mut l, mut h) = (lo[r], hi[r]);
-                if out.add {
-                    l = _mm256_add_ps(l, _mm256_loadu_ps(row));
-                    h = _mm256_add_ps(h, _mm256_loadu_ps(row.add(8)));
+                if !out.from.is_null() {
+                    let src = out.from.add(r * ldc);
+                    l = _mm256_add_ps(l, _mm256_loadu_ps(src));
+                    h = _mm256_add_ps(h, _mm256_loadu_ps(src.add(8)));
                 }
                 _mm256_storeu_ps(row, l);
                 _mm256_storeu_ps(row.add(8), h);
@@ -631,6 +688,7 @@ mod tests {
                 let with_bias = product_bias(a, b, &bias);
                 let mut acc_bias = c0.clone();
                 matmul_bias(a, b, &bias, &mut acc_bias, true);
+                let with_residual = product_bias_residual(a, b, &bias, &c0);
                 for i in 0..m * n {
                     let tol = 1e-4 * (k as f32).sqrt();
                     assert!(
@@ -644,6 +702,8 @@ mod tests {
                     assert!((with_bias[i] - b - want[i]).abs() < tol, "bias [{i}]");
                     let sum = acc_bias[i] - c0[i] - b;
                     assert!((sum - want[i]).abs() < tol, "bias, accumulate [{i}]");
+                    // The same operations in the same order as adding onto a copy.
+                    assert_eq!(with_residual[i], acc_bias[i], "bias, residual [{i}]");
                 }
             }
         }
