@@ -586,7 +586,7 @@ mod avx2 {
             let row = c.add(r * ldc);
             _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
             _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
-            if !out.from.is_null() && out.from != c as *const f32 {
+            if !out.from.is_null() && !std::ptr::eq(out.from, c) {
                 let src = out.from.add(r * ldc);
                 _mm_prefetch::<_MM_HINT_T0>(src as *const i8);
                 _mm_prefetch::<_MM_HINT_T0>(src.add(nr - 1) as *const i8);
