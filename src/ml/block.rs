@@ -198,20 +198,17 @@ impl FusedBlock {
         let d_fc2_w = weight_grad(dy, d, &s.g, ff);
         let d_fc2_b = col_sums(dy, d);
         let dg = gemm::product(rows(dy, d), weight(10, d, ff)?);
-        let mut dh = dg;
-        dh.par_chunks_mut(16 * 1024)
-            .zip(s.slope.par_chunks(16 * 1024))
-            .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, s)| *d *= s));
+        let (dh, d_fc1_b) = times_slope(dg, &s.slope, ff);
         // h = y2 W1^T + b1
         let d_fc1_w = weight_grad(&dh, ff, &s.y2, d);
-        let d_fc1_b = col_sums(&dh, ff);
         let dy2 = gemm::product(rows(&dh, ff), weight(8, ff, d)?);
         drop(dh);
         // y2 = LayerNorm(mid); the residual passes dy straight through.
-        let (dmid, d_ln2_w, d_ln2_b) = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, dy);
+        let ln2 = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, dy);
+        let (dmid, d_ln2_w, d_ln2_b) = (ln2.dx, ln2.dw, ln2.db);
         // mid = x + att Wp^T + bp
         let d_proj_w = weight_grad(&dmid, d, &s.att, d);
-        let d_proj_b = col_sums(&dmid, d);
+        let d_proj_b = ln2.dx_col_sums;
         let datt = gemm::product(rows(&dmid, d), weight(4, d, d)?);
         let dqkv = self.attention.backward(&s.qkv, mask, &datt, d3, &s.probs);
         drop(datt);
@@ -220,7 +217,8 @@ impl FusedBlock {
         let d_qkv_b = col_sums(&dqkv, d3);
         let dy1 = gemm::product(rows(&dqkv, d3), weight(2, d3, d)?);
         // y1 = LayerNorm(x); the residual passes dmid straight through.
-        let (dx, d_ln1_w, d_ln1_b) = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &dmid);
+        let ln1 = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &dmid);
+        let (dx, d_ln1_w, d_ln1_b) = (ln1.dx, ln1.dw, ln1.db);
         let grads = vec![
             d_ln1_w, d_ln1_b, d_qkv_w, d_qkv_b, d_proj_w, d_proj_b, d_ln2_w, d_ln2_b, d_fc1_w,
             d_fc1_b, d_fc2_w, d_fc2_b,
@@ -323,29 +321,40 @@ fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32;
 
 /// Adds the input gradient of `y = LayerNorm(x) * w + b` for output gradient `dy` into
 /// `dx`; returns the gradients of `w` and `b`.
+/// What LayerNorm's backward pass returns.
+struct NormGrads {
+    /// The input gradient plus the residual gradient.
+    dx: Vec<f32>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+    /// The column sums of `dx`: the bias gradient of the linear layer that produced x.
+    dx_col_sums: Vec<f32>,
+}
+
 /// LayerNorm's backward pass for output gradient `dy`: the input gradient plus `residual`
-/// (the gradient that reaches the input around the norm, added as each row is written), and
-/// the weight and bias gradients.
+/// (the gradient that reaches the input around the norm, added as each row is written), its
+/// column sums (taken as the rows are written, not in a second pass), and the weight and
+/// bias gradients.
 fn layer_norm_backward(
     x: &[f32],
     stats: &[[f32; 2]],
     w: &[f32],
     dy: &[f32],
     residual: &[f32],
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+) -> NormGrads {
     let d = w.len();
     assert_eq!(residual.len(), x.len(), "layer norm residual gradient");
     let mut dx = Vec::with_capacity(x.len());
     // Per-chunk partial sums added in chunk order: the same result whatever thread ran
     // which chunk (training must be reproducible).
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx.spare_capacity_mut()[..x.len()]
+    let partials: Vec<[Vec<f32>; 3]> = dx.spare_capacity_mut()[..x.len()]
         .par_chunks_mut(d * ROWS)
         .zip(residual.par_chunks(d * ROWS))
         .zip(x.par_chunks(d * ROWS))
         .zip(dy.par_chunks(d * ROWS))
         .zip(stats.par_chunks(ROWS))
         .map(|((((dxs, rs), xs), dys), ss)| {
-            let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
+            let (mut dw, mut db, mut sums) = (vec![0f32; d], vec![0f32; d], vec![0f32; d]);
             let (mut dxhat, mut xhat) = (vec![0f32; d], vec![0f32; d]);
             for ((((dxr, rr), xr), dyr), &[mean, rstd]) in dxs
                 .chunks_mut(d)
@@ -363,20 +372,56 @@ fn layer_norm_backward(
                 let sum = sum8(&dxhat, |v| v) / d as f32;
                 let dot = dot8(&dxhat, &xhat) / d as f32;
                 for j in 0..d {
-                    dxr[j].write(rr[j] + rstd * (dxhat[j] - sum - xhat[j] * dot));
+                    let v = rr[j] + rstd * (dxhat[j] - sum - xhat[j] * dot);
+                    dxr[j].write(v);
+                    sums[j] += v;
                 }
             }
-            (dw, db)
+            [dw, db, sums]
         })
         .collect();
     // SAFETY: every row was written above (the chunks cover all of x.len()).
     unsafe { dx.set_len(x.len()) };
-    let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
-    for (pw, pb) in partials {
-        add_into(&mut dw, &pw);
-        add_into(&mut db, &pb);
+    let [dw, db, dx_col_sums] = add_partials(partials, d);
+    NormGrads {
+        dx,
+        dw,
+        db,
+        dx_col_sums,
     }
-    (dx, dw, db)
+}
+
+/// Per-chunk partial sums added in chunk order: the same result whatever thread ran which
+/// chunk (training must be reproducible).
+fn add_partials<const K: usize>(partials: Vec<[Vec<f32>; K]>, d: usize) -> [Vec<f32>; K] {
+    let mut total: [Vec<f32>; K] = std::array::from_fn(|_| vec![0f32; d]);
+    for p in partials {
+        for (t, p) in total.iter_mut().zip(&p) {
+            add_into(t, p);
+        }
+    }
+    total
+}
+
+/// `dh = dg * slope` (GELU's backward pass, in place) and the column sums of dh (fc1's bias
+/// gradient), taken as the rows are written.
+fn times_slope(mut dg: Vec<f32>, slope: &[f32], width: usize) -> (Vec<f32>, Vec<f32>) {
+    let partials: Vec<[Vec<f32>; 1]> = dg
+        .par_chunks_mut(width * ROWS)
+        .zip(slope.par_chunks(width * ROWS))
+        .map(|(d, s)| {
+            let mut sums = vec![0f32; width];
+            for (d, s) in d.chunks_mut(width).zip(s.chunks(width)) {
+                for ((d, s), t) in d.iter_mut().zip(s).zip(sums.iter_mut()) {
+                    *d *= s;
+                    *t += *d;
+                }
+            }
+            [sums]
+        })
+        .collect();
+    let [sums] = add_partials(partials, width);
+    (dg, sums)
 }
 
 pub(super) fn add_into(acc: &mut [f32], v: &[f32]) {
@@ -436,16 +481,15 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 /// Column sums of rows (n, k): a bias gradient. Partial sums per fixed chunk of rows,
 /// added in order, so the result does not depend on scheduling.
 fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
-    let partials: Vec<Vec<f32>> = g
+    let partials: Vec<[Vec<f32>; 1]> = g
         .par_chunks(k * ROWS * 4)
         .map(|rows| {
             let mut s = vec![0f32; k];
             rows.chunks(k).for_each(|row| add_into(&mut s, row));
-            s
+            [s]
         })
         .collect();
-    let mut sum = vec![0f32; k];
-    partials.iter().for_each(|p| add_into(&mut sum, p));
+    let [sum] = add_partials(partials, k);
     sum
 }
 

@@ -1076,7 +1076,12 @@ mod fused_tests {
             let (w, ws) = (want[i] as f32, want_slope[i] as f32);
             assert!((y[i] - w).abs() < 2e-6, "gelu({}): {} vs {w}", x[i], y[i]);
             assert_eq!(y[i], plain[i], "in place and plain GELU at {}", x[i]);
-            assert!((slope[i] - ws).abs() < 2e-6, "slope at {}: {} vs {ws}", x[i], slope[i]);
+            assert!(
+                (slope[i] - ws).abs() < 2e-6,
+                "slope at {}: {} vs {ws}",
+                x[i],
+                slope[i]
+            );
             assert_eq!(slope[i], grad[i], "slope and gradient at {}", x[i]);
         }
     }
