@@ -319,8 +319,6 @@ fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32;
     (y, stats)
 }
 
-/// Adds the input gradient of `y = LayerNorm(x) * w + b` for output gradient `dy` into
-/// `dx`; returns the gradients of `w` and `b`.
 /// What LayerNorm's backward pass returns.
 struct NormGrads {
     /// The input gradient plus the residual gradient.
@@ -343,10 +341,11 @@ fn layer_norm_backward(
     residual: &[f32],
 ) -> NormGrads {
     let d = w.len();
+    // The chunks below must cover every row of dx, which is not initialised first.
     assert_eq!(residual.len(), x.len(), "layer norm residual gradient");
+    assert_eq!(dy.len(), x.len(), "layer norm output gradient");
+    assert_eq!(stats.len() * d, x.len(), "layer norm statistics");
     let mut dx = Vec::with_capacity(x.len());
-    // Per-chunk partial sums added in chunk order: the same result whatever thread ran
-    // which chunk (training must be reproducible).
     let partials: Vec<[Vec<f32>; 3]> = dx.spare_capacity_mut()[..x.len()]
         .par_chunks_mut(d * ROWS)
         .zip(residual.par_chunks(d * ROWS))

@@ -9,7 +9,8 @@
 //! into the block below, and the embedding gradients are written once, in parallel.
 //!
 //! Like the blocks' weights, the embedding tables' gradients go to the side table that
-//! [`super::block::backward`] collects.
+//! [`super::block::backward`] collects: a backward pass through this op must go through it,
+//! not `Tensor::backward`. One backward pass per forward pass: it frees the activations.
 
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
@@ -66,7 +67,18 @@ impl FusedEncoder {
             return Ok(None);
         }
         let (b, t) = ids.dims2()?;
-        let (vocab, _) = tok.dims2()?;
+        let (vocab, d) = tok.dims2()?;
+        let (max_len, pos_d) = pos.dims2()?;
+        if t == 0 {
+            return Ok(None);
+        }
+        if t > max_len || pos_d != d || mask.dims2()? != (b, t) {
+            candle_core::bail!(
+                "fused encoder: {b} x {t} tokens with a {max_len} x {pos_d} position table, \
+                 {d}-wide token embeddings and a {:?} mask",
+                mask.dims()
+            );
+        }
         let ids = ids.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?;
         if let Some(bad) = ids.iter().find(|&&i| i as usize >= vocab) {
             candle_core::bail!("token id {bad} is outside the vocabulary of {vocab}");
@@ -194,13 +206,16 @@ impl CustomOp1 for FusedEncoder {
     fn bwd(&self, tok: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let saved = std::mem::take(&mut *self.saved.lock().unwrap_or_else(|e| e.into_inner()));
         if saved.len() != self.blocks.len() {
-            candle_core::bail!("fused encoder: no activations kept for a backward pass");
+            candle_core::bail!(
+                "fused encoder: no activations kept (a second backward pass, or none tracked)"
+            );
         }
         let grad = grad.contiguous()?.to_dtype(DType::F32)?;
         let mut dy = grad.flatten_all()?.to_vec1::<f32>()?;
         let (vocab, d) = tok.dims2()?;
-        for (blk, (x, kept)) in self.blocks.iter().zip(&saved).rev() {
-            let (dx, grads) = blk.backward(x, &dy, kept)?;
+        // Each block's activations are freed once its backward pass is done.
+        for (blk, (x, kept)) in self.blocks.iter().zip(saved).rev() {
+            let (dx, grads) = blk.backward(&x, &dy, &kept)?;
             blk.stash_grads(grads)?;
             dy = dx;
         }

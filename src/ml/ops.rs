@@ -179,7 +179,7 @@ impl FastExp for f64 {
 /// `sum_i f(x_i)` with eight running totals, so the loop vectorises (one total is a chain of
 /// dependent adds that cannot be reordered).
 #[inline(always)]
-pub(crate) fn sum8<T: Float>(xs: &[T], f: impl Fn(T) -> T) -> T {
+pub(crate) fn sum8<S: Copy, T: Float>(xs: &[S], f: impl Fn(S) -> T) -> T {
     let mut acc = [T::zero(); 8];
     let chunks = xs.chunks_exact(8);
     let rest = chunks.remainder().iter().fold(T::zero(), |a, &x| a + f(x));
@@ -730,9 +730,9 @@ pub(crate) fn erf64(x: f64) -> f64 {
 struct Gelu;
 
 /// The standard normal's CDF and density at v, `(Phi(v), phi(v))`, sharing one exp: erf by
-/// Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), whose `exp(-x^2)` at `x = |v| / sqrt 2`
-/// is the density's `exp(-v^2 / 2)`. The tail `1 - erf` is computed directly, so Phi of a
-/// large negative v has no cancellation. No branches: it vectorises.
+/// Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), whose `exp(-x^2)` at
+/// `x = |v| / sqrt 2` is the density's `exp(-v^2 / 2)`. The tail `1 - erf` is computed
+/// directly, not as a difference. No branches: it vectorises.
 #[inline(always)]
 fn phi_and_density(v: f32) -> (f32, f32) {
     let e = exp_f32(-0.5 * v * v);
