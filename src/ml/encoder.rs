@@ -294,18 +294,14 @@ mod tests {
             assert!(diff < 1e-5, "{name}: gradients differ by {diff}");
         }
         // Tokens 3 and 5-8 never occur, and positions past the batch's length are unused.
-        let g_tok = gf
-            .get(vars_named(&vars, "tok"))
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
+        let rows_of = |name| {
+            let g = gf.get(vars_named(&vars, name)).unwrap();
+            g.to_vec2::<f32>().unwrap()
+        };
+        let g_tok = rows_of("tok");
         assert!(g_tok[3].iter().chain(&g_tok[5]).all(|&v| v == 0.0));
         assert!(g_tok[4].iter().any(|&v| v != 0.0), "token 4 has a gradient");
-        let g_pos = gf
-            .get(vars_named(&vars, "pos"))
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
+        let g_pos = rows_of("pos");
         assert!(g_pos[5].iter().chain(&g_pos[6]).all(|&v| v == 0.0));
     }
 
