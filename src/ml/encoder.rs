@@ -12,6 +12,7 @@
 //! [`super::block::backward`] collects: a backward pass through this op must go through it,
 //! not `Tensor::backward`. One backward pass per forward pass: it frees the activations.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
@@ -210,14 +211,17 @@ impl CustomOp1 for FusedEncoder {
                 "fused encoder: no activations kept (a second backward pass, or none tracked)"
             );
         }
-        let grad = grad.contiguous()?.to_dtype(DType::F32)?;
-        let mut dy = grad.flatten_all()?.to_vec1::<f32>()?;
+        let grad = [grad.contiguous()?.to_dtype(DType::F32)?];
+        let grad = Slices::new(&grad);
+        // The top block reads the incoming gradient in place; each one below, the input
+        // gradient of the block above it.
+        let mut dy = Cow::Borrowed(grad.get(0)?);
         let (vocab, d) = tok.dims2()?;
         // Each block's activations are freed once its backward pass is done.
         for (blk, (x, kept)) in self.blocks.iter().zip(saved).rev() {
             let (dx, grads) = blk.backward(&x, &dy, &kept)?;
             blk.stash_grads(grads)?;
-            dy = dx;
+            dy = Cow::Owned(dx);
         }
         if tok.is_variable() {
             stash(tok, self.token_grad(&dy, vocab, d))?;

@@ -75,12 +75,17 @@ fn matmul_checked(a: View, b: View, bias: Option<&[f32]>, c: &mut [f32], accumul
     );
     check_bias(bias, b.cols);
     // SAFETY: c holds m x n elements, the bias (checked) n.
-    let onto = if accumulate {
-        Onto::Itself
-    } else {
-        Onto::Nothing
-    };
-    unsafe { matmul_into(a, b, c.as_mut_ptr(), b.cols, onto, bias, false) }
+    unsafe {
+        matmul_into(
+            a,
+            b,
+            c.as_mut_ptr(),
+            b.cols,
+            Onto::c_if(accumulate),
+            bias,
+            false,
+        )
+    }
 }
 
 fn check_bias(bias: Option<&[f32]>, n: usize) {
@@ -104,12 +109,7 @@ fn check_bias(bias: Option<&[f32]>, n: usize) {
 /// `accumulate`, and which nothing else reads or writes meanwhile.
 pub unsafe fn matmul_serial(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool) {
     assert!(ldc >= b.cols, "row stride {ldc} below {} columns", b.cols);
-    let onto = if accumulate {
-        Onto::Itself
-    } else {
-        Onto::Nothing
-    };
-    matmul_into(a, b, c, ldc, onto, None, true)
+    matmul_into(a, b, c, ldc, Onto::c_if(accumulate), None, true)
 }
 
 /// `a b` in a new row-major buffer (not zeroed first: every element is written once).
@@ -156,6 +156,17 @@ enum Onto<'a> {
     Nothing,
     Itself,
     Residual(&'a [f32]),
+}
+
+impl Onto<'_> {
+    /// `Itself` with `accumulate`, else `Nothing`.
+    fn c_if(accumulate: bool) -> Onto<'static> {
+        if accumulate {
+            Onto::Itself
+        } else {
+            Onto::Nothing
+        }
+    }
 }
 
 /// SAFETY (callers): `c` points at m rows of `ldc` writable elements, the first n of each

@@ -72,6 +72,18 @@ impl AdamW {
         let t = self.step as i32;
         let bc1 = 1.0 - c.beta1.powi(t);
         let bc2 = 1.0 - c.beta2.powi(t);
+        let hyper = Hyper {
+            beta1: c.beta1 as f32,
+            beta2: c.beta2 as f32,
+            take1: (1.0 - c.beta1) as f32,
+            take2: (1.0 - c.beta2) as f32,
+            scale: grad_scale as f32,
+            lr: lr as f32,
+            bc1: bc1 as f32,
+            bc2: bc2 as f32,
+            eps: c.eps as f32,
+            decay: (1.0 - lr * c.weight_decay) as f32,
+        };
         for (i, (_, var)) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
@@ -83,18 +95,7 @@ impl AdamW {
                 let step = Step {
                     m: &self.m[i],
                     v: &self.v[i],
-                    h: Hyper {
-                        beta1: c.beta1 as f32,
-                        beta2: c.beta2 as f32,
-                        take1: (1.0 - c.beta1) as f32,
-                        take2: (1.0 - c.beta2) as f32,
-                        scale: grad_scale as f32,
-                        lr: lr as f32,
-                        bc1: bc1 as f32,
-                        bc2: bc2 as f32,
-                        eps: c.eps as f32,
-                        decay: (1.0 - lr * c.weight_decay) as f32,
-                    },
+                    h: hyper,
                 };
                 p.inplace_op2(g, &step)?;
                 continue;
