@@ -382,7 +382,8 @@ pub struct ImproveArgs {
     /// DPO temperature / RLOO KL coefficient.
     #[arg(long, default_value_t = 0.1)]
     pub beta: f64,
-    /// IPO loss instead of DPO's.
+    /// IPO loss instead of DPO's: (h - 1/(2 beta))^2 with h on log-ratios averaged over each
+    /// completion's tokens, as TRL computes it (so beta means what it means in TRL).
     #[arg(long)]
     pub ipo: bool,
     /// Train prompts per round (0 = all).

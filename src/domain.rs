@@ -143,6 +143,10 @@ impl Verdict {
     }
 }
 
+/// The most answers one prompt may have: the label screen gives each a key (a-i, 1-9), so
+/// imports and sampling refuse more rather than store answers nobody can rank.
+pub const MAX_CANDIDATES: usize = 9;
+
 /// A ranking about to be appended to the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRanking {

@@ -4,6 +4,7 @@
 use clap::Parser;
 use kibble::commands::BadInput;
 use kibble::jobs::import::ImportError;
+use kibble::tui::keymap::KeymapError;
 
 // Tensor code allocates and frees many multi-megabyte buffers per step; glibc serves any over
 // 32 MB with fresh mmaps (page faults and kernel zeroing every step), mimalloc reuses them.
@@ -22,6 +23,7 @@ fn main() {
     let cli = kibble::cli::Cli::parse();
     if let Err(e) = kibble::commands::run(cli) {
         let bad_input = e.downcast_ref::<BadInput>().is_some()
+            || e.downcast_ref::<KeymapError>().is_some()
             || e.downcast_ref::<ImportError>()
                 .is_some_and(|i| i.is_bad_input());
         eprintln!("error: {e:#}");

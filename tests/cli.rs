@@ -215,6 +215,53 @@ fn bad_lines_name_file_line_and_field_and_write_nothing() {
 }
 
 #[test]
+fn more_answers_than_the_label_screen_can_rank_are_refused_not_dropped() {
+    let env = Env::new();
+    let answers = |from: usize, n: usize| -> String {
+        (from..from + n)
+            .map(|i| format!("\"answer {i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // Twelve in one record: the line is refused, nothing is written.
+    assert_rejected(
+        &env,
+        "twelve.jsonl",
+        &format!("{{\"prompt\":\"p\",\"candidates\":[{}]}}\n", answers(0, 12)),
+        "twelve.jsonl:1: field \"candidates\": 12 distinct candidates; kibble ranks at most 9",
+    );
+    // Six now, then six more for the same prompt of which three are new: nine, which fits.
+    let first = env.file(
+        "six.jsonl",
+        &format!("{{\"prompt\":\"p\",\"candidates\":[{}]}}\n", answers(0, 6)),
+    );
+    env.kibble().arg("import").arg(&first).assert().success();
+    let second = env.file(
+        "nine.jsonl",
+        &format!("{{\"prompt\":\"p\",\"candidates\":[{}]}}\n", answers(3, 6)),
+    );
+    env.kibble().arg("import").arg(&second).assert().success();
+    assert_eq!(counts(&env.stats()), (1, 9, 0));
+    // One more new answer would make ten: that file is refused whole, its other prompt too.
+    let third = env.file(
+        "ten.jsonl",
+        &format!(
+            "{{\"prompt\":\"q\",\"candidates\":[\"x\",\"y\"]}}\n{{\"prompt\":\"p\",\"candidates\":[{}]}}\n",
+            answers(4, 6)
+        ),
+    );
+    env.kibble()
+        .arg("import")
+        .arg(&third)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "ten.jsonl:2: field \"candidates\": this prompt would have 10 distinct answers",
+        ));
+    assert_eq!(counts(&env.stats()), (1, 9, 0));
+}
+
+#[test]
 fn skip_invalid_imports_good_lines_and_writes_rejects() {
     let env = Env::new();
     let f = env.file(

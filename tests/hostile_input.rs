@@ -89,19 +89,26 @@ fn specific_attacks_are_clear_errors() {
         b"{\"prompt\":\"a\\u0000b\",\"candidates\":[\"x\\u0000\",\"y\"]}\n\0\0\0\n",
         false,
     );
-    // A prompt with 10,000 candidates imports whole.
+    // A prompt with 10,000 candidates is refused with a clear error (the label screen ranks
+    // at most 9), and nothing is written.
     let many: Vec<String> = (0..10_000).map(|i| format!("answer {i}")).collect();
     let line = serde_json::json!({"prompt": "many", "candidates": many}).to_string();
     let mut store = Store::open_in_memory().unwrap();
-    import_reader(
+    let err = import_reader(
         &mut store,
         Cursor::new(format!("{line}\n")),
         "m",
         "m",
         ImportOptions::default(),
     )
-    .unwrap();
-    assert_eq!(store.stats().unwrap().candidates, 10_000);
+    .err()
+    .expect("refused");
+    assert!(
+        err.to_string()
+            .starts_with("m:1: field \"candidates\": 10000 distinct candidates"),
+        "{err}"
+    );
+    assert_eq!(store.stats().unwrap().candidates, 0);
     // Duplicate ids with different text: two prompts (content decides identity), id kept as metadata.
     let dup = "{\"id\":\"same\",\"prompt\":\"one\",\"candidates\":[\"a\",\"b\"]}\n{\"id\":\"same\",\"prompt\":\"two\",\"candidates\":[\"a\",\"b\"]}\n";
     let mut store = Store::open_in_memory().unwrap();
@@ -144,5 +151,185 @@ fn keymap_parser_takes_garbage_without_panicking() {
             .map(|_| pieces[(rng.next() % pieces.len() as u64) as usize])
             .collect();
         let _ = Keymap::load(Some(("fuzz.toml", &text)));
+    }
+}
+
+/// A small BERT folder in HF layout, as `export-model` writes one (what `--backbone` loads).
+fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
+    use kibble::ml::checkpoint::{self, CheckpointMeta};
+    use kibble::ml::model::{Arch, ModelConfig, RewardModel};
+    use kibble::ml::tokenizer::{train_bpe, PairEncoder};
+    let texts = (0..50).map(|i| format!("a prompt {i} and an answer {}", i * 2));
+    let mut tok = train_bpe(texts, 200).unwrap();
+    tok.add_special_tokens(
+        &["[PAD]", "[CLS]", "[SEP]"].map(|t| tokenizers::AddedToken::from(t, true)),
+    );
+    let config = ModelConfig {
+        arch: Arch::Bert,
+        vocab_size: tok.get_vocab_size(true),
+        max_len: 16,
+        d_model: 16,
+        n_layers: 2,
+        n_heads: 2,
+        d_ff: 32,
+        ln_eps: 1e-12,
+        type_vocab_size: 2,
+        freeze_backbone: false,
+    };
+    let dev = candle_core::Device::Cpu;
+    let model = RewardModel::new(&config, 1, &dev).unwrap();
+    let encoder = PairEncoder::for_bert(tok, 16).unwrap();
+    let meta = CheckpointMeta {
+        kind: checkpoint::KIND.into(),
+        model: config,
+        train: Default::default(),
+        step: 1,
+        max_len: 16,
+        reward_mean: 0.0,
+        reward_std: 1.0,
+        ranking_ids: vec![],
+        data_hash: String::new(),
+        metrics: serde_json::Value::Null,
+    };
+    let ckpt = dir.join("ckpt");
+    checkpoint::save(&ckpt, &model, &encoder, &meta, None).unwrap();
+    let out = dir.join("bert");
+    kibble::jobs::export_model::export_reward_model(&ckpt, &out).unwrap();
+    out
+}
+
+/// Loads the folder as a backbone and, when that succeeds, scores a pair with it: either a
+/// clear error naming one of its files, or a working model. Never a panic.
+fn load_and_score(dir: &std::path::Path) -> Result<(), String> {
+    use kibble::ml::checkpoint::load_backbone;
+    let dev = candle_core::Device::Cpu;
+    let (model, encoder) = load_backbone(dir, false, 16, 0, &dev).map_err(|e| e.to_string())?;
+    let enc = encoder
+        .encode("a prompt 3", "an answer 6")
+        .map_err(|e| e.to_string())?;
+    let batch = kibble::ml::model::Batch::new(
+        &[enc.ids.as_slice()],
+        Some(&[enc.type_ids.as_slice()]),
+        0,
+        &dev,
+    )
+    .map_err(|e| e.to_string())?;
+    model.forward(&batch).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn names_a_file(e: &str) -> bool {
+    ["config.json", "model.safetensors", "tokenizer.json"]
+        .iter()
+        .any(|f| e.contains(f))
+}
+
+#[test]
+fn hostile_model_configs_are_clear_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let bert = bert_folder(dir.path());
+    load_and_score(&bert).expect("the untouched folder loads and scores");
+    let cfg_path = bert.join("config.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    let set = |field: &str, v: serde_json::Value| {
+        let mut c = original.clone();
+        c[field] = v;
+        std::fs::write(&cfg_path, c.to_string()).unwrap();
+        load_and_score(&bert)
+    };
+    // The cases seen on a copy of all-MiniLM-L6-v2, each a clear error naming the field.
+    for (field, v, says) in [
+        (
+            "num_attention_heads",
+            7,
+            "\"num_attention_heads\" (7) must divide \"hidden_size\" (16)",
+        ),
+        ("num_attention_heads", 0, "\"num_attention_heads\" is 0"),
+        (
+            "num_attention_heads",
+            1000,
+            "\"num_attention_heads\" (1000) must divide",
+        ),
+        (
+            "num_hidden_layers",
+            9,
+            "\"num_hidden_layers\" is 9, but the weights hold 2 layers",
+        ),
+        (
+            "num_hidden_layers",
+            1,
+            "\"num_hidden_layers\" is 1, but the weights hold 2 layers",
+        ),
+        ("hidden_size", 0, "\"hidden_size\" is 0"),
+        ("vocab_size", 1 << 30, "\"vocab_size\" is 1073741824"),
+    ] {
+        let e = set(field, serde_json::json!(v)).expect_err(field);
+        assert!(
+            e.contains("config.json") && e.contains(says),
+            "{field}={v}: {e}"
+        );
+    }
+    // A seeded mutation loop over every numeric value.
+    let values = [
+        serde_json::json!(0),
+        serde_json::json!(1),
+        serde_json::json!(3),
+        serde_json::json!(7),
+        serde_json::json!(17),
+        serde_json::json!(64),
+        serde_json::json!(1_000_000),
+        serde_json::json!(u64::MAX),
+        serde_json::json!(-1),
+        serde_json::json!(0.5),
+        serde_json::json!("x"),
+        serde_json::Value::Null,
+    ];
+    let fields: Vec<String> = original
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.is_number())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut rng = Rng(0x5eed);
+    for _ in 0..150 {
+        let field = &fields[rng.next() as usize % fields.len()];
+        let v = values[rng.next() as usize % values.len()].clone();
+        if let Err(e) = set(field, v.clone()) {
+            assert!(names_a_file(&e), "{field}={v}: {e}");
+        }
+    }
+    std::fs::write(&cfg_path, original.to_string()).unwrap();
+
+    // The safetensors header: shapes and offsets rewritten at random.
+    let weights = bert.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let names: Vec<String> = header
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .cloned()
+        .collect();
+    for _ in 0..60 {
+        let mut h = header.clone();
+        let name = &names[rng.next() as usize % names.len()];
+        let pick = |r: u64| [0u64, 1, 2, 16, 32, 7, 1 << 40][r as usize % 7];
+        match rng.next() % 3 {
+            0 => h[name]["shape"] = serde_json::json!([pick(rng.next()), pick(rng.next())]),
+            1 => h[name]["shape"] = serde_json::json!([pick(rng.next())]),
+            _ => h[name]["data_offsets"] = serde_json::json!([pick(rng.next()), pick(rng.next())]),
+        }
+        let text = h.to_string();
+        let mut out = (text.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(&bytes[8 + n..]);
+        std::fs::write(&weights, out).unwrap();
+        if let Err(e) = load_and_score(&bert) {
+            assert!(names_a_file(&e), "{name}: {e}");
+        }
     }
 }

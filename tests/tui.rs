@@ -1,59 +1,16 @@
 //! The labelling app driven by real key events: snapshots at 80x24 (and 120x40), `update()`
 //! behaviour, terminal safety of the drawn buffer, and queue sharing between annotators.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{app_on, draw, press, store_with};
 use kibble::domain::{PromptBody, RankingMode, Verdict};
 use kibble::store::{QueueOptions, RankingFilter, Store};
 use kibble::tui::app::{App, AppConfig, Clock, Overlay};
+use kibble::tui::key_event;
 use kibble::tui::keymap::{Key, Keymap};
-use kibble::tui::{key_event, ui};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-
-fn store_with(items: &[(&str, &[&str])]) -> Store {
-    let mut store = Store::open_in_memory().unwrap();
-    let mut w = store.begin_import().unwrap();
-    for (prompt, cands) in items {
-        let p = w
-            .add_prompt(
-                &PromptBody::Text(prompt.to_string()),
-                None,
-                &serde_json::json!({}),
-            )
-            .unwrap();
-        for c in *cands {
-            w.add_candidate(p, c, "test").unwrap();
-        }
-    }
-    w.finish("test", "kibble").unwrap();
-    store
-}
-
-fn app_on(store: Store, who: &str) -> App {
-    let mut cfg = AppConfig::new(who);
-    cfg.db_label = "test.db".into();
-    cfg.color = false;
-    App::new(
-        store,
-        cfg,
-        Keymap::load(None).unwrap(),
-        Clock::Manual(Duration::from_secs(0)),
-    )
-    .unwrap()
-}
-
-fn press(app: &mut App, keys: &str) {
-    for k in keys.split_whitespace() {
-        app.on_key(key_event(Key::parse(k).unwrap()));
-    }
-}
-
-fn draw(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::render(app, f)).unwrap();
-    t
-}
 
 const FOUR: &[&str] = &[
     "Paris is the capital of France.",

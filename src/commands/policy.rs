@@ -213,6 +213,13 @@ pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow:
             "run {}: {} new candidates for {} prompts ({} tokens, {:.0} tokens/s, {:.1}s), source {}",
             s.run_id, s.candidates_added, s.prompts, s.tokens, s.tokens_per_s, s.seconds, s.source
         );
+        if s.not_stored_full > 0 {
+            println!(
+                "{} samples not stored: their prompts already have {} answers, the most one prompt can be ranked with",
+                s.not_stored_full,
+                crate::domain::MAX_CANDIDATES
+            );
+        }
     }
     Ok(())
 }
@@ -272,6 +279,9 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         chat_template: args.chat_template.clone(),
         ..ImproveConfig::default()
     };
+    if let Some(problem) = policy::rloo_sampling_problem(&cfg) {
+        return Err(BadInput(problem).into());
+    }
     if let Some(run) = args.resume {
         return run_job(db, annotator, args.json, |store, _, emit, cancel| {
             policy::resume_improve(store, db, run, emit, cancel)

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{Format, ImportCandidate, ImportItem, ImportRanking};
-use crate::domain::{Message, PromptBody, RankingMode};
+use crate::domain::{Message, PromptBody, RankingMode, MAX_CANDIDATES};
 
 /// A problem with one line; the caller adds `FILE:LINE: ` in front.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,6 +389,13 @@ fn parse_kibble(obj: &Map<String, Value>) -> Parsed<ImportItem> {
     if candidates.len() < 2 {
         return Err(FieldError(format!(
             "field \"candidates\": need at least 2 distinct candidates, found {}",
+            candidates.len()
+        )));
+    }
+    if candidates.len() > MAX_CANDIDATES {
+        return Err(FieldError(format!(
+            "field \"candidates\": {} distinct candidates; kibble ranks at most {MAX_CANDIDATES} per \
+             prompt (one key each): split them over several records or keep the best {MAX_CANDIDATES}",
             candidates.len()
         )));
     }

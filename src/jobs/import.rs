@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::data::formats::{detect, parse_item, parse_object, FieldError};
 use crate::data::reader::{open_input, LineProblem, LineReader, MAX_LINE_BYTES};
 use crate::data::{Format, ImportItem};
-use crate::domain::{now_ms, NewRanking, Verdict};
+use crate::domain::{now_ms, NewRanking, Verdict, MAX_CANDIDATES};
 use crate::store::{ImportCounts, ImportWriter, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,7 +87,12 @@ pub struct ReaderImport {
 
 /// What the parsing thread hands to the writer: one line's outcome.
 enum Parsed {
-    Item(ImportItem),
+    Item {
+        line: u64,
+        item: ImportItem,
+        /// The line as read, for the rejects file (only with `skip_invalid`).
+        raw: Option<String>,
+    },
     Invalid {
         line: u64,
         error: FieldError,
@@ -95,10 +100,7 @@ enum Parsed {
         raw: Option<String>,
     },
     /// The input itself failed (e.g. a truncated gzip stream); nothing after it can be read.
-    Unreadable {
-        line: u64,
-        message: String,
-    },
+    Unreadable { line: u64, message: String },
 }
 
 /// Lines per message between the threads: large enough to amortise the channel.
@@ -130,7 +132,11 @@ fn parse_lines(
             Ok(Some((n, Ok(text)))) => (n, parse_line(text, &mut format)),
         };
         batch.push(match outcome {
-            Ok(item) => Parsed::Item(item),
+            Ok(item) => Parsed::Item {
+                line,
+                item,
+                raw: keep_raw.then(|| lines.last_raw_lossy()),
+            },
             Err(error) => Parsed::Invalid {
                 line,
                 error,
@@ -162,8 +168,23 @@ pub fn import_reader(
         let written = (|| {
             for batch in rx.iter() {
                 for parsed in batch {
+                    // An item that would give its prompt more answers than can be ranked is bad
+                    // input like any other (the prompt may be in the DB already, from another file).
+                    let parsed = match parsed {
+                        Parsed::Item { line, item, raw } => {
+                            match too_many_answers(&mut writer, &item)? {
+                                Some(message) => Parsed::Invalid {
+                                    line,
+                                    error: FieldError(message),
+                                    raw,
+                                },
+                                None => Parsed::Item { line, item, raw },
+                            }
+                        }
+                        other => other,
+                    };
                     match parsed {
-                        Parsed::Item(item) => {
+                        Parsed::Item { item, .. } => {
                             write_item(&mut writer, &item, &source)?;
                             writer.count_line(false);
                         }
@@ -238,6 +259,25 @@ fn parse_line(text: &str, format: &mut Option<Format>) -> Result<ImportItem, Fie
         }
     };
     parse_item(f, obj)
+}
+
+/// Why `item` cannot be added: its prompt would end up with more answers than the label
+/// screen can rank (counting those the DB already holds for it).
+fn too_many_answers(
+    w: &mut ImportWriter,
+    item: &ImportItem,
+) -> Result<Option<String>, ImportError> {
+    let texts: Vec<&str> = item.candidates.iter().map(|c| c.text.as_str()).collect();
+    let total = w
+        .candidates_after(&item.prompt, &texts)
+        .map_err(ImportError::Store)?;
+    Ok((total > MAX_CANDIDATES).then(|| {
+        format!(
+            "field \"candidates\": this prompt would have {total} distinct answers (with those already \
+             imported for it); kibble ranks at most {MAX_CANDIDATES} per prompt, one key each: split them \
+             over several prompts or keep the best {MAX_CANDIDATES}"
+        )
+    }))
 }
 
 fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(), ImportError> {

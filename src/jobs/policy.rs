@@ -10,7 +10,7 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
-use crate::domain::{is_eval_prompt, PromptId, Verdict};
+use crate::domain::{is_eval_prompt, PromptId, Verdict, MAX_CANDIDATES};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
 use crate::ml::chat::PromptFormat;
@@ -128,9 +128,25 @@ impl PolicyCodec {
         response: &str,
         max_response: usize,
     ) -> anyhow::Result<(Vec<u32>, usize)> {
+        self.sequence_ending(prompt, response, max_response, true)
+    }
+
+    /// As `sequence`; `ended` says whether the response really ended. A sample cut at the token
+    /// cap did not, and gets no end marker: training on one would teach the policy to stop there.
+    pub fn sequence_ending(
+        &self,
+        prompt: &str,
+        response: &str,
+        max_response: usize,
+        ended: bool,
+    ) -> anyhow::Result<(Vec<u32>, usize)> {
         let mut r = self.ids(response)?;
-        r.truncate(max_response.saturating_sub(1));
-        r.push(self.eos);
+        if ended {
+            r.truncate(max_response.saturating_sub(1));
+            r.push(self.eos);
+        } else {
+            r.truncate(max_response);
+        }
         let mut s = self.prompt(prompt, self.ctx - r.len())?;
         let prompt_len = s.len();
         s.extend(r);
@@ -149,6 +165,48 @@ impl PolicyCodec {
             .trim()
             .to_string()
     }
+}
+
+/// A round's training sequences from its scored samples (`samples[k]` is (prompt index, sample),
+/// `answers[k]` its text, `scores[k]` its reward): best-of-n takes each prompt's best sample,
+/// DPO its best and worst (chosen then rejected) when they differ in score and text. Prompts
+/// come in index order; a sample that hit the token cap keeps no end marker.
+pub fn round_sequences(
+    method: Method,
+    codec: &PolicyCodec,
+    texts: &[String],
+    samples: &[(usize, Sample)],
+    answers: &[String],
+    scores: &[f64],
+    max_response: usize,
+) -> anyhow::Result<Vec<(Vec<u32>, usize)>> {
+    let mut by_prompt: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (k, (i, _)) in samples.iter().enumerate() {
+        by_prompt.entry(*i).or_default().push(k);
+    }
+    let mut prompt_order: Vec<usize> = by_prompt.keys().copied().collect();
+    prompt_order.sort_unstable();
+    let seq = |i: usize, k: usize| {
+        codec.sequence_ending(&texts[i], &answers[k], max_response, samples[k].1.stopped)
+    };
+    let mut seqs = Vec::new();
+    for i in prompt_order {
+        // Stable: equal scores keep sampling order.
+        let mut ks = by_prompt[&i].clone();
+        ks.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+        let (best, worst) = (ks[0], ks[ks.len() - 1]);
+        match method {
+            Method::Bon => seqs.push(seq(i, best)?),
+            Method::Dpo => {
+                if scores[best] > scores[worst] && answers[best] != answers[worst] {
+                    seqs.push(seq(i, best)?);
+                    seqs.push(seq(i, worst)?);
+                }
+            }
+            Method::Rloo => {}
+        }
+    }
+    Ok(seqs)
 }
 
 pub struct LoadedPolicy {
@@ -768,6 +826,8 @@ pub struct SampleSummary {
     pub source: String,
     pub prompts: usize,
     pub candidates_added: u64,
+    /// Samples not stored because their prompt already had `MAX_CANDIDATES` answers.
+    pub not_stored_full: u64,
     pub tokens: usize,
     pub seconds: f64,
     pub tokens_per_s: f64,
@@ -905,6 +965,11 @@ pub fn sample(
     cancel: &CancelToken,
 ) -> anyhow::Result<SampleSummary> {
     let started = Instant::now();
+    anyhow::ensure!(
+        cfg.n <= MAX_CANDIDATES,
+        "--n {}: a prompt can have at most {MAX_CANDIDATES} answers (one key each on the label screen)",
+        cfg.n
+    );
     let (dir, policy_run) = resolve_policy(store, &cfg.policy)?;
     let loaded = load_with_format(&dir, &Device::Cpu, cfg.chat_template.as_deref())?;
     let prompts = select_prompts(store, &cfg.prompts)?;
@@ -948,10 +1013,19 @@ pub fn sample(
     };
     let tokens: usize = sampled.samples.iter().map(|s| s.1.tokens.len()).sum();
     let mut w = store.begin_import()?;
+    // A prompt that already holds answers keeps at most MAX_CANDIDATES: samples beyond that
+    // are not stored (they could not be ranked) and are counted instead.
+    let mut full = 0u64;
     for ((i, _), text) in sampled.samples.iter().zip(sampled.texts(&loaded.codec)) {
-        if !text.is_empty() {
-            w.add_candidate(prompts[*i].0, &text, &source)?;
+        let prompt = prompts[*i].0;
+        if text.is_empty() || w.has_candidate(prompt, &text)? {
+            continue;
         }
+        if w.candidate_count(prompt)? >= MAX_CANDIDATES {
+            full += 1;
+            continue;
+        }
+        w.add_candidate(prompt, &text, &source)?;
     }
     let counts = w.finish(&source, "sample")?;
     let seconds = started.elapsed().as_secs_f64();
@@ -977,6 +1051,7 @@ pub fn sample(
         source,
         prompts: prompts.len(),
         candidates_added: counts.candidates_added,
+        not_stored_full: full,
         tokens,
         seconds,
         tokens_per_s: tokens as f64 / seconds.max(1e-9),
@@ -1085,6 +1160,19 @@ impl Default for ImproveConfig {
 
 /// One improvement round: held-out samples before, the method, held-out samples after, a
 /// checkpoint. The new run is round `parent round + 1`.
+/// RLOO's gradient and KL use log-probabilities of the policy itself (temperature 1, no
+/// truncation); samples drawn from a reshaped distribution would make them off-policy.
+pub fn rloo_sampling_problem(cfg: &ImproveConfig) -> Option<String> {
+    let g = &cfg.gen;
+    (cfg.method == Method::Rloo && (g.temperature != 1.0 || g.top_k != 0 || g.top_p < 1.0)).then(|| {
+        format!(
+            "--method rloo samples from the policy as it is (temperature 1, top-k 0, top-p 1), so that its \
+             log-probabilities and KL are on-policy; got temperature {}, top-k {}, top-p {}: drop those flags",
+            g.temperature, g.top_k, g.top_p
+        )
+    })
+}
+
 pub fn improve(
     store: &mut Store,
     db_path: &Path,
@@ -1095,6 +1183,9 @@ pub fn improve(
 ) -> anyhow::Result<PolicySummary> {
     let started = Instant::now();
     let device = Device::Cpu;
+    if let Some(problem) = rloo_sampling_problem(cfg) {
+        anyhow::bail!(problem);
+    }
     let (dir, parent) = resolve_policy(store, &cfg.policy)?;
     let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
     let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
@@ -1268,38 +1359,15 @@ fn improve_round(
         phase(store, "scoring", emit)?;
         let (answers, scores) = sampled.score(&codec, scorer, &texts)?;
         sample_rewards = scores.clone();
-        // Per prompt: indices of its samples, best first.
-        let mut by_prompt: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (k, (i, _)) in sampled.samples.iter().enumerate() {
-            by_prompt.entry(*i).or_default().push(k);
-        }
-        let mut prompt_order: Vec<usize> = by_prompt.keys().copied().collect();
-        prompt_order.sort_unstable();
-        for i in prompt_order {
-            let mut ks = by_prompt[&i].clone();
-            ks.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
-            let (best, worst) = (ks[0], ks[ks.len() - 1]);
-            match cfg.method {
-                Method::Bon => {
-                    seqs.push(codec.sequence(&texts[i], &answers[best], cfg.max_response_tokens)?)
-                }
-                Method::Dpo => {
-                    if scores[best] > scores[worst] && answers[best] != answers[worst] {
-                        seqs.push(codec.sequence(
-                            &texts[i],
-                            &answers[best],
-                            cfg.max_response_tokens,
-                        )?);
-                        seqs.push(codec.sequence(
-                            &texts[i],
-                            &answers[worst],
-                            cfg.max_response_tokens,
-                        )?);
-                    }
-                }
-                Method::Rloo => {}
-            }
-        }
+        seqs = round_sequences(
+            cfg.method,
+            &codec,
+            &texts,
+            &sampled.samples,
+            &answers,
+            &scores,
+            cfg.max_response_tokens,
+        )?;
         if cfg.method == Method::Dpo && cfg.use_human_pairs {
             let prompt_ids: HashMap<PromptId, usize> = train_prompts
                 .iter()
@@ -1587,4 +1655,76 @@ fn restore_trainer(trainer: &mut PolicyTrainer, dir: &Path) -> anyhow::Result<()
         .map_err(|e| file_err(&opt, e))?;
     trainer.step = meta.step;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec() -> PolicyCodec {
+        let texts = (0..50).map(|i| format!("the cat sat on mat {i} and the dog ran far"));
+        let tok = tokenizer::train_bpe(texts, 300).unwrap();
+        PolicyCodec::new(tok, 64, PromptFormat::default()).unwrap()
+    }
+
+    fn sample(stopped: bool) -> Sample {
+        Sample {
+            tokens: vec![],
+            stopped,
+            mean_entropy: 0.0,
+        }
+    }
+
+    #[test]
+    fn best_of_n_takes_the_best_sample_and_no_end_marker_the_model_did_not_write() {
+        let c = codec();
+        let texts = vec!["the cat".to_string(), "the dog".to_string()];
+        // Prompt 0: the best sample was cut at the cap; prompt 1: the best one stopped.
+        let samples = vec![
+            (0, sample(true)),
+            (0, sample(false)),
+            (1, sample(true)),
+            (1, sample(false)),
+        ];
+        let answers: Vec<String> = ["sat", "ran far", "sat on mat", "ran"]
+            .map(String::from)
+            .to_vec();
+        let scores = [0.1, 0.9, 0.8, 0.2];
+        let seqs =
+            round_sequences(Method::Bon, &c, &texts, &samples, &answers, &scores, 32).unwrap();
+        assert_eq!(seqs.len(), 2);
+        let (cut, cut_prompt) = &seqs[0];
+        assert_ne!(
+            *cut.last().unwrap(),
+            c.eos,
+            "a cut sample must not end with EOS"
+        );
+        assert_eq!(c.text(&cut[*cut_prompt..]), "ran far");
+        let (done, done_prompt) = &seqs[1];
+        assert_eq!(*done.last().unwrap(), c.eos);
+        assert_eq!(c.text(&done[*done_prompt..]), "sat on mat");
+    }
+
+    #[test]
+    fn dpo_pairs_best_with_worst_and_skips_prompts_without_a_preference() {
+        let c = codec();
+        let texts = vec!["the cat".to_string(), "the dog".to_string()];
+        let samples = vec![
+            (0, sample(true)),
+            (0, sample(true)),
+            (0, sample(true)),
+            (1, sample(true)),
+            (1, sample(true)),
+        ];
+        let answers: Vec<String> = ["sat", "ran", "mat", "far", "far"]
+            .map(String::from)
+            .to_vec();
+        let scores = [0.5, -1.0, 2.0, 0.3, 0.1];
+        let seqs =
+            round_sequences(Method::Dpo, &c, &texts, &samples, &answers, &scores, 32).unwrap();
+        // Prompt 1's two samples are the same text: no pair.
+        assert_eq!(seqs.len(), 2);
+        assert_eq!(c.text(&seqs[0].0[seqs[0].1..]), "mat");
+        assert_eq!(c.text(&seqs[1].0[seqs[1].1..]), "ran");
+    }
 }

@@ -164,6 +164,12 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
             ),
         ));
     }
+    meta.model.validate(&[]).map_err(|m| {
+        file_err(
+            &config_path,
+            format!("model.{}", m.trim_start_matches("field ")),
+        )
+    })?;
     let tok = tokenizer::load(&dir.join("tokenizer.json"))?;
     let encoder = encoder_for(&meta.model, tok)?;
     let weights_path = dir.join("model.safetensors");
@@ -196,6 +202,18 @@ struct HfBertConfig {
     #[serde(default)]
     hidden_act: Option<String>,
 }
+
+/// Our `ModelConfig` field names as a HF BERT `config.json` spells them.
+const HF_BERT_NAMES: &[(&str, &str)] = &[
+    ("vocab_size", "vocab_size"),
+    ("max_len", "max_position_embeddings"),
+    ("d_model", "hidden_size"),
+    ("n_layers", "num_hidden_layers"),
+    ("n_heads", "num_attention_heads"),
+    ("d_ff", "intermediate_size"),
+    ("type_vocab_size", "type_vocab_size"),
+    ("ln_eps", "layer_norm_eps"),
+];
 
 fn two() -> usize {
     2
@@ -241,6 +259,26 @@ pub fn load_backbone(
         type_vocab_size: hf.type_vocab_size,
         freeze_backbone: freeze,
     };
+    config
+        .validate(HF_BERT_NAMES)
+        .map_err(|m| file_err(&cfg_path, m))?;
+    // Our window is cut to the file's positions; the file's own count must be sane too.
+    super::limits::dim(
+        "max_position_embeddings",
+        hf.max_position_embeddings,
+        1 << 16,
+    )
+    .map_err(|m| file_err(&cfg_path, m))?;
+    // [CLS] prompt [SEP] answer [SEP] needs a few positions at the very least.
+    if hf.max_position_embeddings < 8 {
+        return Err(file_err(
+            &cfg_path,
+            format!(
+                "field \"max_position_embeddings\" is {}: too few positions for a prompt and an answer (8 at least)",
+                hf.max_position_embeddings
+            ),
+        ));
+    }
     let weights_path = dir.join("model.safetensors");
     let raw = read_weights(&weights_path, device)?;
     // Checkpoints saved from BertModel have no prefix; from BertFor* they carry "bert.".
@@ -250,6 +288,13 @@ pub fn load_backbone(
         .map(|(k, v)| (k.strip_prefix("bert.").unwrap_or(&k).to_string(), v))
         .collect();
     weights.retain(|k, _| !k.ends_with("position_ids"));
+    super::limits::layer_count(
+        weights.keys(),
+        "encoder.layer.",
+        "num_hidden_layers",
+        config.n_layers,
+    )
+    .map_err(|m| file_err(&cfg_path, m))?;
     // Positions beyond our window are not needed.
     if let Some(pos) = weights.get_mut("embeddings.position_embeddings.weight") {
         *pos = pos

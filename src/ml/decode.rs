@@ -753,6 +753,13 @@ fn sample_token(logits: &[f32], gen: &GenConfig, u: f64, probs: &mut [f32]) -> (
         } else {
             order.len()
         };
+        // Top-p takes its mass among the top-k survivors, as transformers' warpers do (top-k
+        // first, then top-p on the renormalised rest).
+        let sum = if k < order.len() {
+            order[..k].iter().map(|&t| probs[t as usize] as f64).sum()
+        } else {
+            sum
+        };
         let mut kept = 0usize;
         let mut mass = 0f64;
         for &t in &order[..k] {
@@ -914,5 +921,30 @@ pub(crate) mod tests {
         // Uniform logits: entropy ln(4).
         let (_, e) = sample_token(&[1.0; 4], &GenConfig::default(), 0.5, &mut probs);
         assert!((e - 4f64.ln()).abs() < 1e-9, "{e}");
+    }
+
+    #[test]
+    fn top_p_takes_its_mass_among_the_top_k_survivors() {
+        // Probabilities 0.45, 0.35, 0.2 (as logits). Among the top 2 the first has 0.5625 of
+        // the mass, so top-p 0.5 keeps it alone; over all three (0.45 < 0.5) it would keep two.
+        let logits = [0.45f32.ln(), 0.35f32.ln(), 0.2f32.ln()];
+        let gen = GenConfig {
+            top_k: 2,
+            top_p: 0.5,
+            ..GenConfig::default()
+        };
+        let mut probs = vec![0f32; 3];
+        for i in 0..50 {
+            let u = i as f64 / 50.0;
+            let (t, e) = sample_token(&logits, &gen, u, &mut probs);
+            assert_eq!((t, e), (0, 0.0), "u = {u}");
+        }
+        // Top-k alone still keeps two.
+        let gen = GenConfig {
+            top_k: 2,
+            ..GenConfig::default()
+        };
+        let (t, _) = sample_token(&logits, &gen, 0.99, &mut probs);
+        assert_eq!(t, 1);
     }
 }

@@ -1,7 +1,8 @@
 //! Reward-model losses on rewards `r` (one per sequence). Every loss is a weighted mean, and
 //! the weights make each ranking count once whatever its K (as InstructGPT does).
 //!
-//! Ties, when modelled, use Davidson's (1970) model rather than Rao-Kupper: with
+//! Ties, when modelled, use Davidson's (1970) tie probability rather than Rao-Kupper's
+//! (decisive pairs keep Bradley-Terry with their margin, see `bt_with_ties`): with
 //! d = r_i - r_j, P(i wins) = e^{d/2} / (e^{d/2} + e^{-d/2} + nu) and P(tie) = nu / (same).
 //! It needs no threshold, leaves BT's log-odds between the two wins unchanged
 //! (P(i)/P(j) = e^d), and a tie simply pulls the two rewards together. nu = 1 (P(tie) = 1/3 at d = 0).
@@ -34,22 +35,30 @@ pub fn bradley_terry(
     weighted_mean(&log_sigmoid(&d)?.neg()?, weights)
 }
 
-/// Davidson's tie-aware likelihood on pairs; `tie` is 1 for a tie, 0 for "first wins".
-pub fn davidson(first: &Tensor, second: &Tensor, tie: &Tensor, weights: &Tensor) -> Result<Tensor> {
-    let half = ((first - second)? * 0.5)?;
+/// Each pair's own likelihood: Bradley-Terry with its margin where one answer won
+/// (`-log σ(r_a - r_b - margin)`), Davidson's tie probability where it is a tie (`tie` = 1).
+/// A tie elsewhere in the batch changes nothing for a decisive pair.
+pub fn bt_with_ties(
+    first: &Tensor,
+    second: &Tensor,
+    margin: &Tensor,
+    tie: &Tensor,
+    weights: &Tensor,
+) -> Result<Tensor> {
+    let d = (first - second)?;
+    let win = log_sigmoid(&(&d - margin)?)?;
+    let half = (&d * 0.5)?;
     let log_nu = half.zeros_like()?; // nu = 1
-                                     // log(e^{d/2} + e^{-d/2} + nu), stably, over a stacked last dimension.
     let stacked = Tensor::stack(&[&half, &half.neg()?, &log_nu], D::Minus1)?;
-    let lse = stacked.log_sum_exp(D::Minus1)?;
-    let log_win = (&half - &lse)?;
-    let log_tie = (&log_nu - &lse)?;
-    let ll = ((tie * &log_tie)? + ((tie.ones_like()? - tie)? * &log_win)?)?;
+    let log_tie = (&log_nu - stacked.log_sum_exp(D::Minus1)?)?;
+    let ll = ((tie * &log_tie)? + ((tie.ones_like()? - tie)? * &win)?)?;
     weighted_mean(&ll.neg()?, weights)
 }
 
 /// Plackett-Luce on full rankings. `order` lists sequence indices best first per ranking,
 /// with `groups` giving tie groups (Breslow: tied items choose among the same remaining set).
-/// Each ranking's term is divided by its number of choices, so each counts once.
+/// Each ranking's terms are divided by their number, so each ranking counts once (a tied last
+/// group gives a term per member, not one).
 pub fn plackett_luce(
     rewards: &Tensor,
     rankings: &[Vec<Vec<usize>>],
@@ -58,7 +67,7 @@ pub fn plackett_luce(
     let mut terms = Vec::new();
     for (groups, w) in rankings.iter().zip(weights) {
         let flat: Vec<usize> = groups.iter().flatten().copied().collect();
-        let n_choices = flat.len().saturating_sub(1).max(1) as f64;
+        let mut mine = Vec::new();
         let mut start = 0;
         for g in groups {
             let rest: Vec<u32> = flat[start..].iter().map(|&i| i as u32).collect();
@@ -69,9 +78,13 @@ pub fn plackett_luce(
             let lse = rewards.index_select(&idx, 0)?.log_sum_exp(0)?;
             for &i in g {
                 let ri = rewards.narrow(0, i, 1)?.squeeze(0)?;
-                terms.push(((lse.clone() - ri)? * (*w as f64 / n_choices))?);
+                mine.push((lse.clone() - ri)?);
             }
             start += g.len();
+        }
+        let n = mine.len().max(1) as f64;
+        for t in mine {
+            terms.push((t * (*w as f64 / n))?);
         }
     }
     let total: f64 = weights.iter().map(|w| *w as f64).sum::<f64>().max(1e-12);
@@ -140,21 +153,56 @@ mod tests {
     }
 
     #[test]
-    fn davidson_gradient_and_values() {
+    fn ties_get_davidson_and_decisive_pairs_keep_bt_with_their_margin() {
         check(
             |x| {
                 let a = x.narrow(0, 0, 3)?;
                 let b = x.narrow(0, 3, 3)?;
-                davidson(&a, &b, &t(&[0.0, 1.0, 0.0]), &t(&[1.0, 1.0, 0.5]))
+                bt_with_ties(
+                    &a,
+                    &b,
+                    &t(&[0.5, 0.0, 1.0]),
+                    &t(&[0.0, 1.0, 0.0]),
+                    &t(&[1.0, 1.0, 0.5]),
+                )
             },
             &X,
         );
+        let scalar = |l: Tensor| -> f64 { l.to_scalar().unwrap() };
         // At d = 0 a tie has probability 1/3.
-        let l: f64 = davidson(&t(&[0.0]), &t(&[0.0]), &t(&[1.0]), &t(&[1.0]))
+        let l = scalar(
+            bt_with_ties(&t(&[0.0]), &t(&[0.0]), &t(&[0.0]), &t(&[1.0]), &t(&[1.0])).unwrap(),
+        );
+        assert!((l - 3f64.ln()).abs() < 1e-12);
+        // A decisive pair with a margin beside a tie: its term is BT's, by hand.
+        let (ra, rb, m) = (1.5f64, 0.2, 0.5);
+        let bt_term = (1.0 + (-(ra - rb - m)).exp()).ln();
+        let d: f64 = 0.3 - 0.1;
+        let tie_term = ((d / 2.0).exp() + (-d / 2.0).exp() + 1.0).ln();
+        let both = scalar(
+            bt_with_ties(
+                &t(&[ra, 0.3]),
+                &t(&[rb, 0.1]),
+                &t(&[m, 0.0]),
+                &t(&[0.0, 1.0]),
+                &t(&[1.0, 1.0]),
+            )
+            .unwrap(),
+        );
+        assert!((both - (bt_term + tie_term) / 2.0).abs() < 1e-12, "{both}");
+    }
+
+    #[test]
+    fn plackett_luce_counts_a_ranking_once_even_with_a_tied_last_group() {
+        // Equal rewards: every term is log(size of its choice set), so the loss of one ranking
+        // is the mean of its terms. [[0],[1,2]]: (ln 3 + ln 2 + ln 2) / 3, weight 1.
+        let r = t(&[0.0, 0.0, 0.0]);
+        let l: f64 = plackett_luce(&r, &[vec![vec![0], vec![1, 2]]], &[1.0])
             .unwrap()
             .to_scalar()
             .unwrap();
-        assert!((l - 3f64.ln()).abs() < 1e-12);
+        let want = (3f64.ln() + 2.0 * 2f64.ln()) / 3.0;
+        assert!((l - want).abs() < 1e-12, "{l} vs {want}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod decode;
 pub mod encoder;
 pub mod gemm;
+pub mod limits;
 pub mod llama;
 pub mod loss;
 pub mod model;

@@ -58,6 +58,26 @@ impl ModelConfig {
     }
 }
 
+impl ModelConfig {
+    /// Checks every size the kernels rely on. `names` maps our field names to the file's
+    /// (`("n_heads", "num_attention_heads")`), so the error names what the user can fix.
+    pub fn validate(&self, names: &[(&str, &str)]) -> std::result::Result<(), String> {
+        use super::limits::{dim, divides, finite_positive};
+        let n = |f: &'static str| super::limits::field_name(names, f);
+        dim(&n("vocab_size"), self.vocab_size, 1 << 22)?;
+        dim(&n("max_len"), self.max_len, 1 << 16)?;
+        dim(&n("d_model"), self.d_model, 1 << 14)?;
+        dim(&n("n_layers"), self.n_layers, 256)?;
+        dim(&n("n_heads"), self.n_heads, 1024)?;
+        dim(&n("d_ff"), self.d_ff, 1 << 17)?;
+        divides(&n("n_heads"), self.n_heads, &n("d_model"), self.d_model)?;
+        if self.arch == Arch::Bert {
+            dim(&n("type_vocab_size"), self.type_vocab_size, 1024)?;
+        }
+        finite_positive(&n("ln_eps"), self.ln_eps)
+    }
+}
+
 /// A batch of padded sequences. `mask` is 1 for real tokens, 0 for padding.
 pub struct Batch {
     pub ids: Tensor,              // (batch, seq) u32
@@ -133,6 +153,11 @@ pub struct Params {
     /// Loaded weights to take instead of initialising (pretrained backbones).
     pub(crate) loaded: BTreeMap<String, Tensor>,
     pub(crate) freeze_loaded: bool,
+    /// Building from a file: a parameter the file lacks is an error (a config that names more
+    /// layers than the file holds must not train fresh ones silently), except names containing
+    /// one of `fresh_ok` (a new head, LoRA adapters).
+    pub(crate) require_loaded: bool,
+    pub(crate) fresh_ok: &'static [&'static str],
     /// Inference copies freeze the head too, so no op builds a gradient graph.
     freeze_head: bool,
 }
@@ -147,6 +172,8 @@ impl Params {
             seed,
             loaded: BTreeMap::new(),
             freeze_loaded: false,
+            require_loaded: false,
+            fresh_ok: &[],
             freeze_head: false,
         }
     }
@@ -164,6 +191,12 @@ impl Params {
             let v = Var::from_tensor(&t)?;
             self.trainable.insert(name.to_string(), v.clone());
             return Ok(v.as_tensor().clone());
+        }
+        if self.require_loaded && !self.fresh_ok.iter().any(|ok| name.contains(ok)) {
+            candle_core::bail!(
+                "weight {name} (shape {shape:?}) is missing from the file, though its configuration \
+                 implies it: the layer count or another size in the config does not match the weights"
+            );
         }
         let n: usize = shape.iter().product();
         let values = match init {
@@ -409,9 +442,12 @@ impl RewardModel {
         seed: u64,
         device: &Device,
     ) -> Result<RewardModel> {
+        config.validate(&[]).map_err(candle_core::Error::msg)?;
         let mut p = Params::new(device, DType::F32, seed);
         p.loaded = weights;
         p.freeze_loaded = config.freeze_backbone;
+        p.require_loaded = true;
+        p.fresh_ok = &["head."];
         // The head always trains, even when the backbone is frozen.
         let head_w = p.loaded.remove("head.weight");
         let head_b = p.loaded.remove("head.bias");

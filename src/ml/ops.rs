@@ -1391,6 +1391,11 @@ impl<T> SharedMut<T> {
 
 /// `dst (m x n) = lhs (m x k) * rhs (k x n)` with element strides (row, column), single-threaded:
 /// attention runs one (batch, head) per rayon task.
+///
+/// # Safety
+/// For every i < m, j < n, l < k: `lhs + i*lhs_rs + l*lhs_cs` and `rhs + l*rhs_rs + j*rhs_cs`
+/// are readable initialised values, and `dst + i*dst_rs + j` is writable and not read or
+/// written by anyone else during the call (it need not be initialised: it is overwritten).
 #[allow(clippy::too_many_arguments)]
 unsafe fn mm<T: 'static + Float>(
     m: usize,
@@ -1473,6 +1478,50 @@ impl FusedAttention {
         (self.batch, self.seq, self.heads, d, d / self.heads)
     }
 
+    /// What is wrong with these buffer sizes for this op, if anything: every pointer the
+    /// kernels build stays inside its buffer, and every output element gets written, only when
+    /// heads divide d, qkv holds exactly batch x seq rows of 3d, the mask batch x seq values
+    /// and the incoming gradient batch x seq rows of d.
+    pub(crate) fn shape_problem(
+        &self,
+        qkv_len: usize,
+        mask_len: usize,
+        cols3: usize,
+        dout_len: Option<usize>,
+    ) -> Option<String> {
+        let Some(rows) = self.batch.checked_mul(self.seq) else {
+            return Some(format!(
+                "attention: batch {} x seq {} overflows",
+                self.batch, self.seq
+            ));
+        };
+        let d = cols3 / 3;
+        if self.heads == 0 || !cols3.is_multiple_of(3) || d == 0 || !d.is_multiple_of(self.heads) {
+            return Some(format!(
+                "attention: {} heads do not divide a width of {d} (qkv has {cols3} columns)",
+                self.heads
+            ));
+        }
+        if Some(qkv_len) != rows.checked_mul(cols3) || mask_len != rows {
+            return Some(format!(
+                "attention: batch {} x seq {} does not match qkv ({qkv_len} values of {cols3} columns) or the mask ({mask_len})",
+                self.batch, self.seq
+            ));
+        }
+        if dout_len.is_some_and(|n| Some(n) != rows.checked_mul(d)) {
+            return Some(format!(
+                "attention: the output gradient is not {rows} x {d}"
+            ));
+        }
+        None
+    }
+
+    fn assert_shapes(&self, qkv: usize, mask: usize, cols3: usize, dout: Option<usize>) {
+        if let Some(problem) = self.shape_problem(qkv, mask, cols3, dout) {
+            panic!("{problem}");
+        }
+    }
+
     /// Pointers to the q, k, v blocks of one (batch, head) task, and its attention weights
     /// P = softmax(scale * Q K^T) over real keys (seq x seq) written into `p`.
     ///
@@ -1522,6 +1571,8 @@ impl FusedAttention {
         cols3: usize,
         keep: bool,
     ) -> (Vec<T>, Vec<T>) {
+        // Every pointer below is derived from these sizes.
+        self.assert_shapes(qkv.len(), mask.len(), cols3, None);
         let (b, t, h, d, dh) = self.dims(cols3);
         // Neither is zeroed first: each task's products write its whole blocks of both.
         let mut out: Vec<T> = Vec::with_capacity(b * t * d);
@@ -1576,6 +1627,7 @@ impl FusedAttention {
         cols3: usize,
         kept: &[T],
     ) -> Vec<T> {
+        self.assert_shapes(qkv.len(), mask.len(), cols3, Some(dout.len()));
         let (b, t, h, d, dh) = self.dims(cols3);
         assert!(
             kept.is_empty() || kept.len() == b * h * t * t,
@@ -1719,16 +1771,25 @@ fn attention_with(
 ) -> Result<Tensor> {
     let (n, cols3) = qkv.dims2()?;
     let d = cols3 / 3;
-    if qkv.device().is_cpu() && matches!(qkv.dtype(), DType::F32 | DType::F64) {
-        return qkv.contiguous()?.apply_op2(
-            &mask.to_dtype(qkv.dtype())?.contiguous()?,
-            FusedAttention {
-                batch,
-                seq,
-                heads,
-                causal,
-            },
+    let op = FusedAttention {
+        batch,
+        seq,
+        heads,
+        causal,
+    };
+    if let Some(problem) = op.shape_problem(n * cols3, mask.elem_count(), cols3, None) {
+        candle_core::bail!("{problem}");
+    }
+    if n != batch * seq {
+        candle_core::bail!(
+            "attention: qkv has {n} rows, batch x seq is {}",
+            batch * seq
         );
+    }
+    if qkv.device().is_cpu() && matches!(qkv.dtype(), DType::F32 | DType::F64) {
+        return qkv
+            .contiguous()?
+            .apply_op2(&mask.to_dtype(qkv.dtype())?.contiguous()?, op);
     }
     let dh = d / heads;
     let split = |i: usize| -> Result<Tensor> {

@@ -55,6 +55,40 @@ fn yes() -> bool {
 }
 
 impl PolicyConfig {
+    /// Checks every size the kernels rely on; `names` maps our field names to the file's.
+    pub fn validate(&self, names: &[(&str, &str)]) -> std::result::Result<(), String> {
+        use super::limits::{dim, divides, field_name, finite_positive};
+        let n = |f: &'static str| field_name(names, f);
+        dim(&n("vocab_size"), self.vocab_size, 1 << 22)?;
+        dim(&n("ctx"), self.ctx, 1 << 20)?;
+        dim(&n("d_model"), self.d_model, 1 << 15)?;
+        dim(&n("n_layers"), self.n_layers, 512)?;
+        dim(&n("n_heads"), self.n_heads, 1024)?;
+        dim(&n("d_ff"), self.d_ff, 1 << 18)?;
+        divides(&n("n_heads"), self.n_heads, &n("d_model"), self.d_model)?;
+        finite_positive(&n("ln_eps"), self.ln_eps)?;
+        if self.arch == PolicyArch::Llama {
+            dim(&n("n_kv_heads"), self.kv_heads(), self.n_heads)?;
+            divides(
+                &n("n_kv_heads"),
+                self.kv_heads(),
+                &n("n_heads"),
+                self.n_heads,
+            )?;
+            // RoPE rotates pairs of a head's dimensions.
+            if !(self.d_model / self.n_heads).is_multiple_of(2) {
+                return Err(format!(
+                    "\"{}\" / \"{}\" = {} is odd; RoPE needs an even head dimension",
+                    n("d_model"),
+                    n("n_heads"),
+                    self.d_model / self.n_heads
+                ));
+            }
+            finite_positive(&n("rope_theta"), self.rope_theta)?;
+        }
+        Ok(())
+    }
+
     /// The `tiny` preset: the peer benchmark's shape.
     pub fn tiny(vocab_size: usize) -> PolicyConfig {
         PolicyConfig {
@@ -194,7 +228,10 @@ impl Policy {
         Self::build_checked(config, p, Some(lora))
     }
 
-    fn build_checked(c: &PolicyConfig, p: Params, lora: Option<LoraConfig>) -> Result<Policy> {
+    fn build_checked(c: &PolicyConfig, mut p: Params, lora: Option<LoraConfig>) -> Result<Policy> {
+        c.validate(&[]).map_err(candle_core::Error::msg)?;
+        p.require_loaded = true;
+        p.fresh_ok = &["lora"];
         let model = Self::build(c, p, lora)?;
         if let Some(name) = model.params.loaded.keys().next() {
             candle_core::bail!("unexpected weight {name} for this policy configuration");

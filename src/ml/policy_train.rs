@@ -183,14 +183,24 @@ impl PolicyTrainer {
         let pol = self.policy.sequence_logps(batch)?;
         let refr = self.reference.sequence_logps(batch)?;
         let diff = (&pol - &refr)?;
-        let h = (diff.narrow(0, 0, n)? - diff.narrow(0, n, n)?)?; // (n,)
         let beta = self.config.beta;
-        let loss = if self.config.ipo {
-            // IPO: (h - 1/(2 beta))^2, h on summed log-ratios.
-            (h.clone() - 1.0 / (2.0 * beta))?.sqr()?.mean_all()?
+        let loss_and_h = if self.config.ipo {
+            // IPO as TRL computes it: log-ratios averaged over each completion's tokens, then
+            // (h - 1/(2 beta))^2. Summed log-ratios would make beta mean something else.
+            let per_token: Vec<f32> = batch
+                .response_tokens
+                .iter()
+                .map(|&t| 1.0 / t.max(1) as f32)
+                .collect();
+            let scale = Tensor::from_vec(per_token, batch.batch, diff.device())?;
+            let mean_diff = (&diff * scale)?;
+            let h = (mean_diff.narrow(0, 0, n)? - mean_diff.narrow(0, n, n)?)?; // (n,)
+            ((h.clone() - 1.0 / (2.0 * beta))?.sqr()?.mean_all()?, h)
         } else {
-            softplus(&(h.clone() * -beta)?)?.mean_all()?
+            let h = (diff.narrow(0, 0, n)? - diff.narrow(0, n, n)?)?; // (n,)
+            (softplus(&(h.clone() * -beta)?)?.mean_all()?, h)
         };
+        let (loss, h) = loss_and_h;
         let margins: Vec<f32> = (h.detach() * beta)?.to_vec1()?;
         let kl = scalar(&diff.detach().mean_all()?)?;
         let tokens: usize = batch.response_tokens.iter().sum();
@@ -236,14 +246,7 @@ impl PolicyTrainer {
             .zip(pol_v.iter().zip(&refr))
             .map(|(s, (p, r))| s - beta * (*p as f64 - *r as f64))
             .collect();
-        let k = k.max(2);
-        let mut adv = vec![0f32; rewards.len()];
-        for (g, chunk) in rewards.chunks(k).enumerate() {
-            let sum: f64 = chunk.iter().sum();
-            for (i, r) in chunk.iter().enumerate() {
-                adv[g * k + i] = (r - (sum - r) / (chunk.len() - 1).max(1) as f64) as f32;
-            }
-        }
+        let adv = rloo_advantages(&rewards, k);
         let adv_t = Tensor::from_vec(adv, rewards.len(), pol.device())?;
         let loss = (pol * adv_t)?.mean_all()?.neg()?;
         let kl = pol_v
@@ -265,6 +268,20 @@ impl PolicyTrainer {
             ..PolicyStep::default()
         })
     }
+}
+
+/// REINFORCE leave-one-out: each sample's reward minus the mean reward of the other samples
+/// of its prompt (`k` consecutive rows per prompt).
+pub fn rloo_advantages(rewards: &[f64], k: usize) -> Vec<f32> {
+    let k = k.max(2);
+    let mut adv = vec![0f32; rewards.len()];
+    for (g, chunk) in rewards.chunks(k).enumerate() {
+        let sum: f64 = chunk.iter().sum();
+        for (i, r) in chunk.iter().enumerate() {
+            adv[g * k + i] = (r - (sum - r) / (chunk.len() - 1).max(1) as f64) as f32;
+        }
+    }
+    adv
 }
 
 #[cfg(test)]
@@ -406,5 +423,112 @@ mod tests {
         assert_eq!(diff(&frozen[name], &weights[name]), 0.0);
         let merged = t.policy.merged_weights().unwrap();
         assert!(diff(&merged[name], &weights[name]) > 1e-4);
+    }
+
+    #[test]
+    fn rloo_baselines_leave_one_out() {
+        // k = 4: sample 0's baseline is the mean of samples 1..3, and so on, per prompt.
+        let r = [1.0, 2.0, 3.0, 6.0, 0.0, 0.0, 4.0, 4.0];
+        let adv = rloo_advantages(&r, 4);
+        let want = [
+            1.0 - 11.0 / 3.0,
+            2.0 - 10.0 / 3.0,
+            3.0 - 9.0 / 3.0,
+            6.0 - 6.0 / 3.0,
+            0.0 - 8.0 / 3.0,
+            0.0 - 8.0 / 3.0,
+            4.0 - 4.0 / 3.0,
+            4.0 - 4.0 / 3.0,
+        ];
+        for (a, w) in adv.iter().zip(want) {
+            assert!((*a as f64 - w).abs() < 1e-6, "{adv:?}");
+        }
+    }
+
+    /// A trainer whose reference differs from the policy, so log-ratios are not zero, and the
+    /// (chosen, rejected) batch with responses of different lengths.
+    fn off_reference(beta: f64, ipo: bool) -> (PolicyTrainer, SeqBatch) {
+        let dev = Device::Cpu;
+        let cfg = PolicyTrainConfig {
+            beta,
+            ipo,
+            warmup_frac: 0.0,
+            ..PolicyTrainConfig::default()
+        };
+        let mut t = PolicyTrainer::new(Policy::new(&small(), 1, &dev).unwrap(), cfg, 10).unwrap();
+        t.reference = Policy::new(&small(), 2, &dev).unwrap();
+        let chosen: &[u32] = &[3, 4, 5, 6, 7];
+        let rejected: &[u32] = &[3, 4, 9, 9, 9, 10, 11];
+        let batch = SeqBatch::new(&[(chosen, 2), (rejected, 2)], 0, &dev).unwrap();
+        (t, batch)
+    }
+
+    /// (pi_c - ref_c, pi_r - ref_r) and the response lengths, computed independently.
+    fn log_ratios(t: &PolicyTrainer, b: &SeqBatch) -> ([f64; 2], [f64; 2]) {
+        let p: Vec<f32> = t.policy.sequence_logps(b).unwrap().to_vec1().unwrap();
+        let r: Vec<f32> = t.reference.sequence_logps(b).unwrap().to_vec1().unwrap();
+        let d = [(p[0] - r[0]) as f64, (p[1] - r[1]) as f64];
+        let n = [b.response_tokens[0] as f64, b.response_tokens[1] as f64];
+        (d, n)
+    }
+
+    #[test]
+    fn dpo_matches_its_formula_off_the_reference_and_beta_matters() {
+        let mut losses = Vec::new();
+        for beta in [0.1, 0.5] {
+            let (mut t, b) = off_reference(beta, false);
+            let (d, _) = log_ratios(&t, &b);
+            let h = d[0] - d[1];
+            assert!(h.abs() > 1e-3, "the reference must differ: {h}");
+            let want = (1.0 + (-beta * h).exp()).ln();
+            let step = t.dpo_step(&b).unwrap();
+            assert!(
+                (step.loss - want).abs() < 1e-5,
+                "beta {beta}: {} vs {want}",
+                step.loss
+            );
+            assert!((step.margin - beta * h).abs() < 1e-5);
+            losses.push(step.loss);
+        }
+        assert!(
+            (losses[0] - losses[1]).abs() > 1e-4,
+            "beta changes the loss"
+        );
+    }
+
+    #[test]
+    fn ipo_averages_log_ratios_over_the_completion_as_trl_does() {
+        let beta = 0.1;
+        let (mut t, b) = off_reference(beta, true);
+        let (d, n) = log_ratios(&t, &b);
+        assert_ne!(n[0], n[1]);
+        // TRL: logits = chosen_logratios - rejected_logratios on mean per-token log-probs,
+        // loss = (logits - 1 / (2 beta))^2.
+        let h = d[0] / n[0] - d[1] / n[1];
+        let want = (h - 1.0 / (2.0 * beta)).powi(2);
+        let step = t.dpo_step(&b).unwrap();
+        assert!(
+            (step.loss - want).abs() < 1e-4 * want.max(1.0),
+            "{} vs {want}",
+            step.loss
+        );
+        let summed = (d[0] - d[1] - 1.0 / (2.0 * beta)).powi(2);
+        assert!((step.loss - summed).abs() > 1e-3, "not the summed form");
+    }
+
+    #[test]
+    fn prompt_positions_carry_no_weight() {
+        let dev = Device::Cpu;
+        let seq: &[u32] = &[3, 4, 5, 6, 7];
+        let b = SeqBatch::new(&[(seq, 3), (&seq[..4], 1)], 0, &dev).unwrap();
+        let w: Vec<f32> = b.weights.to_vec1().unwrap();
+        // A position is weighted when the token it predicts is a response token: row 0 (prompt
+        // of 3) at positions 2 and 3, row 1 (prompt of 1) at 0, 1 and 2; never a prompt token.
+        let (s, t) = (b.seq, b.batch);
+        assert_eq!(t, 2);
+        let row = |i: usize| w[i * s..(i + 1) * s].to_vec();
+        assert_eq!(row(0), vec![0.0, 0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(row(1), vec![1.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(b.response_tokens, vec![2, 3]);
     }
 }

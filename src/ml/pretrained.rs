@@ -92,11 +92,13 @@ pub fn load_hf(dir: &Path, device: &Device) -> Result<Pretrained, CheckpointErro
     }
     if hf
         .head_dim
-        .is_some_and(|h| h * hf.num_attention_heads != hf.hidden_size)
+        .is_some_and(|h| h.checked_mul(hf.num_attention_heads) != Some(hf.hidden_size))
     {
         return bad("head_dim x num_attention_heads must equal hidden_size".into());
     }
     let _ = (&hf.sliding_window, hf.use_sliding_window);
+    super::limits::dim("num_attention_heads", hf.num_attention_heads, 1024)
+        .map_err(|m| file_err(&config_path, m))?;
     let config = PolicyConfig {
         arch: PolicyArch::Llama,
         vocab_size: hf.vocab_size,
@@ -111,6 +113,9 @@ pub fn load_hf(dir: &Path, device: &Device) -> Result<Pretrained, CheckpointErro
         qkv_bias: hf.model_type == "qwen2" || hf.attention_bias,
         tied: hf.tie_word_embeddings,
     };
+    config
+        .validate(HF_LLAMA_NAMES)
+        .map_err(|m| file_err(&config_path, m))?;
     let mut weights = BTreeMap::new();
     let index = dir.join("model.safetensors.index.json");
     if index.exists() {
@@ -131,6 +136,13 @@ pub fn load_hf(dir: &Path, device: &Device) -> Result<Pretrained, CheckpointErro
         weights = read_weights(&dir.join("model.safetensors"), device)?;
     }
     weights.retain(|k, _| !k.ends_with("rotary_emb.inv_freq"));
+    super::limits::layer_count(
+        weights.keys(),
+        "model.layers.",
+        "num_hidden_layers",
+        config.n_layers,
+    )
+    .map_err(|m| file_err(&config_path, m))?;
     if config.tied {
         weights.remove("lm_head.weight");
     }
@@ -156,6 +168,19 @@ pub fn load_hf(dir: &Path, device: &Device) -> Result<Pretrained, CheckpointErro
         format,
     })
 }
+
+/// Our `PolicyConfig` field names as a HF Llama-family `config.json` spells them.
+const HF_LLAMA_NAMES: &[(&str, &str)] = &[
+    ("vocab_size", "vocab_size"),
+    ("ctx", "max_position_embeddings"),
+    ("d_model", "hidden_size"),
+    ("n_layers", "num_hidden_layers"),
+    ("n_heads", "num_attention_heads"),
+    ("n_kv_heads", "num_key_value_heads"),
+    ("d_ff", "intermediate_size"),
+    ("ln_eps", "rms_norm_eps"),
+    ("rope_theta", "rope_theta"),
+];
 
 fn number(v: &Value) -> Option<f64> {
     Some(match v {
@@ -247,6 +272,12 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointE
     };
     let heads = need("attention.head_count")?;
     let kv_heads = num("attention.head_count_kv").map_or(heads, |v| v as usize);
+    // Checked before any tensor is un-permuted by head.
+    let head_field = format!("{arch}.attention.head_count");
+    let kv_field = format!("{arch}.attention.head_count_kv");
+    super::limits::dim(&head_field, heads, 1024)
+        .and_then(|_| super::limits::divides(&kv_field, kv_heads, &head_field, heads))
+        .map_err(err)?;
     let mut weights = BTreeMap::new();
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
@@ -289,6 +320,27 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointE
         qkv_bias: weights.contains_key("model.layers.0.self_attn.q_proj.bias"),
         tied,
     };
+    let gguf_names: Vec<(&str, String)> = [
+        ("vocab_size", "token_embd.weight rows".to_string()),
+        ("ctx", format!("{arch}.context_length")),
+        ("d_model", "token_embd.weight columns".to_string()),
+        ("n_layers", format!("{arch}.block_count")),
+        ("n_heads", head_field.clone()),
+        ("n_kv_heads", kv_field.clone()),
+        ("d_ff", format!("{arch}.feed_forward_length")),
+        ("ln_eps", format!("{arch}.attention.layer_norm_rms_epsilon")),
+        ("rope_theta", format!("{arch}.rope.freq_base")),
+    ]
+    .into();
+    let names: Vec<(&str, &str)> = gguf_names.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    config.validate(&names).map_err(err)?;
+    super::limits::layer_count(
+        weights.keys(),
+        "model.layers.",
+        &format!("{arch}.block_count"),
+        config.n_layers,
+    )
+    .map_err(err)?;
     let beside = path.with_file_name("tokenizer.json");
     let tokenizer = if beside.exists() {
         tokenizer::load(&beside)?
@@ -364,7 +416,19 @@ fn gguf_tokenizer(md: &std::collections::HashMap<String, Value>) -> Result<Token
             PreTokenizerWrapper::Digits(Digits::new(true)),
             PreTokenizerWrapper::ByteLevel(byte_level),
         ])),
-        _ => PreTokenizerWrapper::ByteLevel(byte_level),
+        // GPT-2's own split rules: what byte-level BPE does by itself.
+        None => PreTokenizerWrapper::ByteLevel(byte_level),
+        Some(p) if p == "gpt2" || p == "gpt-2" || p == "default" => {
+            PreTokenizerWrapper::ByteLevel(byte_level)
+        }
+        // Any other split rules (llama-bpe, qwen2, ...) differ from GPT-2's: guessing would
+        // tokenize differently from the model's training, silently.
+        Some(p) => {
+            return Err(format!(
+            "tokenizer.ggml.pre {p:?}: kibble cannot rebuild these split rules from GGUF metadata \
+                 (it knows gpt2 and smollm); put the model's tokenizer.json next to the .gguf file"
+        ))
+        }
     };
     let mut tok = TokenizerBuilder::new()
         .with_model(bpe)

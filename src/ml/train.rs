@@ -302,15 +302,17 @@ impl Trainer {
         let (ra, rb) = (r.narrow(0, 0, n)?, r.narrow(0, n, n)?);
         let f = |v: Vec<f32>| Tensor::from_vec(v, n, &self.device);
         let w = f(items.iter().map(|p| p.weight).collect())?;
+        let margins = f(items.iter().map(|p| p.margin).collect())?;
         let loss = if items.iter().any(|p| p.tie) {
-            loss::davidson(
+            loss::bt_with_ties(
                 &ra,
                 &rb,
+                &margins,
                 &f(items.iter().map(|p| p.tie as u8 as f32).collect())?,
                 &w,
             )?
         } else {
-            loss::bradley_terry(&ra, &rb, &f(items.iter().map(|p| p.margin).collect())?, &w)?
+            loss::bradley_terry(&ra, &rb, &margins, &w)?
         };
         let loss = if self.config.center_lambda > 0.0 {
             (loss + loss::centring(&ra, &rb, &w, self.config.center_lambda)?)?

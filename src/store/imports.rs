@@ -1,6 +1,6 @@
 //! Bulk writes for imports: one transaction for a whole file, committed or dropped as one.
 
-use rusqlite::{params, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
 
 use super::{rankings, Result, Store};
@@ -42,6 +42,42 @@ impl Store {
 }
 
 impl ImportWriter<'_> {
+    /// How many distinct candidates the prompt with this body would have once `texts` are added
+    /// (texts it already holds count once). Lets callers refuse what the label screen can't show.
+    pub fn candidates_after(&mut self, body: &PromptBody, texts: &[&str]) -> Result<usize> {
+        let prompt: Option<PromptId> = self
+            .tx
+            .prepare_cached("SELECT id FROM prompts WHERE content_hash = ?1")?
+            .query_row([&body.content_hash()[..]], |r| r.get(0))
+            .optional()?;
+        let Some(prompt) = prompt else {
+            return Ok(texts.len());
+        };
+        let mut total = self.candidate_count(prompt)?;
+        for t in texts {
+            total += usize::from(!self.has_candidate(prompt, t)?);
+        }
+        Ok(total)
+    }
+
+    /// Candidates the prompt holds now, this import's included.
+    pub fn candidate_count(&mut self, prompt: PromptId) -> Result<usize> {
+        let n: i64 = self
+            .tx
+            .prepare_cached("SELECT count(*) FROM candidates WHERE prompt_id = ?1")?
+            .query_row([prompt], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    pub fn has_candidate(&mut self, prompt: PromptId, text: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM candidates WHERE prompt_id = ?1 AND content_hash = ?2")?
+            .query_row(params![prompt, &candidate_hash(text)[..]], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Finds the prompt by content hash or inserts it. Re-imports find the existing row.
     pub fn add_prompt(
         &mut self,

@@ -1,6 +1,7 @@
 //! App state and `update(Action)`: everything the labelling app knows and every change to it.
 //! Rendering (`ui.rs`) only reads this. Decisions go to the store the moment they are made.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -10,11 +11,15 @@ use sha2::{Digest, Sha256};
 use super::keymap::{Action, Keymap, Screen};
 use crate::analysis::Agreement;
 use crate::domain::{
-    now_ms, Candidate, CandidateId, NewRanking, Prompt, PromptId, RankingId, RankingMode, Verdict,
+    now_ms, Candidate, CandidateId, NewRanking, Prompt, PromptId, Ranking, RankingId, RankingMode,
+    Verdict, MAX_CANDIDATES,
 };
 use crate::store::{QueueOptions, Stats, Store};
 
-pub const MAX_CANDIDATES: usize = 9;
+mod decisions;
+mod screen_keys;
+mod undo;
+
 pub const DEFAULT_FLAG_REASONS: &[&str] = &[
     "unsafe",
     "low quality",
@@ -84,9 +89,40 @@ pub struct Item {
     pub last_renewed: Duration,
     pub focus: usize,
     pub scroll: Vec<u16>,
+    /// First prompt line shown; `u16::MAX` means "the end" (where a chat's last turn is).
     pub prompt_scroll: u16,
+    /// Each answer's and the prompt's rows as last drawn, so paging moves by what is visible.
+    /// Rendering writes them (a layout cache, like a ratatui `StatefulWidget`'s state).
+    pub answer_views: Vec<Cell<View>>,
+    pub prompt_view: Cell<View>,
     pub flags: Vec<String>,
     pub note: Option<String>,
+}
+
+/// A scrolled text as last drawn: rows visible and rows in all. Zero until drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    pub visible: u16,
+    pub total: u16,
+}
+
+impl View {
+    /// The first row after moving `lines` rows (or `pages` screens, one row of overlap) from `at`.
+    pub fn scrolled(self, at: u16, lines: i32, pages: i32) -> u16 {
+        // Before the first draw the height is unknown: a page is then 10 rows.
+        let page = if self.visible == 0 {
+            10
+        } else {
+            i32::from(self.visible.saturating_sub(1).max(1))
+        };
+        let last = if self.visible == 0 {
+            u16::MAX as i32
+        } else {
+            i32::from(self.total.saturating_sub(self.visible))
+        };
+        let from = i32::from(at).min(last);
+        (from + lines + pages * page).clamp(0, last) as u16
+    }
 }
 
 /// The ranking being typed, in shown positions.
@@ -115,11 +151,19 @@ impl Entry {
     }
 }
 
-/// Something that waits for a `y` before it happens.
+/// Something that waits for an answer before it happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirm {
     CancelRun,
     DeleteCheckpoints,
+    /// `q` with unsaved work on screen.
+    Quit,
+    /// Enter on a ranking that ties every answer (it carries no preference).
+    AllTie,
+    /// `u` while an undone decision is being fixed: `y` keeps the fix, `r` puts it back as it was.
+    UndoWhileFixing,
+    /// `u` with a ranking typed in on a new prompt: it would be dropped.
+    UndoDropsEntry,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +182,14 @@ pub struct Saved {
     pub prompt_id: PromptId,
 }
 
+/// An undone decision back on screen to be fixed: the ranking it was (retracted in the log)
+/// and the state it was restored to, so a change can be told from none.
+#[derive(Debug, Clone)]
+pub struct Fixing {
+    pub old: Ranking,
+    restored: (Entry, Vec<String>, Option<String>),
+}
+
 pub struct App {
     pub store: Store,
     pub cfg: AppConfig,
@@ -148,6 +200,10 @@ pub struct App {
     pub item: Option<Item>,
     pub entry: Entry,
     pub history: Vec<Saved>,
+    /// Decisions made after the one being fixed (nearest last): they rejoin `history` in order
+    /// once the fix is saved, so `u` keeps walking back through prompts in the order seen.
+    pub ahead: Vec<Saved>,
+    pub fixing: Option<Fixing>,
     pub session_count: u32,
     progress_at: Duration,
     drawn_minute: u64,
@@ -155,6 +211,9 @@ pub struct App {
     pub progress: (i64, i64),
     pub status: String,
     pub show_scores: bool,
+    /// First row of the Help screen (F7) shown, and its rows as last drawn.
+    pub help_scroll: u16,
+    pub help_view: Cell<View>,
     pub stats: Option<Stats>,
     pub agreement: Option<Agreement>,
     pub train: super::train::TrainScreen,
@@ -186,12 +245,16 @@ impl App {
             item: None,
             entry: Entry::default(),
             history: Vec::new(),
+            ahead: Vec::new(),
+            fixing: None,
             session_count: 0,
             progress_at: Duration::ZERO,
             drawn_minute: 0,
             progress: (0, 0),
             status: String::new(),
             show_scores: false,
+            help_scroll: 0,
+            help_view: Cell::new(View::default()),
             stats: None,
             agreement: None,
             should_quit: false,
@@ -201,6 +264,9 @@ impl App {
         };
         app.refresh_progress();
         app.next_item()?;
+        if !app.keymap.warnings.is_empty() {
+            app.status = app.keymap.warnings.join("; ");
+        }
         Ok(app)
     }
 
@@ -268,10 +334,12 @@ impl App {
             Overlay::Confirm(what) => {
                 let what = *what;
                 self.overlay = Overlay::None;
-                if key.code == KeyCode::Char('y') {
-                    self.confirmed(what);
-                } else {
-                    self.status = "not done".into();
+                match key.code {
+                    KeyCode::Char('y') => self.confirmed(what),
+                    KeyCode::Char('r') if what == Confirm::UndoWhileFixing => {
+                        self.undo_past_fix(false)
+                    }
+                    _ => self.status = "not done".into(),
                 }
                 return true;
             }
@@ -324,6 +392,7 @@ impl App {
                     self.job_running().unwrap_or_default()
                 );
             }
+            Quit if self.unsaved_work() => self.overlay = Overlay::Confirm(Confirm::Quit),
             Quit => self.quit(),
             Help => self.overlay = Overlay::Help,
             Screen(s) => self.switch_screen(s),
@@ -331,6 +400,15 @@ impl App {
             _ if self.screen == super::keymap::Screen::Runs => self.runs_key(action),
             _ if self.screen == super::keymap::Screen::Improve => self.improve_key(action),
             _ if self.screen == super::keymap::Screen::Scores => self.scores_key(action),
+            ScrollDown | ScrollUp | PageDown | PageUp
+                if self.screen == super::keymap::Screen::Help =>
+            {
+                let (lines, pages) = scroll_step(action);
+                self.help_scroll = self
+                    .help_view
+                    .get()
+                    .scrolled(self.help_scroll, lines, pages);
+            }
             _ if self.screen != super::keymap::Screen::Label => {}
             Pick(i) => self.pick(i as usize),
             Tie => self.tie(),
@@ -397,21 +475,19 @@ impl App {
             }
             ScrollDown | ScrollUp | PageDown | PageUp => {
                 if let Some(item) = &mut self.item {
-                    let step: i32 = match action {
-                        ScrollDown => 1,
-                        ScrollUp => -1,
-                        PageDown => 10,
-                        _ => -10,
-                    };
+                    let (lines, pages) = scroll_step(action);
+                    let view = item.answer_views[item.focus].get();
                     let s = &mut item.scroll[item.focus];
-                    *s = (*s as i32 + step).clamp(0, u16::MAX as i32) as u16;
+                    *s = view.scrolled(*s, lines, pages);
                 }
             }
-            PromptDown | PromptUp => {
+            PromptDown | PromptUp | PromptPageDown | PromptPageUp => {
                 if let Some(item) = &mut self.item {
-                    let step = if action == PromptDown { 1 } else { -1 };
+                    let (lines, pages) = scroll_step(action);
                     item.prompt_scroll =
-                        (item.prompt_scroll as i32 + step).clamp(0, u16::MAX as i32) as u16;
+                        item.prompt_view
+                            .get()
+                            .scrolled(item.prompt_scroll, lines, pages);
                 }
             }
         }
@@ -419,100 +495,6 @@ impl App {
 
     fn db_path(&self) -> Option<std::path::PathBuf> {
         self.store.path().map(|p| p.to_path_buf())
-    }
-
-    fn train_key(&mut self, action: Action) {
-        use super::train::FIELDS;
-        let t = &mut self.train;
-        match action {
-            Action::ScrollDown => t.field = (t.field + 1) % FIELDS.len(),
-            Action::ScrollUp => t.field = (t.field + FIELDS.len() - 1) % FIELDS.len(),
-            Action::FocusNext if !t.running() => t.form.adjust(t.field, 1),
-            Action::FocusPrev if !t.running() => t.form.adjust(t.field, -1),
-            Action::Save => {
-                let db = self.db_path();
-                let who = self.cfg.annotator.clone();
-                self.status = match self.train.start(db, &who) {
-                    Ok(()) => "training started in the background; labelling goes on (F1)".into(),
-                    Err(e) => format!("cannot start: {e}"),
-                };
-            }
-            Action::Skip if t.running() => self.overlay = Overlay::Confirm(Confirm::CancelRun),
-            Action::ToggleScores => {
-                let db = self.db_path();
-                self.status = match self.train.score_now(db) {
-                    Ok(()) => "scoring all candidates in the background".into(),
-                    Err(e) => format!("cannot score: {e}"),
-                };
-            }
-            _ => {}
-        }
-    }
-
-    fn improve_key(&mut self, action: Action) {
-        let who = self.cfg.annotator.clone();
-        let started = match action {
-            Action::ScrollDown => return self.improve.move_by(1, &self.store),
-            Action::ScrollUp => return self.improve.move_by(-1, &self.store),
-            Action::ToggleMode => return self.improve.next_method(),
-            Action::Strength => self
-                .improve
-                .start_sampling(self.db_path(), &who)
-                .map(|()| "sampling the newest policy into the labelling queue".to_string()),
-            Action::Save => self.improve.start_round(self.db_path(), &who).map(|()| {
-                format!(
-                    "{} round started in the background; its phase shows in the table",
-                    self.improve.method.as_str()
-                )
-            }),
-            Action::Skip => match self.improve.cancel() {
-                Some(m) => Ok(m),
-                None => return,
-            },
-            _ => return,
-        };
-        self.status = started.unwrap_or_else(|e| format!("cannot start: {e}"));
-    }
-
-    fn runs_key(&mut self, action: Action) {
-        let r = &mut self.runs;
-        match action {
-            Action::ScrollDown if r.open.is_none() => r.move_by(1),
-            Action::ScrollUp if r.open.is_none() => r.move_by(-1),
-            Action::ToggleMode => r.toggle_mark(),
-            Action::Save => {
-                if let Err(e) = self.runs.open(&self.store) {
-                    self.status = format!("cannot open the run: {e:#}");
-                }
-            }
-            Action::Clear => r.open = None,
-            Action::Skip if r.selected_run().is_some() => {
-                self.overlay = Overlay::Confirm(Confirm::DeleteCheckpoints)
-            }
-            _ => {}
-        }
-    }
-
-    fn scores_key(&mut self, action: Action) {
-        let s = &mut self.scores;
-        match action {
-            Action::FocusNext => s.next_view(1),
-            Action::FocusPrev => s.next_view(-1),
-            Action::ScrollDown => s.bins = (s.bins + 2).min(60),
-            Action::ScrollUp => s.bins = s.bins.saturating_sub(2).max(2),
-            Action::ToggleMode => s.by_preference = !s.by_preference,
-            Action::Save if s.view() == super::scores::View::LabelNext => {
-                let ids = s.suggested_prompts();
-                self.status = match self.store.set_priority(&ids, 10) {
-                    Ok(()) => format!(
-                        "{} prompts moved to the front of the labelling queue",
-                        ids.len()
-                    ),
-                    Err(e) => format!("could not reorder the queue: {e}"),
-                };
-            }
-            _ => {}
-        }
     }
 
     fn confirmed(&mut self, what: Confirm) {
@@ -527,6 +509,14 @@ impl App {
                     Err(e) => format!("could not delete: {e:#}"),
                 };
             }
+            Confirm::Quit => self.quit(),
+            Confirm::AllTie => {
+                if let Ok(groups) = self.complete_groups() {
+                    self.decide(Verdict::Rank, groups);
+                }
+            }
+            Confirm::UndoWhileFixing => self.undo_past_fix(true),
+            Confirm::UndoDropsEntry => self.undo_last(),
         }
     }
 
@@ -595,244 +585,13 @@ impl App {
         }
     }
 
-    /// Best/worst mode is on and means something (three or more answers).
-    pub fn best_worst_applies(&self) -> bool {
-        self.entry.best_worst && self.k() >= 3
-    }
-
-    fn k(&self) -> usize {
-        self.item.as_ref().map_or(0, |i| i.shown.len())
-    }
-
-    fn pick(&mut self, pos: usize) {
-        let k = self.k();
-        if pos >= k {
-            if k > 0 {
-                self.status = format!("there is no answer {}", letter(pos));
-            }
-            return;
-        }
-        if self.entry.contains(pos) {
-            self.status = format!("{} is already ranked", letter(pos));
-            return;
-        }
-        if self.best_worst_applies() {
-            if self.entry.groups.len() < 2 {
-                self.entry.groups.push(vec![pos]);
-            }
-            return;
-        }
-        if self.entry.tie_next && !self.entry.groups.is_empty() {
-            self.entry.groups.last_mut().expect("non-empty").push(pos);
-            self.entry.tie_next = false;
-        } else {
-            self.entry.groups.push(vec![pos]);
-        }
-        // Two answers: one key decides.
-        if k == 2 && self.entry.groups.len() == 1 && self.entry.placed() == 1 {
-            self.entry.groups.push(vec![1 - pos]);
-            self.save();
-        }
-    }
-
-    fn tie(&mut self) {
-        if self.k() == 2 && self.entry.placed() == 0 {
-            self.entry.groups = vec![vec![0, 1]];
-            self.save();
-        } else if self.best_worst_applies() {
-            self.status = "no ties in best/worst mode".into();
-        } else if self.entry.groups.is_empty() {
-            self.status = "rank an answer first, then = ties the next one with it".into();
-        } else {
-            self.entry.tie_next = true;
-        }
-    }
-
-    fn unrank(&mut self) {
-        if self.entry.tie_next {
-            self.entry.tie_next = false;
-            return;
-        }
-        if let Some(last) = self.entry.groups.last_mut() {
-            last.pop();
-            if last.is_empty() {
-                self.entry.groups.pop();
-            }
-        }
-    }
-
-    /// The complete ranking in shown positions, or why it is not complete yet.
-    fn complete_groups(&self) -> Result<Vec<Vec<usize>>, String> {
-        let k = self.k();
-        let e = &self.entry;
-        if self.best_worst_applies() {
-            if e.groups.len() < 2 {
-                return Err("pick the best answer, then the worst".into());
-            }
-            let (best, worst) = (e.groups[0][0], e.groups[1][0]);
-            let middle: Vec<usize> = (0..k).filter(|p| *p != best && *p != worst).collect();
-            return Ok(vec![vec![best], middle, vec![worst]]);
-        }
-        let mut groups = e.groups.clone();
-        let missing: Vec<usize> = (0..k).filter(|p| !e.contains(*p)).collect();
-        match missing.len() {
-            0 => {}
-            1 => groups.push(missing),
-            n => {
-                return Err(format!(
-                    "{n} answers are not ranked yet (the last one may be left out)"
-                ))
-            }
-        }
-        // A single group (all tied) is a real judgement too.
-        Ok(groups)
-    }
-
-    fn save(&mut self) {
-        let groups = match self.complete_groups() {
-            Ok(g) => g,
-            Err(msg) => {
-                self.status = msg;
-                return;
-            }
-        };
-        self.decide(Verdict::Rank, groups);
-    }
-
-    fn skip(&mut self) {
-        self.decide(Verdict::Skip, vec![]);
-    }
-
-    /// Appends the decision to the log; on success moves to the next prompt.
-    fn decide(&mut self, verdict: Verdict, groups: Vec<Vec<usize>>) {
-        let Some(item) = &self.item else {
-            return;
-        };
-        let elapsed = self.clock.elapsed().saturating_sub(item.started);
-        let ids =
-            |g: &Vec<usize>| -> Vec<CandidateId> { g.iter().map(|&p| item.shown[p].id).collect() };
-        let ranking = NewRanking {
-            prompt_id: item.prompt.id,
-            annotator: self.cfg.annotator.clone(),
-            os_user: self.cfg.os_user.clone(),
-            created_at_ms: now_ms(),
-            duration_ms: Some(elapsed.as_millis() as i64),
-            shown_order: item.shown.iter().map(|c| c.id).collect(),
-            verdict,
-            mode: if self.best_worst_applies() && verdict == Verdict::Rank {
-                RankingMode::BestWorst
-            } else {
-                RankingMode::Full
-            },
-            groups: groups.iter().map(ids).collect(),
-            strength: self.entry.strength.map(f64::from),
-            flags: item.flags.clone(),
-            note: item.note.clone(),
-            rushed: elapsed.as_secs_f64() < self.cfg.min_seconds,
-            dedupe_key: None,
-        };
-        match self.store.append_ranking(&ranking) {
-            Ok(Some(id)) => {
-                self.history.push(Saved {
-                    ranking_id: id,
-                    prompt_id: ranking.prompt_id,
-                });
-                self.session_count += 1;
-                // With overlap 1 this decision finished the prompt; others' work shows on the tick.
-                if verdict == Verdict::Rank && self.cfg.queue.overlap == 1 {
-                    self.progress.1 = (self.progress.1 + 1).min(self.progress.0);
-                }
-                if let Some(cb) = &mut self.on_saved {
-                    cb(id);
-                }
-                self.status = match verdict {
-                    Verdict::Rank => format!("saved #{id}"),
-                    Verdict::Skip => format!("skipped (#{id})"),
-                };
-                // The mode carries over to the next prompt; strength is per decision.
-                self.entry = Entry {
-                    best_worst: self.entry.best_worst,
-                    ..Entry::default()
-                };
-                if let Err(e) = self.next_item() {
-                    self.status = format!("could not load the next prompt: {e}");
-                }
-            }
-            Ok(None) => self.status = "already saved".into(),
-            // Keep everything on screen so nothing is lost; the annotator can retry.
-            Err(e) => self.status = format!("NOT saved: {e} (press the key again to retry)"),
-        }
-    }
-
-    fn undo(&mut self) {
-        let Some(last) = self.history.pop() else {
-            self.status = "nothing to undo in this session".into();
-            return;
-        };
-        let old = match self.store.ranking(last.ranking_id) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                self.status = "that ranking is gone".into();
-                return;
-            }
-            Err(e) => {
-                self.history.push(last);
-                self.status = format!("could not undo: {e}");
-                return;
-            }
-        };
-        if let Err(e) = self
-            .store
-            .retract_ranking(last.ranking_id, &self.cfg.annotator)
-        {
-            self.history.push(last);
-            self.status = format!("could not undo: {e}");
-            return;
-        }
-        // The current prompt goes back to the queue; the undone one comes back pre-filled.
-        if let Some(cur) = &self.item {
-            let _ = self.store.release_lease(cur.prompt.id, &self.cfg.annotator);
-        }
-        self.session_count = self.session_count.saturating_sub(1);
-        match self.load_item(last.prompt_id) {
-            Ok(()) => {
-                let _ = self.store.renew_lease(
-                    last.prompt_id,
-                    &self.cfg.annotator,
-                    self.cfg.queue.lease_ms,
-                );
-                if let Some(item) = &mut self.item {
-                    let pos: HashMap<CandidateId, usize> = item
-                        .shown
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| (c.id, i))
-                        .collect();
-                    self.entry = Entry {
-                        groups: old
-                            .groups
-                            .iter()
-                            .map(|g| g.iter().filter_map(|id| pos.get(id).copied()).collect())
-                            .collect(),
-                        tie_next: false,
-                        strength: old.strength.map(|s| s.round().clamp(1.0, 3.0) as u8),
-                        best_worst: old.mode == RankingMode::BestWorst,
-                    };
-                    if self.entry.best_worst && self.entry.groups.len() == 3 {
-                        self.entry.groups =
-                            vec![self.entry.groups[0].clone(), self.entry.groups[2].clone()];
-                    }
-                    item.flags = old.flags.clone();
-                    item.note = old.note.clone();
-                }
-                self.status = format!("undone #{}: fix it and save again", last.ranking_id);
-            }
-            Err(e) => self.status = format!("undone, but could not reload the prompt: {e}"),
-        }
-        self.refresh_progress();
-    }
-
     pub fn quit(&mut self) {
+        // An undone decision that is being fixed goes back as it was: quitting never loses it.
+        if let Some(fix) = self.fixing.take() {
+            if let Err(e) = self.put_back(&fix.old) {
+                eprintln!("kibble: could not put back #{}: {e}", fix.old.id);
+            }
+        }
         if let Some(item) = &self.item {
             let _ = self
                 .store
@@ -896,18 +655,32 @@ impl App {
             .prompt(prompt_id)?
             .ok_or_else(|| anyhow::anyhow!("prompt {prompt_id} is missing"))?;
         let mut cands = self.store.candidates(prompt_id)?;
-        cands.truncate(MAX_CANDIDATES);
+        if cands.len() > MAX_CANDIDATES {
+            // Imports and sampling refuse this now; a DB from before may still hold such a prompt.
+            self.status = format!(
+                "this prompt has {} answers; only the first {MAX_CANDIDATES} can be ranked here",
+                cands.len()
+            );
+            cands.truncate(MAX_CANDIDATES);
+        }
         crate::domain::shuffle(&mut cands, shuffle_seed(&self.cfg.annotator, prompt_id));
         let now = self.clock.elapsed();
+        // A chat is read from its end: the last user turn is the one being answered.
+        let prompt_scroll = match prompt.body {
+            crate::domain::PromptBody::Chat(_) => u16::MAX,
+            crate::domain::PromptBody::Text(_) => 0,
+        };
         self.item = Some(Item {
             scroll: vec![0; cands.len()],
+            answer_views: vec![Cell::new(View::default()); cands.len()],
+            prompt_view: Cell::new(View::default()),
+            prompt_scroll,
             shown: cands,
             prompt,
             scores: HashMap::new(),
             started: now,
             last_renewed: now,
             focus: 0,
-            prompt_scroll: 0,
             flags: vec![],
             note: None,
         });
@@ -935,6 +708,17 @@ impl App {
     pub fn per_hour(&self) -> Option<f64> {
         let h = self.clock.elapsed().as_secs_f64() / 3600.0;
         (self.session_count > 0 && h > 0.0).then(|| self.session_count as f64 / h)
+    }
+}
+
+/// (lines, pages) a scrolling action moves by.
+fn scroll_step(action: Action) -> (i32, i32) {
+    use Action::*;
+    match action {
+        ScrollDown | PromptDown => (1, 0),
+        ScrollUp | PromptUp => (-1, 0),
+        PageDown | PromptPageDown => (0, 1),
+        _ => (0, -1),
     }
 }
 

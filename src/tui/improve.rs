@@ -136,8 +136,13 @@ impl ImproveScreen {
         };
         self.spawn("sampling", db, who, move |store, who, cancel| {
             let s = crate::jobs::policy::sample(store, &cfg, who, &mut |_| {}, cancel)?;
+            let full = if s.not_stored_full > 0 {
+                format!(" ({} not stored: prompt full)", s.not_stored_full)
+            } else {
+                String::new()
+            };
             Ok(format!(
-                "run {}: {} new answers for {} prompts ({:.0} tokens/s), source {}; rank them on F1",
+                "run {}: {} new answers{full} for {} prompts ({:.0} tokens/s), source {}; rank them on F1",
                 s.run_id, s.candidates_added, s.prompts, s.tokens_per_s, s.source
             ))
         })

@@ -36,6 +36,8 @@ pub enum Action {
     PageUp,
     PromptDown,
     PromptUp,
+    PromptPageDown,
+    PromptPageUp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,45 +75,72 @@ impl Screen {
 }
 
 impl Action {
-    pub fn parse(name: &str) -> Option<Action> {
+    /// Every action a key map can name, in the order the help lists them.
+    pub fn all() -> Vec<Action> {
         use Action::*;
-        Some(match name {
-            "quit" => Quit,
-            "help" => Help,
-            "screen_label" => Screen(self::Screen::Label),
-            "screen_train" => Screen(self::Screen::Train),
-            "screen_improve" => Screen(self::Screen::Improve),
-            "screen_scores" => Screen(self::Screen::Scores),
-            "screen_runs" => Screen(self::Screen::Runs),
-            "screen_data" => Screen(self::Screen::Data),
-            "screen_help" => Screen(self::Screen::Help),
-            "save" => Save,
-            "unrank" => Unrank,
-            "tie" => Tie,
-            "clear" => Clear,
-            "undo" => Undo,
-            "skip" => Skip,
-            "flag" => Flag,
-            "note" => Note,
-            "toggle_mode" => ToggleMode,
-            "strength" => Strength,
-            "toggle_scores" => ToggleScores,
-            "focus_next" => FocusNext,
-            "focus_prev" => FocusPrev,
-            "scroll_down" => ScrollDown,
-            "scroll_up" => ScrollUp,
-            "page_down" => PageDown,
-            "page_up" => PageUp,
-            "prompt_down" => PromptDown,
-            "prompt_up" => PromptUp,
-            other => {
-                let n: u8 = other.strip_prefix("pick_")?.parse().ok()?;
-                if !(1..=9).contains(&n) {
-                    return None;
-                }
-                Pick(n - 1)
-            }
-        })
+        let mut all = vec![Quit, Help];
+        all.extend(self::Screen::ALL.map(Screen));
+        all.extend((0..9).map(Pick));
+        all.extend([
+            Save,
+            Unrank,
+            Tie,
+            Clear,
+            Undo,
+            Skip,
+            Flag,
+            Note,
+            ToggleMode,
+            Strength,
+            ToggleScores,
+            FocusNext,
+            FocusPrev,
+            ScrollDown,
+            ScrollUp,
+            PageDown,
+            PageUp,
+            PromptDown,
+            PromptUp,
+            PromptPageDown,
+            PromptPageUp,
+        ]);
+        all
+    }
+
+    /// The name a key map file uses for this action.
+    pub fn name(self) -> String {
+        use Action::*;
+        match self {
+            Screen(s) => format!("screen_{}", s.title().to_lowercase()),
+            Pick(i) => format!("pick_{}", i + 1),
+            Quit => "quit".into(),
+            Help => "help".into(),
+            Save => "save".into(),
+            Unrank => "unrank".into(),
+            Tie => "tie".into(),
+            Clear => "clear".into(),
+            Undo => "undo".into(),
+            Skip => "skip".into(),
+            Flag => "flag".into(),
+            Note => "note".into(),
+            ToggleMode => "toggle_mode".into(),
+            Strength => "strength".into(),
+            ToggleScores => "toggle_scores".into(),
+            FocusNext => "focus_next".into(),
+            FocusPrev => "focus_prev".into(),
+            ScrollDown => "scroll_down".into(),
+            ScrollUp => "scroll_up".into(),
+            PageDown => "page_down".into(),
+            PageUp => "page_up".into(),
+            PromptDown => "prompt_down".into(),
+            PromptUp => "prompt_up".into(),
+            PromptPageDown => "prompt_page_down".into(),
+            PromptPageUp => "prompt_page_up".into(),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::all().into_iter().find(|a| a.name() == name)
     }
 
     /// A short description for the help overlay and hint bar.
@@ -141,6 +170,8 @@ impl Action {
             PageUp => "page up".into(),
             PromptDown => "prompt down".into(),
             PromptUp => "prompt up".into(),
+            PromptPageDown => "prompt page down".into(),
+            PromptPageUp => "prompt page up".into(),
         }
     }
 }
@@ -298,6 +329,9 @@ pub struct KeymapError {
 pub struct Keymap {
     by_key: BTreeMap<Key, Action>,
     by_action: BTreeMap<Action, Vec<Key>>,
+    /// Keys a user file took from an action without giving them to another ("q no longer does
+    /// anything"): legal, but worth saying.
+    pub warnings: Vec<String>,
 }
 
 /// One `action = [keys]` entry with where it was written.
@@ -336,8 +370,13 @@ fn parse_entries(text: &str, file: &str) -> Result<Vec<Entry>, KeymapError> {
             line,
             message,
         };
-        let action = Action::parse(&name)
-            .ok_or_else(|| err(format!("unknown action \"{name}\"; the actions are listed in the ? help overlay and in kibble's assets/keymap.toml")))?;
+        let action = Action::parse(&name).ok_or_else(|| {
+            let names: Vec<String> = Action::all().into_iter().map(Action::name).collect();
+            err(format!(
+                "unknown action \"{name}\"; the actions are: {}",
+                names.join(", ")
+            ))
+        })?;
         let list = match &value {
             toml::Value::String(s) => vec![s.clone()],
             toml::Value::Array(a) => a
@@ -377,8 +416,15 @@ impl Keymap {
         for e in parse_entries(DEFAULT_KEYMAP, "assets/keymap.toml")? {
             entries.insert(e.action, e);
         }
+        // (file, line, key, the action it was taken from) for every default key a user entry drops.
+        let mut dropped = Vec::new();
         if let Some((file, text)) = user {
             for e in parse_entries(text, file)? {
+                if let Some(old) = entries.get(&e.action) {
+                    for k in old.keys.iter().filter(|k| !e.keys.contains(k)) {
+                        dropped.push((e.file.clone(), e.line, *k, e.action));
+                    }
+                }
                 entries.insert(e.action, e);
             }
         }
@@ -404,9 +450,20 @@ impl Keymap {
                 by_key.insert(*k, (e.action, e));
             }
         }
+        let warnings = dropped
+            .into_iter()
+            .filter(|(_, _, k, _)| !by_key.contains_key(k))
+            .map(|(file, line, k, action)| {
+                format!(
+                    "{file}:{line}: key \"{k}\" no longer does anything (it was {})",
+                    action.name()
+                )
+            })
+            .collect();
         Ok(Keymap {
             by_key: by_key.into_iter().map(|(k, (a, _))| (k, a)).collect(),
             by_action: entries.into_iter().map(|(a, e)| (a, e.keys)).collect(),
+            warnings,
         })
     }
 

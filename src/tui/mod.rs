@@ -7,6 +7,7 @@ pub mod bench;
 pub mod charts;
 pub mod improve;
 pub mod keymap;
+pub mod markdown;
 pub mod runs;
 pub mod scores;
 pub mod train;

@@ -1,18 +1,18 @@
 //! Drawing: a pure function of `&App`. Every string from the data passes through
-//! `text::sanitize` on its way in (see `wrap_text`), so nothing from it reaches the terminal raw.
+//! `text::sanitize` on its way in (see `markdown::render`), so nothing from it reaches the terminal raw.
 
-use ratatui::layout::{Alignment, Constraint, Direction, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::border;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::app::{letter, App, Overlay, STRENGTH_NAMES};
+use super::app::{letter, App, Confirm, Overlay, View, STRENGTH_NAMES};
 use super::keymap::{Action, Screen};
 use crate::domain::PromptBody;
-use crate::text::{sanitize, sanitize_line, truncate_to_width};
+use crate::text::{sanitize_line, truncate_to_width};
 
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
@@ -151,20 +151,7 @@ pub fn render(app: &App, f: &mut Frame) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => render_help_overlay(app, &theme, f, area),
-        Overlay::Confirm(what) => {
-            let q = match what {
-                super::app::Confirm::CancelRun => "Cancel the running training? y / n",
-                super::app::Confirm::DeleteCheckpoints => {
-                    "Delete this run's checkpoint files? y / n"
-                }
-            };
-            let rect = centered(area, (q.len() + 4) as u16, 3);
-            f.render_widget(Clear, rect);
-            f.render_widget(
-                Paragraph::new(q).block(theme.block(Line::from(" Confirm "), true)),
-                rect,
-            );
-        }
+        Overlay::Confirm(what) => render_confirm(app, *what, &theme, f, area),
         Overlay::Flag { selected } => render_flag_dialog(app, &theme, f, area, selected),
         Overlay::Note { buffer } => render_note_dialog(&theme, f, area, buffer),
     }
@@ -218,46 +205,21 @@ fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
 
 /// Wraps sanitised text to `width` columns, keeping indentation (code blocks) and
 /// breaking long words. Returns one `String` per screen line.
-pub fn wrap_text(raw: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let clean = sanitize(raw);
-    let mut out = Vec::new();
-    for line in clean.split('\n') {
-        let chars: Vec<(char, usize)> = line.chars().map(|c| (c, c.width().unwrap_or(0))).collect();
-        if chars.is_empty() {
-            out.push(String::new());
-        }
-        let piece = |a: usize, b: usize| chars[a..b].iter().map(|(c, _)| *c).collect::<String>();
-        let mut start = 0;
-        while start < chars.len() {
-            let mut w = 0;
-            let mut end = start;
-            while end < chars.len() && w + chars[end].1 <= width {
-                w += chars[end].1;
-                end += 1;
-            }
-            end = end.max(start + 1);
-            if end < chars.len() {
-                // Break after the last space, unless only indentation comes before it.
-                let space = (start + 1..end).rev().find(|&i| chars[i].0 == ' ');
-                if let Some(sp) =
-                    space.filter(|&sp| chars[start..sp].iter().any(|(c, _)| *c != ' '))
-                {
-                    out.push(piece(start, sp).trim_end().to_string());
-                    start = sp + 1;
-                    continue;
-                }
-            }
-            out.push(piece(start, end));
-            start = end;
-        }
-    }
-    out
+/// An answer (or a prompt's text) with its code and markdown drawn.
+fn answer_lines(text: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let styles = super::markdown::Styles {
+        text: Style::default(),
+        code: theme.fg(Color::Cyan),
+        marker: theme.dim(),
+        heading: theme.accent().add_modifier(Modifier::BOLD),
+        ascii: theme.ascii,
+    };
+    super::markdown::render(text, width, &styles)
 }
 
 fn prompt_lines(body: &PromptBody, width: usize, theme: &Theme) -> Vec<Line<'static>> {
     match body {
-        PromptBody::Text(t) => wrap_text(t, width).into_iter().map(Line::from).collect(),
+        PromptBody::Text(t) => answer_lines(t, width, theme),
         PromptBody::Chat(msgs) => {
             let mut out = Vec::new();
             for (i, m) in msgs.iter().enumerate() {
@@ -268,7 +230,7 @@ fn prompt_lines(body: &PromptBody, width: usize, theme: &Theme) -> Vec<Line<'sta
                     format!("{}:", sanitize_line(&m.role, 20)),
                     theme.accent(),
                 ));
-                out.extend(wrap_text(&m.content, width).into_iter().map(Line::from));
+                out.extend(answer_lines(&m.content, width, theme));
             }
             out
         }
@@ -300,22 +262,53 @@ fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     let inner_w = area.width.saturating_sub(2) as usize;
     let plines = prompt_lines(&item.prompt.body, inner_w, theme);
     let k = item.shown.len();
-    // The prompt gets what it needs, up to a third of the screen (at least 3 rows).
-    let max_prompt = (area.height / 3).max(3);
-    let prompt_h = (plines.len() as u16 + 2).clamp(3, max_prompt);
+    let side_by_side = k == 2 && area.width >= SIDE_BY_SIDE_WIDTH;
+    let answer_w = if side_by_side {
+        (area.width / 2).saturating_sub(2) as usize
+    } else {
+        inner_w
+    };
+    let answers: Vec<Vec<Line<'static>>> = item
+        .shown
+        .iter()
+        .map(|c| answer_lines(&c.text, answer_w, theme))
+        .collect();
+    // Rows each answer would need to show whole (text and frame).
+    let needs: Vec<u16> = answers
+        .iter()
+        .map(|l| (l.len() as u16).saturating_add(2))
+        .collect();
+    let answers_need = if side_by_side {
+        needs.iter().copied().max().unwrap_or(3)
+    } else {
+        needs.iter().fold(0u16, |a, n| a.saturating_add(*n))
+    };
+    // The prompt gets what it needs: up to a third of the screen, or all that short answers
+    // leave free (at least 3 rows).
+    let max_prompt = (area.height / 3)
+        .max(area.height.saturating_sub(answers_need))
+        .max(3);
+    let prompt_h = (plines.len() as u16).saturating_add(2).clamp(3, max_prompt);
     let parts = Layout::vertical([Constraint::Length(prompt_h), Constraint::Fill(1)]).split(area);
 
     let visible = prompt_h.saturating_sub(2) as usize;
+    item.prompt_view.set(View {
+        visible: visible as u16,
+        total: plines.len().min(u16::MAX as usize) as u16,
+    });
     let pscroll = (item.prompt_scroll as usize).min(plines.len().saturating_sub(visible));
     let mut ptitle = vec![Span::styled(" Prompt ", theme.accent())];
     if plines.len() > visible {
         ptitle.push(Span::styled(
             format!(
-                "{}-{}/{} {} ",
+                "{}-{}/{} {}/{} {}/{} ",
                 pscroll + 1,
                 (pscroll + visible).min(plines.len()),
                 plines.len(),
-                app.keymap.label(Action::PromptDown)
+                app.keymap.label(Action::PromptUp),
+                app.keymap.label(Action::PromptDown),
+                app.keymap.label(Action::PromptPageUp),
+                app.keymap.label(Action::PromptPageDown),
             ),
             theme.dim(),
         ));
@@ -327,33 +320,25 @@ fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         parts[0],
     );
 
-    let side_by_side = k == 2 && area.width >= SIDE_BY_SIDE_WIDTH;
-    let dir = if side_by_side {
-        Direction::Horizontal
+    let boxes: Vec<Rect> = if side_by_side {
+        Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+            .split(parts[1])
+            .to_vec()
     } else {
-        Direction::Vertical
+        let heights = answer_heights(&needs, item.focus, parts[1].height);
+        let mut y = parts[1].y;
+        heights
+            .iter()
+            .map(|&h| {
+                let r = Rect::new(parts[1].x, y, parts[1].width, h);
+                y += h;
+                r
+            })
+            .collect()
     };
-    // Stacked, the focused answer gets twice the room of the others.
-    let constraints: Vec<Constraint> = (0..k.max(1))
-        .map(|i| {
-            if !side_by_side && i == item.focus && k > 2 {
-                Constraint::Fill(2)
-            } else {
-                Constraint::Fill(1)
-            }
-        })
-        .collect();
-    let boxes = Layout::default()
-        .direction(dir)
-        .constraints(constraints)
-        .split(parts[1]);
-    for (pos, cand) in item.shown.iter().enumerate() {
+    for (pos, (cand, lines)) in item.shown.iter().zip(answers).enumerate() {
         let rect = boxes[pos];
         let focused = pos == item.focus;
-        let w = rect.width.saturating_sub(2) as usize;
-        let lines = wrap_text(&cand.text, w);
-        let visible = rect.height.saturating_sub(2) as usize;
-        let scroll = (item.scroll[pos] as usize).min(lines.len().saturating_sub(visible));
         let mut title = vec![Span::styled(
             format!(" {} ", letter(pos)),
             if focused {
@@ -378,6 +363,37 @@ fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
                 .map_or("RM -".to_string(), |s| format!("RM {s:+.2}"));
             title.push(Span::styled(format!("{s} "), theme.fg(Color::Yellow)));
         }
+        if rect.height == 0 {
+            continue;
+        }
+        if rect.height < 3 {
+            // Collapsed: one row with the marks and the start of the text.
+            let used: usize = title.iter().map(|s| s.content.width()).sum();
+            let first = cand
+                .text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let rest = (rect.width as usize).saturating_sub(used + 12);
+            title.push(Span::styled(
+                format!("{} ", sanitize_line(first.trim(), rest)),
+                theme.dim(),
+            ));
+            if lines.len() > 1 {
+                title.push(Span::styled(
+                    format!("({} lines)", lines.len()),
+                    theme.dim(),
+                ));
+            }
+            f.render_widget(Paragraph::new(Line::from(title)), rect);
+            continue;
+        }
+        let visible = rect.height.saturating_sub(2) as usize;
+        item.answer_views[pos].set(View {
+            visible: visible as u16,
+            total: lines.len().min(u16::MAX as usize) as u16,
+        });
+        let scroll = (item.scroll[pos] as usize).min(lines.len().saturating_sub(visible));
         if lines.len() > visible {
             title.push(Span::styled(
                 format!(
@@ -389,17 +405,86 @@ fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
                 theme.dim(),
             ));
         }
-        let body: Vec<Line> = lines
-            .into_iter()
-            .skip(scroll)
-            .take(visible)
-            .map(Line::from)
-            .collect();
+        let body: Vec<Line> = lines.into_iter().skip(scroll).take(visible).collect();
         f.render_widget(
             Paragraph::new(body).block(theme.block(Line::from(title), focused)),
             rect,
         );
     }
+}
+
+/// Rows for each stacked answer. When every answer fits, each gets what it needs and the
+/// focused one any rows left over. Otherwise the focused answer may take twice the rows of the
+/// others, up to a common level, every frame at least 3 rows; when even that does not fit, the
+/// others collapse to one summary row (1), the focused answer takes the rest, and the answers
+/// nearest to it open again as room allows. 0 hides an answer (only on the smallest screens).
+pub fn answer_heights(needs: &[u16], focus: usize, avail: u16) -> Vec<u16> {
+    let k = needs.len();
+    if k == 0 {
+        return vec![];
+    }
+    let focus = focus.min(k - 1);
+    let need: Vec<u32> = needs.iter().map(|&n| u32::from(n.max(3))).collect();
+    let avail32 = u32::from(avail);
+    let total: u32 = need.iter().sum();
+    let mut h: Vec<u32>;
+    if total <= avail32 {
+        h = need.clone();
+        h[focus] += avail32 - total;
+    } else if 3 * k as u32 <= avail32 {
+        let at = |level: u32, i: usize| {
+            let cap = if i == focus { 2 * level } else { level };
+            need[i].min(cap.max(3))
+        };
+        let sum = |level: u32| (0..k).map(|i| at(level, i)).sum::<u32>();
+        // The highest level that fits (sum grows with the level).
+        let (mut lo, mut hi) = (3u32, avail32);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if sum(mid) <= avail32 {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        h = (0..k).map(|i| at(lo, i)).collect();
+        // Rows the level leaves over go to the focused answer first, then in order.
+        let mut spare = avail32 - h.iter().sum::<u32>();
+        for i in std::iter::once(focus).chain((0..k).filter(|&i| i != focus)) {
+            let add = spare.min(need[i] - h[i]);
+            h[i] += add;
+            spare -= add;
+        }
+        h[focus] += spare;
+    } else {
+        h = vec![1; k];
+        let others = k as u32 - 1;
+        if avail32 >= others + 3 {
+            let room = avail32 - others;
+            h[focus] = room.min(need[focus]);
+            let mut spare = room - h[focus];
+            // Open the nearest collapsed answers that fit whole.
+            let mut order: Vec<usize> = (0..k).filter(|&i| i != focus).collect();
+            order.sort_by_key(|&i| i.abs_diff(focus));
+            for i in order {
+                if need[i] - 1 <= spare {
+                    spare -= need[i] - 1;
+                    h[i] = need[i];
+                }
+            }
+            h[focus] += spare;
+        } else {
+            // Too small for a frame: one summary row each, nearest the focus first.
+            let mut order: Vec<usize> = (0..k).collect();
+            order.sort_by_key(|&i| i.abs_diff(focus));
+            for (n, i) in order.into_iter().enumerate() {
+                h[i] = u32::from((n as u32) < avail32);
+            }
+        }
+    }
+    h.into_iter()
+        .map(|x| x.min(u32::from(u16::MAX)) as u16)
+        .collect()
 }
 
 fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
@@ -532,8 +617,9 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             hints.push((km.label(a), a.describe()));
         }
     }
-    // Help and quit always show, at the end; the rest fill what is left.
-    let tail: Vec<(String, String)> = [Action::Help, Action::Quit]
+    // Help and quit always show, at the end; the rest fill what is left, in order of priority.
+    // When some do not fit, help says "more".
+    let mut tail: Vec<(String, String)> = [Action::Help, Action::Quit]
         .iter()
         .map(|a| (km.label(*a), a.describe()))
         .collect();
@@ -541,14 +627,18 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     let reserved: usize = tail.iter().map(width).sum();
     let mut spans = Vec::new();
     let mut used = 0;
-    let fitting: Vec<_> = hints
+    let offered = hints.len();
+    let mut fitting: Vec<_> = hints
         .into_iter()
         .take_while(|h| {
             used += width(h);
             used + reserved <= area.width as usize
         })
-        .chain(tail)
         .collect();
+    if fitting.len() < offered {
+        tail[0].1 = "more".into();
+    }
+    fitting.extend(tail);
     for (keys, what) in fitting {
         spans.push(Span::styled(keys, theme.accent()));
         spans.push(Span::styled(format!(" {what} "), theme.dim()));
@@ -567,7 +657,8 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn help_lines(app: &App) -> Vec<String> {
+/// One line per bound action; `with_names` adds the name a key map file uses for it.
+fn help_lines(app: &App, with_names: bool) -> Vec<String> {
     app.keymap
         .bindings()
         .filter(|(_, keys)| !keys.is_empty())
@@ -577,13 +668,17 @@ fn help_lines(app: &App) -> Vec<String> {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(" ");
-            format!("{k:>14}  {}", a.describe())
+            if with_names {
+                format!("{k:>14}  {} ({})", a.describe(), a.name())
+            } else {
+                format!("{k:>14}  {}", a.describe())
+            }
         })
         .collect()
 }
 
 fn render_help_overlay(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let lines = help_lines(app);
+    let lines = help_lines(app, false);
     // Two columns when they fit.
     let col_w = lines.iter().map(|l| l.chars().count()).max().unwrap_or(10) + 2;
     let cols = if (col_w * 2 + 2) as u16 <= area.width {
@@ -607,6 +702,55 @@ fn render_help_overlay(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(rows).block(theme.block(Line::from(" Keys (any key closes) "), true)),
+        rect,
+    );
+}
+
+/// The question a confirmation asks, one line each (the answer keys last).
+fn confirm_lines(app: &App, what: Confirm) -> Vec<String> {
+    let undo = app.keymap.label(Action::Undo);
+    let fixing = app.fixing.as_ref().map(|f| f.old.id);
+    match what {
+        Confirm::CancelRun => vec!["Cancel the running training? y / n".into()],
+        Confirm::DeleteCheckpoints => vec!["Delete this run's checkpoint files? y / n".into()],
+        Confirm::Quit => match fixing {
+            Some(id) => vec![
+                format!("#{id} is being fixed and not saved again."),
+                format!("Quit? #{id} is put back as it was. y / n"),
+            ],
+            None => vec![
+                "What you typed on this prompt is not saved.".into(),
+                "Quit anyway? y / n".into(),
+            ],
+        },
+        Confirm::AllTie => vec![
+            "Every answer is tied: this ranking carries no preference.".into(),
+            "Save it anyway? y / n".into(),
+        ],
+        Confirm::UndoWhileFixing => {
+            let id = fixing.map_or(String::new(), |id| format!("#{id} "));
+            vec![
+                format!("You changed {id}since {undo} brought it back."),
+                "y: save your fix, then undo the one before".into(),
+                "r: put it back as it was, then undo the one before".into(),
+                "n: keep fixing it".into(),
+            ]
+        }
+        Confirm::UndoDropsEntry => vec![
+            "Undo goes back to your last decision and drops".into(),
+            "what you typed on this prompt. y / n".into(),
+        ],
+    }
+}
+
+fn render_confirm(app: &App, what: Confirm, theme: &Theme, f: &mut Frame, area: Rect) {
+    let lines = confirm_lines(app, what);
+    let w = lines.iter().map(|l| l.width()).max().unwrap_or(0) + 4;
+    let rect = centered(area, w as u16, lines.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    let body: Vec<Line> = lines.into_iter().map(Line::from).collect();
+    f.render_widget(
+        Paragraph::new(body).block(theme.block(Line::from(" Confirm "), true)),
         rect,
     );
 }
@@ -676,11 +820,34 @@ fn render_help_text(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         ),
         Line::from("The last answer may be left out: it goes last. Undo brings a decision back."),
         Line::from(""),
-        Line::styled("Keys", theme.accent()),
+        Line::styled(
+            "Keys (in brackets: the action's name in ~/.config/kibble/keymap.toml)",
+            theme.accent(),
+        ),
     ];
-    lines.extend(help_lines(app).into_iter().map(Line::from));
+    lines.extend(help_lines(app, true).into_iter().map(Line::from));
+    let visible = area.height.saturating_sub(2);
+    let total = lines.len().min(u16::MAX as usize) as u16;
+    app.help_view.set(View { visible, total });
+    let scroll = app.help_scroll.min(total.saturating_sub(visible));
+    let mut title = vec![Span::styled(" Help ", theme.accent())];
+    if total > visible {
+        title.push(Span::styled(
+            format!(
+                "{}-{}/{} {} {} ",
+                scroll + 1,
+                (scroll + visible).min(total),
+                total,
+                app.keymap.label(Action::ScrollDown),
+                app.keymap.label(Action::PageDown)
+            ),
+            theme.dim(),
+        ));
+    }
     f.render_widget(
-        Paragraph::new(lines).block(theme.block(Line::from(" Help "), false)),
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(theme.block(Line::from(title), false)),
         area,
     );
 }
@@ -761,22 +928,4 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         Paragraph::new(lines).block(theme.block(Line::from(" Data "), false)),
         area,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrap_keeps_indentation_and_breaks_words() {
-        let got = wrap_text("fn main() {\n    let x = 1;\n}", 40);
-        assert_eq!(got, vec!["fn main() {", "    let x = 1;", "}"]);
-        let got = wrap_text("hello wonderful world", 10);
-        assert_eq!(got, vec!["hello", "wonderful", "world"]);
-        let got = wrap_text("abcdefghijkl", 5);
-        assert_eq!(got, vec!["abcde", "fghij", "kl"]);
-        // Wide characters count two columns.
-        let got = wrap_text("日本語日本語", 5);
-        assert_eq!(got, vec!["日本", "語日", "本語"]);
-    }
 }

@@ -1,0 +1,193 @@
+//! Undo without losing work: an undone decision comes back to be fixed; a second undo first
+//! settles it (fix saved, or put back as it was), and decisions after it rejoin the history in
+//! the order the prompts were seen. Quitting puts a decision being fixed back as it was.
+
+use super::*;
+
+impl App {
+    /// Something on the label screen that is not in the DB yet: a ranking typed in, flags, a
+    /// note, or an undone decision being fixed.
+    pub fn unsaved_work(&self) -> bool {
+        self.fixing.is_some() || self.typed_something()
+    }
+
+    pub(super) fn typed_something(&self) -> bool {
+        self.item.as_ref().is_some_and(|item| {
+            self.entry.placed() > 0 || !item.flags.is_empty() || item.note.is_some()
+        })
+    }
+
+    /// Whether the decision being fixed differs from what was brought back.
+    pub(super) fn fix_changed(&self) -> bool {
+        let (Some(fix), Some(item)) = (&self.fixing, &self.item) else {
+            return false;
+        };
+        let (entry, flags, note) = &fix.restored;
+        *entry != self.entry || *flags != item.flags || *note != item.note
+    }
+
+    pub(super) fn undo(&mut self) {
+        if self.history.is_empty() {
+            self.status = "nothing (more) to undo in this session".into();
+            return;
+        }
+        if self.fixing.is_some() {
+            if self.fix_changed() {
+                self.overlay = Overlay::Confirm(Confirm::UndoWhileFixing);
+            } else {
+                // Nothing was changed: it goes back as it was, and undo walks on.
+                self.undo_past_fix(false);
+            }
+            return;
+        }
+        if self.typed_something() {
+            self.overlay = Overlay::Confirm(Confirm::UndoDropsEntry);
+            return;
+        }
+        self.undo_last();
+    }
+
+    /// Settles the decision being fixed, keeping the fix (`keep`) or putting it back as it was,
+    /// then undoes the decision before it. Nothing typed is dropped without the annotator's word.
+    pub(super) fn undo_past_fix(&mut self, keep: bool) {
+        let Some(fix) = self.fixing.clone() else {
+            return self.undo_last();
+        };
+        let settled = if keep {
+            let groups = if fix.old.verdict == Verdict::Skip && self.entry.placed() == 0 {
+                Ok((Verdict::Skip, vec![]))
+            } else {
+                self.complete_groups().map(|g| (Verdict::Rank, g))
+            };
+            match groups {
+                Ok((verdict, groups)) => self
+                    .append_decision(verdict, &groups)
+                    .map(|s| s.map(|s| s.0)),
+                Err(msg) => {
+                    self.status = format!(
+                        "the fix of #{} is not complete: {msg}; {} puts it back as it was",
+                        fix.old.id,
+                        self.keymap.label(Action::Undo)
+                    );
+                    return;
+                }
+            }
+        } else {
+            self.put_back(&fix.old)
+        };
+        match settled {
+            Ok(saved) => {
+                self.ahead.extend(saved);
+                self.fixing = None;
+                let what = if keep {
+                    "fix saved"
+                } else {
+                    "put back as it was"
+                };
+                self.undo_last();
+                self.status = format!("#{} {what}; {}", fix.old.id, self.status);
+            }
+            Err(e) => self.status = format!("NOT saved: {e} (nothing was undone)"),
+        }
+    }
+
+    /// Retracts the newest decision of this session and brings its prompt back, pre-filled.
+    pub(super) fn undo_last(&mut self) {
+        let Some(last) = self.history.pop() else {
+            self.status = "nothing (more) to undo in this session".into();
+            self.rejoin_ahead();
+            return;
+        };
+        let old = match self.store.ranking(last.ranking_id) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                self.status = "that ranking is gone".into();
+                self.rejoin_ahead();
+                return;
+            }
+            Err(e) => {
+                self.history.push(last);
+                self.status = format!("could not undo: {e}");
+                self.rejoin_ahead();
+                return;
+            }
+        };
+        if let Err(e) = self
+            .store
+            .retract_ranking(last.ranking_id, &self.cfg.annotator)
+        {
+            self.history.push(last);
+            self.status = format!("could not undo: {e}");
+            self.rejoin_ahead();
+            return;
+        }
+        // The current prompt goes back to the queue; the undone one comes back pre-filled.
+        if let Some(cur) = &self.item {
+            let _ = self.store.release_lease(cur.prompt.id, &self.cfg.annotator);
+        }
+        self.session_count = self.session_count.saturating_sub(1);
+        match self.load_item(last.prompt_id) {
+            Ok(()) => {
+                let _ = self.store.renew_lease(
+                    last.prompt_id,
+                    &self.cfg.annotator,
+                    self.cfg.queue.lease_ms,
+                );
+                if let Some(item) = &mut self.item {
+                    let pos: HashMap<CandidateId, usize> = item
+                        .shown
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (c.id, i))
+                        .collect();
+                    self.entry = Entry {
+                        groups: old
+                            .groups
+                            .iter()
+                            .map(|g| g.iter().filter_map(|id| pos.get(id).copied()).collect())
+                            .collect(),
+                        tie_next: false,
+                        strength: old.strength.map(|s| s.round().clamp(1.0, 3.0) as u8),
+                        best_worst: old.mode == RankingMode::BestWorst,
+                    };
+                    if self.entry.best_worst && self.entry.groups.len() == 3 {
+                        self.entry.groups =
+                            vec![self.entry.groups[0].clone(), self.entry.groups[2].clone()];
+                    }
+                    item.flags = old.flags.clone();
+                    item.note = old.note.clone();
+                    self.fixing = Some(Fixing {
+                        restored: (self.entry.clone(), item.flags.clone(), item.note.clone()),
+                        old,
+                    });
+                }
+                self.status = format!("undone #{}: fix it and save again", last.ranking_id);
+            }
+            Err(e) => {
+                // The retraction stands but the prompt is back in the queue: put it back now.
+                if let Ok(Some(s)) = self.put_back(&old) {
+                    self.history.push(s);
+                }
+                self.rejoin_ahead();
+                self.status = format!("could not reload the prompt, so it was not undone: {e}");
+            }
+        }
+        self.refresh_progress();
+    }
+
+    /// Undo could not go further back: the decisions held ahead return to the history, and the
+    /// screen moves on if it shows a prompt that is already decided.
+    pub(super) fn rejoin_ahead(&mut self) {
+        if self.ahead.is_empty() {
+            return;
+        }
+        while let Some(s) = self.ahead.pop() {
+            self.history.push(s);
+        }
+        if self.fixing.is_none() {
+            if let Err(e) = self.next_item() {
+                self.status = format!("could not load the next prompt: {e}");
+            }
+        }
+    }
+}

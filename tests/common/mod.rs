@@ -1,0 +1,72 @@
+//! Helpers the labelling-app tests share: a store with prompts, an app on it, keys, drawing.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::time::Duration;
+
+use kibble::domain::PromptBody;
+use kibble::store::Store;
+use kibble::tui::app::{App, AppConfig, Clock};
+use kibble::tui::keymap::{Key, Keymap};
+use kibble::tui::{key_event, ui};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// An in-memory store with these (prompt, answers), in this order.
+pub fn store_with(items: &[(&str, &[&str])]) -> Store {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut w = store.begin_import().unwrap();
+    for (prompt, cands) in items {
+        let p = w
+            .add_prompt(
+                &PromptBody::Text(prompt.to_string()),
+                None,
+                &serde_json::json!({}),
+            )
+            .unwrap();
+        for c in *cands {
+            w.add_candidate(p, c, "test").unwrap();
+        }
+    }
+    w.finish("test", "kibble").unwrap();
+    store
+}
+
+pub fn app_on(store: Store, who: &str) -> App {
+    let mut cfg = AppConfig::new(who);
+    cfg.db_label = "test.db".into();
+    cfg.color = false;
+    App::new(
+        store,
+        cfg,
+        Keymap::load(None).unwrap(),
+        Clock::Manual(Duration::from_secs(0)),
+    )
+    .unwrap()
+}
+
+/// Presses keys written as in the key map, separated by spaces ("c = a enter").
+pub fn press(app: &mut App, keys: &str) {
+    for k in keys.split_whitespace() {
+        app.on_key(key_event(Key::parse(k).unwrap()));
+    }
+}
+
+pub fn draw(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::render(app, f)).unwrap();
+    t
+}
+
+/// The screen as text, one line per row.
+pub fn screen(app: &App, w: u16, h: u16) -> String {
+    let t = draw(app, w, h);
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

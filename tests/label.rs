@@ -1,0 +1,283 @@
+//! The label screen as an annotator meets it: undo never drops work, confirmations before
+//! work is lost or a ranking says nothing, answers readable at 80x24 (nine of them, long code,
+//! a long chat), paging by what is visible, and key map errors that help.
+
+mod common;
+
+use common::{app_on, draw, press, screen, store_with};
+use kibble::domain::{Message, PromptBody, Verdict};
+use kibble::store::{RankingFilter, Store};
+use kibble::tui::app::{Confirm, Overlay};
+use kibble::tui::keymap::Keymap;
+
+const FOUR: &[&str] = &[
+    "Paris is the capital of France.",
+    "Lyon.",
+    "The capital of France is Paris, on the Seine.",
+    "I am not sure, maybe Marseille?",
+];
+
+fn live(app: &kibble::tui::app::App) -> Vec<kibble::domain::Ranking> {
+    app.store.live_rankings(&RankingFilter::default()).unwrap()
+}
+
+fn prompt_of(app: &kibble::tui::app::App) -> i64 {
+    app.item.as_ref().unwrap().prompt.id
+}
+
+#[test]
+fn a_second_undo_offers_to_keep_the_fix_and_walks_back_in_order() {
+    let mut app = app_on(
+        store_with(&[("Q1", FOUR), ("Q2", FOUR), ("Q3", FOUR)]),
+        "alice",
+    );
+    let q1 = prompt_of(&app);
+    press(&mut app, "a b c d enter");
+    let q2 = prompt_of(&app);
+    press(&mut app, "b a c d enter");
+    let (first, second) = (app.history[0].ranking_id, app.history[1].ranking_id);
+    // Undo brings Q2 back; the annotator re-ranks it, then presses undo again.
+    press(&mut app, "u");
+    assert_eq!(prompt_of(&app), q2);
+    press(&mut app, "esc c d = a");
+    press(&mut app, "u");
+    assert_eq!(app.overlay, Overlay::Confirm(Confirm::UndoWhileFixing));
+    assert_eq!(prompt_of(&app), q2, "nothing happens before the answer");
+    // y: the fix is saved, then Q1 comes back.
+    press(&mut app, "y");
+    assert_eq!(prompt_of(&app), q1);
+    let rankings = live(&app);
+    let fix = rankings
+        .iter()
+        .find(|r| r.prompt_id == q2)
+        .expect("fix kept");
+    let shown = &fix.shown_order;
+    assert_eq!(
+        fix.groups,
+        vec![vec![shown[2]], vec![shown[3], shown[0]], vec![shown[1]]]
+    );
+    assert!(app.store.is_retracted(first).unwrap());
+    assert!(app.store.is_retracted(second).unwrap());
+    // Saving Q1 again puts the history back in the order the prompts were seen.
+    press(&mut app, "enter");
+    let order: Vec<i64> = app.history.iter().map(|s| s.prompt_id).collect();
+    assert_eq!(order, vec![q1, q2]);
+    press(&mut app, "u");
+    assert_eq!(
+        prompt_of(&app),
+        q2,
+        "undo walks back to Q2's fix, not further"
+    );
+}
+
+#[test]
+fn undo_without_changes_puts_the_decision_back_and_r_restores_a_changed_one() {
+    let mut app = app_on(
+        store_with(&[("Q1", FOUR), ("Q2", FOUR), ("Q3", FOUR)]),
+        "alice",
+    );
+    press(&mut app, "a b c d enter x");
+    let q1 = app.history[0].prompt_id;
+    // u u: the skip comes back unchanged and goes back as it was, then Q1 comes back.
+    press(&mut app, "u u");
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(prompt_of(&app), q1);
+    let rankings = live(&app);
+    assert_eq!(rankings.len(), 1);
+    assert_eq!(rankings[0].verdict, Verdict::Skip);
+    // Q1 changed, then u and r: Q1 goes back as it was (nothing before it to undo).
+    press(&mut app, "esc d c b");
+    press(&mut app, "u");
+    assert!(matches!(app.overlay, Overlay::None), "no earlier decision");
+    press(&mut app, "enter");
+    assert_eq!(live(&app).len(), 2);
+}
+
+#[test]
+fn r_puts_a_changed_fix_back_as_it_was() {
+    let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
+    press(&mut app, "a b c d enter b a c d enter");
+    let before = live(&app)[1].groups.clone();
+    press(&mut app, "u esc d c b a u");
+    assert_eq!(app.overlay, Overlay::Confirm(Confirm::UndoWhileFixing));
+    press(&mut app, "r");
+    let rankings = live(&app);
+    // Q1 is undone now (being fixed); Q2 holds its old ranking again, as a new entry.
+    assert_eq!(rankings.len(), 1);
+    assert_eq!(rankings[0].groups, before);
+}
+
+#[test]
+fn after_undo_one_key_still_decides_two_answers() {
+    let mut app = app_on(store_with(&[("Q", &["yes", "no"]), ("R", FOUR)]), "alice");
+    press(&mut app, "b");
+    let first = live(&app)[0].clone();
+    press(&mut app, "u a");
+    let now = live(&app);
+    assert_eq!(now.len(), 1, "a saved the prompt again");
+    assert_ne!(now[0].id, first.id);
+    assert_eq!(now[0].groups[0], vec![now[0].shown_order[0]]);
+}
+
+#[test]
+fn quitting_with_unsaved_work_asks_and_a_fix_is_put_back() {
+    let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
+    press(&mut app, "a b q");
+    assert_eq!(app.overlay, Overlay::Confirm(Confirm::Quit));
+    assert!(!app.should_quit);
+    press(&mut app, "n");
+    assert!(!app.should_quit && app.entry.placed() == 2);
+    // A fix in progress: quitting puts the undone decision back as it was.
+    press(&mut app, "c d enter u esc");
+    assert_eq!(live(&app).len(), 0);
+    press(&mut app, "q y");
+    assert!(app.should_quit);
+    assert_eq!(live(&app).len(), 1);
+}
+
+#[test]
+fn an_all_tie_ranking_is_confirmed_first() {
+    let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
+    press(&mut app, "a = b = c = d enter");
+    assert_eq!(app.overlay, Overlay::Confirm(Confirm::AllTie));
+    assert!(live(&app).is_empty());
+    press(&mut app, "y");
+    let r = live(&app);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].groups.len(), 1);
+}
+
+#[test]
+fn a_rushed_save_says_so() {
+    let store = store_with(&[("Q1", FOUR), ("Q2", FOUR)]);
+    let mut cfg = kibble::tui::app::AppConfig::new("alice");
+    cfg.min_seconds = 5.0;
+    let mut app = kibble::tui::app::App::new(
+        store,
+        cfg,
+        Keymap::load(None).unwrap(),
+        kibble::tui::app::Clock::Manual(std::time::Duration::ZERO),
+    )
+    .unwrap();
+    press(&mut app, "a b c d enter");
+    assert!(app.status.contains("rushed (< 5 s)"), "{}", app.status);
+}
+
+fn nine() -> Vec<String> {
+    (0..9)
+        .map(|i| match i {
+            4 => (0..16)
+                .map(|l| format!("line {l} of answer four"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => format!("Answer number {i} in one line."),
+        })
+        .collect()
+}
+
+#[test]
+fn nine_answers_at_80x24_give_the_focused_one_room_and_draw_every_frame_whole() {
+    let nine = nine();
+    let refs: Vec<&str> = nine.iter().map(String::as_str).collect();
+    let mut app = app_on(store_with(&[("Pick the best of nine.", &refs)]), "alice");
+    press(&mut app, "c a");
+    insta::assert_snapshot!("nine_80x24", draw(&app, 80, 24).backend());
+    insta::assert_snapshot!("nine_120x40", draw(&app, 120, 40).backend());
+    // The focused answer shows several lines at 80x24, not one.
+    let long = app
+        .item
+        .as_ref()
+        .unwrap()
+        .shown
+        .iter()
+        .position(|c| c.text.contains("line 0"))
+        .unwrap();
+    for _ in 0..long {
+        press(&mut app, "tab");
+    }
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("line 0") && text.contains("line 5"), "{text}");
+}
+
+#[test]
+fn page_down_moves_by_the_visible_height_with_one_line_of_overlap() {
+    let long: String = (0..40)
+        .map(|i| format!("    let step_{i} = {i};"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let code = format!("```rust\n{long}\n```");
+    let mut app = app_on(
+        store_with(&[("Show code.", &[code.as_str(), "Short."])]),
+        "alice",
+    );
+    let pos = app
+        .item
+        .as_ref()
+        .unwrap()
+        .shown
+        .iter()
+        .position(|c| c.text.len() > 100)
+        .unwrap();
+    for _ in 0..pos {
+        press(&mut app, "tab");
+    }
+    draw(&app, 80, 24);
+    let visible = app.item.as_ref().unwrap().answer_views[pos].get().visible;
+    assert!(visible > 3);
+    press(&mut app, "pagedown");
+    assert_eq!(app.item.as_ref().unwrap().scroll[pos], visible - 1);
+    // Scrolling stops at the end: one key back up moves at once.
+    for _ in 0..20 {
+        press(&mut app, "pagedown");
+    }
+    let end = app.item.as_ref().unwrap().scroll[pos];
+    draw(&app, 80, 24);
+    press(&mut app, "k");
+    assert_eq!(app.item.as_ref().unwrap().scroll[pos], end - 1);
+}
+
+#[test]
+fn a_long_chat_prompt_shows_its_last_turn_first() {
+    let mut turns = Vec::new();
+    for i in 0..8 {
+        turns.push(Message {
+            role: if i % 2 == 0 { "user" } else { "assistant" }.into(),
+            content: format!("turn {i}: some words about the topic at hand"),
+        });
+    }
+    turns.push(Message {
+        role: "user".into(),
+        content: "LAST QUESTION: so which is best?".into(),
+    });
+    let mut store = Store::open_in_memory().unwrap();
+    let mut w = store.begin_import().unwrap();
+    let p = w
+        .add_prompt(&PromptBody::Chat(turns), None, &serde_json::json!({}))
+        .unwrap();
+    w.add_candidate(p, "This one.", "t").unwrap();
+    w.add_candidate(p, "That one.", "t").unwrap();
+    w.finish("t", "kibble").unwrap();
+    let mut app = app_on(store, "alice");
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("LAST QUESTION"), "{text}");
+    insta::assert_snapshot!("long_chat_80x24", draw(&app, 80, 24).backend());
+    // Paging the prompt up reaches its beginning.
+    press(&mut app, "ctrl-u ctrl-u ctrl-u ctrl-u ctrl-u ctrl-u");
+    assert!(screen(&app, 80, 24).contains("turn 0"));
+}
+
+#[test]
+fn key_map_errors_list_the_actions_and_dropped_keys_are_warned_about() {
+    let err = Keymap::load(Some(("mine.toml", "take_back = [\"x\"]\n"))).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("mine.toml:1: unknown action \"take_back\""),
+        "{msg}"
+    );
+    assert!(msg.contains("unrank") && msg.contains("pick_9"), "{msg}");
+    let map = Keymap::load(Some(("mine.toml", "\nsave = [\"ctrl-s\"]\n"))).unwrap();
+    assert_eq!(
+        map.warnings,
+        vec!["mine.toml:2: key \"Enter\" no longer does anything (it was save)".to_string()]
+    );
+}
