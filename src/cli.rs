@@ -210,8 +210,14 @@ pub struct TrainRmArgs {
     /// Train only the head; keep the backbone frozen.
     #[arg(long)]
     pub freeze: bool,
+    /// A number, or `auto` (the presets' default): enough passes to see about the preset's
+    /// `auto_target_pairs` pairs, at most `auto_max_epochs`.
     #[arg(long)]
-    pub epochs: Option<usize>,
+    pub epochs: Option<String>,
+    /// Stop when held-out accuracy has not improved for N evaluations (0: never; default 3).
+    /// The best checkpoint is kept either way.
+    #[arg(long)]
+    pub patience: Option<usize>,
     #[arg(long)]
     pub lr: Option<f64>,
     /// Pairs per step.
@@ -226,7 +232,7 @@ pub struct TrainRmArgs {
     /// Share of prompts held out for evaluation (split by prompt).
     #[arg(long)]
     pub eval_fraction: Option<f64>,
-    /// Evaluate (and checkpoint) every N steps; default once per epoch.
+    /// Evaluate (and checkpoint) every N steps; default twice per epoch.
     #[arg(long)]
     pub eval_every: Option<usize>,
     #[arg(long, default_value_t = 0)]

@@ -142,9 +142,17 @@ fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
         .metric_series(s.run_id, "eval_accuracy", -1)
         .unwrap()
         .is_empty());
+    // The newest and the best checkpoint keep their files (the same one when the last
+    // evaluation was the best); `Latest` means the best.
     let ck = store.checkpoints(Some(s.run_id)).unwrap();
-    assert_eq!(ck.len(), 1, "only the newest checkpoint keeps its files");
-    let ck_dir = Path::new(&ck[0].path);
+    assert!((1..=2).contains(&ck.len()), "{} checkpoints kept", ck.len());
+    let best = s.best.clone().expect("a best checkpoint");
+    assert!(ck.iter().any(|c| c.id == best.checkpoint_id));
+    assert_eq!(
+        store.latest_checkpoint(&["rm"]).unwrap().unwrap().id,
+        best.checkpoint_id
+    );
+    let ck_dir = Path::new(&best.path);
     for f in [
         "model.safetensors",
         "config.json",
@@ -177,6 +185,53 @@ fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
     assert_eq!(first.scored as i64, store.stats().unwrap().candidates);
     let second = kibble::jobs::score::score_candidates(&mut store, &cref, |_, _| {}).unwrap();
     assert_eq!(second.scored, 0);
+}
+
+#[test]
+fn the_best_checkpoint_is_kept_and_a_run_without_progress_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stop.db");
+    let mut store = synthetic_db(&db, 120);
+    let mut cfg = quick_config();
+    // No learning at all: the first evaluation stays the best, the next one does not improve.
+    cfg.train.lr = 0.0;
+    cfg.train.eval_every = 3;
+    cfg.train.patience = 1;
+    let s = run(
+        &mut store,
+        &db,
+        &cfg,
+        None,
+        "t",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
+    assert_eq!(s.status, RunStatus::Done);
+    assert_eq!(s.steps, 6, "stopped after the second evaluation");
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped early at step 6"),
+        "{:?}",
+        s.message
+    );
+    let best = s.best.expect("best");
+    assert_eq!(best.step, 3);
+    let kept: Vec<(i64, i64)> = store
+        .checkpoints(Some(s.run_id))
+        .unwrap()
+        .iter()
+        .map(|c| (c.step, c.id))
+        .collect();
+    assert_eq!(kept.iter().map(|k| k.0).collect::<Vec<_>>(), vec![3, 6]);
+    assert!(Path::new(&best.path).join("model.safetensors").exists());
+    assert_eq!(
+        store.latest_checkpoint(&["rm"]).unwrap().unwrap().step,
+        3,
+        "score and improve get the best, not the newest"
+    );
 }
 
 #[test]

@@ -427,49 +427,12 @@ fn print_agreement(a: &crate::analysis::Agreement) {
     println!("first-shown: how often the answer shown first was ranked best (chance in brackets)");
 }
 
-const RM_PRESETS: &str = include_str!("../../assets/rm_presets.toml");
-
-/// One `[name]` table of assets/rm_presets.toml.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RmPreset {
-    backbone: Option<PathBuf>,
-    vocab_size: Option<usize>,
-    max_len: Option<usize>,
-    epochs: Option<usize>,
-    lr: Option<f64>,
-    batch: Option<usize>,
-    warmup: Option<f64>,
-    eval_fraction: Option<f64>,
-}
-
 fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::RmJobConfig> {
-    use crate::jobs::train_rm::RmJobConfig;
-    let mut presets: std::collections::BTreeMap<String, RmPreset> = toml::from_str(RM_PRESETS)?;
-    let names: Vec<String> = presets.keys().cloned().collect();
-    let p = presets.remove(&args.preset).ok_or_else(|| {
-        BadInput(format!(
-            "unknown preset {:?}; presets: {}",
-            args.preset,
-            names.join(", ")
-        ))
-    })?;
-    let defaults = RmJobConfig::default();
-    let mut cfg = RmJobConfig {
-        backbone: args.backbone.clone().or(p.backbone),
-        freeze_backbone: args.freeze,
-        vocab_size: args
-            .vocab_size
-            .or(p.vocab_size)
-            .unwrap_or(defaults.vocab_size),
-        max_len: args.max_len.or(p.max_len).unwrap_or(defaults.max_len),
-        eval_fraction: args
-            .eval_fraction
-            .or(p.eval_fraction)
-            .unwrap_or(defaults.eval_fraction),
-        annotator: args.only_annotator.clone(),
-        train: defaults.train,
-    };
+    use crate::jobs::train_rm::{preset, AutoEpochs};
+    let mut cfg = preset(&args.preset).map_err(BadInput)?;
+    if let Some(b) = &args.backbone {
+        cfg.backbone = Some(b.clone());
+    }
     if let Some(dir) = &cfg.backbone {
         if !dir.join("config.json").exists() {
             return Err(BadInput(format!(
@@ -479,11 +442,29 @@ fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::Rm
             .into());
         }
     }
+    cfg.freeze_backbone = args.freeze;
+    cfg.vocab_size = args.vocab_size.unwrap_or(cfg.vocab_size);
+    cfg.max_len = args.max_len.unwrap_or(cfg.max_len);
+    cfg.eval_fraction = args.eval_fraction.unwrap_or(cfg.eval_fraction);
+    cfg.annotator = args.only_annotator.clone();
+    match args.epochs.as_deref() {
+        None => {}
+        Some("auto") => {
+            cfg.auto_epochs = cfg.auto_epochs.or(Some(AutoEpochs::default()));
+        }
+        Some(n) => {
+            cfg.train.epochs = n
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| BadInput(format!("--epochs {n}: a positive number or auto")))?;
+            cfg.auto_epochs = None;
+        }
+    }
     let t = &mut cfg.train;
-    t.epochs = args.epochs.or(p.epochs).unwrap_or(t.epochs);
-    t.lr = args.lr.or(p.lr).unwrap_or(t.lr);
-    t.batch_pairs = args.batch.or(p.batch).unwrap_or(t.batch_pairs);
-    t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
+    t.patience = args.patience.unwrap_or(t.patience);
+    t.lr = args.lr.unwrap_or(t.lr);
+    t.batch_pairs = args.batch.unwrap_or(t.batch_pairs);
     t.schedule = args.schedule;
     t.loss = args.loss;
     t.ties = args.ties;
@@ -578,6 +559,12 @@ fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::
                 _ => "none".into(),
             }
         );
+        if let Some(b) = &s.best {
+            println!(
+                "best checkpoint {} (step {}, eval accuracy {:.3}, eval loss {:.3}) at {}: what score, improve and the app use",
+                b.checkpoint_id, b.step, b.eval_accuracy, b.eval_loss, b.path
+            );
+        }
         if let Some(m) = &s.message {
             eprintln!("{m}");
         }

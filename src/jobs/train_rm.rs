@@ -46,6 +46,95 @@ pub struct RmJobConfig {
     pub train: TrainConfig,
     /// Only this annotator's rankings (default: everyone's, imports included).
     pub annotator: Option<String>,
+    /// `--epochs auto`: `train.epochs` is set from the data size when the run starts.
+    #[serde(default)]
+    pub auto_epochs: Option<AutoEpochs>,
+}
+
+/// The rule `--epochs auto` follows (per preset, see `auto_epochs`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct AutoEpochs {
+    pub target_pairs: usize,
+    pub max_epochs: usize,
+}
+
+impl Default for AutoEpochs {
+    fn default() -> Self {
+        AutoEpochs {
+            target_pairs: 4000,
+            max_epochs: 5,
+        }
+    }
+}
+
+const RM_PRESETS: &str = include_str!("../../assets/rm_presets.toml");
+
+/// One `[name]` table of assets/rm_presets.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RmPreset {
+    backbone: Option<PathBuf>,
+    vocab_size: Option<usize>,
+    max_len: Option<usize>,
+    /// A number, or "auto" (from the data size: `auto_target_pairs`, `auto_max_epochs`).
+    epochs: Option<toml::Value>,
+    auto_target_pairs: Option<usize>,
+    auto_max_epochs: Option<usize>,
+    patience: Option<usize>,
+    lr: Option<f64>,
+    batch: Option<usize>,
+    warmup: Option<f64>,
+    eval_fraction: Option<f64>,
+}
+
+/// The presets' names, in file order.
+pub fn preset_names() -> Vec<String> {
+    toml::from_str::<toml::Table>(RM_PRESETS)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The job a preset of assets/rm_presets.toml describes (the CLI and the Train screen both
+/// start from it), or why there is no such preset.
+pub fn preset(name: &str) -> Result<RmJobConfig, String> {
+    let mut presets: std::collections::BTreeMap<String, RmPreset> =
+        toml::from_str(RM_PRESETS).map_err(|e| format!("assets/rm_presets.toml: {e}"))?;
+    let p = presets.remove(name).ok_or_else(|| {
+        format!(
+            "unknown preset {name:?}; presets: {}",
+            preset_names().join(", ")
+        )
+    })?;
+    let d = RmJobConfig::default();
+    let mut cfg = RmJobConfig {
+        backbone: p.backbone,
+        vocab_size: p.vocab_size.unwrap_or(d.vocab_size),
+        max_len: p.max_len.unwrap_or(d.max_len),
+        eval_fraction: p.eval_fraction.unwrap_or(d.eval_fraction),
+        ..d
+    };
+    match p.epochs {
+        None => {}
+        Some(toml::Value::String(s)) if s == "auto" => {
+            let dflt = AutoEpochs::default();
+            cfg.auto_epochs = Some(AutoEpochs {
+                target_pairs: p.auto_target_pairs.unwrap_or(dflt.target_pairs),
+                max_epochs: p.auto_max_epochs.unwrap_or(dflt.max_epochs),
+            });
+        }
+        Some(toml::Value::Integer(n)) if n > 0 => cfg.train.epochs = n as usize,
+        Some(other) => {
+            return Err(format!(
+                "assets/rm_presets.toml [{name}]: epochs must be a positive number or \"auto\", found {other}"
+            ))
+        }
+    }
+    let t = &mut cfg.train;
+    t.patience = p.patience.unwrap_or(t.patience);
+    t.lr = p.lr.unwrap_or(t.lr);
+    t.batch_pairs = p.batch.unwrap_or(t.batch_pairs);
+    t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
+    Ok(cfg)
 }
 
 impl Default for RmJobConfig {
@@ -58,6 +147,7 @@ impl Default for RmJobConfig {
             eval_fraction: 0.1,
             train: TrainConfig::default(),
             annotator: None,
+            auto_epochs: None,
         }
     }
 }
@@ -80,6 +170,8 @@ pub enum RmEvent {
         checkpoint_id: i64,
         step: u64,
         path: String,
+        /// The best so far by held-out accuracy (ties: lower held-out loss).
+        best: bool,
     },
     Done(RmSummary),
 }
@@ -88,13 +180,43 @@ pub enum RmEvent {
 pub struct RmSummary {
     pub run_id: i64,
     pub status: RunStatus,
+    /// The newest checkpoint (with the optimizer state `--resume` continues from).
     pub checkpoint_id: Option<i64>,
     pub checkpoint_path: Option<String>,
+    /// The best checkpoint by held-out accuracy: what `score`, `improve` and the app use.
+    pub best: Option<BestCheckpoint>,
     pub eval_accuracy: Option<f64>,
     pub eval_loss: Option<f64>,
     pub steps: u64,
     pub seconds: f64,
     pub message: Option<String>,
+}
+
+/// The checkpoint a run keeps as its model, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BestCheckpoint {
+    pub checkpoint_id: i64,
+    pub path: String,
+    pub step: u64,
+    pub eval_accuracy: f64,
+    pub eval_loss: f64,
+}
+
+impl BestCheckpoint {
+    /// Higher held-out accuracy wins; at equal accuracy, lower held-out loss.
+    pub fn beaten_by(&self, e: &EvalMetrics) -> bool {
+        e.accuracy > self.eval_accuracy
+            || (e.accuracy == self.eval_accuracy && e.loss < self.eval_loss)
+    }
+}
+
+/// Epochs from the data size: enough to see about `target_pairs` pairs, between 1 and
+/// `max_epochs`. Pretrained backbones need few passes (one over a few thousand pairs matches
+/// TRL's default run); a model trained from scratch needs many.
+pub fn auto_epochs(train_pairs: usize, target_pairs: usize, max_epochs: usize) -> usize {
+    target_pairs
+        .div_ceil(train_pairs.max(1))
+        .clamp(1, max_epochs.max(1))
 }
 
 /// Where a DB's checkpoints live: `kibble.db` -> `kibble.runs/`.
@@ -327,6 +449,7 @@ pub fn run(
                     .checkpoints(Some(run_id))?
                     .last()
                     .map(|c| c.path.clone()),
+                best: None,
                 eval_accuracy: None,
                 eval_loss: None,
                 steps: 0,
@@ -367,13 +490,19 @@ fn train_loop(
     let seqs = loaded.data.seqs.clone();
     let train_rankings = loaded.data.train.len();
     let eval_rankings = loaded.data.eval.len();
+    let mut train_cfg = cfg.train.clone();
+    if let Some(auto) = cfg.auto_epochs {
+        let pairs: usize = loaded.data.train.iter().map(|c| c.pairs.len()).sum();
+        train_cfg.epochs = auto_epochs(pairs, auto.target_pairs, auto.max_epochs);
+    }
     let mut trainer = Trainer::new(
         model,
-        cfg.train.clone(),
+        train_cfg.clone(),
         loaded.data,
         encoder.pad_id,
         device,
     )?;
+    store.add_metrics(run_id, &[(0, "epochs", train_cfg.epochs as f64)])?;
     if let Some(path) = opt_state {
         trainer.opt.load(&path, start_step)?;
         trainer.step = start_step;
@@ -393,6 +522,17 @@ fn train_loop(
         .checkpoints(Some(run_id))?
         .last()
         .map(|c| (c.id, c.path.clone()));
+    let mut best: Option<BestCheckpoint> = store.best_checkpoint(run_id)?.and_then(|c| {
+        Some(BestCheckpoint {
+            checkpoint_id: c.id,
+            step: c.step as u64,
+            eval_accuracy: c.metrics.get("eval_accuracy")?.as_f64()?,
+            eval_loss: c.metrics.get("eval_loss")?.as_f64()?,
+            path: c.path,
+        })
+    });
+    // Evaluations since the best one (a resumed run counts from its own checkpoints).
+    let mut since_best = 0usize;
     let mut status = RunStatus::Done;
     let mut message = None;
     while !trainer.done() {
@@ -436,11 +576,16 @@ fn train_loop(
                 emit(RmEvent::Eval(e));
                 last_eval = Some(e);
             }
+            let improved = match (&best, last_eval) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(b), Some(e)) => e.step == trainer.step && b.beaten_by(&e),
+            };
             let (mean, std) = reward_stats(&trainer, &seqs, encoder.pad_id, device)?;
             let meta = CheckpointMeta {
                 kind: checkpoint::KIND.into(),
                 model: trainer.model.config.clone(),
-                train: cfg.train.clone(),
+                train: train_cfg.clone(),
                 step: trainer.step,
                 max_len: cfg.max_len,
                 reward_mean: mean,
@@ -457,9 +602,31 @@ fn train_loop(
             checkpoint::save(&dir, &trainer.model, &encoder, &meta, Some(&trainer.opt))?;
             let path = dir.display().to_string();
             let id = store.add_checkpoint(run_id, trainer.step as i64, &path, &meta.metrics)?;
-            // Only the newest checkpoint keeps its files (the previous one goes once this is safe).
+            if improved {
+                let e = last_eval.expect("improved means evaluated");
+                store.set_best_checkpoint(run_id, id)?;
+                let old = best.replace(BestCheckpoint {
+                    checkpoint_id: id,
+                    path: path.clone(),
+                    step: trainer.step,
+                    eval_accuracy: e.accuracy,
+                    eval_loss: e.loss,
+                });
+                since_best = 0;
+                // The previous best goes unless it is also the newest (handled below).
+                if let Some(old) =
+                    old.filter(|o| last_ckpt.as_ref().is_none_or(|l| l.0 != o.checkpoint_id))
+                {
+                    let _ = std::fs::remove_dir_all(&old.path);
+                    store.mark_checkpoint_deleted(old.checkpoint_id)?;
+                }
+            } else if last_eval.is_some() {
+                since_best += 1;
+            }
+            // The newest and the best keep their files; an older newest goes once this is safe.
             if let Some((old_id, old_path)) = last_ckpt.replace((id, path.clone())) {
-                if old_path != path {
+                let is_best = best.as_ref().is_some_and(|b| b.checkpoint_id == old_id);
+                if old_path != path && !is_best {
                     let _ = std::fs::remove_dir_all(&old_path);
                     store.mark_checkpoint_deleted(old_id)?;
                 }
@@ -468,7 +635,17 @@ fn train_loop(
                 checkpoint_id: id,
                 step: trainer.step,
                 path,
+                best: improved,
             });
+            let patience = train_cfg.patience;
+            if patience > 0 && since_best >= patience && !trainer.done() {
+                message = Some(format!(
+                    "stopped early at step {}: held-out accuracy has not improved for {patience} evaluations (best at step {})",
+                    trainer.step,
+                    best.as_ref().map_or(0, |b| b.step)
+                ));
+                break;
+            }
         }
     }
     Ok(RmSummary {
@@ -476,10 +653,71 @@ fn train_loop(
         status,
         checkpoint_id: last_ckpt.as_ref().map(|c| c.0),
         checkpoint_path: last_ckpt.map(|c| c.1),
+        best,
         eval_accuracy: last_eval.map(|e| e.accuracy),
         eval_loss: last_eval.map(|e| e.loss),
         steps: trainer.step,
         seconds: 0.0,
         message,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_epochs_follow_the_data_size() {
+        // minilm's rule: one pass from 2000 pairs on, more below, at most 5.
+        assert_eq!(auto_epochs(2300, 2000, 5), 1);
+        assert_eq!(auto_epochs(2000, 2000, 5), 1);
+        assert_eq!(auto_epochs(900, 2000, 5), 3);
+        assert_eq!(auto_epochs(10, 2000, 5), 5);
+        assert_eq!(auto_epochs(0, 2000, 5), 5);
+        // tiny's: 4 epochs at 3000 pairs.
+        assert_eq!(auto_epochs(3000, 12000, 10), 4);
+    }
+
+    #[test]
+    fn best_is_higher_accuracy_then_lower_loss() {
+        let b = BestCheckpoint {
+            checkpoint_id: 1,
+            path: String::new(),
+            step: 10,
+            eval_accuracy: 0.8,
+            eval_loss: 0.5,
+        };
+        let e = |accuracy, loss| EvalMetrics {
+            step: 20,
+            loss,
+            accuracy,
+            pairs: 10,
+        };
+        assert!(b.beaten_by(&e(0.85, 0.9)));
+        assert!(b.beaten_by(&e(0.8, 0.4)));
+        assert!(!b.beaten_by(&e(0.8, 0.5)));
+        assert!(!b.beaten_by(&e(0.75, 0.1)));
+    }
+
+    #[test]
+    fn presets_parse_with_auto_epochs() {
+        let m = preset("minilm").unwrap();
+        assert_eq!(m.backbone.as_deref(), Some(Path::new("models/minilm")));
+        assert_eq!(
+            m.auto_epochs,
+            Some(AutoEpochs {
+                target_pairs: 2000,
+                max_epochs: 5
+            })
+        );
+        assert_eq!(
+            (m.train.lr, m.train.batch_pairs, m.train.patience),
+            (5e-5, 16, 3)
+        );
+        let t = preset("tiny").unwrap();
+        assert!(t.backbone.is_none() && t.auto_epochs.is_some());
+        assert!(preset("huge")
+            .unwrap_err()
+            .contains("presets: minilm, tiny"));
+    }
 }

@@ -47,8 +47,12 @@ pub struct TrainConfig {
     pub use_margin: bool,
     /// Weight of the reward-centring term (0 = off).
     pub center_lambda: f64,
-    /// Evaluate every this many steps (0: at the end of each epoch).
+    /// Evaluate (and checkpoint) every this many steps (0: twice per epoch, so the best
+    /// checkpoint of a one-epoch run can be its middle).
     pub eval_every: usize,
+    /// Stop when held-out accuracy has not improved for this many evaluations (0: never).
+    #[serde(default)]
+    pub patience: usize,
 }
 
 impl Default for TrainConfig {
@@ -68,6 +72,7 @@ impl Default for TrainConfig {
             use_margin: true,
             center_lambda: 0.0,
             eval_every: 0,
+            patience: 3,
         }
     }
 }
@@ -486,7 +491,7 @@ impl Trainer {
         let every = if self.config.eval_every > 0 {
             self.config.eval_every as u64
         } else {
-            self.steps_per_epoch().max(1)
+            self.steps_per_epoch().div_ceil(2).max(1)
         };
         self.step.is_multiple_of(every) || self.done()
     }

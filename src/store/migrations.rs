@@ -6,7 +6,12 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Entry `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// A reward-model run keeps its best checkpoint (by held-out accuracy) beside its newest.
+const V2: &str = r#"
+ALTER TABLE checkpoints ADD COLUMN best INTEGER NOT NULL DEFAULT 0;
+"#;
 
 /// Times are Unix milliseconds. Hashes are the first 16 bytes of SHA-256.
 const V1: &str = r#"

@@ -179,13 +179,15 @@ impl Store {
         Ok(())
     }
 
-    /// The newest live checkpoint of runs of these kinds.
+    /// The checkpoint to use from the newest run of these kinds that has one: its best
+    /// (reward models keep the best by held-out accuracy), else its newest.
     pub fn latest_checkpoint(&self, kinds: &[&str]) -> Result<Option<CheckpointRow>> {
         let marks = vec!["?"; kinds.len()].join(", ");
         let mut stmt = self.conn.prepare(&format!(
             "SELECT c.id, c.run_id, c.step, c.path, c.metrics FROM checkpoints c
              JOIN runs r ON r.id = c.run_id
-             WHERE c.deleted_at IS NULL AND r.kind IN ({marks}) ORDER BY c.id DESC LIMIT 1"
+             WHERE c.deleted_at IS NULL AND r.kind IN ({marks})
+             ORDER BY c.run_id DESC, c.best DESC, c.id DESC LIMIT 1"
         ))?;
         let raw = stmt
             .query_row(rusqlite::params_from_iter(kinds), checkpoint_from_row)
@@ -310,6 +312,29 @@ impl Store {
             .prepare("SELECT ranking_id, split = 'eval' FROM run_rankings WHERE run_id = ?1 ORDER BY ranking_id")?;
         let rows = stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Makes this checkpoint its run's best (and no other).
+    pub fn set_best_checkpoint(&mut self, run_id: i64, checkpoint_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE checkpoints SET best = (id = ?2) WHERE run_id = ?1",
+            params![run_id, checkpoint_id],
+        )?;
+        Ok(())
+    }
+
+    /// The run's best checkpoint, if one was marked.
+    pub fn best_checkpoint(&self, run_id: i64) -> Result<Option<CheckpointRow>> {
+        let raw = self
+            .conn
+            .query_row(
+                "SELECT id, run_id, step, path, metrics FROM checkpoints
+                 WHERE run_id = ?1 AND best = 1 AND deleted_at IS NULL",
+                [run_id],
+                checkpoint_from_row,
+            )
+            .optional()?;
+        raw.map(finish_checkpoint).transpose()
     }
 
     /// Marks a checkpoint's files as gone (the row stays, for the history).

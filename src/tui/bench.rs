@@ -54,7 +54,7 @@ pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyho
     let first_frame_ms = t0.elapsed().as_secs_f64() * 1e3;
     let train_draw = train_screen_draw_us(&mut app)?;
     if with_training {
-        app.train.form.epochs = 1;
+        app.train.form.epochs = Some(1);
         app.train
             .start(Some(db.to_path_buf()), "bench-tui")
             .map_err(|e| anyhow::anyhow!(e))?;

@@ -23,7 +23,8 @@ use crate::store::{RankingFilter, RunStatus, Store};
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainForm {
     pub preset: String,
-    pub epochs: usize,
+    /// `None`: auto, from the data size (the presets' default).
+    pub epochs: Option<usize>,
     pub lr: f64,
     pub batch: usize,
     pub loss: LossKind,
@@ -34,22 +35,28 @@ pub struct TrainForm {
 pub const FIELDS: [&str; 7] = ["model", "epochs", "lr", "batch", "loss", "ties", "eval"];
 
 impl TrainForm {
-    /// Prefilled from the last reward-model run, else the defaults.
+    /// Prefilled from the last reward-model run, else the `tiny` preset.
     pub fn from_last_run(store: &Store) -> TrainForm {
         let last: Option<RmJobConfig> = store.runs().ok().and_then(|runs| {
             runs.into_iter()
                 .filter(|r| r.kind == "rm")
                 .find_map(|r| serde_json::from_value(r.config).ok())
         });
-        let cfg = last.unwrap_or_default();
+        let preset = if last.as_ref().is_some_and(|c| c.backbone.is_some()) {
+            "minilm"
+        } else {
+            "tiny"
+        };
+        let cfg = last
+            .or_else(|| crate::jobs::train_rm::preset(preset).ok())
+            .unwrap_or_default();
+        Self::from_config(preset, &cfg)
+    }
+
+    fn from_config(preset: &str, cfg: &RmJobConfig) -> TrainForm {
         TrainForm {
-            preset: if cfg.backbone.is_some() {
-                "minilm"
-            } else {
-                "tiny"
-            }
-            .into(),
-            epochs: cfg.train.epochs,
+            preset: preset.into(),
+            epochs: cfg.auto_epochs.is_none().then_some(cfg.train.epochs),
             lr: cfg.train.lr,
             batch: cfg.train.batch_pairs,
             loss: cfg.train.loss,
@@ -61,7 +68,7 @@ impl TrainForm {
     pub fn value(&self, i: usize) -> String {
         match i {
             0 => self.preset.clone(),
-            1 => self.epochs.to_string(),
+            1 => self.epochs.map_or("auto".into(), |n| n.to_string()),
             2 => format!("{:.0e}", self.lr),
             3 => self.batch.to_string(),
             4 => format!("{:?}", self.loss).to_lowercase(),
@@ -75,18 +82,24 @@ impl TrainForm {
         let up = dir > 0;
         match i {
             0 => {
-                self.preset = if self.preset == "tiny" {
+                // Another model: its preset's settings (a pretrained encoder wants a small lr).
+                let next = if self.preset == "tiny" {
                     "minilm"
                 } else {
                     "tiny"
+                };
+                if let Ok(cfg) = crate::jobs::train_rm::preset(next) {
+                    *self = Self::from_config(next, &cfg);
                 }
-                .into()
             }
+            // auto <-> 1 <-> 2 ...
             1 => {
-                self.epochs = if up {
-                    self.epochs + 1
-                } else {
-                    self.epochs.saturating_sub(1).max(1)
+                self.epochs = match (self.epochs, up) {
+                    (None, true) => Some(1),
+                    (None, false) => None,
+                    (Some(1), false) => None,
+                    (Some(n), true) => Some(n + 1),
+                    (Some(n), false) => Some(n - 1),
                 }
             }
             2 => self.lr = if up { self.lr * 2.0 } else { self.lr / 2.0 }.clamp(1e-7, 1e-1),
@@ -113,12 +126,15 @@ impl TrainForm {
     }
 
     pub fn job_config(&self) -> RmJobConfig {
-        let mut cfg = RmJobConfig::default();
-        if self.preset == "minilm" {
-            cfg.backbone = Some(PathBuf::from("models/minilm"));
-        }
+        let mut cfg = crate::jobs::train_rm::preset(&self.preset).unwrap_or_default();
         cfg.eval_fraction = self.eval_fraction;
-        cfg.train.epochs = self.epochs;
+        match self.epochs {
+            Some(n) => {
+                cfg.train.epochs = n;
+                cfg.auto_epochs = None;
+            }
+            None => cfg.auto_epochs = cfg.auto_epochs.or(Some(Default::default())),
+        }
         cfg.train.lr = self.lr;
         cfg.train.batch_pairs = self.batch;
         cfg.train.loss = self.loss;
@@ -248,6 +264,7 @@ impl TrainScreen {
                     status: RunStatus::Failed,
                     checkpoint_id: None,
                     checkpoint_path: None,
+                    best: None,
                     eval_accuracy: None,
                     eval_loss: None,
                     steps: 0,
@@ -410,6 +427,21 @@ impl TrainScreen {
     }
 }
 
+/// The evaluation whose checkpoint the run keeps: highest held-out accuracy, then lowest
+/// held-out loss, then the earliest (as the job decides). (step, accuracy).
+fn best_eval(s: &RunSeries) -> Option<(f64, f64)> {
+    let acc = s.get("eval_accuracy");
+    let loss = s.get("eval_loss");
+    acc.iter()
+        .zip(loss.iter())
+        .max_by(|(a1, l1), (a2, l2)| {
+            a1.1.total_cmp(&a2.1)
+                .then(l2.1.total_cmp(&l1.1))
+                .then(a2.0.total_cmp(&a1.0))
+        })
+        .map(|(a, _)| (a.0, a.1))
+}
+
 fn fmt_secs(s: f64) -> String {
     let s = s.max(0.0) as u64;
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
@@ -501,8 +533,11 @@ pub fn render(
                 .get("eval_accuracy")
                 .last()
                 .map_or("-".into(), |p| format!("{:.3}", p.1));
+            let best = best_eval(s).map_or(String::new(), |(step, acc)| {
+                format!("  best: step {step:.0}, acc {acc:.3} (the checkpoint kept)")
+            });
             let head = format!(
-                "run {}  step {step}/{}  epoch {}  {pps:.1} pairs/s  elapsed {}  ETA {eta}  eval acc {acc}",
+                "run {}  step {step}/{}  epoch {}  {pps:.1} pairs/s  elapsed {}  ETA {eta}  eval acc {acc}{best}",
                 s.run_id,
                 s.total_steps,
                 s.epoch as u64 + 1,
