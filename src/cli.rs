@@ -65,6 +65,16 @@ pub struct AppArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum GuidelinesAction {
+    /// Store FILE (plain text or markdown, UTF-8) as the guidelines.
+    Set { file: PathBuf },
+    /// Print the guidelines.
+    Show,
+    /// Remove the guidelines.
+    Clear,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import JSONL files (plain or .gz): kibble, TRL pairs, HH transcripts or prompts.
     #[command(
@@ -76,6 +86,14 @@ pub enum Command {
         after_help = "Examples:\n  kibble export --format trl --out pairs.jsonl\n  kibble export --format trl --out pairs.jsonl --split 0.1 --seed 7   # pairs.train.jsonl + pairs.eval.jsonl\n  kibble export --format kibble --out backup.jsonl\n\nRetracted (undone) rankings are never exported. Splits are by prompt."
     )]
     Export(ExportArgs),
+    /// The labelling guidelines every annotator is shown once (and on G in the app).
+    #[command(
+        after_help = "Examples:\n  kibble guidelines set guidelines.md\n  kibble guidelines show\n  kibble guidelines clear\n\nA prompt's own \"guidelines\" metadata (imported with it) is shown beside these."
+    )]
+    Guidelines {
+        #[command(subcommand)]
+        action: GuidelinesAction,
+    },
     /// Counts of prompts, candidates and rankings, per annotator.
     #[command(after_help = "Examples:\n  kibble stats\n  kibble stats --json | jq .annotators")]
     Stats(StatsArgs),

@@ -281,3 +281,115 @@ fn key_map_errors_list_the_actions_and_dropped_keys_are_warned_about() {
         vec!["mine.toml:2: key \"Enter\" no longer does anything (it was save)".to_string()]
     );
 }
+
+#[test]
+fn new_prompts_appear_in_an_empty_queue_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.db");
+    drop(Store::open(&path).unwrap());
+    let mut app = app_on(Store::open(&path).unwrap(), "alice");
+    assert!(app.item.is_none());
+    // Someone imports while the app is open.
+    {
+        let mut other = Store::open(&path).unwrap();
+        let mut w = other.begin_import().unwrap();
+        let p = w
+            .add_prompt(
+                &PromptBody::Text("new".into()),
+                None,
+                &serde_json::json!({}),
+            )
+            .unwrap();
+        w.add_candidate(p, "x", "t").unwrap();
+        w.add_candidate(p, "y", "t").unwrap();
+        w.finish("t", "kibble").unwrap();
+    }
+    assert!(
+        !app.tick() || app.item.is_none(),
+        "not before the next check"
+    );
+    app.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(11));
+    assert!(app.tick(), "redraws when work arrives");
+    assert!(app.item.is_some());
+    assert_eq!(app.status, "new work arrived");
+}
+
+#[test]
+fn guidelines_show_once_per_version_and_on_g() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    {
+        let mut s = Store::open(&path).unwrap();
+        s.set_guidelines(Some("# Rank by\n- **truth** first\n- then clarity"))
+            .unwrap();
+    }
+    let open = |who: &str| app_on(Store::open(&path).unwrap(), who);
+    let mut app = open("alice");
+    assert!(matches!(app.overlay, Overlay::Guidelines { .. }));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("Rank by") && text.contains("truth first"),
+        "{text}"
+    );
+    insta::assert_snapshot!("guidelines_80x24", draw(&app, 80, 24).backend());
+    press(&mut app, "x");
+    assert_eq!(app.overlay, Overlay::None);
+    // Seen: not again for alice, but for bob; and again for alice when they change.
+    assert_eq!(open("alice").overlay, Overlay::None);
+    assert!(matches!(open("bob").overlay, Overlay::Guidelines { .. }));
+    Store::open(&path)
+        .unwrap()
+        .set_guidelines(Some("Rank by truth."))
+        .unwrap();
+    assert!(matches!(open("alice").overlay, Overlay::Guidelines { .. }));
+    // G shows them any time.
+    let mut app = open("alice");
+    press(&mut app, "x G");
+    assert!(matches!(app.overlay, Overlay::Guidelines { .. }));
+}
+
+#[test]
+fn the_history_list_opens_an_earlier_decision_to_change_it() {
+    let mut app = app_on(
+        store_with(&[("Q1", FOUR), ("Q2", FOUR), ("Q3", FOUR)]),
+        "alice",
+    );
+    press(&mut app, "a b c d enter x");
+    let q1 = app.history[0].prompt_id;
+    press(&mut app, "H");
+    let Overlay::History { entries, .. } = &app.overlay else {
+        panic!("no history list");
+    };
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].order, "A > B > C > D");
+    insta::assert_snapshot!("history_80x24", draw(&app, 80, 24).backend());
+    insta::assert_snapshot!("history_120x40", draw(&app, 120, 40).backend());
+    // j to the older one (Q1), Enter: it is back to be changed; saving appends a new ranking.
+    press(&mut app, "j enter");
+    assert_eq!(prompt_of(&app), q1);
+    press(&mut app, "esc d c b enter");
+    let q1_rankings: Vec<_> = live(&app)
+        .into_iter()
+        .filter(|r| r.prompt_id == q1)
+        .collect();
+    assert_eq!(q1_rankings.len(), 1);
+    let shown = &q1_rankings[0].shown_order;
+    assert_eq!(q1_rankings[0].groups[0], vec![shown[3]]);
+    // With something typed on screen, opening another decision is refused, not dropped.
+    press(&mut app, "a H enter");
+    assert!(app.status.contains("first"), "{}", app.status);
+    assert_eq!(app.entry.placed(), 1);
+}
+
+#[test]
+fn stats_count_flags_notes_and_rushed_decisions() {
+    let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
+    press(&mut app, "! 1 enter n");
+    app.on_key(kibble::tui::key_event(
+        kibble::tui::keymap::Key::parse("z").unwrap(),
+    ));
+    press(&mut app, "enter a b c d enter");
+    let s = app.store.stats().unwrap();
+    assert_eq!((s.flagged, s.noted), (1, 1));
+    assert_eq!(s.annotators[0].flagged, 1);
+}

@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => import(&cli.db, args),
         Some(Command::Export(args)) => export_cmd(&cli.db, args),
         Some(Command::Stats(args)) => stats(&cli.db, args),
+        Some(Command::Guidelines { action }) => guidelines(&cli.db, action),
         Some(Command::TrainRm(args)) => train_rm(&cli.db, cli.annotator, args),
         Some(Command::Score(args)) => score_cmd(&cli.db, args),
         Some(Command::EvalRm(args)) => eval_rm(&cli.db, args),
@@ -55,6 +56,49 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             other => crate::jobs::bench::run(other),
         },
     }
+}
+
+/// Longest guidelines text accepted: a page or two is what people read.
+const MAX_GUIDELINES_BYTES: usize = 256 * 1024;
+
+fn guidelines(db: &Path, action: crate::cli::GuidelinesAction) -> anyhow::Result<()> {
+    use crate::cli::GuidelinesAction;
+    let mut store = open_store(db)?;
+    match action {
+        GuidelinesAction::Set { file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| BadInput(format!("{}: cannot read: {e}", file.display())))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                BadInput(format!(
+                    "{}: invalid UTF-8 at byte {}; save it as UTF-8",
+                    file.display(),
+                    e.utf8_error().valid_up_to()
+                ))
+            })?;
+            if text.trim().is_empty() || text.len() > MAX_GUIDELINES_BYTES {
+                return Err(BadInput(format!(
+                    "{}: guidelines must be between 1 byte and {} KiB",
+                    file.display(),
+                    MAX_GUIDELINES_BYTES / 1024
+                ))
+                .into());
+            }
+            store.set_guidelines(Some(&text))?;
+            println!(
+                "guidelines set ({} lines); each annotator sees them once, and on G",
+                text.lines().count()
+            );
+        }
+        GuidelinesAction::Show => match store.guidelines()? {
+            Some(t) => println!("{}", crate::text::sanitize(&t)),
+            None => println!("no guidelines; set them with `kibble guidelines set FILE`"),
+        },
+        GuidelinesAction::Clear => {
+            store.set_guidelines(None)?;
+            println!("guidelines removed");
+        }
+    }
+    Ok(())
 }
 
 /// Makes the DB, its WAL files and the runs folder group-shared (0660 / 2770) for `group`,
@@ -367,20 +411,35 @@ fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
         "rankings     {} live, {} skips, {} retracted; {} in the last hour",
         s.rankings, s.skips, s.retracted, s.rankings_last_hour
     );
+    println!(
+        "marks        {} flagged, {} with a note",
+        s.flagged, s.noted
+    );
     if !s.annotators.is_empty() {
         println!();
         println!(
-            "{:<32} {:>9} {:>6} {:>9} {:>11} {:>9}",
-            "annotator", "rankings", "skips", "retracted", "median s", "per hour"
+            "{:<28} {:>9} {:>6} {:>9} {:>7} {:>5} {:>6} {:>9} {:>9}",
+            "annotator",
+            "rankings",
+            "skips",
+            "retracted",
+            "flagged",
+            "notes",
+            "rushed",
+            "median s",
+            "per hour"
         );
         for a in &s.annotators {
             let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
             println!(
-                "{:<32} {:>9} {:>6} {:>9} {:>11} {:>9}",
-                crate::text::sanitize_line(&a.name, 32),
+                "{:<28} {:>9} {:>6} {:>9} {:>7} {:>5} {:>6} {:>9} {:>9}",
+                crate::text::sanitize_line(&a.name, 28),
                 a.rankings,
                 a.skips,
                 a.retracted,
+                a.flagged,
+                a.noted,
+                a.rushed,
                 opt(a.median_seconds),
                 opt(a.per_hour)
             );

@@ -8,9 +8,21 @@ use super::StoreError;
 /// Entry `i` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[V1, V2];
 
-/// A reward-model run keeps its best checkpoint (by held-out accuracy) beside its newest.
+/// A reward-model run keeps its best checkpoint (by held-out accuracy) beside its newest;
+/// settings of the whole DB (the labelling guidelines), and who has read which guidelines.
 const V2: &str = r#"
 ALTER TABLE checkpoints ADD COLUMN best INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE settings (
+    key           TEXT PRIMARY KEY,
+    value         TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE TABLE guidelines_seen (
+    annotator_id  INTEGER NOT NULL REFERENCES annotators (id),
+    hash          TEXT NOT NULL,              -- of the guidelines text they were shown
+    seen_at       INTEGER NOT NULL,
+    PRIMARY KEY (annotator_id, hash)
+);
 "#;
 
 /// Times are Unix milliseconds. Hashes are the first 16 bytes of SHA-256.

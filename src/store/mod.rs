@@ -8,6 +8,7 @@ mod prompts;
 mod queue;
 mod rankings;
 mod runs;
+mod settings;
 mod stats;
 
 use std::path::{Path, PathBuf};

@@ -218,6 +218,21 @@ impl Store {
         )?)
     }
 
+    /// This annotator's newest live decisions (rankings and skips), newest first.
+    pub fn recent_decisions(&self, annotator: &str, limit: usize) -> Result<Vec<Ranking>> {
+        let sql = format!(
+            "{SELECT_RANKING}
+             WHERE NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id)
+               AND a.name = ?1
+             ORDER BY r.id DESC LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let raws = stmt
+            .query_map(params![annotator, limit as i64], ranking_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(RawRanking::decode).collect()
+    }
+
     /// Rankings and skips that have not been retracted, oldest first.
     pub fn live_rankings(&self, filter: &RankingFilter) -> Result<Vec<Ranking>> {
         let sql = format!(

@@ -11,6 +11,11 @@ pub struct AnnotatorStats {
     pub rankings: i64,
     pub skips: i64,
     pub retracted: i64,
+    /// Live decisions carrying a flag, and carrying a note.
+    pub flagged: i64,
+    pub noted: i64,
+    /// Live rankings saved faster than `--min-seconds`.
+    pub rushed: i64,
     /// Median seconds spent per decision, where durations were recorded.
     pub median_seconds: Option<f64>,
     /// Decisions per hour of recorded labelling time.
@@ -28,6 +33,8 @@ pub struct Stats {
     pub rankings: i64,
     pub skips: i64,
     pub retracted: i64,
+    pub flagged: i64,
+    pub noted: i64,
     pub rankings_last_hour: i64,
     pub annotators: Vec<AnnotatorStats>,
 }
@@ -61,7 +68,10 @@ impl Store {
                     sum(CASE WHEN x.ranking_id IS NULL THEN r.duration_ms END),
                     count(CASE WHEN x.ranking_id IS NULL THEN r.duration_ms END),
                     max(r.created_at),
-                    sum(r.created_at > ?1 AND x.ranking_id IS NULL AND r.verdict = 'rank')
+                    sum(r.created_at > ?1 AND x.ranking_id IS NULL AND r.verdict = 'rank'),
+                    sum(x.ranking_id IS NULL AND r.flags <> '[]'),
+                    sum(x.ranking_id IS NULL AND r.note IS NOT NULL),
+                    sum(x.ranking_id IS NULL AND r.rushed)
              FROM rankings r
              JOIN annotators a ON a.id = r.annotator_id
              LEFT JOIN retractions x ON x.ranking_id = r.id
@@ -79,10 +89,17 @@ impl Store {
                 r.get::<_, i64>(5)?,
                 r.get::<_, Option<i64>>(6)?,
                 r.get::<_, i64>(7)?,
+                (
+                    r.get::<_, i64>(8)?,
+                    r.get::<_, i64>(9)?,
+                    r.get::<_, i64>(10)?,
+                ),
             ))
         })?;
         for row in rows {
-            let (name, rankings, skips, retracted, total_ms, timed, last_at_ms, recent) = row?;
+            let (name, rankings, skips, retracted, total_ms, timed, last_at_ms, recent, marks) =
+                row?;
+            let (flagged, noted, rushed) = marks;
             last_hour += recent;
             let per_hour = match total_ms {
                 Some(ms) if ms > 0 => Some(timed as f64 / (ms as f64 / 3_600_000.0)),
@@ -94,13 +111,17 @@ impl Store {
                 rankings,
                 skips,
                 retracted,
+                flagged,
+                noted,
+                rushed,
                 per_hour,
                 last_at_ms,
             });
         }
-        let (rankings, skips, retracted) = annotators.iter().fold((0, 0, 0), |acc, a| {
-            (acc.0 + a.rankings, acc.1 + a.skips, acc.2 + a.retracted)
-        });
+        let sum = |f: fn(&AnnotatorStats) -> i64| annotators.iter().map(f).sum::<i64>();
+        let (rankings, skips, retracted) =
+            (sum(|a| a.rankings), sum(|a| a.skips), sum(|a| a.retracted));
+        let (flagged, noted) = (sum(|a| a.flagged), sum(|a| a.noted));
         Ok(Stats {
             prompts,
             candidates,
@@ -109,6 +130,8 @@ impl Store {
             rankings,
             skips,
             retracted,
+            flagged,
+            noted,
             rankings_last_hour: last_hour,
             annotators,
         })

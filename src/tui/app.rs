@@ -17,6 +17,8 @@ use crate::domain::{
 use crate::store::{QueueOptions, Stats, Store};
 
 mod decisions;
+mod overlay_keys;
+mod reading;
 mod screen_keys;
 mod undo;
 
@@ -171,8 +173,33 @@ pub enum Overlay {
     None,
     Help,
     Confirm(Confirm),
-    Flag { selected: Vec<bool> },
-    Note { buffer: String },
+    Flag {
+        selected: Vec<bool>,
+    },
+    Note {
+        buffer: String,
+    },
+    /// The task's guidelines and the prompt's own, scrolled to this row.
+    Guidelines {
+        scroll: u16,
+    },
+    /// My recent decisions, newest first; Enter opens the selected one to change it.
+    History {
+        entries: Vec<HistoryEntry>,
+        selected: usize,
+    },
+}
+
+/// One line of the history list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub ranking_id: RankingId,
+    pub prompt_id: PromptId,
+    pub created_at_ms: i64,
+    pub verdict: Verdict,
+    /// The ranking as letters in the order the annotator saw the answers ("B > A = C").
+    pub order: String,
+    pub prompt: String,
 }
 
 /// One decision of this session, kept for undo.
@@ -214,6 +241,10 @@ pub struct App {
     /// First row of the Help screen (F7) shown, and its rows as last drawn.
     pub help_scroll: u16,
     pub help_view: Cell<View>,
+    /// Rows of the scrolled overlay (guidelines) as last drawn.
+    pub overlay_view: Cell<View>,
+    /// When the queue was last re-checked while it was empty.
+    queue_checked: Duration,
     pub stats: Option<Stats>,
     pub agreement: Option<Agreement>,
     pub train: super::train::TrainScreen,
@@ -255,6 +286,8 @@ impl App {
             show_scores: false,
             help_scroll: 0,
             help_view: Cell::new(View::default()),
+            overlay_view: Cell::new(View::default()),
+            queue_checked: Duration::ZERO,
             stats: None,
             agreement: None,
             should_quit: false,
@@ -267,6 +300,7 @@ impl App {
         if !app.keymap.warnings.is_empty() {
             app.status = app.keymap.warnings.join("; ");
         }
+        app.show_new_guidelines()?;
         Ok(app)
     }
 
@@ -279,71 +313,8 @@ impl App {
             self.quit();
             return true;
         }
-        match &mut self.overlay {
-            Overlay::Note { buffer } => {
-                match key.code {
-                    KeyCode::Enter => {
-                        let text = buffer.trim().to_string();
-                        if let Some(item) = &mut self.item {
-                            item.note = (!text.is_empty()).then_some(text);
-                        }
-                        self.overlay = Overlay::None;
-                    }
-                    KeyCode::Esc => self.overlay = Overlay::None,
-                    KeyCode::Backspace => {
-                        buffer.pop();
-                    }
-                    KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < 500 => {
-                        buffer.push(c)
-                    }
-                    _ => return false,
-                }
-                return true;
-            }
-            Overlay::Flag { selected } => {
-                match key.code {
-                    KeyCode::Char(c @ '1'..='9') => {
-                        let i = c as usize - '1' as usize;
-                        if let Some(s) = selected.get_mut(i) {
-                            *s = !*s;
-                        }
-                    }
-                    KeyCode::Enter => {
-                        let chosen: Vec<String> = self
-                            .cfg
-                            .flag_reasons
-                            .iter()
-                            .zip(selected.iter())
-                            .filter(|(_, s)| **s)
-                            .map(|(r, _)| r.clone())
-                            .collect();
-                        if let Some(item) = &mut self.item {
-                            item.flags = chosen;
-                        }
-                        self.overlay = Overlay::None;
-                    }
-                    KeyCode::Esc => self.overlay = Overlay::None,
-                    _ => return false,
-                }
-                return true;
-            }
-            Overlay::Help => {
-                self.overlay = Overlay::None;
-                return true;
-            }
-            Overlay::Confirm(what) => {
-                let what = *what;
-                self.overlay = Overlay::None;
-                match key.code {
-                    KeyCode::Char('y') => self.confirmed(what),
-                    KeyCode::Char('r') if what == Confirm::UndoWhileFixing => {
-                        self.undo_past_fix(false)
-                    }
-                    _ => self.status = "not done".into(),
-                }
-                return true;
-            }
-            Overlay::None => {}
+        if self.overlay != Overlay::None {
+            return self.overlay_key(key);
         }
         match self.keymap.action(&key) {
             Some(action) => {
@@ -372,6 +343,18 @@ impl App {
         }
         if now.saturating_sub(self.progress_at) >= PROGRESS_EVERY {
             self.refresh_progress();
+        }
+        // An empty queue is re-checked: prompts imported meanwhile appear without a restart.
+        if self.item.is_none() && now.saturating_sub(self.queue_checked) >= PROGRESS_EVERY {
+            self.queue_checked = now;
+            match self.next_item() {
+                Ok(()) if self.item.is_some() => {
+                    self.status = "new work arrived".into();
+                    return true;
+                }
+                Ok(()) => {}
+                Err(e) => self.status = format!("could not read the queue: {e}"),
+            }
         }
         // The header's rate and ETA drift with time: redraw once a minute, not every tick,
         // so an idle session over SSH sends (almost) nothing.
@@ -459,6 +442,10 @@ impl App {
                 }
             }
             Undo => self.undo(),
+            Guidelines => {
+                self.overlay = Overlay::Guidelines { scroll: 0 };
+            }
+            History => self.open_history(),
             ToggleScores => {
                 self.show_scores = !self.show_scores;
                 self.load_scores();

@@ -38,6 +38,8 @@ pub enum Action {
     PromptUp,
     PromptPageDown,
     PromptPageUp,
+    Guidelines,
+    History,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -103,6 +105,8 @@ impl Action {
             PromptUp,
             PromptPageDown,
             PromptPageUp,
+            Guidelines,
+            History,
         ]);
         all
     }
@@ -136,6 +140,8 @@ impl Action {
             PromptUp => "prompt_up".into(),
             PromptPageDown => "prompt_page_down".into(),
             PromptPageUp => "prompt_page_up".into(),
+            Guidelines => "guidelines".into(),
+            History => "history".into(),
         }
     }
 
@@ -172,6 +178,8 @@ impl Action {
             PromptUp => "prompt up".into(),
             PromptPageDown => "prompt page down".into(),
             PromptPageUp => "prompt page up".into(),
+            Guidelines => "guidelines".into(),
+            History => "my decisions".into(),
         }
     }
 }

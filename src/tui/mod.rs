@@ -5,8 +5,10 @@
 pub mod app;
 pub mod bench;
 pub mod charts;
+mod dialogs;
 pub mod improve;
 pub mod keymap;
+mod label_view;
 pub mod markdown;
 pub mod runs;
 pub mod scores;

@@ -98,6 +98,26 @@ impl App {
             self.rejoin_ahead();
             return;
         };
+        self.reopen(last);
+    }
+
+    /// Opens an earlier decision (from the history list) to change it: retracted, its prompt
+    /// back on screen pre-filled; saving appends the new decision. Only with nothing unsaved
+    /// on screen, so nothing is dropped.
+    pub(super) fn open_decision(&mut self, ranking_id: RankingId, prompt_id: PromptId) {
+        if self.unsaved_work() {
+            self.status = "save, skip or undo what is on screen first".into();
+            return;
+        }
+        self.history.retain(|s| s.ranking_id != ranking_id);
+        self.reopen(Saved {
+            ranking_id,
+            prompt_id,
+        });
+    }
+
+    /// Retracts `last` and brings its prompt back to be fixed.
+    fn reopen(&mut self, last: Saved) {
         let old = match self.store.ranking(last.ranking_id) {
             Ok(Some(r)) => r,
             Ok(None) => {

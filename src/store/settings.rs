@@ -1,0 +1,61 @@
+//! Settings of the whole DB (the labelling guidelines every annotator reads), and which
+//! guidelines each annotator has been shown, so they appear once per new version.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{annotator_id, Result, Store};
+use crate::domain::now_ms;
+
+const GUIDELINES: &str = "guidelines";
+
+impl Store {
+    /// The task's guidelines (`kibble guidelines set FILE`), if any.
+    pub fn guidelines(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [GUIDELINES],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Replaces the guidelines; `None` removes them.
+    pub fn set_guidelines(&mut self, text: Option<&str>) -> Result<()> {
+        match text {
+            Some(t) => self.conn.execute(
+                "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![GUIDELINES, t, now_ms()],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM settings WHERE key = ?1", [GUIDELINES])?,
+        };
+        Ok(())
+    }
+
+    /// Whether this annotator has been shown guidelines with this hash.
+    pub fn guidelines_seen(&self, annotator: &str, hash: &str) -> Result<bool> {
+        let me = annotator_id(&self.conn, annotator)?;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM guidelines_seen WHERE annotator_id = ?1 AND hash = ?2",
+                params![me, hash],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    pub fn mark_guidelines_seen(&mut self, annotator: &str, hash: &str) -> Result<()> {
+        let me = annotator_id(&self.conn, annotator)?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO guidelines_seen (annotator_id, hash, seen_at) VALUES (?1, ?2, ?3)",
+            params![me, hash, now_ms()],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! Keys while an overlay is open (note, flags, help, confirmations, guidelines, history):
+//! the overlay takes every key, so typing a note never ranks an answer.
+
+use super::*;
+
+impl App {
+    /// Handles a key for the open overlay; returns whether anything visible changed.
+    pub(super) fn overlay_key(&mut self, key: KeyEvent) -> bool {
+        match &mut self.overlay {
+            Overlay::Note { buffer } => {
+                match key.code {
+                    KeyCode::Enter => {
+                        let text = buffer.trim().to_string();
+                        if let Some(item) = &mut self.item {
+                            item.note = (!text.is_empty()).then_some(text);
+                        }
+                        self.overlay = Overlay::None;
+                    }
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Backspace => {
+                        buffer.pop();
+                    }
+                    KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < 500 => {
+                        buffer.push(c)
+                    }
+                    _ => return false,
+                }
+                true
+            }
+            Overlay::Flag { selected } => {
+                match key.code {
+                    KeyCode::Char(c @ '1'..='9') => {
+                        let i = c as usize - '1' as usize;
+                        if let Some(s) = selected.get_mut(i) {
+                            *s = !*s;
+                        }
+                    }
+                    KeyCode::Enter => {
+                        let chosen: Vec<String> = self
+                            .cfg
+                            .flag_reasons
+                            .iter()
+                            .zip(selected.iter())
+                            .filter(|(_, s)| **s)
+                            .map(|(r, _)| r.clone())
+                            .collect();
+                        if let Some(item) = &mut self.item {
+                            item.flags = chosen;
+                        }
+                        self.overlay = Overlay::None;
+                    }
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    _ => return false,
+                }
+                true
+            }
+            Overlay::Help => {
+                self.overlay = Overlay::None;
+                true
+            }
+            Overlay::Guidelines { scroll } => {
+                match self.keymap.action(&key) {
+                    Some(
+                        a @ (Action::ScrollDown
+                        | Action::ScrollUp
+                        | Action::PageDown
+                        | Action::PageUp),
+                    ) => {
+                        let (lines, pages) = scroll_step(a);
+                        *scroll = self.overlay_view.get().scrolled(*scroll, lines, pages);
+                    }
+                    _ => self.overlay = Overlay::None,
+                }
+                true
+            }
+            Overlay::History { entries, selected } => {
+                match (key.code, self.keymap.action(&key)) {
+                    (_, Some(Action::ScrollDown | Action::FocusNext)) => {
+                        *selected = (*selected + 1).min(entries.len().saturating_sub(1))
+                    }
+                    (_, Some(Action::ScrollUp | Action::FocusPrev)) => {
+                        *selected = selected.saturating_sub(1)
+                    }
+                    (KeyCode::Enter, _) => {
+                        let chosen = entries.get(*selected).map(|e| (e.ranking_id, e.prompt_id));
+                        self.overlay = Overlay::None;
+                        if let Some((ranking, prompt)) = chosen {
+                            self.open_decision(ranking, prompt);
+                        }
+                    }
+                    _ => self.overlay = Overlay::None,
+                }
+                true
+            }
+            Overlay::Confirm(what) => {
+                let what = *what;
+                self.overlay = Overlay::None;
+                match key.code {
+                    KeyCode::Char('y') => self.confirmed(what),
+                    KeyCode::Char('r') if what == Confirm::UndoWhileFixing => {
+                        self.undo_past_fix(false)
+                    }
+                    _ => self.status = "not done".into(),
+                }
+                true
+            }
+            Overlay::None => false,
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Overlays drawn over a screen: help, confirmations, flags, notes, guidelines, history.
+
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::app::{App, Confirm, HistoryEntry, View};
+use super::keymap::Action;
+use super::ui::Theme;
+use crate::text::sanitize_line;
+
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// One line per bound action; `with_names` adds the name a key map file uses for it.
+pub(super) fn help_lines(app: &App, with_names: bool) -> Vec<String> {
+    app.keymap
+        .bindings()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(a, keys)| {
+            let k = keys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if with_names {
+                format!("{k:>14}  {} ({})", a.describe(), a.name())
+            } else {
+                format!("{k:>14}  {}", a.describe())
+            }
+        })
+        .collect()
+}
+
+pub(super) fn render_help_overlay(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
+    let lines = help_lines(app, false);
+    // Two columns when they fit.
+    let col_w = lines.iter().map(|l| l.chars().count()).max().unwrap_or(10) + 2;
+    let cols = if (col_w * 2 + 2) as u16 <= area.width {
+        2
+    } else {
+        1
+    };
+    let per_col = lines.len().div_ceil(cols);
+    let rows: Vec<Line> = (0..per_col)
+        .map(|r| {
+            let mut s = String::new();
+            for c in 0..cols {
+                if let Some(l) = lines.get(c * per_col + r) {
+                    s.push_str(&format!("{l:<col_w$}"));
+                }
+            }
+            Line::from(s)
+        })
+        .collect();
+    let rect = centered(area, (col_w * cols + 2) as u16, per_col as u16 + 2);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(rows).block(theme.block(Line::from(" Keys (any key closes) "), true)),
+        rect,
+    );
+}
+
+/// The question a confirmation asks, one line each (the answer keys last).
+fn confirm_lines(app: &App, what: Confirm) -> Vec<String> {
+    let undo = app.keymap.label(Action::Undo);
+    let fixing = app.fixing.as_ref().map(|f| f.old.id);
+    match what {
+        Confirm::CancelRun => vec!["Cancel the running training? y / n".into()],
+        Confirm::DeleteCheckpoints => vec!["Delete this run's checkpoint files? y / n".into()],
+        Confirm::Quit => match fixing {
+            Some(id) => vec![
+                format!("#{id} is being fixed and not saved again."),
+                format!("Quit? #{id} is put back as it was. y / n"),
+            ],
+            None => vec![
+                "What you typed on this prompt is not saved.".into(),
+                "Quit anyway? y / n".into(),
+            ],
+        },
+        Confirm::AllTie => vec![
+            "Every answer is tied: this ranking carries no preference.".into(),
+            "Save it anyway? y / n".into(),
+        ],
+        Confirm::UndoWhileFixing => {
+            let id = fixing.map_or(String::new(), |id| format!("#{id} "));
+            vec![
+                format!("You changed {id}since {undo} brought it back."),
+                "y: save your fix, then undo the one before".into(),
+                "r: put it back as it was, then undo the one before".into(),
+                "n: keep fixing it".into(),
+            ]
+        }
+        Confirm::UndoDropsEntry => vec![
+            "Undo goes back to your last decision and drops".into(),
+            "what you typed on this prompt. y / n".into(),
+        ],
+    }
+}
+
+pub(super) fn render_confirm(app: &App, what: Confirm, theme: &Theme, f: &mut Frame, area: Rect) {
+    let lines = confirm_lines(app, what);
+    let w = lines.iter().map(|l| l.width()).max().unwrap_or(0) + 4;
+    let rect = centered(area, w as u16, lines.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    let body: Vec<Line> = lines.into_iter().map(Line::from).collect();
+    f.render_widget(
+        Paragraph::new(body).block(theme.block(Line::from(" Confirm "), true)),
+        rect,
+    );
+}
+
+pub(super) fn render_flag_dialog(
+    app: &App,
+    theme: &Theme,
+    f: &mut Frame,
+    area: Rect,
+    selected: &[bool],
+) {
+    let mut lines: Vec<Line> = app
+        .cfg
+        .flag_reasons
+        .iter()
+        .zip(selected)
+        .enumerate()
+        .map(|(i, (r, on))| {
+            let mark = if *on { "[x]" } else { "[ ]" };
+            Line::from(format!(" {} {mark} {}", i + 1, sanitize_line(r, 30)))
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        " 1-9 toggle, Enter keep, Esc cancel",
+        theme.dim(),
+    ));
+    let rect = centered(area, 42, lines.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(theme.block(Line::from(" Flag this prompt "), true)),
+        rect,
+    );
+}
+
+pub(super) fn render_note_dialog(theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
+    let rect = centered(area, area.width.saturating_sub(8).min(76), 5);
+    let w = rect.width.saturating_sub(4) as usize;
+    let shown = sanitize_line(buffer, usize::MAX);
+    // Show the end of a long note, where the cursor is.
+    let tail: String = {
+        let chars: Vec<char> = shown.chars().collect();
+        let mut width = 0;
+        let mut start = chars.len();
+        while start > 0 {
+            let cw = chars[start - 1].width().unwrap_or(0);
+            if width + cw + 1 > w {
+                break;
+            }
+            width += cw;
+            start -= 1;
+        }
+        chars[start..].iter().collect()
+    };
+    let lines = vec![
+        Line::from(format!("{tail}_")),
+        Line::from(""),
+        Line::styled("Enter keep, Esc cancel", theme.dim()),
+    ];
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(theme.block(Line::from(" Note "), true)),
+        rect,
+    );
+}
+
+/// The guidelines, drawn like an answer (markdown), scrolled; any key but scrolling closes.
+pub(super) fn render_guidelines(app: &App, scroll: u16, theme: &Theme, f: &mut Frame, area: Rect) {
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    let text = app
+        .guidelines_text()
+        .unwrap_or_else(|| "No guidelines yet. Set them with `kibble guidelines set FILE`.".into());
+    let lines =
+        super::label_view::answer_lines(&text, rect.width.saturating_sub(2) as usize, theme);
+    let visible = rect.height.saturating_sub(2);
+    let total = lines.len().min(u16::MAX as usize) as u16;
+    app.overlay_view.set(View { visible, total });
+    let scroll = scroll.min(total.saturating_sub(visible));
+    let mut title = vec![Span::styled(" Guidelines ", theme.accent())];
+    if total > visible {
+        title.push(Span::styled(
+            format!(
+                "{}-{}/{} {} {} ",
+                scroll + 1,
+                (scroll + visible).min(total),
+                total,
+                app.keymap.label(Action::ScrollDown),
+                app.keymap.label(Action::PageDown)
+            ),
+            theme.dim(),
+        ));
+    }
+    title.push(Span::styled("any other key closes ", theme.dim()));
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(theme.block(Line::from(title), true)),
+        rect,
+    );
+}
+
+/// My recent decisions, newest first, the selected one highlighted.
+pub(super) fn render_history(
+    entries: &[HistoryEntry],
+    selected: usize,
+    theme: &Theme,
+    f: &mut Frame,
+    area: Rect,
+) {
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    let visible = rect.height.saturating_sub(2) as usize;
+    let first = selected.saturating_sub(visible.saturating_sub(1));
+    let w = rect.width.saturating_sub(2) as usize;
+    let now = crate::domain::now_ms();
+    let lines: Vec<Line> = entries
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .map(|(i, e)| {
+            let ago = (now - e.created_at_ms).max(0) / 60_000;
+            let what = match e.verdict {
+                crate::domain::Verdict::Skip => "skipped".to_string(),
+                crate::domain::Verdict::Rank => e.order.clone(),
+            };
+            let head = format!("#{:<6} {:>4} min ago  {:<14} ", e.ranking_id, ago, what);
+            let rest = w.saturating_sub(head.width());
+            let text = format!("{head}{}", sanitize_line(&e.prompt, rest));
+            if i == selected {
+                Line::styled(text, theme.accent().add_modifier(Modifier::REVERSED))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    let title = Line::from(Span::styled(
+        " My decisions · j/k select · Enter: change it · Esc ",
+        theme.accent(),
+    ));
+    f.render_widget(Clear, rect);
+    f.render_widget(Paragraph::new(lines).block(theme.block(title, true)), rect);
+}
