@@ -203,7 +203,7 @@ struct Heads {
 /// Compiled for AVX2 when the CPU has it.
 fn attend(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cpu::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { attend_avx2(q, ks, vs, n, heads, out) };
     }
@@ -712,7 +712,7 @@ impl Decoder {
 /// `out[i] = e^((x[i] - max) * inv_temp)`, vectorised (AVX2 when the CPU has it).
 fn exp_scaled(x: &[f32], max: f32, inv_temp: f32, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cpu::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { exp_scaled_avx2(x, max, inv_temp, out) };
     }

@@ -363,7 +363,7 @@ fn pack_b(b: View, parallel: bool, out: &mut Vec<f32>) {
             // Column-contiguous (a transposed weight): read each column front to back,
             // eight columns x eight depths at a time through an AVX transpose where it can.
             #[cfg(target_arch = "x86_64")]
-            if nr == NR && std::arch::is_x86_feature_detected!("avx") {
+            if nr == NR && super::cpu::avx() {
                 let top = &b.data[j0 * b.cs + p0..];
                 // SAFETY: AVX is available; columns j0..j0+NR each have kc values from p0.
                 unsafe { avx2::pack_columns(top, b.cs, kc, panel) };
@@ -441,6 +441,8 @@ fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32
 /// A hint to bring the cache line at `p` into L1 (no effect elsewhere than x86-64).
 #[inline(always)]
 fn prefetch(p: *const f32) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults, whatever the address.
     unsafe {
@@ -480,7 +482,7 @@ unsafe fn kernel(
     out: Out,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cpu::avx2_fma() {
         return avx2::kernel(kc, a, b, c, ldc, (mr, nr), out);
     }
     let mut acc = [[0f32; NR]; MR];

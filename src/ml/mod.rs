@@ -4,6 +4,7 @@
 pub mod block;
 pub mod chat;
 pub mod checkpoint;
+pub mod cpu;
 pub mod decode;
 pub mod encoder;
 pub mod gemm;

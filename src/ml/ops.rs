@@ -82,8 +82,7 @@ impl FastExp for f32 {
 
     fn sum_exp(xs: &[f32], shift: f32) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::cpu::avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { sum_exp_avx2(xs, shift) };
         }
@@ -92,8 +91,7 @@ impl FastExp for f32 {
 
     fn softmax_row(row: &mut [f32], keep: &[f32], scale: f32) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::cpu::avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { softmax_row_avx2(row, keep, scale) };
         }
@@ -773,9 +771,7 @@ pub(crate) fn gelu_in_place_with_slope(x: &mut [f32]) -> Vec<f32> {
         .zip(x.par_chunks_mut(CHUNK))
         .for_each(|(s, xs)| {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if super::cpu::avx2_fma() {
                 // SAFETY: the CPU supports the features the function is compiled for.
                 return unsafe { gelu_with_slope_avx2(xs, s) };
             }
@@ -804,7 +800,7 @@ fn gelu_with_slope_body(x: &mut [f32], slope: &mut [std::mem::MaybeUninit<f32>])
 /// GELU (or its gradient times `g`) of one chunk, eight lanes wide where the CPU has AVX2.
 fn gelu_chunk(out: &mut [f32], x: &[f32], g: Option<&[f32]>) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cpu::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { gelu_chunk_avx2(out, x, g) };
     }

@@ -52,7 +52,9 @@ impl Packed {
 /// `y (rows x d_out) = x (rows x d_in) W^T + b`; an empty `b` is no bias.
 pub fn linear(x: &[f32], rows: usize, w: &Packed, b: &[f32]) -> Vec<f32> {
     let (d_in, d_out) = (w.d_in, w.d_out);
-    debug_assert_eq!(x.len(), rows * d_in);
+    // The row groups below read x and write y through raw pointers sized from these.
+    assert_eq!(x.len(), rows * d_in, "x is not {rows} x {d_in}");
+    assert!(b.is_empty() || b.len() == d_out, "bias is not {d_out} long");
     let mut y = vec![0f32; rows * d_out];
     let dst = SharedMut(y.as_mut_ptr());
     // Panels per tile: about 128 KiB of weights, read once from memory for every row group.
@@ -116,7 +118,7 @@ unsafe fn panels_rows(
     let xs = &x[r0 * d_in..(r0 + g) * d_in];
     let yp = y.add(r0 * d_out);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cpu::avx2_fma() {
         if g == 8 {
             for p in p0..p1 {
                 let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];
