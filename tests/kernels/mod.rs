@@ -10,16 +10,13 @@ fn rand(rng: &mut SplitMix64, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.next_f64() as f32 - 0.5).collect()
 }
 
+/// (a, (row stride, column stride)) for a plain product.
+type Strided<'a> = (&'a [f32], (usize, usize));
+
 fn naive(
-    a: &[f32],
-    a_rs: usize,
-    a_cs: usize,
-    b: &[f32],
-    b_rs: usize,
-    b_cs: usize,
-    m: usize,
-    k: usize,
-    n: usize,
+    (a, (a_rs, a_cs)): Strided,
+    (b, (b_rs, b_cs)): Strided,
+    (m, k, n): (usize, usize, usize),
 ) -> Vec<f64> {
     let mut c = vec![0f64; m * n];
     for i in 0..m {
@@ -57,7 +54,7 @@ pub fn gemm_matches_plain_loops() {
             } else {
                 (View::row_major(&b, k, n), (n, 1))
             };
-            let want = naive(&a, ars, acs, &b, brs, bcs, m, k, n);
+            let want = naive((&a, (ars, acs)), (&b, (brs, bcs)), (m, k, n));
             let mut c = vec![f32::NAN; m * n];
             matmul(av, bv, &mut c, false);
             let bias = vec![0.25f32; n];
@@ -94,16 +91,15 @@ pub fn panels_match_plain_loops() {
         let b = rand(&mut rng, d_out);
         let p = Packed::new(&w, d_out, d_in);
         let y = linear(&x, rows, &p, &b);
-        let want = naive(&x, d_in, 1, &w, 1, d_in, rows, d_in, d_out);
+        let want = naive((&x, (d_in, 1)), (&w, (1, d_in)), (rows, d_in, d_out));
         let tol = 1e-4 * (d_in as f64).sqrt();
-        for r in 0..rows {
-            for o in 0..d_out {
-                let i = r * d_out + o;
-                assert!(
-                    (y[i] as f64 - (want[i] + b[o] as f64)).abs() < tol,
-                    "{rows}x{d_in}->{d_out} [{r},{o}]"
-                );
-            }
+        for (i, (got, want)) in y.iter().zip(&want).enumerate() {
+            let o = i % d_out;
+            assert!(
+                (*got as f64 - (want + b[o] as f64)).abs() < tol,
+                "{rows}x{d_in}->{d_out} [{}, {o}]",
+                i / d_out
+            );
         }
     }
 }
