@@ -215,6 +215,16 @@ pub struct ExportArgs {
     /// Only this annotator's rankings.
     #[arg(long = "annotator", value_name = "NAME")]
     pub only_annotator: Option<String>,
+    /// Leave out rankings that are flagged, rushed, or both (`flagged,rushed`).
+    #[arg(long, value_name = "flagged,rushed")]
+    pub exclude: Option<String>,
+    /// trl/openrlhf: add each pair's weight, 1 / (pairs of its ranking), so each ranking counts once.
+    #[arg(long)]
+    pub weight: bool,
+    /// trl/openrlhf: one set of pairs per prompt from all its rankings (majority vote per pair,
+    /// or one ranking by mean rank) instead of every ranking's own pairs.
+    #[arg(long, value_enum)]
+    pub merge: Option<crate::data::export::Merge>,
 }
 
 #[derive(Debug, Args)]

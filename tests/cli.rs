@@ -262,6 +262,86 @@ fn more_answers_than_the_label_screen_can_rank_are_refused_not_dropped() {
 }
 
 #[test]
+fn export_options_exclude_weight_merge_sft_and_prompts() {
+    let env = Env::new();
+    // Three annotators rank A, B, C; carol's ranking is flagged.
+    let f = env.file(
+        "three.jsonl",
+        concat!(
+            r#"{"id":"p1","prompt":"Which?","candidates":["A","B","C"],"rankings":["#,
+            r#"{"annotator":"alice","groups":[[0],[1],[2]]},"#,
+            r#"{"annotator":"bob","groups":[[1],[0],[2]]},"#,
+            r#"{"annotator":"carol","groups":[[0],[2],[1]],"flags":["unsafe"]}]}"#,
+            "\n",
+            r#"{"prompt":"Hi?","chosen":[{"role":"assistant","content":"Hello"}],"rejected":[{"role":"assistant","content":"Go away"}]}"#,
+            "\n"
+        ),
+    );
+    // Two shapes: a kibble line and a mixed TRL row, each imported from its own file.
+    let text = std::fs::read_to_string(&f).unwrap();
+    let mut lines = text.lines();
+    let k = env.file("k.jsonl", &format!("{}\n", lines.next().unwrap()));
+    let mixed = env.file("mixed.jsonl", &format!("{}\n", lines.next().unwrap()));
+    env.kibble().arg("import").arg(&k).assert().success();
+    env.kibble().arg("import").arg(&mixed).assert().success();
+    let pairs = |records: &[Value]| -> BTreeSet<String> {
+        records
+            .iter()
+            .filter(|r| r["prompt"] == "Which?")
+            .map(|r| {
+                format!(
+                    "{}>{}",
+                    r["chosen"].as_str().unwrap(),
+                    r["rejected"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let set = |v: &[&str]| -> BTreeSet<String> { v.iter().map(|s| s.to_string()).collect() };
+    // --exclude flagged: alice's and bob's pairs only (6 records, 5 distinct).
+    let ex = env.export(&["--format", "trl", "--exclude", "flagged"]);
+    let which: Vec<&Value> = ex.iter().filter(|r| r["prompt"] == "Which?").collect();
+    assert_eq!(which.len(), 6);
+    assert_eq!(pairs(&ex), set(&["A>B", "A>C", "B>A", "B>C"]));
+    // --weight: 1 / 3 pairs per ranking.
+    let w = env.export(&["--format", "trl", "--weight"]);
+    assert!(w
+        .iter()
+        .filter(|r| r["prompt"] == "Which?")
+        .all(|r| (r["weight"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12));
+    // --merge majority (A>B 2-1, A>C 3-0, B>C 2-1) and mean-rank (A 1.33, B 2, C 2.67).
+    for how in ["majority", "mean-rank"] {
+        let m = env.export(&["--format", "trl", "--merge", how]);
+        let which: Vec<&Value> = m.iter().filter(|r| r["prompt"] == "Which?").collect();
+        assert_eq!(which.len(), 3, "{how}");
+        assert_eq!(pairs(&m), set(&["A>B", "A>C", "B>C"]), "{how}");
+    }
+    // SFT: the best answer by mean rank, as TRL's conversational rows.
+    let sft = env.export(&["--format", "sft"]);
+    assert!(sft.contains(&serde_json::json!({"messages": [
+        {"role": "user", "content": "Which?"},
+        {"role": "assistant", "content": "A"}
+    ]})));
+    assert!(sft.contains(&serde_json::json!({"messages": [
+        {"role": "user", "content": "Hi?"},
+        {"role": "assistant", "content": "Hello"}
+    ]})));
+    // Prompts only, in the import format; the mixed row became one user turn.
+    let prompts = env.export(&["--format", "prompts"]);
+    assert_eq!(
+        prompts,
+        vec![
+            serde_json::json!({"id": "p1", "prompt": "Which?"}),
+            serde_json::json!({"prompt": [{"role": "user", "content": "Hi?"}]}),
+        ]
+    );
+    env.kibble()
+        .args(["export", "--format", "sft", "--merge", "majority"])
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn skip_invalid_imports_good_lines_and_writes_rejects() {
     let env = Env::new();
     let f = env.file(

@@ -282,10 +282,23 @@ fn export_cmd(db: &Path, args: ExportArgs) -> anyhow::Result<()> {
         }
     }
     let store = open_store(db)?;
+    use crate::data::export::ExportFormat;
+    let pairs = matches!(args.format, ExportFormat::Trl | ExportFormat::Openrlhf);
+    if !pairs && (args.weight || args.merge.is_some()) {
+        return Err(
+            BadInput("--weight and --merge apply to --format trl and openrlhf".into()).into(),
+        );
+    }
     let opts = ExportOptions {
         format: args.format,
         annotator: args.only_annotator,
         split: args.split.map(|f| (f, args.seed)),
+        exclude: match &args.exclude {
+            Some(e) => crate::jobs::export::Exclude::parse(e).map_err(BadInput)?,
+            None => Default::default(),
+        },
+        weights: args.weight,
+        merge: args.merge,
     };
     let counts = match (&args.out, args.split) {
         (None, _) => {

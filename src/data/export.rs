@@ -16,6 +16,135 @@ pub enum ExportFormat {
     Rankings,
     /// Every prompt with all its candidates, sources, scores and rankings (a full backup)
     Kibble,
+    /// SFT data for TRL's SFTTrainer: `{"messages": [...prompt, {"role":"assistant",...}]}` with
+    /// each prompt's best answer (best mean rank over its rankings)
+    Sft,
+    /// Prompts only, in the import format `{"prompt","id"?}`: for a sampler elsewhere
+    Prompts,
+}
+
+/// How several annotators' rankings of one prompt become one (`--merge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Merge {
+    /// A pair where more rankings put A above B than B above A; ties and even splits drop
+    Majority,
+    /// One ranking by each answer's mean rank over the rankings that rank it (equal means tie)
+    MeanRank,
+}
+
+/// The merged ordered pairs (chosen, rejected) of one prompt's full rankings.
+pub fn merged_pairs(rankings: &[Ranking], how: Merge) -> Vec<(CandidateId, CandidateId)> {
+    match how {
+        Merge::MeanRank => {
+            let groups = mean_rank_groups(rankings);
+            let mut out = Vec::new();
+            for (i, g) in groups.iter().enumerate() {
+                for worse in &groups[i + 1..] {
+                    for &c in g {
+                        for &r in worse {
+                            out.push((c, r));
+                        }
+                    }
+                }
+            }
+            out
+        }
+        Merge::Majority => {
+            let mut wins: std::collections::BTreeMap<(CandidateId, CandidateId), i64> =
+                Default::default();
+            for r in rankings {
+                for p in r.pairs().0 {
+                    // Keyed by the unordered pair: + when the smaller id wins.
+                    let (key, sign) = if p.chosen < p.rejected {
+                        ((p.chosen, p.rejected), 1)
+                    } else {
+                        ((p.rejected, p.chosen), -1)
+                    };
+                    *wins.entry(key).or_default() += sign;
+                }
+            }
+            wins.into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|((a, b), n)| if n > 0 { (a, b) } else { (b, a) })
+                .collect()
+        }
+    }
+}
+
+/// Tie groups, best first, by mean 1-based rank over the rankings that rank each answer.
+pub fn mean_rank_groups(rankings: &[Ranking]) -> Vec<Vec<CandidateId>> {
+    let mut sums: std::collections::BTreeMap<CandidateId, (f64, f64)> = Default::default();
+    for r in rankings
+        .iter()
+        .filter(|r| r.verdict == crate::domain::Verdict::Rank)
+    {
+        for (i, g) in r.groups.iter().enumerate() {
+            for c in g {
+                let e = sums.entry(*c).or_default();
+                e.0 += (i + 1) as f64;
+                e.1 += 1.0;
+            }
+        }
+    }
+    let mut means: Vec<(f64, CandidateId)> =
+        sums.into_iter().map(|(c, (s, n))| (s / n, c)).collect();
+    means.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut groups: Vec<Vec<CandidateId>> = Vec::new();
+    let mut last = f64::NAN;
+    for (m, c) in means {
+        if (m - last).abs() < 1e-9 {
+            groups.last_mut().expect("a group exists").push(c);
+        } else {
+            groups.push(vec![c]);
+        }
+        last = m;
+    }
+    groups
+}
+
+/// One pair record in `format` (TRL or OpenRLHF), with its margin and weight when given.
+pub fn pair_record(
+    format: ExportFormat,
+    prompt: &Prompt,
+    chosen: &Candidate,
+    rejected: &Candidate,
+    margin: Option<f64>,
+    weight: Option<f64>,
+) -> Value {
+    let mut obj = Map::new();
+    match format {
+        ExportFormat::Openrlhf => {
+            obj.insert("chosen".into(), transcript(&prompt.body, &chosen.text));
+            obj.insert("rejected".into(), transcript(&prompt.body, &rejected.text));
+        }
+        _ => {
+            obj.insert("prompt".into(), prompt.body.to_json());
+            obj.insert("chosen".into(), response(&prompt.body, &chosen.text));
+            obj.insert("rejected".into(), response(&prompt.body, &rejected.text));
+        }
+    }
+    if let Some(m) = margin {
+        obj.insert("margin".into(), number(m));
+    }
+    if let Some(w) = weight {
+        obj.insert("weight".into(), json!(w));
+    }
+    Value::Object(obj)
+}
+
+/// TRL's conversational SFT row: the prompt's turns and the answer as the assistant's.
+pub fn sft_record(prompt: &Prompt, answer: &Candidate) -> Value {
+    json!({ "messages": transcript(&prompt.body, &answer.text) })
+}
+
+/// The prompt in the import format, so `kibble import` (or any sampler) reads it back.
+pub fn prompt_record(prompt: &Prompt) -> Value {
+    let mut obj = Map::new();
+    if let Some(id) = &prompt.ext_id {
+        obj.insert("id".into(), json!(id));
+    }
+    obj.insert("prompt".into(), prompt.body.to_json());
+    Value::Object(obj)
 }
 
 /// A response in the shape TRL expects beside this prompt: text, or one assistant message.
@@ -48,12 +177,14 @@ fn number(x: f64) -> Value {
     }
 }
 
-/// The pair records of one ranking (ties and skips give none).
+/// The pair records of one ranking (ties and skips give none); `weights` adds each pair's
+/// 1 / (pairs of its ranking), so every ranking counts once whatever its K.
 pub fn pair_records(
     format: ExportFormat,
     prompt: &Prompt,
     candidates: &HashMap<CandidateId, &Candidate>,
     ranking: &Ranking,
+    weights: bool,
 ) -> Vec<Value> {
     let (pairs, _ties) = ranking.pairs();
     pairs
@@ -61,22 +192,14 @@ pub fn pair_records(
         .filter_map(|p| {
             let chosen = candidates.get(&p.chosen)?;
             let rejected = candidates.get(&p.rejected)?;
-            let mut obj = Map::new();
-            match format {
-                ExportFormat::Openrlhf => {
-                    obj.insert("chosen".into(), transcript(&prompt.body, &chosen.text));
-                    obj.insert("rejected".into(), transcript(&prompt.body, &rejected.text));
-                }
-                _ => {
-                    obj.insert("prompt".into(), prompt.body.to_json());
-                    obj.insert("chosen".into(), response(&prompt.body, &chosen.text));
-                    obj.insert("rejected".into(), response(&prompt.body, &rejected.text));
-                }
-            }
-            if let Some(m) = p.margin {
-                obj.insert("margin".into(), number(m));
-            }
-            Some(Value::Object(obj))
+            Some(pair_record(
+                format,
+                prompt,
+                chosen,
+                rejected,
+                p.margin,
+                weights.then_some(p.weight),
+            ))
         })
         .collect()
 }

@@ -243,10 +243,17 @@ fn pair_item(
 }
 
 fn parse_trl(obj: &Map<String, Value>) -> Parsed<ImportItem> {
-    let prompt = prompt_body(obj)?;
-    let chat = matches!(prompt, PromptBody::Chat(_));
+    let mut prompt = prompt_body(obj)?;
     let chosen = obj.get("chosen").ok_or_else(|| missing("chosen"))?;
     let rejected = obj.get("rejected").ok_or_else(|| missing("rejected"))?;
+    // The common mixed row: a string prompt with message-list answers is one user turn.
+    if let (PromptBody::Text(t), Value::Array(_), Value::Array(_)) = (&prompt, chosen, rejected) {
+        prompt = PromptBody::Chat(vec![Message {
+            role: "user".into(),
+            content: t.clone(),
+        }]);
+    }
+    let chat = matches!(prompt, PromptBody::Chat(_));
     let chosen = response_text("chosen", chosen, chat)?;
     let rejected = response_text("rejected", rejected, chat)?;
     pair_item(obj, prompt, chosen, rejected)

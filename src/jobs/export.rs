@@ -6,7 +6,10 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::data::export::{kibble_record, pair_records, ranking_record, ExportFormat};
+use crate::data::export::{
+    kibble_record, mean_rank_groups, merged_pairs, pair_record, pair_records, prompt_record,
+    ranking_record, sft_record, ExportFormat, Merge,
+};
 use crate::domain::{is_eval_prompt, Candidate, CandidateId, PromptId, Ranking, Verdict};
 use crate::store::{RankingFilter, Store};
 
@@ -16,6 +19,38 @@ pub struct ExportOptions {
     pub annotator: Option<String>,
     /// (eval fraction, seed): prompts go wholly to one side.
     pub split: Option<(f64, u64)>,
+    /// Rankings left out (`--exclude flagged,rushed`).
+    pub exclude: Exclude,
+    /// Pair formats: a `weight` per pair (1 / pairs of its ranking).
+    pub weights: bool,
+    /// Pair formats: one merged set of pairs per prompt instead of every ranking's own.
+    pub merge: Option<Merge>,
+}
+
+/// Which rankings an export leaves out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exclude {
+    pub flagged: bool,
+    pub rushed: bool,
+}
+
+impl Exclude {
+    /// `flagged,rushed` (either or both).
+    pub fn parse(s: &str) -> Result<Exclude, String> {
+        let mut e = Exclude::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "flagged" => e.flagged = true,
+                "rushed" => e.rushed = true,
+                other => return Err(format!("--exclude {other:?}: use flagged, rushed or both")),
+            }
+        }
+        Ok(e)
+    }
+
+    fn keeps(&self, r: &Ranking) -> bool {
+        !(self.flagged && !r.flags.is_empty() || self.rushed && r.rushed)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -39,12 +74,14 @@ pub fn export(
     };
     let mut by_prompt: HashMap<PromptId, Vec<Ranking>> = HashMap::new();
     for r in store.live_rankings(&filter)? {
-        by_prompt.entry(r.prompt_id).or_default().push(r);
+        if opts.exclude.keeps(&r) {
+            by_prompt.entry(r.prompt_id).or_default().push(r);
+        }
     }
     let mut counts = ExportCounts::default();
     store.for_each_prompt(|prompt, candidates| {
         let rankings = by_prompt.get(&prompt.id).map(Vec::as_slice).unwrap_or(&[]);
-        let records = records_for(store, opts.format, prompt, candidates, rankings)?;
+        let records = records_for(store, opts, prompt, candidates, rankings)?;
         if records.is_empty() {
             return Ok(());
         }
@@ -73,17 +110,37 @@ pub fn export(
 
 fn records_for(
     store: &Store,
-    format: ExportFormat,
+    opts: &ExportOptions,
     prompt: &crate::domain::Prompt,
     candidates: &[Candidate],
     rankings: &[Ranking],
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     let by_id: HashMap<CandidateId, &Candidate> = candidates.iter().map(|c| (c.id, c)).collect();
+    let format = opts.format;
     Ok(match format {
-        ExportFormat::Trl | ExportFormat::Openrlhf => rankings
-            .iter()
-            .flat_map(|r| pair_records(format, prompt, &by_id, r))
-            .collect(),
+        ExportFormat::Trl | ExportFormat::Openrlhf => match opts.merge {
+            None => rankings
+                .iter()
+                .flat_map(|r| pair_records(format, prompt, &by_id, r, opts.weights))
+                .collect(),
+            Some(how) => {
+                let pairs = merged_pairs(rankings, how);
+                let w = 1.0 / pairs.len().max(1) as f64;
+                pairs
+                    .iter()
+                    .filter_map(|(c, r)| {
+                        Some(pair_record(
+                            format,
+                            prompt,
+                            by_id.get(c)?,
+                            by_id.get(r)?,
+                            None,
+                            opts.weights.then_some(w),
+                        ))
+                    })
+                    .collect()
+            }
+        },
         ExportFormat::Rankings => rankings
             .iter()
             .filter(|r| r.verdict == Verdict::Rank)
@@ -94,5 +151,14 @@ fn records_for(
                 store.latest_scores(prompt.id)?.into_iter().collect();
             vec![kibble_record(prompt, candidates, &scores, rankings)]
         }
+        // The best answer by mean rank; a tie for first gives no row (no single best).
+        ExportFormat::Sft => match mean_rank_groups(rankings).first() {
+            Some(best) if best.len() == 1 => by_id
+                .get(&best[0])
+                .map(|c| vec![sft_record(prompt, c)])
+                .unwrap_or_default(),
+            _ => vec![],
+        },
+        ExportFormat::Prompts => vec![prompt_record(prompt)],
     })
 }
