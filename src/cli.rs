@@ -38,9 +38,10 @@ pub struct Cli {
 /// Options of the labelling app (`kibble` with no subcommand).
 #[derive(Debug, Args)]
 pub struct AppArgs {
-    /// Serve each prompt to this many different annotators (for agreement).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub overlap: u32,
+    /// Serve each prompt to this many different annotators (for agreement). A property of the
+    /// DB: set once, every session (and `kibble stats`) then uses it. Default: the DB's, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub overlap: Option<u32>,
     /// A claimed prompt returns to the queue after this many idle minutes (crashed sessions).
     #[arg(long, default_value_t = 10.0)]
     pub lease_minutes: f64,

@@ -393,3 +393,73 @@ fn stats_count_flags_notes_and_rushed_decisions() {
     assert_eq!((s.flagged, s.noted), (1, 1));
     assert_eq!(s.annotators[0].flagged, 1);
 }
+
+#[test]
+fn header_data_screen_and_stats_count_the_same_progress() {
+    use kibble::jobs::import::{import_reader, ImportOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("count.db");
+    {
+        let mut s = Store::open(&path).unwrap();
+        let pairs = "{\"prompt\":\"p1\",\"chosen\":\"a\",\"rejected\":\"b\"}\n{\"prompt\":\"p2\",\"chosen\":\"a\",\"rejected\":\"b\"}\n";
+        import_reader(
+            &mut s,
+            std::io::Cursor::new(pairs),
+            "pairs",
+            "pairs",
+            ImportOptions::default(),
+        )
+        .unwrap();
+        let mut w = s.begin_import().unwrap();
+        for i in 0..4 {
+            let p = w
+                .add_prompt(
+                    &PromptBody::Text(format!("q{i}")),
+                    None,
+                    &serde_json::json!({}),
+                )
+                .unwrap();
+            w.add_candidate(p, "x", "t").unwrap();
+            w.add_candidate(p, "y", "t").unwrap();
+        }
+        w.finish("t", "kibble").unwrap();
+    }
+    let open = |who: &str, overlap: u32| {
+        let mut cfg = kibble::tui::app::AppConfig::new(who);
+        cfg.queue.overlap = overlap;
+        kibble::tui::app::App::new(
+            Store::open(&path).unwrap(),
+            cfg,
+            Keymap::load(None).unwrap(),
+            kibble::tui::app::Clock::Manual(std::time::Duration::ZERO),
+        )
+        .unwrap()
+    };
+    // Overlap 1: the imported pairs count as done, apart from people's work.
+    let mut a = open("a", 1);
+    let stats = || Store::open(&path).unwrap().stats().unwrap();
+    assert_eq!(a.progress.people(), (0, 4));
+    assert_eq!(a.progress.imported, 2);
+    assert_eq!(stats().progress, a.progress);
+    press(&mut a, "a");
+    assert_eq!(a.progress.people(), (1, 4));
+    assert_eq!(stats().progress, a.progress);
+    // A session asking for overlap 2 sets it for the DB; the other session follows on its tick.
+    let mut b = open("b", 2);
+    assert_eq!(stats().overlap, 2);
+    a.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(11));
+    a.tick();
+    assert_eq!(a.cfg.queue.overlap, 2);
+    assert_eq!(a.progress, b.progress);
+    assert_eq!(stats().progress, b.progress);
+    // The prompt a ranked is served to b as well; done once both have ranked it.
+    press(&mut b, "a");
+    press(&mut a, "a");
+    a.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(22));
+    b.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(22));
+    a.tick();
+    b.tick();
+    assert_eq!(a.progress, b.progress);
+    assert_eq!(stats().progress, a.progress);
+    assert_eq!(stats().progress.people().0, 1);
+}

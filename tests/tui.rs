@@ -118,7 +118,7 @@ fn rank_with_ties_backspace_and_save() {
 fn incomplete_ranking_is_not_saved() {
     let mut app = app_on(store_with(&[("Q1", FOUR)]), "alice");
     press(&mut app, "b enter");
-    assert!(app.status.contains("not ranked yet"), "{}", app.status);
+    assert!(app.status.contains("unranked"), "{}", app.status);
     assert!(app
         .store
         .live_rankings(&RankingFilter::default())

@@ -206,8 +206,15 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
     let mut cfg = AppConfig::new(&annotator_name(annotator));
     cfg.os_user = os_user();
     cfg.db_label = db.display().to_string();
+    if let Some(k) = args.overlap.filter(|k| *k != store.overlap().unwrap_or(1)) {
+        store.set_overlap(k)?;
+        eprintln!(
+            "Overlap of {} set to {k}: each prompt goes to {k} annotators.",
+            db.display()
+        );
+    }
     cfg.queue = QueueOptions {
-        overlap: args.overlap,
+        overlap: store.overlap()?,
         lease_ms: (args.lease_minutes * 60_000.0) as i64,
         gold_rate: args.gold_rate.clamp(0.0, 1.0),
     };
@@ -420,6 +427,7 @@ fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
         s.prompts, s.rankable_prompts, s.ranked_prompts
     );
     println!("candidates   {}", s.candidates);
+    println!("progress     {}", crate::tui::ui::progress_line(&s));
     println!(
         "rankings     {} live, {} skips, {} retracted; {} in the last hour",
         s.rankings, s.skips, s.retracted, s.rankings_last_hour

@@ -6,6 +6,24 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::{annotator_id, Result, Store};
 use crate::domain::{now_ms, PromptId};
 
+/// Labelling progress at an overlap; see `Store::queue_progress_split`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Prompts with something to rank (gold prompts aside).
+    pub total: i64,
+    /// Those ranked by `overlap` annotators.
+    pub done: i64,
+    /// Of `done`, those whose rankings all came from imports (not people's work here).
+    pub imported: i64,
+}
+
+impl Progress {
+    /// (people's done, what there was for people to do).
+    pub fn people(&self) -> (i64, i64) {
+        (self.done - self.imported, self.total - self.imported)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct QueueOptions {
     /// How many different annotators should rank each prompt.
@@ -149,6 +167,14 @@ impl Store {
 
     /// Number of prompts with something to rank, and how many of them reached `overlap` rankings.
     pub fn queue_progress(&self, overlap: u32) -> Result<(i64, i64)> {
+        self.queue_progress_split(overlap)
+            .map(|p| (p.total, p.done))
+    }
+
+    /// The labelling progress everyone sees (app header, Data screen, `kibble stats`): prompts
+    /// to rank, those that reached `overlap`, and how many of the latter came ranked from an
+    /// import (their rankings all by `import:` annotators), so people's own work shows apart.
+    pub fn queue_progress_split(&self, overlap: u32) -> Result<Progress> {
         // Both counts come from narrow indexes: all prompts, minus the (few) gold ones.
         let count = |sql: &str| -> Result<(i64, i64)> {
             Ok(self
@@ -164,6 +190,21 @@ impl Store {
             "SELECT count(*), coalesce(sum(n_ranked >= ?1), 0) FROM prompts INDEXED BY prompts_gold
              WHERE gold IS NOT NULL AND n_candidates >= 2",
         )?;
-        Ok((all - gold, all_done - gold_done))
+        let imported: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM prompts p INDEXED BY prompts_counts
+                 WHERE p.n_candidates >= 2 AND p.n_ranked >= ?1 AND p.gold IS NULL
+                   AND NOT EXISTS (
+                       SELECT 1 FROM rankings r JOIN annotators a ON a.id = r.annotator_id
+                       WHERE r.prompt_id = p.id AND a.name NOT LIKE 'import:%'
+                         AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id))",
+            )?
+            .query_row([overlap], |r| r.get(0))?;
+        Ok(Progress {
+            total: all - gold,
+            done: all_done - gold_done,
+            imported,
+        })
     }
 }

@@ -7,6 +7,7 @@ use super::{annotator_id, Result, Store};
 use crate::domain::now_ms;
 
 const GUIDELINES: &str = "guidelines";
+const OVERLAP: &str = "overlap";
 
 impl Store {
     /// The task's guidelines (`kibble guidelines set FILE`), if any.
@@ -33,6 +34,31 @@ impl Store {
                 .conn
                 .execute("DELETE FROM settings WHERE key = ?1", [GUIDELINES])?,
         };
+        Ok(())
+    }
+
+    /// How many annotators each prompt is served to: a property of the DB, so every session
+    /// (and `stats`) counts progress the same way. 1 until set.
+    pub fn overlap(&self) -> Result<u32> {
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [OVERLAP],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(1))
+    }
+
+    pub fn set_overlap(&mut self, overlap: u32) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            params![OVERLAP, overlap.max(1).to_string(), now_ms()],
+        )?;
         Ok(())
     }
 

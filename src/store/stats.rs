@@ -36,6 +36,9 @@ pub struct Stats {
     pub flagged: i64,
     pub noted: i64,
     pub rankings_last_hour: i64,
+    /// The DB's overlap and the labelling progress at it (as the app's header shows it).
+    pub overlap: u32,
+    pub progress: super::Progress,
     pub annotators: Vec<AnnotatorStats>,
 }
 
@@ -133,6 +136,8 @@ impl Store {
             flagged,
             noted,
             rankings_last_hour: last_hour,
+            overlap: self.overlap()?,
+            progress: self.queue_progress_split(self.overlap()?)?,
             annotators,
         })
     }

@@ -227,6 +227,8 @@ pub struct App {
     pub item: Option<Item>,
     pub entry: Entry,
     pub history: Vec<Saved>,
+    /// Time spent on this session's decisions (from an item shown to its decision).
+    pub labelling: Duration,
     /// Decisions made after the one being fixed (nearest last): they rejoin `history` in order
     /// once the fix is saved, so `u` keeps walking back through prompts in the order seen.
     pub ahead: Vec<Saved>,
@@ -234,8 +236,8 @@ pub struct App {
     pub session_count: u32,
     progress_at: Duration,
     drawn_minute: u64,
-    /// (prompts with something to rank, prompts that reached the overlap).
-    pub progress: (i64, i64),
+    /// Prompts to rank, those that reached the DB's overlap, and those that came ranked.
+    pub progress: crate::store::Progress,
     pub status: String,
     pub show_scores: bool,
     /// First row of the Help screen (F7) shown, and its rows as last drawn.
@@ -276,12 +278,13 @@ impl App {
             item: None,
             entry: Entry::default(),
             history: Vec::new(),
+            labelling: Duration::ZERO,
             ahead: Vec::new(),
             fixing: None,
             session_count: 0,
             progress_at: Duration::ZERO,
             drawn_minute: 0,
-            progress: (0, 0),
+            progress: Default::default(),
             status: String::new(),
             show_scores: false,
             help_scroll: 0,
@@ -295,6 +298,10 @@ impl App {
             on_saved: None,
             panic_on_key: std::env::var_os("KIBBLE_TEST_PANIC").is_some(),
         };
+        // The overlap is the DB's; a session that asks for another one (`--overlap`) sets it.
+        if app.cfg.queue.overlap > 1 && app.cfg.queue.overlap != app.store.overlap()? {
+            app.store.set_overlap(app.cfg.queue.overlap)?;
+        }
         app.refresh_progress();
         app.next_item()?;
         if !app.keymap.warnings.is_empty() {
@@ -309,8 +316,15 @@ impl App {
         if self.panic_on_key {
             panic!("KIBBLE_TEST_PANIC: injected panic on a key press");
         }
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        // Ctrl-C quits as q does (asking first when work is unsaved); asked, it means yes.
+        if ctrl_c && self.overlay == Overlay::Confirm(Confirm::Quit) {
             self.quit();
+            return true;
+        }
+        if ctrl_c && self.overlay == Overlay::None {
+            self.update(Action::Quit);
             return true;
         }
         if self.overlay != Overlay::None {
@@ -341,9 +355,9 @@ impl App {
                 }
             }
         }
-        if now.saturating_sub(self.progress_at) >= PROGRESS_EVERY {
-            self.refresh_progress();
-        }
+        // Others' work changes done/total: redraw when it does.
+        let progressed =
+            now.saturating_sub(self.progress_at) >= PROGRESS_EVERY && self.refresh_progress();
         // An empty queue is re-checked: prompts imported meanwhile appear without a restart.
         if self.item.is_none() && now.saturating_sub(self.queue_checked) >= PROGRESS_EVERY {
             self.queue_checked = now;
@@ -361,7 +375,7 @@ impl App {
         let minute = now.as_secs() / 60;
         let changed = minute != self.drawn_minute;
         self.drawn_minute = minute;
-        changed && self.screen == Screen::Label
+        (changed || progressed) && self.screen == Screen::Label
     }
 
     pub fn update(&mut self, action: Action) {
@@ -629,10 +643,18 @@ impl App {
 
     /// Re-reads done/total. It scans an index (tens of ms at 1M candidates), so it runs at
     /// start, on undo and every `PROGRESS_EVERY` on the tick, not after each key.
-    fn refresh_progress(&mut self) {
+    fn refresh_progress(&mut self) -> bool {
         self.progress_at = self.clock.elapsed();
-        if let Ok(p) = self.store.queue_progress(self.cfg.queue.overlap) {
-            self.progress = p;
+        // The overlap is the DB's: another session may have changed it.
+        if let Ok(k) = self.store.overlap() {
+            self.cfg.queue.overlap = k;
+        }
+        match self.store.queue_progress_split(self.cfg.queue.overlap) {
+            Ok(p) if p != self.progress => {
+                self.progress = p;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -692,8 +714,10 @@ impl App {
     }
 
     /// Decisions per hour in this session, once there is something to measure.
+    /// Counted over labelling time (the time spent on each decision), so breaks and idle
+    /// minutes do not move the rate or the ETA.
     pub fn per_hour(&self) -> Option<f64> {
-        let h = self.clock.elapsed().as_secs_f64() / 3600.0;
+        let h = self.labelling.as_secs_f64() / 3600.0;
         (self.session_count > 0 && h > 0.0).then(|| self.session_count as f64 / h)
     }
 }

@@ -75,16 +75,16 @@ pub(super) fn render_help_overlay(app: &App, theme: &Theme, f: &mut Frame, area:
 /// The question a confirmation asks, one line each (the answer keys last).
 fn confirm_lines(app: &App, what: Confirm) -> Vec<String> {
     let undo = app.keymap.label(Action::Undo);
-    let fixing = app.fixing.as_ref().map(|f| f.old.id);
+    let fixing = app.fixing.is_some();
     match what {
         Confirm::CancelRun => vec!["Cancel the running training? y / n".into()],
         Confirm::DeleteCheckpoints => vec!["Delete this run's checkpoint files? y / n".into()],
         Confirm::Quit => match fixing {
-            Some(id) => vec![
-                format!("#{id} is being fixed and not saved again."),
-                format!("Quit? #{id} is put back as it was. y / n"),
+            true => vec![
+                "The decision brought back by undo is not saved again.".into(),
+                "Quit? It is put back as it was. y / n".into(),
             ],
-            None => vec![
+            false => vec![
                 "What you typed on this prompt is not saved.".into(),
                 "Quit anyway? y / n".into(),
             ],
@@ -94,9 +94,8 @@ fn confirm_lines(app: &App, what: Confirm) -> Vec<String> {
             "Save it anyway? y / n".into(),
         ],
         Confirm::UndoWhileFixing => {
-            let id = fixing.map_or(String::new(), |id| format!("#{id} "));
             vec![
-                format!("You changed {id}since {undo} brought it back."),
+                format!("You changed this decision since {undo} brought it back."),
                 "y: save your fix, then undo the one before".into(),
                 "r: put it back as it was, then undo the one before".into(),
                 "n: keep fixing it".into(),
@@ -153,29 +152,32 @@ pub(super) fn render_flag_dialog(
 }
 
 pub(super) fn render_note_dialog(theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
-    let rect = centered(area, area.width.saturating_sub(8).min(76), 5);
-    let w = rect.width.saturating_sub(4) as usize;
-    let shown = sanitize_line(buffer, usize::MAX);
-    // Show the end of a long note, where the cursor is.
-    let tail: String = {
-        let chars: Vec<char> = shown.chars().collect();
-        let mut width = 0;
-        let mut start = chars.len();
-        while start > 0 {
-            let cw = chars[start - 1].width().unwrap_or(0);
-            if width + cw + 1 > w {
-                break;
-            }
-            width += cw;
-            start -= 1;
+    // The whole note, wrapped; the box grows with it (its end, where the cursor is, stays in view).
+    let w = area.width.saturating_sub(8).min(76);
+    let inner = w.saturating_sub(2) as usize;
+    let shown = format!("{}_", sanitize_line(buffer, usize::MAX));
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    let mut width = 0;
+    for c in shown.chars() {
+        let cw = c.width().unwrap_or(0);
+        if width + cw > inner {
+            rows.push(std::mem::take(&mut row));
+            width = 0;
         }
-        chars[start..].iter().collect()
-    };
-    let lines = vec![
-        Line::from(format!("{tail}_")),
-        Line::from(""),
-        Line::styled("Enter keep, Esc cancel", theme.dim()),
-    ];
+        row.push(c);
+        width += cw;
+    }
+    rows.push(row);
+    let room = area.height.saturating_sub(6).max(1) as usize;
+    let first = rows.len().saturating_sub(room);
+    let mut lines: Vec<Line> = rows[first..]
+        .iter()
+        .map(|r| Line::from(r.clone()))
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::styled("Enter keep, Esc cancel", theme.dim()));
+    let rect = centered(area, w, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(lines).block(theme.block(Line::from(" Note "), true)),

@@ -21,7 +21,9 @@ pub(super) fn answer_lines(text: &str, width: usize, theme: &Theme) -> Vec<Line<
         text: Style::default(),
         code: theme.fg(Color::Cyan),
         marker: theme.dim(),
-        heading: theme.accent().add_modifier(Modifier::BOLD),
+        heading: theme
+            .accent()
+            .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         ascii: theme.ascii,
     };
     super::markdown::render(text, width, &styles)
@@ -237,8 +239,8 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
     }
 }
 
-/// Rows for each stacked answer. When every answer fits, each gets what it needs and the
-/// focused one any rows left over. Otherwise the focused answer may take twice the rows of the
+/// Rows for each stacked answer. When every answer fits, each gets what it needs (the rest
+/// stays empty below them). Otherwise the focused answer may take twice the rows of the
 /// others, up to a common level, every frame at least 3 rows; when even that does not fit, the
 /// others collapse to one summary row (1), the focused answer takes the rest, and the answers
 /// nearest to it open again as room allows. 0 hides an answer (only on the smallest screens).
@@ -253,8 +255,8 @@ pub fn answer_heights(needs: &[u16], focus: usize, avail: u16) -> Vec<u16> {
     let total: u32 = need.iter().sum();
     let mut h: Vec<u32>;
     if total <= avail32 {
+        // Every frame fits its text; the rows left over stay below the answers.
         h = need.clone();
-        h[focus] += avail32 - total;
     } else if 3 * k as u32 <= avail32 {
         let at = |level: u32, i: usize| {
             let cap = if i == focus { 2 * level } else { level };

@@ -1,6 +1,7 @@
 //! Answers drawn the way people read them: fenced code set apart by a gutter, its indentation
 //! kept when a line wraps (with a continuation mark, never back to column 0), and the common
-//! inline markdown (headings, `**bold**`, `` `code` ``, list bullets) drawn rather than shown raw.
+//! inline markdown (headings, `**bold**`, `*italic*`, `` `code` ``, list bullets) drawn rather than
+//! shown raw.
 //! The text is sanitised first, so nothing here can put a control character on the terminal.
 
 use ratatui::style::{Modifier, Style};
@@ -104,6 +105,16 @@ fn inline(s: &str, base: Style, st: &Styles) -> Cells {
             if let Some(end) = after.find("**").filter(|&e| e > 0) {
                 out.extend(cells(&after[..end], base.add_modifier(Modifier::BOLD)));
                 rest = &after[end + 2..];
+                continue;
+            }
+        }
+        if let Some(after) = rest.strip_prefix('*') {
+            let closing = after
+                .find('*')
+                .filter(|&e| e > 0 && !after.starts_with(' ') && !after[..e].ends_with(' '));
+            if let Some(end) = closing {
+                out.extend(cells(&after[..end], base.add_modifier(Modifier::ITALIC)));
+                rest = &after[end + 1..];
                 continue;
             }
         }
@@ -258,14 +269,20 @@ mod tests {
     #[test]
     fn inline_marks_headings_and_bullets_are_drawn() {
         let got = render(
-            "## Steps\n- use **bold** and `x`\n1. one\nno **closing",
+            "## Steps\n- use **bold** and `x`\n1. one\nno **closing\n*it* a * b",
             40,
             &st(),
         );
         let text = plain(&got);
         assert_eq!(
             text,
-            vec!["Steps", "* use bold and x", "1. one", "no **closing"]
+            vec![
+                "Steps",
+                "* use bold and x",
+                "1. one",
+                "no **closing",
+                "it a * b"
+            ]
         );
         assert!(got[0].spans[0].style.add_modifier.contains(Modifier::BOLD));
         let bold = got[1].spans.iter().find(|s| s.content == "bold").unwrap();

@@ -185,15 +185,38 @@ fn fmt_duration(secs: f64) -> String {
     }
 }
 
+/// Labelling progress as the header counts it, for the Data screen and `kibble stats`.
+pub fn progress_line(s: &crate::store::Stats) -> String {
+    let (done, total) = s.progress.people();
+    format!(
+        "labelled {done}/{total} prompts by {} annotator{} each{}",
+        s.overlap,
+        if s.overlap == 1 { "" } else { "s" },
+        match s.progress.imported {
+            0 => String::new(),
+            n => format!(", and {n} came ranked from imports"),
+        }
+    )
+}
+
 fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let (total, done) = app.progress;
+    let (done, total) = app.progress.people();
     let rate = app.per_hour();
     let eta = rate
         .filter(|r| *r > 0.0)
         .map(|r| fmt_duration((total - done).max(0) as f64 / r * 3600.0));
     let sep = theme.sep();
+    // Imported rankings are not this team's work: counted apart.
+    let imported = match app.progress.imported {
+        0 => String::new(),
+        n => format!(" (+{n} imported)"),
+    };
+    let overlap = match app.cfg.queue.overlap {
+        1 => String::new(),
+        k => format!(" by {k}"),
+    };
     let text = format!(
-        "{done}/{total} done{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
+        "{done}/{total} done{overlap}{imported}{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
         app.session_count,
         rate.map_or("-".into(), |r| format!("{r:.0}")),
         eta.unwrap_or_else(|| "-".into()),
@@ -367,6 +390,7 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
                 theme.sep(),
                 s.candidates
             )));
+            lines.push(Line::from(progress_line(s)));
             lines.push(Line::from(format!(
                 "rankings {} live, {} skips, {} retracted, {} in the last hour{}{} flagged, {} noted",
                 s.rankings,

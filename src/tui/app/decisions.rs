@@ -97,11 +97,7 @@ impl App {
         match missing.len() {
             0 => {}
             1 => groups.push(missing),
-            n => {
-                return Err(format!(
-                    "{n} answers are not ranked yet (the last one may be left out)"
-                ))
-            }
+            n => return Err(format!("{n} answers unranked (the last may be left out)")),
         }
         // A single group (all tied) is a real judgement too.
         Ok(groups)
@@ -140,12 +136,11 @@ impl App {
                 }
                 // With overlap 1 this decision finished the prompt; others' work shows on the tick.
                 if verdict == Verdict::Rank && self.cfg.queue.overlap == 1 {
-                    self.progress.1 = (self.progress.1 + 1).min(self.progress.0);
+                    self.progress.done = (self.progress.done + 1).min(self.progress.total);
                 }
-                let id = saved.ranking_id;
                 self.status = match verdict {
-                    Verdict::Rank => format!("saved #{id}"),
-                    Verdict::Skip => format!("skipped (#{id})"),
+                    Verdict::Rank => "saved".to_string(),
+                    Verdict::Skip => "skipped".to_string(),
                 };
                 if rushed {
                     self.status += &format!(" · rushed (< {rushed_below} s)");
@@ -199,6 +194,7 @@ impl App {
             dedupe_key: None,
         };
         let rushed = ranking.rushed;
+        self.labelling += elapsed;
         Ok(self.append(&ranking)?.map(|saved| (saved, rushed)))
     }
 

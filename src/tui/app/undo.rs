@@ -65,8 +65,7 @@ impl App {
                     .map(|s| s.map(|s| s.0)),
                 Err(msg) => {
                     self.status = format!(
-                        "the fix of #{} is not complete: {msg}; {} puts it back as it was",
-                        fix.old.id,
+                        "the fix is not complete: {msg}; {} then r puts it back as it was",
                         self.keymap.label(Action::Undo)
                     );
                     return;
@@ -85,7 +84,7 @@ impl App {
                     "put back as it was"
                 };
                 self.undo_last();
-                self.status = format!("#{} {what}; {}", fix.old.id, self.status);
+                self.status = format!("{what}; {}", self.status);
             }
             Err(e) => self.status = format!("NOT saved: {e} (nothing was undone)"),
         }
@@ -106,7 +105,10 @@ impl App {
     /// on screen, so nothing is dropped.
     pub(super) fn open_decision(&mut self, ranking_id: RankingId, prompt_id: PromptId) {
         if self.unsaved_work() {
-            self.status = "save, skip or undo what is on screen first".into();
+            self.status = format!(
+                "first save or clear ({}) what you typed here",
+                self.keymap.label(Action::Clear)
+            );
             return;
         }
         self.history.retain(|s| s.ranking_id != ranking_id);
@@ -181,7 +183,7 @@ impl App {
                         old,
                     });
                 }
-                self.status = format!("undone #{}: fix it and save again", last.ranking_id);
+                self.status = "undone: fix it and save again".into();
             }
             Err(e) => {
                 // The retraction stands but the prompt is back in the queue: put it back now.
