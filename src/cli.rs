@@ -134,7 +134,7 @@ pub enum Command {
     /// Sample N answers per prompt from a policy into the DB; they enter the labelling queue
     /// with source policy:<run>/round<k>.
     #[command(
-        after_help = "Examples:\n  kibble sample --n 4                       # newest policy, unlabelled prompts\n  kibble sample --policy 7 --prompts all --temperature 0.8 --top-p 0.95\n  kibble sample --prompts ids.txt           # one prompt id or exact prompt text per line"
+        after_help = "Examples:\n  kibble sample --n 4                       # newest policy, unlabelled prompts\n  kibble sample --policy 7 --prompts all --temperature 0.8 --top-p 0.95\n  kibble sample --prompts ids.txt           # one prompt id or exact prompt text per line\n  kibble sample --prompts new.jsonl         # a prompts JSONL ({\"prompt\": ...}), imported first\n\nSampling defaults: the model's generation_config.json, else temperature 0.7 and top-p 0.9 for a\npretrained model, 1.0 for kibble's tiny policy."
     )]
     Sample(SampleArgs),
     /// Rank pending prompts by a declared rule, as annotator sim:<rule> (unattended loops).
@@ -341,14 +341,17 @@ pub struct TrainPolicyArgs {
 pub struct GenArgs {
     #[arg(long, default_value_t = 128)]
     pub max_new_tokens: usize,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
-    /// Keep the K most likely tokens (0 = off).
-    #[arg(long, default_value_t = 0)]
-    pub top_k: usize,
-    /// Keep the smallest set of tokens with this much probability (1 = off).
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f64,
+    /// Default: the model's generation_config.json, else 0.7 for a pretrained model and 1.0
+    /// for kibble's tiny policy (always 1.0 for --method rloo).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Keep the K most likely tokens (0 = off). Default: the model's generation_config.json, else 0.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Keep the smallest set of tokens with this much probability (1 = off). Default: the
+    /// model's generation_config.json, else 0.9 for a pretrained model and 1 for the tiny policy.
+    #[arg(long)]
+    pub top_p: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -358,7 +361,7 @@ pub struct SampleArgs {
     /// Policy run id or checkpoint folder (default: the newest policy).
     #[arg(long)]
     pub policy: Option<String>,
-    /// all, unlabelled, or a FILE of prompt ids / exact prompt texts, one per line.
+    /// all, unlabelled, a FILE of prompt ids / exact prompt texts (one per line), or a prompts JSONL.
     #[arg(long, default_value = "unlabelled")]
     pub prompts: String,
     /// Answers per prompt.

@@ -271,6 +271,35 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
         store.count_rows(RowCount::Candidates).unwrap(),
         before + sampled.candidates_added as i64
     );
+    // `--prompts FILE` with a prompts JSONL: a new chat prompt is added, then answered.
+    let jsonl = dir.path().join("ask.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"prompt\": [{\"role\": \"user\", \"content\": \"a brand new question about kiwi\"}], \"id\": \"new-1\"}\n",
+    )
+    .unwrap();
+    let from_file = policy::sample(
+        &mut store,
+        &SampleConfig {
+            policy: PolicyRef::Run(sft.run_id),
+            prompts: PromptSelection::File(jsonl),
+            n: 2,
+            gen: GenConfig {
+                max_new_tokens: 8,
+                ..GenConfig::default()
+            },
+            chat_template: None,
+        },
+        "test",
+        &mut |_| {},
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(from_file.prompts, 1);
+    assert!(from_file.candidates_added >= 1);
+    // kibble's tiny policy samples at temperature 1 unless told otherwise.
+    let ms = policy::model_sampling(&store, &PolicyRef::Run(sft.run_id)).unwrap();
+    assert_eq!((ms.temperature, ms.top_p), (1.0, 1.0));
     // The simulated annotator now has new candidates to rank on those prompts.
     assert!(
         simulate(&mut store, "regex:kiwi", 0.1, 3, None, None)
@@ -332,4 +361,37 @@ fn simulate_rejects_bad_rules_and_train_policy_needs_data() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("train-policy --sft"), "{e}");
+}
+
+#[test]
+fn sampling_defaults_come_from_generation_config_else_labelable_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    let at = |json: Option<&str>| {
+        if let Some(j) = json {
+            std::fs::write(model.join("generation_config.json"), j).unwrap();
+        }
+        policy::model_sampling(&store, &PolicyRef::Dir(model.clone())).unwrap()
+    };
+    // No generation_config.json: a pretrained model gets temperature 0.7, top-p 0.9.
+    let d = at(None);
+    assert_eq!((d.temperature, d.top_k, d.top_p), (0.7, 0, 0.9));
+    let g = at(Some(
+        r#"{"do_sample": true, "temperature": 0.3, "top_p": 0.8, "top_k": 40}"#,
+    ));
+    assert_eq!((g.temperature, g.top_k, g.top_p), (0.3, 40, 0.8));
+    assert!(g.source.contains("generation_config.json"));
+    // Greedy (do_sample false) is not what labelling wants: the defaults again.
+    let greedy = at(Some(r#"{"do_sample": false, "temperature": 0.3}"#));
+    assert_eq!((greedy.temperature, greedy.top_p), (0.7, 0.9));
+    // A GGUF file looks beside itself.
+    std::fs::write(
+        model.join("generation_config.json"),
+        r#"{"temperature": 0.5}"#,
+    )
+    .unwrap();
+    let gguf = policy::model_sampling(&store, &PolicyRef::Dir(model.join("m.gguf"))).unwrap();
+    assert_eq!(gguf.temperature, 0.5);
 }

@@ -15,23 +15,49 @@ use crate::ml::decode::GenConfig;
 use crate::ml::llama::LoraConfig;
 use crate::ml::policy_train::PolicyTrainConfig;
 
-fn gen_config(g: &GenArgs, batch: usize) -> anyhow::Result<GenConfig> {
-    if g.temperature <= 0.0 || !(g.top_p > 0.0 && g.top_p <= 1.0) {
+/// The sampling settings: each flag the user gave, else the model's (`defaults`).
+fn gen_config(
+    g: &GenArgs,
+    defaults: &policy::ModelSampling,
+    batch: usize,
+) -> anyhow::Result<GenConfig> {
+    let temperature = g.temperature.unwrap_or(defaults.temperature);
+    let top_p = g.top_p.unwrap_or(defaults.top_p);
+    if temperature <= 0.0 || !(top_p > 0.0 && top_p <= 1.0) {
         return Err(BadInput(format!(
-            "--temperature must be > 0 and --top-p in (0, 1] (got {} and {})",
-            g.temperature, g.top_p
+            "--temperature must be > 0 and --top-p in (0, 1] (got {temperature} and {top_p})"
         ))
         .into());
     }
     Ok(GenConfig {
         max_new_tokens: g.max_new_tokens,
-        temperature: g.temperature,
-        top_k: g.top_k,
-        top_p: g.top_p,
+        temperature,
+        top_k: g.top_k.unwrap_or(defaults.top_k),
+        top_p,
         stop_tokens: Vec::new(),
         seed: g.seed,
         batch,
     })
+}
+
+/// Says which sampling settings a job uses, and where the unset ones came from.
+fn say_sampling(g: &GenConfig, args: &GenArgs, defaults: &policy::ModelSampling) {
+    if args.temperature.is_none() || args.top_p.is_none() || args.top_k.is_none() {
+        eprintln!(
+            "sampling at temperature {}, top-k {}, top-p {} (unset ones {})",
+            g.temperature, g.top_k, g.top_p, defaults.source
+        );
+    }
+}
+
+/// RLOO samples the policy as it is: its log-probabilities must be those of the samples.
+fn on_policy_sampling() -> policy::ModelSampling {
+    policy::ModelSampling {
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 1.0,
+        source: "on-policy for rloo".into(),
+    }
 }
 
 /// Prints policy events: a progress bar with live figures, or JSON lines.
@@ -189,14 +215,18 @@ pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow:
     if args.n == 0 {
         return Err(BadInput("--n must be at least 1".into()).into());
     }
+    let mut store = open_store(db)?;
+    let policy_ref = PolicyRef::parse(args.policy.as_deref());
+    let defaults = policy::model_sampling(&store, &policy_ref)?;
+    let gen = gen_config(&args.gen, &defaults, 8)?;
+    say_sampling(&gen, &args.gen, &defaults);
     let cfg = SampleConfig {
-        policy: PolicyRef::parse(args.policy.as_deref()),
+        policy: policy_ref,
         prompts: PromptSelection::parse(&args.prompts),
         n: args.n,
-        gen: gen_config(&args.gen, 8)?,
+        gen,
         chat_template: args.chat_template.clone(),
     };
-    let mut store = open_store(db)?;
     let cancel = cancel_on_signals()?;
     let mut emit = printer(args.json);
     let s = policy::sample(
@@ -247,9 +277,20 @@ pub fn simulate(db: &Path, args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyhow::Result<()> {
+    let policy_ref = PolicyRef::parse(args.policy.as_deref());
+    let defaults = match args.method {
+        policy::Method::Rloo => on_policy_sampling(),
+        // A resumed round reads its own config; the defaults are not used.
+        _ if args.resume.is_some() => on_policy_sampling(),
+        _ => policy::model_sampling(&open_store(db)?, &policy_ref)?,
+    };
+    let gen = gen_config(&args.gen, &defaults, 8)?;
+    if args.resume.is_none() {
+        say_sampling(&gen, &args.gen, &defaults);
+    }
     let cfg = ImproveConfig {
         method: args.method,
-        policy: PolicyRef::parse(args.policy.as_deref()),
+        policy: policy_ref,
         reward_model: args.reward_model.clone(),
         n: args.n,
         epochs: args.epochs,
@@ -259,7 +300,7 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         eval_prompts: args.eval_prompts,
         max_response_tokens: args.gen.max_new_tokens,
         use_human_pairs: !args.no_human_pairs,
-        gen: gen_config(&args.gen, 8)?,
+        gen,
         train: PolicyTrainConfig {
             // Adapters move the model less per step than full fine-tuning: 10x the rate.
             lr: args.lr.unwrap_or(

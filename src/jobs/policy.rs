@@ -368,6 +368,68 @@ pub fn resolve_policy(store: &Store, r: &PolicyRef) -> anyhow::Result<(PathBuf, 
     }
 }
 
+/// How a model asks to be sampled when the user sets nothing: its `generation_config.json`
+/// (temperature, top-k, top-p, when `do_sample` is not false), else defaults that give
+/// labelable answers: a pretrained model at temperature 0.7 with top-p 0.9 (at 1.0 a small
+/// instruct model such as SmolLM2-135M writes invented words), kibble's tiny policy at 1.0
+/// (it has no better-calibrated head to sharpen).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSampling {
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    /// Where the values come from, for the user.
+    pub source: String,
+}
+
+pub const PRETRAINED_SAMPLING: (f64, f64) = (0.7, 0.9);
+
+/// The sampling defaults of the policy `r` names, read from its files (no weights loaded).
+pub fn model_sampling(store: &Store, r: &PolicyRef) -> anyhow::Result<ModelSampling> {
+    let (dir, _) = resolve_policy(store, r)?;
+    let folder = if dir.is_dir() {
+        dir.clone()
+    } else {
+        dir.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let gc = folder.join("generation_config.json");
+    if let Ok(text) = std::fs::read_to_string(&gc) {
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: malformed JSON: {e}", gc.display()))?;
+        if v.get("do_sample").and_then(|d| d.as_bool()) != Some(false) {
+            let num = |k: &str| v.get(k).and_then(|x| x.as_f64());
+            let t = num("temperature").filter(|t| *t > 0.0 && t.is_finite());
+            let p = num("top_p").filter(|p| *p > 0.0 && *p <= 1.0);
+            if t.is_some() || p.is_some() {
+                return Ok(ModelSampling {
+                    temperature: t.unwrap_or(1.0),
+                    top_k: num("top_k").map_or(0, |k| k.max(0.0) as usize),
+                    top_p: p.unwrap_or(1.0),
+                    source: format!("from {}", gc.display()),
+                });
+            }
+        }
+    }
+    // A kibble checkpoint says which architecture it holds; a GGUF or HF folder is pretrained.
+    let tiny = read_json::<PolicyMeta>(&dir.join("config.json"))
+        .is_ok_and(|m| m.config.arch == crate::ml::policy::PolicyArch::Gpt);
+    Ok(if tiny {
+        ModelSampling {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            source: "kibble's default for the tiny policy".into(),
+        }
+    } else {
+        ModelSampling {
+            temperature: PRETRAINED_SAMPLING.0,
+            top_k: 0,
+            top_p: PRETRAINED_SAMPLING.1,
+            source: "kibble's default for pretrained models (no generation_config.json)".into(),
+        }
+    })
+}
+
 /// What a running policy job reports, in order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -750,7 +812,8 @@ pub enum PromptSelection {
     All,
     /// Prompts nobody has ranked yet.
     Unlabelled,
-    /// Prompts listed in a file, one per line, by id or exact text.
+    /// Prompts listed in a file: one per line by id or exact text, or a prompts JSONL in the
+    /// import format (`{"prompt": str | [messages], "id"?}`), imported first.
     File(PathBuf),
 }
 
@@ -764,7 +827,53 @@ impl PromptSelection {
     }
 }
 
-fn select_prompts(store: &Store, sel: &PromptSelection) -> anyhow::Result<Vec<(PromptId, String)>> {
+/// A prompts JSONL (the import format) named by `sample --prompts FILE`: its prompts are added
+/// to the DB (found when there already) in file order; a bad line names file, line and field.
+fn prompts_from_jsonl(store: &mut Store, path: &Path) -> anyhow::Result<Vec<(PromptId, String)>> {
+    use crate::data::formats::{parse_item, parse_object};
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let mut bodies = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let item = parse_object(line)
+            .and_then(|o| parse_item(crate::data::Format::Prompts, o))
+            .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), i + 1, e.0))?;
+        bodies.push((item.prompt, item.ext_id, item.meta));
+    }
+    let mut w = store.begin_import()?;
+    let mut out = Vec::with_capacity(bodies.len());
+    for (body, ext_id, meta) in &bodies {
+        out.push((
+            w.add_prompt(body, ext_id.as_deref(), meta)?,
+            body.as_plain_text(),
+        ));
+    }
+    w.finish(&path.display().to_string(), "prompts")?;
+    Ok(out)
+}
+
+/// Whether a `--prompts` file is JSONL (its first non-empty line is a JSON object).
+fn is_jsonl(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| {
+        t.lines()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.trim_start().starts_with('{'))
+    })
+}
+
+fn select_prompts(
+    store: &mut Store,
+    sel: &PromptSelection,
+) -> anyhow::Result<Vec<(PromptId, String)>> {
+    if let PromptSelection::File(f) = sel {
+        if is_jsonl(f) {
+            return prompts_from_jsonl(store, f);
+        }
+    }
     let ranked: std::collections::HashSet<PromptId> = match sel {
         PromptSelection::Unlabelled => store
             .live_rankings(&RankingFilter::default())?

@@ -124,7 +124,7 @@ impl ImproveScreen {
 
     /// Samples 4 answers per unlabelled prompt from the newest policy into the queue.
     pub fn start_sampling(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
-        let cfg = SampleConfig {
+        let mut cfg = SampleConfig {
             policy: PolicyRef::Latest,
             prompts: PromptSelection::Unlabelled,
             n: 4,
@@ -135,6 +135,9 @@ impl ImproveScreen {
             chat_template: None,
         };
         self.spawn("sampling", db, who, move |store, who, cancel| {
+            // The model's own sampling settings (generation_config.json), else kibble's.
+            let ms = crate::jobs::policy::model_sampling(store, &cfg.policy)?;
+            (cfg.gen.temperature, cfg.gen.top_k, cfg.gen.top_p) = (ms.temperature, ms.top_k, ms.top_p);
             let s = crate::jobs::policy::sample(store, &cfg, who, &mut |_| {}, cancel)?;
             let full = if s.not_stored_full > 0 {
                 format!(" ({} not stored: prompt full)", s.not_stored_full)
@@ -142,8 +145,8 @@ impl ImproveScreen {
                 String::new()
             };
             Ok(format!(
-                "run {}: {} new answers{full} for {} prompts ({:.0} tokens/s), source {}; rank them on F1",
-                s.run_id, s.candidates_added, s.prompts, s.tokens_per_s, s.source
+                "run {}: {} new answers{full} for {} prompts ({:.0} tokens/s, temperature {}, top-p {}), source {}; rank them on F1",
+                s.run_id, s.candidates_added, s.prompts, s.tokens_per_s, ms.temperature, ms.top_p, s.source
             ))
         })
     }
@@ -159,6 +162,11 @@ impl ImproveScreen {
         let db_file = db.clone();
         self.spawn(method.as_str(), db, who, move |store, who, cancel| {
             let db = db_file.unwrap_or_default();
+            // Best-of-n and DPO sample as the model asks; RLOO stays on-policy (temperature 1).
+            if method != Method::Rloo {
+                let ms = crate::jobs::policy::model_sampling(store, &cfg.policy)?;
+                (cfg.gen.temperature, cfg.gen.top_k, cfg.gen.top_p) = (ms.temperature, ms.top_k, ms.top_p);
+            }
             let s = crate::jobs::policy::improve(store, &db, &cfg, who, &mut |_| {}, cancel)?;
             Ok(match (s.message, s.round) {
                 (Some(m), _) if m == s.status.as_str() => format!("run {} {m}", s.run_id),
