@@ -232,6 +232,7 @@ mod tests {
             flags: vec![],
             note: None,
             rushed: false,
+            answer_marks: vec![],
         }
     }
 

@@ -165,8 +165,20 @@ pub struct NewRanking {
     pub flags: Vec<String>,
     pub note: Option<String>,
     pub rushed: bool,
+    /// Flags and notes on single answers (named by candidate id, not the shuffled letter).
+    pub answer_marks: Vec<AnswerMark>,
     /// Makes imports idempotent: the same key is never stored twice.
     pub dedupe_key: Option<Vec<u8>>,
+}
+
+/// What an annotator said about one answer: flags and a note, beside the ranking.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AnswerMark {
+    pub candidate: CandidateId,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A ranking as stored in the append-only log.
@@ -186,6 +198,7 @@ pub struct Ranking {
     pub flags: Vec<String>,
     pub note: Option<String>,
     pub rushed: bool,
+    pub answer_marks: Vec<AnswerMark>,
 }
 
 /// One "chosen is better than rejected" judgement implied by a ranking.
@@ -333,6 +346,7 @@ mod tests {
             flags: vec![],
             note: None,
             rushed: false,
+            answer_marks: vec![],
         }
     }
 

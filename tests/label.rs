@@ -463,3 +463,110 @@ fn header_data_screen_and_stats_count_the_same_progress() {
     assert_eq!(stats().progress, a.progress);
     assert_eq!(stats().progress.people().0, 1);
 }
+
+#[test]
+fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
+    let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
+    press(&mut app, "tab F");
+    assert!(matches!(
+        app.overlay,
+        Overlay::Flag {
+            answer: Some(1),
+            ..
+        }
+    ));
+    assert!(screen(&app, 80, 24).contains("Flag answer B"));
+    press(&mut app, "2 enter N");
+    for c in "wrong year".chars() {
+        app.on_key(kibble::tui::key_event(
+            kibble::tui::keymap::Key::parse(&c.to_string())
+                .unwrap_or(kibble::tui::keymap::Key::parse("space").unwrap()),
+        ));
+    }
+    press(&mut app, "enter");
+    assert!(screen(&app, 80, 24).contains("flag: low quality · note"));
+    let b = app.item.as_ref().unwrap().shown[1].id;
+    press(&mut app, "a b c d enter");
+    let saved = live(&app).pop().unwrap();
+    assert_eq!(saved.answer_marks.len(), 1);
+    assert_eq!(saved.answer_marks[0].candidate, b);
+    assert_eq!(saved.answer_marks[0].flags, vec!["low quality".to_string()]);
+    assert_eq!(saved.answer_marks[0].note.as_deref(), Some("wrong year"));
+    // Undo brings them back with the ranking; unchanged, a second undo has nothing to settle.
+    press(&mut app, "u");
+    assert_eq!(app.item.as_ref().unwrap().answer_marks, saved.answer_marks);
+    // A backup line carries them by candidate index and imports back the same.
+    let mut out = Vec::new();
+    press(&mut app, "enter");
+    kibble::jobs::export::export(
+        &app.store,
+        &kibble::jobs::export::ExportOptions {
+            format: kibble::data::export::ExportFormat::Kibble,
+            annotator: None,
+            split: None,
+            exclude: Default::default(),
+            weights: false,
+            merge: None,
+        },
+        &mut out,
+        None,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\"answer_marks\":[{\"candidate\":"), "{text}");
+    let mut fresh = Store::open_in_memory().unwrap();
+    kibble::jobs::import::import_reader(
+        &mut fresh,
+        std::io::Cursor::new(text),
+        "backup",
+        "backup",
+        kibble::jobs::import::ImportOptions::default(),
+    )
+    .unwrap();
+    let back = fresh.live_rankings(&RankingFilter::default()).unwrap();
+    let marked: Vec<_> = back.iter().filter(|r| !r.answer_marks.is_empty()).collect();
+    assert_eq!(marked.len(), 1);
+    assert_eq!(
+        marked[0].answer_marks[0].note.as_deref(),
+        Some("wrong year")
+    );
+}
+
+#[test]
+fn find_jumps_to_a_prompt_by_text_or_id() {
+    let mut app = app_on(
+        store_with(&[("Q1 apples", FOUR), ("Q2 pears", FOUR), ("Q3 plums", FOUR)]),
+        "alice",
+    );
+    let first = prompt_of(&app);
+    let type_in = |app: &mut kibble::tui::app::App, text: &str| {
+        for c in text.chars() {
+            app.on_key(kibble::tui::key_event(
+                kibble::tui::keymap::Key::parse(&c.to_string())
+                    .unwrap_or(kibble::tui::keymap::Key::parse("space").unwrap()),
+            ));
+        }
+    };
+    press(&mut app, "/");
+    type_in(&mut app, "PLUMS");
+    press(&mut app, "enter");
+    let plums = prompt_of(&app);
+    assert_ne!(plums, first);
+    assert!(app.status.starts_with("found prompt"), "{}", app.status);
+    // By id; the prompt left goes back to the queue (nothing was typed on it).
+    press(&mut app, "/");
+    type_in(&mut app, &first.to_string());
+    press(&mut app, "enter");
+    assert_eq!(prompt_of(&app), first);
+    // A prompt I decided is not reopened by find: H is the way to change it.
+    press(&mut app, "a b c d enter /");
+    type_in(&mut app, "apples");
+    press(&mut app, "enter");
+    assert!(app.status.contains("decided by you"), "{}", app.status);
+    // With a ranking typed, find refuses rather than dropping it.
+    press(&mut app, "a /");
+    type_in(&mut app, "pears");
+    press(&mut app, "enter");
+    assert!(app.status.contains("first save or clear"), "{}", app.status);
+    assert_eq!(app.entry.placed(), 1);
+}

@@ -84,6 +84,7 @@ fn synthetic_db(path: &Path, prompts: usize) -> Store {
                 flags: vec![],
                 note: None,
                 rushed: false,
+                answer_marks: vec![],
                 dedupe_key: None,
             })
             .unwrap();

@@ -43,6 +43,7 @@ fn rank(prompt: i64, cands: &[i64], who: &str) -> NewRanking {
         flags: vec![],
         note: None,
         rushed: false,
+        answer_marks: vec![],
         dedupe_key: None,
     }
 }

@@ -206,12 +206,9 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
     let mut cfg = AppConfig::new(&annotator_name(annotator));
     cfg.os_user = os_user();
     cfg.db_label = db.display().to_string();
+    // The header shows the overlap ("done by K"); nothing is printed: stderr is for errors.
     if let Some(k) = args.overlap.filter(|k| *k != store.overlap().unwrap_or(1)) {
         store.set_overlap(k)?;
-        eprintln!(
-            "Overlap of {} set to {k}: each prompt goes to {k} annotators.",
-            db.display()
-        );
     }
     cfg.queue = QueueOptions {
         overlap: store.overlap()?,

@@ -219,6 +219,7 @@ pub fn ranking_record(prompt: &Prompt, candidates: &[Candidate], r: &Ranking) ->
         "flags": r.flags,
         "note": r.note,
         "rushed": r.rushed,
+        "answer_marks": r.answer_marks,
         "annotator": r.annotator,
         "os_user": r.os_user,
         "created_at": r.created_at_ms,
@@ -257,6 +258,14 @@ pub fn kibble_record(
                 .iter()
                 .map(|g| g.iter().filter_map(|id| index.get(id).copied()).collect())
                 .collect();
+            // Answer marks by candidate index, as groups are.
+            let marks: Vec<Value> = r
+                .answer_marks
+                .iter()
+                .filter_map(|m| {
+                    Some(json!({"candidate": index.get(&m.candidate)?, "flags": m.flags, "note": m.note}))
+                })
+                .collect();
             json!({
                 "annotator": r.annotator,
                 "groups": groups,
@@ -264,6 +273,7 @@ pub fn kibble_record(
                 "strength": r.strength,
                 "flags": r.flags,
                 "note": r.note,
+                "answer_marks": marks,
                 "created_at": r.created_at_ms,
                 "duration_ms": r.duration_ms,
             })

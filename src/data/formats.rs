@@ -237,6 +237,7 @@ fn pair_item(
             note: None,
             created_at_ms: None,
             duration_ms: None,
+            answer_marks: vec![],
         }],
         gold: None,
     })
@@ -437,6 +438,40 @@ fn parse_kibble(obj: &Map<String, Value>) -> Parsed<ImportItem> {
     })
 }
 
+/// `{"candidate": index, "flags"?: [str], "note"?: str}`: what was said about one answer.
+fn answer_mark(
+    field: &str,
+    v: &Value,
+    index_map: &[usize],
+) -> Parsed<(usize, Vec<String>, Option<String>)> {
+    let o = v.as_object().ok_or_else(|| expected(field, "object", v))?;
+    let cf = format!("{field}.candidate");
+    let idx = o.get("candidate").ok_or_else(|| missing(&cf))?;
+    let idx = idx
+        .as_u64()
+        .ok_or_else(|| expected(&cf, "candidate index (integer)", idx))?;
+    let mapped = *index_map.get(idx as usize).ok_or_else(|| {
+        FieldError(format!(
+            "field \"{cf}\": candidate index {idx} is out of range (there are {})",
+            index_map.len()
+        ))
+    })?;
+    let flags = match o.get("flags") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(fs)) => fs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| string_field(&format!("{field}.flags[{i}]"), f).map(str::to_string))
+            .collect::<Parsed<_>>()?,
+        Some(other) => return Err(expected(&format!("{field}.flags"), "array", other)),
+    };
+    let note = match o.get("note") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(string_field(&format!("{field}.note"), n)?.to_string()),
+    };
+    Ok((mapped, flags, note))
+}
+
 fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<ImportRanking> {
     let o = v.as_object().ok_or_else(|| expected(field, "object", v))?;
     let get = |k: &str| o.get(k).filter(|v| !v.is_null());
@@ -520,6 +555,15 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         None => None,
         Some(n) => Some(string_field(&format!("{field}.note"), n)?.to_string()),
     };
+    let answer_marks = match get("answer_marks") {
+        None => vec![],
+        Some(Value::Array(ms)) => ms
+            .iter()
+            .enumerate()
+            .map(|(i, m)| answer_mark(&format!("{field}.answer_marks[{i}]"), m, index_map))
+            .collect::<Parsed<_>>()?,
+        Some(other) => return Err(expected(&format!("{field}.answer_marks"), "array", other)),
+    };
     Ok(ImportRanking {
         annotator,
         groups,
@@ -527,6 +571,7 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         strength: num("strength")?,
         flags,
         note,
+        answer_marks,
         created_at_ms: num("created_at")?.map(|x| x as i64),
         duration_ms: num("duration_ms")?.map(|x| x as i64),
     })

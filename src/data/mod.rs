@@ -52,6 +52,8 @@ pub struct ImportRanking {
     pub note: Option<String>,
     pub created_at_ms: Option<i64>,
     pub duration_ms: Option<i64>,
+    /// Flags and notes on single answers: (candidate index, flags, note).
+    pub answer_marks: Vec<(usize, Vec<String>, Option<String>)>,
 }
 
 /// Everything one line of any format contributes.

@@ -170,6 +170,7 @@ fn bench_import(
             flags: vec![],
             note: None,
             rushed: false,
+            answer_marks: vec![],
             dedupe_key: None,
         })?;
         append_us.push(t.elapsed().as_secs_f64() * 1e6);

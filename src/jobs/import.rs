@@ -329,6 +329,15 @@ fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(
             flags: r.flags.clone(),
             note: r.note.clone(),
             rushed: false,
+            answer_marks: r
+                .answer_marks
+                .iter()
+                .map(|(i, flags, note)| crate::domain::AnswerMark {
+                    candidate: ids[*i],
+                    flags: flags.clone(),
+                    note: note.clone(),
+                })
+                .collect(),
             dedupe_key: Some(key.finalize()[..16].to_vec()),
         };
         w.add_ranking(&ranking).map_err(store)?;

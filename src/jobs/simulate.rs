@@ -144,6 +144,7 @@ pub fn simulate(
             flags: Vec::new(),
             note: None,
             rushed: false,
+            answer_marks: vec![],
             dedupe_key: None,
         });
     }

@@ -9,9 +9,11 @@ use super::StoreError;
 pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// A reward-model run keeps its best checkpoint (by held-out accuracy) beside its newest;
-/// settings of the whole DB (the labelling guidelines), and who has read which guidelines.
+/// rankings carry flags and notes on single answers; settings of the whole DB (the labelling guidelines), and who has read which guidelines.
 const V2: &str = r#"
 ALTER TABLE checkpoints ADD COLUMN best INTEGER NOT NULL DEFAULT 0;
+-- Flags and notes on single answers: a JSON list of {candidate, flags?, note?}.
+ALTER TABLE rankings ADD COLUMN answer_marks TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE settings (
     key           TEXT PRIMARY KEY,
     value         TEXT NOT NULL,

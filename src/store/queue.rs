@@ -6,6 +6,14 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::{annotator_id, Result, Store};
 use crate::domain::{now_ms, PromptId};
 
+/// A prompt `find_prompts` matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundPrompt {
+    pub prompt_id: PromptId,
+    pub decided_by_me: bool,
+    pub held_by_other: bool,
+}
+
 /// Labelling progress at an overlap; see `Store::queue_progress_split`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Progress {
@@ -157,6 +165,49 @@ impl Store {
     }
 
     /// Gives a prompt back to the queue (quit without deciding).
+    /// Prompts to rank whose id, external id or text matches `query` (text: case-insensitive
+    /// substring), in id order, at most `limit`. With each: whether this annotator decided it
+    /// already, and whether someone else holds it now.
+    pub fn find_prompts(
+        &self,
+        annotator: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<FoundPrompt>> {
+        let me = annotator_id(&self.conn, annotator)?;
+        let id: Option<i64> = query.trim().trim_start_matches('#').parse().ok();
+        let like = format!(
+            "%{}%",
+            query
+                .trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id,
+                    EXISTS (SELECT 1 FROM rankings r WHERE r.prompt_id = p.id AND r.annotator_id = ?4
+                              AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id)),
+                    EXISTS (SELECT 1 FROM leases l WHERE l.prompt_id = p.id AND l.annotator_id <> ?4
+                              AND l.expires_at > ?5)
+             FROM prompts p
+             WHERE p.n_candidates >= 2 AND p.gold IS NULL
+               AND (p.id = ?1 OR p.ext_id = ?2 OR p.body LIKE ?3 ESCAPE '\\')
+             ORDER BY p.id LIMIT ?6",
+        )?;
+        let rows = stmt.query_map(
+            params![id, query.trim(), like, me, now_ms(), limit as i64],
+            |r| {
+                Ok(FoundPrompt {
+                    prompt_id: r.get(0)?,
+                    decided_by_me: r.get(1)?,
+                    held_by_other: r.get(2)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn release_lease(&mut self, prompt_id: PromptId, annotator: &str) -> Result<()> {
         let me = annotator_id(&self.conn, annotator)?;
         self.conn

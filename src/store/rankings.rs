@@ -16,7 +16,8 @@ pub struct RankingFilter {
 
 const SELECT_RANKING: &str =
     "SELECT r.id, r.prompt_id, a.name, r.os_user, r.created_at, r.duration_ms,
-        r.shown_order, r.verdict, r.mode, r.groups, r.strength, r.flags, r.note, r.rushed
+        r.shown_order, r.verdict, r.mode, r.groups, r.strength, r.flags, r.note, r.rushed,
+        r.answer_marks
      FROM rankings r JOIN annotators a ON a.id = r.annotator_id";
 
 pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option<RankingId>> {
@@ -25,8 +26,9 @@ pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO rankings (prompt_id, annotator_id, os_user, created_at, duration_ms,
-                 shown_order, verdict, mode, groups, strength, flags, note, rushed, dedupe_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 shown_order, verdict, mode, groups, strength, flags, note, rushed, dedupe_key,
+                 answer_marks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
             r.prompt_id,
@@ -43,6 +45,7 @@ pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option
             r.note,
             r.rushed,
             r.dedupe_key,
+            serde_json::to_string(&r.answer_marks)?,
         ])?;
     if inserted == 0 {
         return Ok(None);
@@ -59,7 +62,14 @@ pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option
 fn validate(conn: &Connection, r: &NewRanking) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     let mut owner = conn.prepare_cached("SELECT prompt_id FROM candidates WHERE id = ?1")?;
-    for &id in r.groups.iter().flatten().chain(&r.shown_order) {
+    let marked = r.answer_marks.iter().map(|m| &m.candidate);
+    for &id in r
+        .groups
+        .iter()
+        .flatten()
+        .chain(&r.shown_order)
+        .chain(marked)
+    {
         let prompt: Option<i64> = owner.query_row([id], |row| row.get(0)).optional()?;
         if prompt != Some(r.prompt_id) {
             return Err(StoreError::Invalid(format!(
@@ -112,6 +122,7 @@ fn ranking_from_row(row: &Row) -> rusqlite::Result<RawRanking> {
         flags: row.get(11)?,
         note: row.get(12)?,
         rushed: row.get(13)?,
+        answer_marks: row.get(14)?,
     })
 }
 
@@ -131,6 +142,7 @@ struct RawRanking {
     flags: String,
     note: Option<String>,
     rushed: bool,
+    answer_marks: String,
 }
 
 impl RawRanking {
@@ -154,6 +166,7 @@ impl RawRanking {
             flags: serde_json::from_str(&self.flags)?,
             note: self.note,
             rushed: self.rushed,
+            answer_marks: serde_json::from_str(&self.answer_marks)?,
         })
     }
 }

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use super::keymap::{Action, Keymap, Screen};
 use crate::analysis::Agreement;
 use crate::domain::{
-    now_ms, Candidate, CandidateId, NewRanking, Prompt, PromptId, Ranking, RankingId, RankingMode,
-    Verdict, MAX_CANDIDATES,
+    now_ms, AnswerMark, Candidate, CandidateId, NewRanking, Prompt, PromptId, Ranking, RankingId,
+    RankingMode, Verdict, MAX_CANDIDATES,
 };
 use crate::store::{QueueOptions, Stats, Store};
 
@@ -99,6 +99,34 @@ pub struct Item {
     pub prompt_view: Cell<View>,
     pub flags: Vec<String>,
     pub note: Option<String>,
+    /// Flags and notes on single answers, by candidate id (not the shuffled letter).
+    pub answer_marks: Vec<AnswerMark>,
+}
+
+impl Item {
+    /// The marks on the answer shown at `pos`, if any.
+    pub fn mark(&self, pos: usize) -> Option<&AnswerMark> {
+        let id = self.shown.get(pos)?.id;
+        self.answer_marks.iter().find(|m| m.candidate == id)
+    }
+
+    fn mark_mut(&mut self, pos: usize) -> &mut AnswerMark {
+        let id = self.shown[pos].id;
+        if let Some(i) = self.answer_marks.iter().position(|m| m.candidate == id) {
+            return &mut self.answer_marks[i];
+        }
+        self.answer_marks.push(AnswerMark {
+            candidate: id,
+            ..Default::default()
+        });
+        self.answer_marks.last_mut().expect("just pushed")
+    }
+
+    /// Drops marks left empty, so "no marks" is always the empty list.
+    fn tidy_marks(&mut self) {
+        self.answer_marks
+            .retain(|m| !m.flags.is_empty() || m.note.is_some());
+    }
 }
 
 /// A scrolled text as last drawn: rows visible and rows in all. Zero until drawn.
@@ -173,15 +201,23 @@ pub enum Overlay {
     None,
     Help,
     Confirm(Confirm),
+    /// Flag reasons being chosen for the prompt, or for the answer shown at `answer`.
     Flag {
         selected: Vec<bool>,
+        answer: Option<usize>,
     },
+    /// A note being typed on the prompt, or on the answer shown at `answer`.
     Note {
         buffer: String,
+        answer: Option<usize>,
     },
     /// The task's guidelines and the prompt's own, scrolled to this row.
     Guidelines {
         scroll: u16,
+    },
+    /// A search being typed: a prompt id, external id or text.
+    Find {
+        buffer: String,
     },
     /// My recent decisions, newest first; Enter opens the selected one to change it.
     History {
@@ -214,7 +250,7 @@ pub struct Saved {
 #[derive(Debug, Clone)]
 pub struct Fixing {
     pub old: Ranking,
-    restored: (Entry, Vec<String>, Option<String>),
+    restored: (Entry, Vec<String>, Option<String>, Vec<AnswerMark>),
 }
 
 pub struct App {
@@ -437,21 +473,32 @@ impl App {
                 };
             }
             Skip => self.skip(),
-            Flag => {
+            Flag | FlagAnswer => {
                 if let Some(item) = &self.item {
+                    let answer = (action == FlagAnswer).then_some(item.focus);
+                    let current = match answer {
+                        None => item.flags.clone(),
+                        Some(pos) => item.mark(pos).map(|m| m.flags.clone()).unwrap_or_default(),
+                    };
                     let selected = self
                         .cfg
                         .flag_reasons
                         .iter()
-                        .map(|r| item.flags.contains(r))
+                        .map(|r| current.contains(r))
                         .collect();
-                    self.overlay = Overlay::Flag { selected };
+                    self.overlay = Overlay::Flag { selected, answer };
                 }
             }
-            Note => {
+            Note | NoteAnswer => {
                 if let Some(item) = &self.item {
+                    let answer = (action == NoteAnswer).then_some(item.focus);
+                    let buffer = match answer {
+                        None => item.note.clone(),
+                        Some(pos) => item.mark(pos).and_then(|m| m.note.clone()),
+                    };
                     self.overlay = Overlay::Note {
-                        buffer: item.note.clone().unwrap_or_default(),
+                        buffer: buffer.unwrap_or_default(),
+                        answer,
                     };
                 }
             }
@@ -460,6 +507,11 @@ impl App {
                 self.overlay = Overlay::Guidelines { scroll: 0 };
             }
             History => self.open_history(),
+            Find => {
+                self.overlay = Overlay::Find {
+                    buffer: String::new(),
+                }
+            }
             ToggleScores => {
                 self.show_scores = !self.show_scores;
                 self.load_scores();
@@ -658,7 +710,7 @@ impl App {
         }
     }
 
-    fn load_item(&mut self, prompt_id: PromptId) -> anyhow::Result<()> {
+    pub(super) fn load_item(&mut self, prompt_id: PromptId) -> anyhow::Result<()> {
         let prompt = self
             .store
             .prompt(prompt_id)?
@@ -691,6 +743,7 @@ impl App {
             last_renewed: now,
             focus: 0,
             flags: vec![],
+            answer_marks: vec![],
             note: None,
         });
         self.entry = Entry {

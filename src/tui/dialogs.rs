@@ -126,6 +126,7 @@ pub(super) fn render_flag_dialog(
     f: &mut Frame,
     area: Rect,
     selected: &[bool],
+    answer: Option<usize>,
 ) {
     let mut lines: Vec<Line> = app
         .cfg
@@ -146,12 +147,45 @@ pub(super) fn render_flag_dialog(
     let rect = centered(area, 42, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines).block(theme.block(Line::from(" Flag this prompt "), true)),
+        Paragraph::new(lines).block(theme.block(Line::from(target(" Flag", answer)), true)),
         rect,
     );
 }
 
-pub(super) fn render_note_dialog(theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
+/// The search being typed, one line.
+pub(super) fn render_find(theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
+    let w = area.width.saturating_sub(8).min(70);
+    let shown = sanitize_line(buffer, w.saturating_sub(4) as usize);
+    let lines = vec![
+        Line::from(format!("{shown}_")),
+        Line::styled(
+            "a prompt id, its external id, or words of its text; Enter finds",
+            theme.dim(),
+        ),
+    ];
+    let rect = centered(area, w, 4);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(theme.block(Line::from(" Find a prompt "), true)),
+        rect,
+    );
+}
+
+/// " Flag this prompt " or " Flag answer B ".
+fn target(what: &str, answer: Option<usize>) -> String {
+    match answer {
+        None => format!("{what} this prompt "),
+        Some(pos) => format!("{what} answer {} ", super::app::letter(pos)),
+    }
+}
+
+pub(super) fn render_note_dialog(
+    theme: &Theme,
+    f: &mut Frame,
+    area: Rect,
+    buffer: &str,
+    answer: Option<usize>,
+) {
     // The whole note, wrapped; the box grows with it (its end, where the cursor is, stays in view).
     let w = area.width.saturating_sub(8).min(76);
     let inner = w.saturating_sub(2) as usize;
@@ -180,7 +214,7 @@ pub(super) fn render_note_dialog(theme: &Theme, f: &mut Frame, area: Rect, buffe
     let rect = centered(area, w, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines).block(theme.block(Line::from(" Note "), true)),
+        Paragraph::new(lines).block(theme.block(Line::from(target(" Note on", answer)), true)),
         rect,
     );
 }

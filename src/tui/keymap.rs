@@ -40,6 +40,9 @@ pub enum Action {
     PromptPageUp,
     Guidelines,
     History,
+    FlagAnswer,
+    NoteAnswer,
+    Find,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +110,9 @@ impl Action {
             PromptPageUp,
             Guidelines,
             History,
+            FlagAnswer,
+            NoteAnswer,
+            Find,
         ]);
         all
     }
@@ -142,6 +148,9 @@ impl Action {
             PromptPageUp => "prompt_page_up".into(),
             Guidelines => "guidelines".into(),
             History => "history".into(),
+            FlagAnswer => "flag_answer".into(),
+            NoteAnswer => "note_answer".into(),
+            Find => "find".into(),
         }
     }
 
@@ -180,6 +189,9 @@ impl Action {
             PromptPageUp => "prompt page up".into(),
             Guidelines => "guidelines".into(),
             History => "my decisions".into(),
+            FlagAnswer => "flag this answer".into(),
+            NoteAnswer => "note on this answer".into(),
+            Find => "find a prompt".into(),
         }
     }
 }

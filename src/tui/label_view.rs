@@ -182,6 +182,19 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
             };
             title.push(Span::styled(format!("{label} "), theme.fg(Color::Green)));
         }
+        if let Some(m) = item.mark(pos) {
+            let mut marks = Vec::new();
+            if !m.flags.is_empty() {
+                marks.push(format!("flag: {}", sanitize_line(&m.flags.join(", "), 30)));
+            }
+            if m.note.is_some() {
+                marks.push("note".to_string());
+            }
+            title.push(Span::styled(
+                format!("{} ", marks.join(" · ")),
+                theme.fg(Color::Red),
+            ));
+        }
         if app.show_scores {
             let s = item
                 .scores

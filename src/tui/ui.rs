@@ -151,8 +151,13 @@ pub fn render(app: &App, f: &mut Frame) {
         Overlay::None => {}
         Overlay::Help => dialogs::render_help_overlay(app, &theme, f, area),
         Overlay::Confirm(what) => dialogs::render_confirm(app, *what, &theme, f, area),
-        Overlay::Flag { selected } => dialogs::render_flag_dialog(app, &theme, f, area, selected),
-        Overlay::Note { buffer } => dialogs::render_note_dialog(&theme, f, area, buffer),
+        Overlay::Flag { selected, answer } => {
+            dialogs::render_flag_dialog(app, &theme, f, area, selected, *answer)
+        }
+        Overlay::Note { buffer, answer } => {
+            dialogs::render_note_dialog(&theme, f, area, buffer, *answer)
+        }
+        Overlay::Find { buffer } => dialogs::render_find(&theme, f, area, buffer),
         Overlay::Guidelines { scroll } => dialogs::render_guidelines(app, *scroll, &theme, f, area),
         Overlay::History { entries, selected } => {
             dialogs::render_history(entries, *selected, &theme, f, area)

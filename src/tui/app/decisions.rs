@@ -191,6 +191,7 @@ impl App {
             flags: item.flags.clone(),
             note: item.note.clone(),
             rushed: elapsed.as_secs_f64() < self.cfg.min_seconds,
+            answer_marks: item.answer_marks.clone(),
             dedupe_key: None,
         };
         let rushed = ranking.rushed;
@@ -234,6 +235,7 @@ impl App {
             flags: old.flags.clone(),
             note: old.note.clone(),
             rushed: old.rushed,
+            answer_marks: old.answer_marks.clone(),
             dedupe_key: None,
         };
         self.append(&again)

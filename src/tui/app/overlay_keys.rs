@@ -7,12 +7,18 @@ impl App {
     /// Handles a key for the open overlay; returns whether anything visible changed.
     pub(super) fn overlay_key(&mut self, key: KeyEvent) -> bool {
         match &mut self.overlay {
-            Overlay::Note { buffer } => {
+            Overlay::Note { buffer, answer } => {
                 match key.code {
                     KeyCode::Enter => {
                         let text = buffer.trim().to_string();
+                        let note = (!text.is_empty()).then_some(text);
+                        let answer = *answer;
                         if let Some(item) = &mut self.item {
-                            item.note = (!text.is_empty()).then_some(text);
+                            match answer {
+                                None => item.note = note,
+                                Some(pos) => item.mark_mut(pos).note = note,
+                            }
+                            item.tidy_marks();
                         }
                         self.overlay = Overlay::None;
                     }
@@ -27,7 +33,7 @@ impl App {
                 }
                 true
             }
-            Overlay::Flag { selected } => {
+            Overlay::Flag { selected, answer } => {
                 match key.code {
                     KeyCode::Char(c @ '1'..='9') => {
                         let i = c as usize - '1' as usize;
@@ -44,12 +50,37 @@ impl App {
                             .filter(|(_, s)| **s)
                             .map(|(r, _)| r.clone())
                             .collect();
+                        let answer = *answer;
                         if let Some(item) = &mut self.item {
-                            item.flags = chosen;
+                            match answer {
+                                None => item.flags = chosen,
+                                Some(pos) => item.mark_mut(pos).flags = chosen,
+                            }
+                            item.tidy_marks();
                         }
                         self.overlay = Overlay::None;
                     }
                     KeyCode::Esc => self.overlay = Overlay::None,
+                    _ => return false,
+                }
+                true
+            }
+            Overlay::Find { buffer } => {
+                match key.code {
+                    KeyCode::Enter => {
+                        let query = buffer.trim().to_string();
+                        self.overlay = Overlay::None;
+                        if !query.is_empty() {
+                            self.find(&query);
+                        }
+                    }
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Backspace => {
+                        buffer.pop();
+                    }
+                    KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < 200 => {
+                        buffer.push(c)
+                    }
                     _ => return false,
                 }
                 true

@@ -37,6 +37,63 @@ impl App {
         Ok(())
     }
 
+    /// Jumps to the first prompt matching `query` (id, external id or text) that I have not
+    /// decided and nobody else holds; the prompt on screen goes back to the queue.
+    pub(super) fn find(&mut self, query: &str) {
+        if self.unsaved_work() {
+            self.status = format!(
+                "first save or clear ({}) what you typed here",
+                self.keymap.label(Action::Clear)
+            );
+            return;
+        }
+        let found = match self.store.find_prompts(&self.cfg.annotator, query, 50) {
+            Ok(f) => f,
+            Err(e) => {
+                self.status = format!("could not search: {e}");
+                return;
+            }
+        };
+        let current = self.item.as_ref().map(|i| i.prompt.id);
+        let Some(hit) = found
+            .iter()
+            .find(|f| !f.decided_by_me && !f.held_by_other && Some(f.prompt_id) != current)
+        else {
+            self.status = if found.iter().any(|f| f.decided_by_me) {
+                format!(
+                    "{} matching prompt(s), decided by you already: {} lists your decisions",
+                    found.len(),
+                    self.keymap.label(Action::History)
+                )
+            } else if found.iter().any(|f| f.held_by_other) {
+                "the matching prompt is being labelled by someone else now".into()
+            } else if found.iter().any(|f| Some(f.prompt_id) == current) {
+                "that is the prompt on screen".into()
+            } else {
+                format!("no prompt to rank matches {query:?}")
+            };
+            return;
+        };
+        if let Some(cur) = current {
+            let _ = self.store.release_lease(cur, &self.cfg.annotator);
+        }
+        let id = hit.prompt_id;
+        if let Err(e) = self
+            .store
+            .renew_lease(id, &self.cfg.annotator, self.cfg.queue.lease_ms)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| self.load_item(id))
+        {
+            self.status = format!("could not open prompt {id}: {e}");
+            return;
+        }
+        self.status = format!(
+            "found prompt {id} ({} match{})",
+            found.len(),
+            if found.len() == 1 { "" } else { "es" }
+        );
+    }
+
     pub(super) fn open_history(&mut self) {
         let decisions = match self.store.recent_decisions(&self.cfg.annotator, 50) {
             Ok(d) => d,

@@ -13,7 +13,10 @@ impl App {
 
     pub(super) fn typed_something(&self) -> bool {
         self.item.as_ref().is_some_and(|item| {
-            self.entry.placed() > 0 || !item.flags.is_empty() || item.note.is_some()
+            self.entry.placed() > 0
+                || !item.flags.is_empty()
+                || item.note.is_some()
+                || !item.answer_marks.is_empty()
         })
     }
 
@@ -22,8 +25,11 @@ impl App {
         let (Some(fix), Some(item)) = (&self.fixing, &self.item) else {
             return false;
         };
-        let (entry, flags, note) = &fix.restored;
-        *entry != self.entry || *flags != item.flags || *note != item.note
+        let (entry, flags, note, marks) = &fix.restored;
+        *entry != self.entry
+            || *flags != item.flags
+            || *note != item.note
+            || *marks != item.answer_marks
     }
 
     pub(super) fn undo(&mut self) {
@@ -178,8 +184,14 @@ impl App {
                     }
                     item.flags = old.flags.clone();
                     item.note = old.note.clone();
+                    item.answer_marks = old.answer_marks.clone();
                     self.fixing = Some(Fixing {
-                        restored: (self.entry.clone(), item.flags.clone(), item.note.clone()),
+                        restored: (
+                            self.entry.clone(),
+                            item.flags.clone(),
+                            item.note.clone(),
+                            item.answer_marks.clone(),
+                        ),
                         old,
                     });
                 }
