@@ -272,9 +272,12 @@ impl CustomOp1 for FusedBlock {
 const ROWS: usize = 32;
 
 /// A new (n, width) row-major buffer, written `rows_per_task` rows at a time (fewer in the
-/// last task) by `fill(first_row, rows)` in parallel, with no zero-fill first. `fill` must
-/// write every element it is given.
-pub(super) fn new_rows(
+/// last task) by `fill(first_row, rows)` in parallel, with no zero-fill first.
+///
+/// # Safety
+/// `fill` must write every element of the slice it is given: the buffer is returned as
+/// initialised `f32`s without being checked.
+pub(super) unsafe fn new_rows(
     n: usize,
     width: usize,
     rows_per_task: usize,
@@ -468,13 +471,17 @@ fn weight_grad(dy: &[f32], d_out: usize, x: &[f32], d_in: usize) -> Vec<f32> {
 fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const BLOCK: usize = 16;
     // Output rows in blocks of 16: each input row then gives one cache line per block.
-    new_rows(cols, rows, BLOCK, |i0, block| {
-        for (j, src) in m.chunks_exact(cols).enumerate() {
-            for (r, v) in src[i0..].iter().take(block.len() / rows).enumerate() {
-                block[r * rows + j].write(*v);
+    // SAFETY: a block of output rows i0.. holds block.len() / rows of them; every (r, j) of it
+    // is written from input row j, column i0 + r.
+    unsafe {
+        new_rows(cols, rows, BLOCK, |i0, block| {
+            for (j, src) in m.chunks_exact(cols).enumerate() {
+                for (r, v) in src[i0..].iter().take(block.len() / rows).enumerate() {
+                    block[r * rows + j].write(*v);
+                }
             }
-        }
-    })
+        })
+    }
 }
 
 /// Column sums of rows (n, k): a bias gradient. Partial sums per fixed chunk of rows,

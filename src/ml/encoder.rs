@@ -109,16 +109,19 @@ impl FusedEncoder {
     /// Token plus position embedding of every row: (batch * seq, d).
     fn embed(&self, tok: &[f32], pos: &[f32], d: usize) -> Vec<f32> {
         const ROWS: usize = 32;
-        new_rows(self.ids.len(), d, ROWS, |i0, rows| {
-            for (r, row) in rows.chunks_mut(d).enumerate() {
-                let i = i0 + r;
-                let id = self.ids[i] as usize;
-                let (e, p) = (&tok[id * d..][..d], &pos[(i % self.seq) * d..][..d]);
-                for ((o, e), p) in row.iter_mut().zip(e).zip(p) {
-                    o.write(e + p);
+        // SAFETY: every row is written whole (token row plus position row) below.
+        unsafe {
+            new_rows(self.ids.len(), d, ROWS, |i0, rows| {
+                for (r, row) in rows.chunks_mut(d).enumerate() {
+                    let i = i0 + r;
+                    let id = self.ids[i] as usize;
+                    let (e, p) = (&tok[id * d..][..d], &pos[(i % self.seq) * d..][..d]);
+                    for ((o, e), p) in row.iter_mut().zip(e).zip(p) {
+                        o.write(e + p);
+                    }
                 }
-            }
-        })
+            })
+        }
     }
 
     /// The token table's gradient (vocab, d): each id's row is the sum of the gradients at
@@ -139,15 +142,18 @@ impl FusedEncoder {
             order[next[id as usize]] = i;
             next[id as usize] += 1;
         }
-        new_rows(vocab, d, TABLE_ROWS, |r0, rows| {
-            for (r, row) in rows.chunks_mut(d).enumerate() {
-                let id = r0 + r;
-                let row = zeroed(row);
-                for &i in &order[start[id]..start[id + 1]] {
-                    add_into(row, &dx[i * d..][..d]);
+        // SAFETY: every row is zeroed before its gradients are added.
+        unsafe {
+            new_rows(vocab, d, TABLE_ROWS, |r0, rows| {
+                for (r, row) in rows.chunks_mut(d).enumerate() {
+                    let id = r0 + r;
+                    let row = zeroed(row);
+                    for &i in &order[start[id]..start[id + 1]] {
+                        add_into(row, &dx[i * d..][..d]);
+                    }
                 }
-            }
-        })
+            })
+        }
     }
 
     /// The position table's gradient (rows, d): row p < seq sums the batch's gradients at
@@ -155,16 +161,19 @@ impl FusedEncoder {
     fn position_grad(&self, dx: &[f32], rows: usize, d: usize) -> Vec<f32> {
         let t = self.seq;
         let batch = self.ids.len() / t;
-        new_rows(rows, d, 8, |p0, block| {
-            for (r, row) in block.chunks_mut(d).enumerate() {
-                let row = zeroed(row);
-                if p0 + r < t {
-                    for bi in 0..batch {
-                        add_into(row, &dx[(bi * t + p0 + r) * d..][..d]);
+        // SAFETY: every row is zeroed before its gradients are added.
+        unsafe {
+            new_rows(rows, d, 8, |p0, block| {
+                for (r, row) in block.chunks_mut(d).enumerate() {
+                    let row = zeroed(row);
+                    if p0 + r < t {
+                        for bi in 0..batch {
+                            add_into(row, &dx[(bi * t + p0 + r) * d..][..d]);
+                        }
                     }
                 }
-            }
-        })
+            })
+        }
     }
 }
 

@@ -191,16 +191,18 @@ unsafe fn matmul_into(
         return;
     }
     if k == 0 {
+        // An empty product: C is its start (nothing, itself or the residual) plus the bias.
+        // Written through the pointer: with `Onto::Nothing` C is not initialised yet, so no
+        // slice may be made over it before it is written.
         for i in 0..m {
-            let row = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
-            if let Onto::Residual(r) = onto {
-                row.copy_from_slice(&r[i * ldc..][..n]);
-            }
-            match (matches!(onto, Onto::Nothing), bias) {
-                (true, None) => row.fill(0.0),
-                (true, Some(b)) => row.copy_from_slice(b),
-                (false, Some(b)) => row.iter_mut().zip(b).for_each(|(x, b)| *x += b),
-                (false, None) => {}
+            for j in 0..n {
+                let p = c.add(i * ldc + j);
+                let start = match onto {
+                    Onto::Nothing => 0.0,
+                    Onto::Itself => p.read(),
+                    Onto::Residual(r) => r[i * ldc + j],
+                };
+                p.write(start + bias.map_or(0.0, |b| b[j]));
             }
         }
         return;

@@ -1372,11 +1372,15 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
 
-/// A raw pointer that rayon tasks may share because each writes a disjoint region.
+/// A raw pointer that rayon tasks may share because each writes a disjoint region. Only
+/// for element types that may move between threads (the tasks write values of T there).
 #[derive(Clone, Copy)]
 pub(crate) struct SharedMut<T>(pub(crate) *mut T);
-unsafe impl<T> Send for SharedMut<T> {}
-unsafe impl<T> Sync for SharedMut<T> {}
+// SAFETY: the pointer is only used to write disjoint regions, one task each; T: Send makes
+// handing those values to another thread sound.
+unsafe impl<T: Send> Send for SharedMut<T> {}
+// SAFETY: as above; sharing the wrapper shares only the address.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
 
 impl<T> SharedMut<T> {
     /// A method, so closures capture the whole (Send) wrapper, not the raw pointer field.

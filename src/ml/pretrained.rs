@@ -275,8 +275,17 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointE
     // Checked before any tensor is un-permuted by head.
     let head_field = format!("{arch}.attention.head_count");
     let kv_field = format!("{arch}.attention.head_count_kv");
+    // The width, from the embedding's shape (vocab, d), before any tensor is read.
+    let width = content
+        .tensor_infos
+        .get("token_embd.weight")
+        .and_then(|t| t.shape.dims().last().copied())
+        .ok_or_else(|| err("no token_embd.weight tensor".into()))?;
     super::limits::dim(&head_field, heads, 1024)
         .and_then(|_| super::limits::divides(&kv_field, kv_heads, &head_field, heads))
+        .and_then(|_| {
+            super::limits::divides(&head_field, heads, "token_embd.weight columns", width)
+        })
         .map_err(err)?;
     let mut weights = BTreeMap::new();
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -583,6 +592,88 @@ mod tests {
             p.to_vec2::<f32>().unwrap()[1],
             w.to_vec2::<f32>().unwrap()[2]
         );
+    }
+
+    #[test]
+    fn hostile_gguf_metadata_is_a_clear_error_never_a_panic() {
+        use candle_core::quantized::gguf_file::Content;
+        let dev = Device::Cpu;
+        let texts = (0..200).map(|i| format!("the kiwi number {i} likes green apples {}", i * 7));
+        let tok = tokenizer::train_bpe(texts, 300).unwrap();
+        let mut config = crate::ml::decode::tests::small_llama();
+        config.vocab_size = tok.get_vocab_size(true);
+        config.qkv_bias = false;
+        let policy = Policy::new(&config, 7, &dev).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.gguf");
+        let weights = policy.merged_weights().unwrap();
+        write_gguf(&good, &config, &weights, &tok, "").unwrap();
+        let mut file = std::fs::File::open(&good).unwrap();
+        let content = Content::read(&mut file).unwrap();
+        let tensors: Vec<(String, candle_core::quantized::QTensor)> = content
+            .tensor_infos
+            .keys()
+            .map(|n| (n.clone(), content.tensor(&mut file, n, &dev).unwrap()))
+            .collect();
+        let bad = dir.path().join("bad.gguf");
+        // Loads the file with one metadata value replaced; a loaded model also runs once.
+        let load_with = |key: &str, value: Value| -> Result<(), String> {
+            let mut md: Vec<(String, Value)> = content
+                .metadata
+                .iter()
+                .filter(|(k, _)| k.as_str() != key)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            md.push((key.to_string(), value));
+            let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let t_refs: Vec<(&str, &candle_core::quantized::QTensor)> =
+                tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let mut f = std::fs::File::create(&bad).unwrap();
+            candle_core::quantized::gguf_file::write(&mut f, &md_refs, &t_refs).unwrap();
+            let p = load_gguf(&bad, &dev).map_err(|e| e.to_string())?;
+            let model = Policy::from_weights(&p.config, p.weights, true, &dev)
+                .map_err(|e| e.to_string())?;
+            let b = SeqBatch::new(&[(&[1u32, 2, 3][..], 1)], 0, &dev).unwrap();
+            model.sequence_logps(&b).map_err(|e| e.to_string())?;
+            Ok(())
+        };
+        let u = Value::U32;
+        for (key, value, says) in [
+            ("llama.attention.head_count", u(0), "head_count\" is 0"),
+            ("llama.attention.head_count", u(3), "must divide"),
+            ("llama.attention.head_count", u(1000), "must divide"),
+            (
+                "llama.attention.head_count_kv",
+                u(0),
+                "head_count_kv\" (0) must divide",
+            ),
+            ("llama.attention.head_count_kv", u(3), "must divide"),
+            (
+                "llama.block_count",
+                u(9),
+                "block_count\" is 9, but the weights hold",
+            ),
+            ("llama.block_count", u(0), "block_count\" is 0"),
+            ("llama.feed_forward_length", u(7), "shape"),
+            ("llama.context_length", u(0), "context_length\" is 0"),
+            ("llama.rope.freq_base", Value::F32(-1.0), "freq_base"),
+            (
+                "llama.attention.layer_norm_rms_epsilon",
+                Value::F32(f32::NAN),
+                "epsilon",
+            ),
+            (
+                "tokenizer.ggml.pre",
+                Value::String("llama-bpe".into()),
+                "tokenizer.json",
+            ),
+        ] {
+            let e = load_with(key, value).expect_err(key);
+            assert!(e.contains(says), "{key}: {e}");
+            assert!(!e.is_empty());
+        }
+        // The untouched metadata still loads and runs.
+        load_with("general.architecture", Value::String("llama".into())).unwrap();
     }
 
     #[test]
