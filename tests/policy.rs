@@ -159,6 +159,31 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
     let base = kiwi_rate(Path::new(&sft_dir), &held_out);
     assert!(base > 0.05 && base < 0.6, "SFT policy kiwi rate {base}");
 
+    // RLOO end to end: samples at temperature 1 only (refused otherwise), one whole round.
+    let mut reshaped = improve_cfg(Method::Rloo, sft.run_id);
+    reshaped.gen.temperature = 0.7;
+    let refused = policy::improve(&mut store, &db, &reshaped, "test", &mut |_| {}, &cancel);
+    assert!(refused.unwrap_err().to_string().contains("on-policy"));
+    let rloo = policy::improve(
+        &mut store,
+        &db,
+        &ImproveConfig {
+            rloo_steps: 12,
+            ..improve_cfg(Method::Rloo, sft.run_id)
+        },
+        "test",
+        &mut |_| {},
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(rloo.status, RunStatus::Done, "rloo: {:?}", rloo.message);
+    let r = rloo.round.clone().unwrap();
+    assert!(r.kl.is_finite() && r.after_mean.is_finite());
+    assert_eq!(
+        store.metric_series(rloo.run_id, "loss", -1).unwrap().len(),
+        12
+    );
+
     let mut bon_checkpoint = None;
     for method in [Method::Bon, Method::Dpo] {
         let s = policy::improve(

@@ -426,6 +426,29 @@ mod tests {
     }
 
     #[test]
+    fn rloos_kl_term_lowers_the_sample_that_moved_further_from_the_reference() {
+        // Equal scores, policy away from the reference: the reward is -beta (log pi - log ref),
+        // so the sample with the larger log-ratio gets the lower reward and is pushed down
+        // relative to the other (the leave-one-out baseline removes any shift they share).
+        let (mut t, b) = off_reference(0.5, false);
+        let spread = |t: &PolicyTrainer| -> f64 {
+            let (d, _) = log_ratios(t, &b);
+            d[0] - d[1]
+        };
+        let before = spread(&t);
+        assert!(before.abs() > 1e-3, "the two samples must differ: {before}");
+        // One small step (AdamW's first step moves every weight by about lr: small enough not
+        // to overshoot).
+        t.config.lr = 1e-5;
+        t.rloo_step(&b, 2, &[0.0, 0.0]).unwrap();
+        let after = spread(&t);
+        assert!(
+            after.abs() < before.abs() && (after - before) * before < 0.0,
+            "(log pi - log ref) spread {before} -> {after}: the KL term has the wrong sign"
+        );
+    }
+
+    #[test]
     fn rloo_baselines_leave_one_out() {
         // k = 4: sample 0's baseline is the mean of samples 1..3, and so on, per prompt.
         let r = [1.0, 2.0, 3.0, 6.0, 0.0, 0.0, 4.0, 4.0];
