@@ -212,6 +212,12 @@ unsafe fn matmul_into(
     let last = (b.rows - 1) * b.rs + (b.cols - 1) * b.cs;
     assert!(last < b.data.len(), "B view runs past its buffer");
 
+    // Without AVX2 + FMA (an Arm machine, an old x86, or KIBBLE_PORTABLE=1) the `gemm`
+    // crate's kernels run (NEON, AVX-512 or scalar, chosen at run time) instead of ours.
+    if !super::cpu::avx2_fma() {
+        return portable(a, b, c, ldc, onto, bias, serial);
+    }
+
     let threads = rayon::current_num_threads();
     let parallel = !serial && threads > 1 && m * n * k >= 1 << 20;
     let mut b_packed = PACKED_B.take();
@@ -435,6 +441,65 @@ fn pack_a(a: View, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut Vec<f32
                 for (r, d) in dst[..mr].iter_mut().enumerate() {
                     *d = a.at(r0 + r, p0 + kk);
                 }
+            }
+        }
+    }
+}
+
+/// `matmul_into` through the `gemm` crate, for CPUs our micro-kernel is not compiled for.
+///
+/// # Safety
+/// As `matmul_into`: C holds m rows of n writable values `ldc` apart.
+unsafe fn portable(
+    a: View,
+    b: View,
+    c: *mut f32,
+    ldc: usize,
+    onto: Onto,
+    bias: Option<&[f32]>,
+    serial: bool,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if let Onto::Residual(r) = onto {
+        for i in 0..m {
+            for j in 0..n {
+                c.add(i * ldc + j).write(r[i * ldc + j]);
+            }
+        }
+    }
+    let threads = rayon::current_num_threads();
+    let parallelism = if serial || threads < 2 || m * n * k < 1 << 20 {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(threads)
+    };
+    // dst = alpha * dst + beta * A B, reading dst only when C accumulates.
+    gemm::gemm(
+        m,
+        n,
+        k,
+        c,
+        1,
+        ldc as isize,
+        !matches!(onto, Onto::Nothing),
+        a.data.as_ptr(),
+        a.cs as isize,
+        a.rs as isize,
+        b.data.as_ptr(),
+        b.cs as isize,
+        b.rs as isize,
+        1.0f32,
+        1.0f32,
+        false,
+        false,
+        false,
+        parallelism,
+    );
+    if let Some(bias) = bias {
+        for i in 0..m {
+            for (j, bv) in bias.iter().enumerate().take(n) {
+                let p = c.add(i * ldc + j);
+                p.write(p.read() + bv);
             }
         }
     }

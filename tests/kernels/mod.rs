@@ -57,6 +57,8 @@ pub fn gemm_matches_plain_loops() {
             let want = naive((&a, (ars, acs)), (&b, (brs, bcs)), (m, k, n));
             let mut c = vec![f32::NAN; m * n];
             matmul(av, bv, &mut c, false);
+            let mut acc = res.clone();
+            matmul(av, bv, &mut acc, true);
             let bias = vec![0.25f32; n];
             let with = product_bias_residual(av, bv, &bias, &res);
             let tol = 1e-4 * (k as f64).sqrt();
@@ -64,6 +66,11 @@ pub fn gemm_matches_plain_loops() {
                 assert!(
                     (c[i] as f64 - want[i]).abs() < tol,
                     "{m}x{k}x{n} {ta}{tb} [{i}]"
+                );
+                let onto = want[i] + res[i] as f64;
+                assert!(
+                    (acc[i] as f64 - onto).abs() < tol,
+                    "accumulate {m}x{k}x{n} [{i}]"
                 );
                 let w = want[i] + 0.25 + res[i] as f64;
                 assert!(
