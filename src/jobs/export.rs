@@ -48,8 +48,10 @@ impl Exclude {
         Ok(e)
     }
 
+    /// A flag on the prompt or on any answer counts as flagged.
     fn keeps(&self, r: &Ranking) -> bool {
-        !(self.flagged && !r.flags.is_empty() || self.rushed && r.rushed)
+        let flagged = !r.flags.is_empty() || r.answer_marks.iter().any(|m| !m.flags.is_empty());
+        !(self.flagged && flagged || self.rushed && r.rushed)
     }
 }
 

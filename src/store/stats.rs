@@ -11,7 +11,7 @@ pub struct AnnotatorStats {
     pub rankings: i64,
     pub skips: i64,
     pub retracted: i64,
-    /// Live decisions carrying a flag, and carrying a note.
+    /// Live decisions carrying a flag, and carrying a note (on the prompt or on an answer).
     pub flagged: i64,
     pub noted: i64,
     /// Live rankings saved faster than `--min-seconds`.
@@ -72,8 +72,8 @@ impl Store {
                     count(CASE WHEN x.ranking_id IS NULL THEN r.duration_ms END),
                     max(r.created_at),
                     sum(r.created_at > ?1 AND x.ranking_id IS NULL AND r.verdict = 'rank'),
-                    sum(x.ranking_id IS NULL AND r.flags <> '[]'),
-                    sum(x.ranking_id IS NULL AND r.note IS NOT NULL),
+                    sum(x.ranking_id IS NULL AND (r.flags <> '[]' OR r.answer_marks LIKE '%\"flags\"%')),
+                    sum(x.ranking_id IS NULL AND (r.note IS NOT NULL OR r.answer_marks LIKE '%\"note\"%')),
                     sum(x.ranking_id IS NULL AND r.rushed)
              FROM rankings r
              JOIN annotators a ON a.id = r.annotator_id

@@ -249,7 +249,7 @@ pub(super) fn render_guidelines(app: &App, scroll: u16, theme: &Theme, f: &mut F
             theme.dim(),
         ));
     }
-    title.push(Span::styled("any other key closes ", theme.dim()));
+    title.push(Span::styled("· any other key closes ", theme.dim()));
     f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(lines)
