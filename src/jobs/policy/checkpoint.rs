@@ -1,0 +1,257 @@
+//! Policy checkpoints and the text <-> tokens codec they carry: save, load (kibble folders,
+//! HF folders, GGUF files), and the prompt format a chat template gives.
+
+use super::*;
+
+/// What `config.json` of a policy checkpoint holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyMeta {
+    pub kind: String,
+    pub config: PolicyConfig,
+    pub method: String,
+    pub run_id: i64,
+    pub round: i64,
+    pub step: u64,
+    pub train: PolicyTrainConfig,
+    pub metrics: serde_json::Value,
+    /// How prompt and response are laid out (the model's chat template).
+    #[serde(default)]
+    pub format: PromptFormat,
+}
+
+/// Text <-> tokens for a policy: `before prompt after response end` as the prompt format
+/// says (kibble's own: `prompt <sep> response <eos>`); prompts lose their beginning when
+/// too long.
+#[derive(Clone)]
+pub struct PolicyCodec {
+    pub tokenizer: Tokenizer,
+    pub format: PromptFormat,
+    /// Filler for padded batches (`<pad>`, or the end token when the vocabulary has none).
+    pub pad: u32,
+    /// Ends a response: the stop token when sampling.
+    pub eos: u32,
+    pub before: Vec<u32>,
+    pub after: Vec<u32>,
+    pub ctx: usize,
+}
+
+impl PolicyCodec {
+    pub fn new(
+        tokenizer: Tokenizer,
+        ctx: usize,
+        format: PromptFormat,
+    ) -> Result<PolicyCodec, tokenizer::TokenizerError> {
+        let eos = tokenizer.token_to_id(&format.end).ok_or_else(|| {
+            tokenizer::TokenizerError::Other(format!(
+                "tokenizer has no {:?} token, which ends responses in the {} prompt format",
+                format.end, format.name
+            ))
+        })?;
+        let ids = |text: &str| -> Result<Vec<u32>, tokenizer::TokenizerError> {
+            Ok(tokenizer
+                .encode(text, false)
+                .map_err(|e| tokenizer::TokenizerError::Other(e.to_string()))?
+                .get_ids()
+                .to_vec())
+        };
+        let (before, after) = (ids(&format.before)?, ids(&format.after)?);
+        Ok(PolicyCodec {
+            pad: tokenizer.token_to_id(PAD).unwrap_or(eos),
+            eos,
+            before,
+            after,
+            tokenizer,
+            format,
+            ctx,
+        })
+    }
+
+    fn ids(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        Ok(self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
+            .get_ids()
+            .to_vec())
+    }
+
+    /// Prompt tokens in the prompt format (ending where the response begins), at most `max`
+    /// of them: the prompt text loses its beginning first.
+    pub fn prompt(&self, text: &str, max: usize) -> anyhow::Result<Vec<u32>> {
+        let frame = self.before.len() + self.after.len();
+        if frame >= max {
+            anyhow::bail!(
+                "the {} prompt format takes {frame} tokens, no room for a prompt within {max}: raise the context or shorten --max-new-tokens",
+                self.format.name
+            );
+        }
+        let mut p = self.ids(text)?;
+        let keep = max - frame;
+        p.drain(..p.len().saturating_sub(keep));
+        let mut out = self.before.clone();
+        out.extend(p);
+        out.extend(&self.after);
+        Ok(out)
+    }
+
+    /// `prompt <sep> response <eos>` within the context, and the prompt's length.
+    pub fn sequence(
+        &self,
+        prompt: &str,
+        response: &str,
+        max_response: usize,
+    ) -> anyhow::Result<(Vec<u32>, usize)> {
+        self.sequence_ending(prompt, response, max_response, true)
+    }
+
+    /// As `sequence`; `ended` says whether the response really ended. A sample cut at the token
+    /// cap did not, and gets no end marker: training on one would teach the policy to stop there.
+    pub fn sequence_ending(
+        &self,
+        prompt: &str,
+        response: &str,
+        max_response: usize,
+        ended: bool,
+    ) -> anyhow::Result<(Vec<u32>, usize)> {
+        let mut r = self.ids(response)?;
+        if ended {
+            r.truncate(max_response.saturating_sub(1));
+            r.push(self.eos);
+        } else {
+            r.truncate(max_response);
+        }
+        let mut s = self.prompt(prompt, self.ctx - r.len())?;
+        let prompt_len = s.len();
+        s.extend(r);
+        Ok((s, prompt_len))
+    }
+
+    /// Text of generated tokens, without the end marker.
+    pub fn text(&self, tokens: &[u32]) -> String {
+        let end = tokens
+            .iter()
+            .position(|&t| t == self.eos)
+            .unwrap_or(tokens.len());
+        self.tokenizer
+            .decode(&tokens[..end], true)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+pub struct LoadedPolicy {
+    pub policy: Policy,
+    pub codec: PolicyCodec,
+    pub meta: PolicyMeta,
+    pub dir: PathBuf,
+}
+
+pub fn save_policy(
+    dir: &Path,
+    policy: &Policy,
+    codec: &PolicyCodec,
+    meta: &PolicyMeta,
+    optimizer: Option<&AdamW>,
+) -> Result<(), CheckpointError> {
+    write_folder_atomically(dir, |tmp| {
+        let w = tmp.join("model.safetensors");
+        policy.save_weights(&w).map_err(|e| file_err(&w, e))?;
+        if let Some(opt) = optimizer {
+            let o = tmp.join("optimizer.safetensors");
+            opt.save(&o).map_err(|e| file_err(&o, e))?;
+        }
+        let t = tmp.join("tokenizer.json");
+        codec
+            .tokenizer
+            .save(&t, false)
+            .map_err(|e| file_err(&t, e))?;
+        write_json(&tmp.join("config.json"), meta)
+    })
+}
+
+/// Loads a policy: a kibble checkpoint folder, an HF Llama-family folder, or a `.gguf` file.
+pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, CheckpointError> {
+    if dir
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
+        return from_pretrained(pretrained::load_gguf(dir, device)?, dir, device);
+    }
+    if pretrained::is_hf_llama(dir) {
+        return from_pretrained(pretrained::load_hf(dir, device)?, dir, device);
+    }
+    let config_path = dir.join("config.json");
+    let meta: PolicyMeta = read_json(&config_path)?;
+    if meta.kind != POLICY_KIND {
+        return Err(file_err(
+            &config_path,
+            format!("not a kibble policy checkpoint (kind {:?})", meta.kind),
+        ));
+    }
+    let codec = PolicyCodec::new(
+        tokenizer::load(&dir.join("tokenizer.json"))?,
+        meta.config.ctx,
+        meta.format.clone(),
+    )?;
+    let weights_path = dir.join("model.safetensors");
+    let weights = read_weights(&weights_path, device)?;
+    let policy = Policy::from_weights(&meta.config, weights, false, device)
+        .map_err(|e| file_err(&weights_path, e))?;
+    Ok(LoadedPolicy {
+        policy,
+        codec,
+        meta,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// `load_policy`, with the prompt format replaced when `chat_template` names one.
+pub fn load_with_format(
+    dir: &Path,
+    device: &Device,
+    chat_template: Option<&str>,
+) -> anyhow::Result<LoadedPolicy> {
+    let mut loaded = load_policy(dir, device)?;
+    if let Some(name) = chat_template {
+        let old = &loaded.codec.format;
+        let bos = (old.name == "completion" && !old.before.is_empty()).then(|| old.before.clone());
+        let format = PromptFormat::by_name(name, bos.as_deref(), &old.end)
+            .map_err(|e| anyhow::anyhow!("--chat-template: {e}"))?;
+        loaded.codec = PolicyCodec::new(
+            loaded.codec.tokenizer.clone(),
+            loaded.codec.ctx,
+            format.clone(),
+        )?;
+        loaded.meta.format = format;
+    }
+    Ok(loaded)
+}
+
+/// A pretrained model as a round-0 policy (no run of ours made it).
+pub(super) fn from_pretrained(
+    p: Pretrained,
+    path: &Path,
+    device: &Device,
+) -> Result<LoadedPolicy, CheckpointError> {
+    let codec = PolicyCodec::new(p.tokenizer, p.config.ctx, p.format.clone())?;
+    let policy =
+        Policy::from_weights(&p.config, p.weights, false, device).map_err(|e| file_err(path, e))?;
+    let meta = PolicyMeta {
+        kind: POLICY_KIND.into(),
+        config: p.config,
+        method: "pretrained".into(),
+        run_id: 0,
+        round: 0,
+        step: 0,
+        train: PolicyTrainConfig::default(),
+        metrics: serde_json::json!({ "source": path.display().to_string() }),
+        format: p.format,
+    };
+    Ok(LoadedPolicy {
+        policy,
+        codec,
+        meta,
+        dir: path.to_path_buf(),
+    })
+}

@@ -1,0 +1,713 @@
+//! One policy-improvement round (best-of-n, DPO/IPO, RLOO) against a reward model: held-out
+//! samples before and after, the round's training set, checkpoints and resume.
+
+use super::*;
+
+/// A round's training sequences from its scored samples (`samples[k]` is (prompt index, sample),
+/// `answers[k]` its text, `scores[k]` its reward): best-of-n takes each prompt's best sample,
+/// DPO its best and worst (chosen then rejected) when they differ in score and text. Prompts
+/// come in index order; a sample that hit the token cap keeps no end marker.
+pub fn round_sequences(
+    method: Method,
+    codec: &PolicyCodec,
+    texts: &[String],
+    samples: &[(usize, Sample)],
+    answers: &[String],
+    scores: &[f64],
+    max_response: usize,
+) -> anyhow::Result<Vec<(Vec<u32>, usize)>> {
+    let mut by_prompt: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (k, (i, _)) in samples.iter().enumerate() {
+        by_prompt.entry(*i).or_default().push(k);
+    }
+    let mut prompt_order: Vec<usize> = by_prompt.keys().copied().collect();
+    prompt_order.sort_unstable();
+    let seq = |i: usize, k: usize| {
+        codec.sequence_ending(&texts[i], &answers[k], max_response, samples[k].1.stopped)
+    };
+    let mut seqs = Vec::new();
+    for i in prompt_order {
+        // Stable: equal scores keep sampling order.
+        let mut ks = by_prompt[&i].clone();
+        ks.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+        let (best, worst) = (ks[0], ks[ks.len() - 1]);
+        match method {
+            Method::Bon => seqs.push(seq(i, best)?),
+            Method::Dpo => {
+                if scores[best] > scores[worst] && answers[best] != answers[worst] {
+                    seqs.push(seq(i, best)?);
+                    seqs.push(seq(i, worst)?);
+                }
+            }
+            Method::Rloo => {}
+        }
+    }
+    Ok(seqs)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Best-of-n rejection-sampling fine-tuning.
+    Bon,
+    /// Direct preference optimisation on human rankings plus RM-ranked samples.
+    Dpo,
+    /// REINFORCE leave-one-out with a KL penalty, the RM as reward.
+    Rloo,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Bon => "bon",
+            Method::Dpo => "dpo",
+            Method::Rloo => "rloo",
+        }
+    }
+}
+
+/// Learning rates that work for the tiny policy: DPO and RLOO move the policy much further
+/// per step than supervised best-of-n (DPO at 1e-4 drifts to KL > 5 in one round).
+pub fn default_lr(method: Method) -> f64 {
+    match method {
+        Method::Bon => 2e-4,
+        Method::Dpo | Method::Rloo => 1e-5,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImproveConfig {
+    pub method: Method,
+    pub policy: PolicyRef,
+    /// The reward model: a checkpoint id or folder; `None` = the newest RM checkpoint.
+    pub reward_model: Option<String>,
+    /// Samples per prompt (best-of-n's n, RLOO's k, DPO's candidates to rank).
+    pub n: usize,
+    pub epochs: usize,
+    /// RLOO: optimisation steps (each samples afresh).
+    pub rloo_steps: usize,
+    /// Sequences (SFT) or pairs (DPO) or prompts (RLOO) per step.
+    pub batch: usize,
+    /// Use at most this many train prompts per round (0 = all).
+    pub max_prompts: usize,
+    /// Held-out prompts sampled before and after the round.
+    pub eval_prompts: usize,
+    pub eval_fraction: f64,
+    pub max_response_tokens: usize,
+    /// DPO: also learn from human rankings in the DB.
+    pub use_human_pairs: bool,
+    pub gen: GenConfig,
+    pub train: PolicyTrainConfig,
+    /// Train LoRA adapters instead of every weight (Llama-family policies).
+    #[serde(default)]
+    pub lora: Option<LoraConfig>,
+    /// Overrides the prompt format the starting policy carries (see `ml::chat::FORMAT_NAMES`).
+    #[serde(default)]
+    pub chat_template: Option<String>,
+    /// Write a checkpoint (weights and optimizer state) every this many steps, so a killed
+    /// round can be resumed; 0 = only at the end. Only the newest is kept.
+    #[serde(default)]
+    pub checkpoint_every: u64,
+}
+
+impl Default for ImproveConfig {
+    fn default() -> Self {
+        ImproveConfig {
+            method: Method::Bon,
+            policy: PolicyRef::Latest,
+            reward_model: None,
+            n: 4,
+            epochs: 2,
+            rloo_steps: 50,
+            batch: 8,
+            max_prompts: 0,
+            eval_prompts: 32,
+            eval_fraction: 0.1,
+            max_response_tokens: 64,
+            use_human_pairs: true,
+            gen: GenConfig {
+                max_new_tokens: 64,
+                ..GenConfig::default()
+            },
+            train: PolicyTrainConfig {
+                lr: default_lr(Method::Bon),
+                warmup_frac: 0.1,
+                ..PolicyTrainConfig::default()
+            },
+            lora: None,
+            chat_template: None,
+            checkpoint_every: 50,
+        }
+    }
+}
+
+/// One improvement round: held-out samples before, the method, held-out samples after, a
+/// checkpoint. The new run is round `parent round + 1`.
+/// RLOO's gradient and KL use log-probabilities of the policy itself (temperature 1, no
+/// truncation); samples drawn from a reshaped distribution would make them off-policy.
+pub fn rloo_sampling_problem(cfg: &ImproveConfig) -> Option<String> {
+    let g = &cfg.gen;
+    (cfg.method == Method::Rloo && (g.temperature != 1.0 || g.top_k != 0 || g.top_p < 1.0)).then(|| {
+        format!(
+            "--method rloo samples from the policy as it is (temperature 1, top-k 0, top-p 1), so that its \
+             log-probabilities and KL are on-policy; got temperature {}, top-k {}, top-p {}: drop those flags",
+            g.temperature, g.top_k, g.top_p
+        )
+    })
+}
+
+pub fn improve(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &ImproveConfig,
+    created_by: &str,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<PolicySummary> {
+    let started = Instant::now();
+    let device = Device::Cpu;
+    if let Some(problem) = rloo_sampling_problem(cfg) {
+        anyhow::bail!(problem);
+    }
+    let (dir, parent) = resolve_policy(store, &cfg.policy)?;
+    let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
+    let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
+    let (rm_dir, _) = crate::jobs::score::resolve(Some(store), &rm_ref)?;
+    let scorer = Scorer::open(Some(store), &CheckpointRef::Dir(rm_dir.clone()))?;
+    let round = loaded.meta.round + 1;
+    let kind = cfg.method.as_str();
+    // The run's config names the exact policy and reward model it started from, so
+    // `--resume` rebuilds the same round whatever has been trained since.
+    let cfg = ImproveConfig {
+        policy: PolicyRef::Dir(dir),
+        reward_model: Some(rm_dir.display().to_string()),
+        ..cfg.clone()
+    };
+    let run_id = store.create_run(kind, &serde_json::to_value(&cfg)?, created_by)?;
+    store.set_run_lineage(run_id, parent, round)?;
+    let result = improve_round(
+        store, db_path, &cfg, run_id, round, loaded, &scorer, emit, cancel, None,
+    );
+    finish(store, run_id, started, result, emit)
+}
+
+/// Continues an improvement round from its newest checkpoint (after a cancel, a crash or a
+/// kill): the round's data are rebuilt from the same policy, reward model and seeds, the
+/// steps already taken are skipped, and weights and optimizer state come from the
+/// checkpoint, so the result equals an uninterrupted round.
+pub fn resume_improve(
+    store: &mut Store,
+    db_path: &Path,
+    run_id: i64,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+) -> anyhow::Result<PolicySummary> {
+    let run = store
+        .run(run_id)?
+        .ok_or_else(|| anyhow::anyhow!("no run {run_id} (see `kibble runs`)"))?;
+    if !["bon", "dpo", "rloo"].contains(&run.kind.as_str()) {
+        anyhow::bail!(
+            "run {run_id} is a {} run, not an improvement round",
+            run.kind
+        );
+    }
+    if run.status == RunStatus::Done {
+        anyhow::bail!("run {run_id} has finished; there is nothing to resume");
+    }
+    let cfg: ImproveConfig = serde_json::from_value(run.config.clone())
+        .map_err(|e| anyhow::anyhow!("run {run_id}: its stored config cannot be read: {e}"))?;
+    if cfg.lora.is_some() {
+        anyhow::bail!(
+            "run {run_id} trained LoRA adapters, which checkpoints hold merged: start the round again"
+        );
+    }
+    let ck = store.checkpoints(Some(run_id))?.into_iter().last().ok_or_else(|| {
+        anyhow::anyhow!("run {run_id} has no checkpoint to resume from (rounds write one every --checkpoint-every steps)")
+    })?;
+    let device = Device::Cpu;
+    let (dir, _) = resolve_policy(store, &cfg.policy)?;
+    let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
+    let scorer = Scorer::open(
+        Some(store),
+        &CheckpointRef::parse(cfg.reward_model.as_deref()),
+    )?;
+    let round = run.round.unwrap_or(loaded.meta.round + 1);
+    store.reopen_run(run_id)?;
+    let started = Instant::now();
+    let result = improve_round(
+        store,
+        db_path,
+        &cfg,
+        run_id,
+        round,
+        loaded,
+        &scorer,
+        emit,
+        cancel,
+        Some(Path::new(&ck.path)),
+    );
+    finish(store, run_id, started, result, emit)
+}
+
+/// Train prompts (id, text) and held-out prompt texts.
+type SplitPrompts = (Vec<(PromptId, String)>, Vec<String>);
+
+/// Train and held-out prompt texts (held-out ones never trained on).
+pub(super) fn split_prompts(store: &Store, cfg: &ImproveConfig) -> anyhow::Result<SplitPrompts> {
+    let mut train = Vec::new();
+    let mut eval = Vec::new();
+    store.for_each_prompt(|p, _| {
+        if p.gold.is_some() {
+            return Ok(());
+        }
+        let text = p.body.as_plain_text();
+        if is_eval_prompt(&p.body.content_hash(), 0, cfg.eval_fraction) {
+            eval.push(text);
+        } else {
+            train.push((p.id, text));
+        }
+        Ok(())
+    })?;
+    if cfg.max_prompts > 0 && train.len() > cfg.max_prompts {
+        crate::domain::shuffle(&mut train, cfg.train.seed);
+        train.truncate(cfg.max_prompts);
+    }
+    eval.truncate(cfg.eval_prompts);
+    Ok((train, eval))
+}
+
+/// Samples held-out prompts (2 answers each, a fixed seed) and scores them with the RM.
+pub(super) fn heldout(
+    decoder: &Decoder,
+    codec: &PolicyCodec,
+    scorer: &Scorer,
+    prompts: &[String],
+    cfg: &ImproveConfig,
+    cancel: &CancelToken,
+) -> anyhow::Result<(Sampled, Vec<f64>)> {
+    let gen = GenConfig {
+        seed: cfg.gen.seed ^ 0x5EED,
+        ..cfg.gen.clone()
+    };
+    let sampled = sample_prompts(decoder, codec, prompts, 2, &gen, &mut |_| {}, cancel)?;
+    let (_, scores) = sampled.score(codec, scorer, prompts)?;
+    Ok((sampled, scores))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn improve_round(
+    store: &mut Store,
+    db_path: &Path,
+    cfg: &ImproveConfig,
+    run_id: i64,
+    round: i64,
+    loaded: LoadedPolicy,
+    scorer: &Scorer,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+    resume: Option<&Path>,
+) -> anyhow::Result<PolicySummary> {
+    let device = Device::Cpu;
+    let codec = loaded.codec.clone();
+    let (train_prompts, eval_prompts) = split_prompts(store, cfg)?;
+    if train_prompts.is_empty() {
+        anyhow::bail!("no prompts to train on; import prompts first");
+    }
+    let phase =
+        |store: &mut Store, name: &str, emit: &mut dyn FnMut(PolicyEvent)| -> anyhow::Result<()> {
+            store.set_run_message(run_id, name)?;
+            emit(PolicyEvent::Phase { phase: name.into() });
+            Ok(())
+        };
+    phase(store, "sampling held-out prompts (before)", emit)?;
+    let decoder = Decoder::from_policy(&loaded.policy)?;
+    let (sampled_before, before) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    let len_before = sampled_before.mean_length();
+
+    // The round's training data.
+    phase(store, "sampling", emit)?;
+    let texts: Vec<String> = train_prompts.iter().map(|p| p.1.clone()).collect();
+    let mut seqs: Vec<(Vec<u32>, usize)> = Vec::new();
+    let mut sample_rewards = Vec::new();
+    if cfg.method != Method::Rloo {
+        let sampled = sample_prompts(
+            &decoder,
+            &codec,
+            &texts,
+            cfg.n.max(2),
+            &cfg.gen,
+            emit,
+            cancel,
+        )?;
+        phase(store, "scoring", emit)?;
+        let (answers, scores) = sampled.score(&codec, scorer, &texts)?;
+        sample_rewards = scores.clone();
+        seqs = round_sequences(
+            cfg.method,
+            &codec,
+            &texts,
+            &sampled.samples,
+            &answers,
+            &scores,
+            cfg.max_response_tokens,
+        )?;
+        if cfg.method == Method::Dpo && cfg.use_human_pairs {
+            let prompt_ids: HashMap<PromptId, usize> = train_prompts
+                .iter()
+                .enumerate()
+                .map(|(k, p)| (p.0, k))
+                .collect();
+            let (pairs, _) = store.preference_pairs(&RankingFilter::default())?;
+            for p in pairs {
+                let Some(&k) = prompt_ids.get(&p.prompt_id) else {
+                    continue;
+                };
+                let (Some(c), Some(r)) = (store.candidate(p.chosen)?, store.candidate(p.rejected)?)
+                else {
+                    continue;
+                };
+                seqs.push(codec.sequence(&texts[k], &c.text, cfg.max_response_tokens)?);
+                seqs.push(codec.sequence(&texts[k], &r.text, cfg.max_response_tokens)?);
+            }
+        }
+        store.add_metrics(
+            run_id,
+            &[
+                (0, "sample_reward", mean(&scores)),
+                (0, "sample_entropy", sampled.mean_entropy()),
+                (0, "response_len", sampled.mean_length()),
+            ],
+        )?;
+    }
+
+    // The starting policy's sampling copy is not needed while training (a 135M model is
+    // about 0.6 GB per copy).
+    drop(decoder);
+    phase(store, "training", emit)?;
+    let batch = cfg.batch.max(1);
+    let total = match cfg.method {
+        Method::Bon => (seqs.len().div_ceil(batch) * cfg.epochs) as u64,
+        Method::Dpo => ((seqs.len() / 2).div_ceil(batch) * cfg.epochs) as u64,
+        Method::Rloo => cfg.rloo_steps as u64,
+    };
+    let start = loaded.policy;
+    let policy = match cfg.lora {
+        // The frozen base shares the starting weights' storage: no copy.
+        Some(lora) => Policy::with_lora(
+            &start.config,
+            start.merged_weights()?,
+            lora,
+            cfg.train.seed,
+            &device,
+        )?,
+        None => start,
+    };
+    let mut trainer = PolicyTrainer::new(policy, cfg.train.clone(), total)?;
+    if let Some(dir) = resume {
+        restore_trainer(&mut trainer, dir)?;
+    }
+    store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
+    let meta_at = |trainer: &PolicyTrainer, metrics: serde_json::Value| PolicyMeta {
+        kind: POLICY_KIND.into(),
+        config: trainer.policy.config.clone(),
+        method: cfg.method.as_str().into(),
+        run_id,
+        round,
+        step: trainer.step,
+        train: cfg.train.clone(),
+        metrics,
+        format: codec.format.clone(),
+    };
+    // Periodic checkpoints; each replaces the previous one once it is safely written.
+    let mut last_ckpt: Option<(i64, String)> = None;
+    let mut on_step = |store: &mut Store, t: &PolicyTrainer| -> anyhow::Result<()> {
+        let every = cfg.checkpoint_every;
+        if every == 0 || !t.step.is_multiple_of(every) || t.step >= total {
+            return Ok(());
+        }
+        let meta = meta_at(t, serde_json::json!({ "partial": true }));
+        let (id, path) = checkpoint_policy(store, db_path, t, &codec, &meta)?;
+        if let Some((old_id, old_path)) = last_ckpt.replace((id, path.clone())) {
+            if old_path != path {
+                let _ = std::fs::remove_dir_all(&old_path);
+                store.mark_checkpoint_deleted(old_id)?;
+            }
+        }
+        Ok(())
+    };
+    emit(PolicyEvent::Started {
+        run_id,
+        kind: cfg.method.as_str().into(),
+        round,
+        total_steps: total,
+    });
+    let status = match cfg.method {
+        Method::Bon => train_epochs(
+            store,
+            run_id,
+            &mut trainer,
+            &seqs,
+            batch,
+            cfg.epochs,
+            emit,
+            cancel,
+            Step::Sft,
+            &mut on_step,
+        )?,
+        Method::Dpo => {
+            if seqs.is_empty() {
+                anyhow::bail!("no preference pairs: the reward model scored every sample of every prompt the same");
+            }
+            train_epochs(
+                store,
+                run_id,
+                &mut trainer,
+                &seqs,
+                batch,
+                cfg.epochs,
+                emit,
+                cancel,
+                Step::Dpo,
+                &mut on_step,
+            )?
+        }
+        Method::Rloo => rloo(
+            store,
+            run_id,
+            &mut trainer,
+            &codec,
+            scorer,
+            &texts,
+            cfg,
+            emit,
+            cancel,
+            &mut sample_rewards,
+            &mut on_step,
+        )?,
+    };
+
+    // A cancel during sampling leaves no data to train on: the round is cancelled, not done.
+    let status = if cancel.is_cancelled() {
+        RunStatus::Cancelled
+    } else {
+        status
+    };
+    phase(store, "sampling held-out prompts (after)", emit)?;
+    let decoder = Decoder::from_policy(&trainer.policy)?;
+    let (sampled_after, after) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
+    let len_after = sampled_after.mean_length();
+    // KL(pi || ref) estimated on the new policy's own held-out samples.
+    let seqs_after = sampled_after.sequences();
+    let mut kl_sum = 0f64;
+    for chunk in seqs_after.chunks(16) {
+        let rows: Vec<(&[u32], usize)> = chunk.iter().map(|s| (s.0.as_slice(), s.1)).collect();
+        let b = SeqBatch::new(&rows, codec.pad, &device)?;
+        let p: Vec<f32> = trainer.policy.sequence_logps(&b)?.detach().to_vec1()?;
+        let r: Vec<f32> = trainer.reference.sequence_logps(&b)?.to_vec1()?;
+        kl_sum += p.iter().zip(&r).map(|(a, b)| (a - b) as f64).sum::<f64>();
+    }
+    let report = RoundReport {
+        before_mean: mean(&before),
+        after_mean: mean(&after),
+        kl: kl_sum / seqs_after.len().max(1) as f64,
+        length_before: len_before,
+        length_after: len_after,
+        before,
+        after,
+    };
+    let mut points: Vec<(i64, &str, f64)> = vec![
+        (0, "heldout_kl", report.kl),
+        (0, "heldout_reward_before_mean", report.before_mean),
+        (0, "heldout_reward_after_mean", report.after_mean),
+        (0, "heldout_len_before", report.length_before),
+        (0, "heldout_len_after", report.length_after),
+    ];
+    points.extend(
+        report
+            .before
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, "heldout_reward_before", *v)),
+    );
+    points.extend(
+        report
+            .after
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, "heldout_reward_after", *v)),
+    );
+    store.add_metrics(run_id, &points)?;
+    emit(PolicyEvent::Round(report.clone()));
+    let meta = meta_at(
+        &trainer,
+        serde_json::json!({
+            "heldout_reward_before": report.before_mean,
+            "heldout_reward_after": report.after_mean,
+            "heldout_kl": report.kl,
+            "sample_reward": mean(&sample_rewards),
+        }),
+    );
+    let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
+    if let Some((old_id, old_path)) = last_ckpt {
+        if old_path != path {
+            let _ = std::fs::remove_dir_all(&old_path);
+            store.mark_checkpoint_deleted(old_id)?;
+        }
+    }
+    Ok(PolicySummary {
+        run_id,
+        status,
+        checkpoint_id: Some(id),
+        checkpoint_path: Some(path),
+        steps: trainer.step,
+        seconds: 0.0,
+        message: (status == RunStatus::Cancelled).then(|| "cancelled".to_string()),
+        round: Some(report),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn rloo(
+    store: &mut Store,
+    run_id: i64,
+    trainer: &mut PolicyTrainer,
+    codec: &PolicyCodec,
+    scorer: &Scorer,
+    texts: &[String],
+    cfg: &ImproveConfig,
+    emit: &mut dyn FnMut(PolicyEvent),
+    cancel: &CancelToken,
+    rewards: &mut Vec<f64>,
+    on_step: &mut OnStep,
+) -> anyhow::Result<RunStatus> {
+    let device = Device::Cpu;
+    let k = cfg.n.max(2);
+    let prompts_per_step = (cfg.batch / k).max(1);
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    crate::domain::shuffle(&mut order, cfg.train.seed);
+    // Each step samples with a seed of its own: a resumed run starts at its step.
+    for step in trainer.step as usize..cfg.rloo_steps {
+        if cancel.is_cancelled() {
+            return Ok(RunStatus::Cancelled);
+        }
+        let picked: Vec<String> = (0..prompts_per_step)
+            .map(|j| texts[order[(step * prompts_per_step + j) % order.len()]].clone())
+            .collect();
+        let decoder = Decoder::from_policy(&trainer.policy)?;
+        let gen = GenConfig {
+            seed: cfg.gen.seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9),
+            ..cfg.gen.clone()
+        };
+        let sampled = sample_prompts(&decoder, codec, &picked, k, &gen, &mut |_| {}, cancel)?;
+        let (_, scores) = sampled.score(codec, scorer, &picked)?;
+        rewards.extend(&scores);
+        let seqs = sampled.sequences();
+        let rows: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.0.as_slice(), s.1)).collect();
+        let b = SeqBatch::new(&rows, codec.pad, &device)?;
+        let m = trainer.rloo_step(&b, k, &scores)?;
+        store_step(store, run_id, &m)?;
+        store.add_metrics(
+            run_id,
+            &[
+                (m.step as i64, "entropy", sampled.mean_entropy()),
+                (m.step as i64, "response_len", sampled.mean_length()),
+            ],
+        )?;
+        emit(PolicyEvent::Step(m));
+        on_step(store, trainer)?;
+    }
+    Ok(RunStatus::Done)
+}
+
+/// Loads a round's checkpoint into a trainer built on the round's starting policy (which
+/// stays the frozen reference): weights, optimizer moments and the step count.
+pub(super) fn restore_trainer(trainer: &mut PolicyTrainer, dir: &Path) -> anyhow::Result<()> {
+    let meta: PolicyMeta = read_json(&dir.join("config.json"))?;
+    let weights_path = dir.join("model.safetensors");
+    let weights = read_weights(&weights_path, &Device::Cpu)?;
+    for (name, var) in trainer.policy.trainable() {
+        let t = weights
+            .get(&name)
+            .ok_or_else(|| file_err(&weights_path, format!("missing weight {name}")))?;
+        var.set(t).map_err(|e| file_err(&weights_path, e))?;
+    }
+    let opt = dir.join("optimizer.safetensors");
+    trainer
+        .opt
+        .load(&opt, meta.step)
+        .map_err(|e| file_err(&opt, e))?;
+    trainer.step = meta.step;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec() -> PolicyCodec {
+        let texts = (0..50).map(|i| format!("the cat sat on mat {i} and the dog ran far"));
+        let tok = tokenizer::train_bpe(texts, 300).unwrap();
+        PolicyCodec::new(tok, 64, PromptFormat::default()).unwrap()
+    }
+
+    fn sample(stopped: bool) -> Sample {
+        Sample {
+            tokens: vec![],
+            stopped,
+            mean_entropy: 0.0,
+        }
+    }
+
+    #[test]
+    fn best_of_n_takes_the_best_sample_and_no_end_marker_the_model_did_not_write() {
+        let c = codec();
+        let texts = vec!["the cat".to_string(), "the dog".to_string()];
+        // Prompt 0: the best sample was cut at the cap; prompt 1: the best one stopped.
+        let samples = vec![
+            (0, sample(true)),
+            (0, sample(false)),
+            (1, sample(true)),
+            (1, sample(false)),
+        ];
+        let answers: Vec<String> = ["sat", "ran far", "sat on mat", "ran"]
+            .map(String::from)
+            .to_vec();
+        let scores = [0.1, 0.9, 0.8, 0.2];
+        let seqs =
+            round_sequences(Method::Bon, &c, &texts, &samples, &answers, &scores, 32).unwrap();
+        assert_eq!(seqs.len(), 2);
+        let (cut, cut_prompt) = &seqs[0];
+        assert_ne!(
+            *cut.last().unwrap(),
+            c.eos,
+            "a cut sample must not end with EOS"
+        );
+        assert_eq!(c.text(&cut[*cut_prompt..]), "ran far");
+        let (done, done_prompt) = &seqs[1];
+        assert_eq!(*done.last().unwrap(), c.eos);
+        assert_eq!(c.text(&done[*done_prompt..]), "sat on mat");
+    }
+
+    #[test]
+    fn dpo_pairs_best_with_worst_and_skips_prompts_without_a_preference() {
+        let c = codec();
+        let texts = vec!["the cat".to_string(), "the dog".to_string()];
+        let samples = vec![
+            (0, sample(true)),
+            (0, sample(true)),
+            (0, sample(true)),
+            (1, sample(true)),
+            (1, sample(true)),
+        ];
+        let answers: Vec<String> = ["sat", "ran", "mat", "far", "far"]
+            .map(String::from)
+            .to_vec();
+        let scores = [0.5, -1.0, 2.0, 0.3, 0.1];
+        let seqs =
+            round_sequences(Method::Dpo, &c, &texts, &samples, &answers, &scores, 32).unwrap();
+        // Prompt 1's two samples are the same text: no pair.
+        assert_eq!(seqs.len(), 2);
+        assert_eq!(c.text(&seqs[0].0[seqs[0].1..]), "mat");
+        assert_eq!(c.text(&seqs[1].0[seqs[1].1..]), "ran");
+    }
+}
