@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{app_on, draw, press, screen, store_with};
+use common::{add_xy_prompts, app_at, app_on, draw, press, screen, store_with, type_text};
 use kibble::domain::{Message, PromptBody, Verdict};
 use kibble::store::{RankingFilter, Store};
 use kibble::tui::app::{Confirm, Overlay};
@@ -290,20 +290,10 @@ fn new_prompts_appear_in_an_empty_queue_without_a_restart() {
     let mut app = app_on(Store::open(&path).unwrap(), "alice");
     assert!(app.item.is_none());
     // Someone imports while the app is open.
-    {
-        let mut other = Store::open(&path).unwrap();
-        let mut w = other.begin_import().unwrap();
-        let p = w
-            .add_prompt(
-                &PromptBody::Text("new".into()),
-                None,
-                &serde_json::json!({}),
-            )
-            .unwrap();
-        w.add_candidate(p, "x", "t").unwrap();
-        w.add_candidate(p, "y", "t").unwrap();
-        w.finish("t", "kibble").unwrap();
-    }
+    add_xy_prompts(
+        &mut Store::open(&path).unwrap(),
+        ["new".to_string()].into_iter(),
+    );
     assert!(
         !app.tick() || app.item.is_none(),
         "not before the next check"
@@ -410,31 +400,9 @@ fn header_data_screen_and_stats_count_the_same_progress() {
             ImportOptions::default(),
         )
         .unwrap();
-        let mut w = s.begin_import().unwrap();
-        for i in 0..4 {
-            let p = w
-                .add_prompt(
-                    &PromptBody::Text(format!("q{i}")),
-                    None,
-                    &serde_json::json!({}),
-                )
-                .unwrap();
-            w.add_candidate(p, "x", "t").unwrap();
-            w.add_candidate(p, "y", "t").unwrap();
-        }
-        w.finish("t", "kibble").unwrap();
+        add_xy_prompts(&mut s, (0..4).map(|i| format!("q{i}")));
     }
-    let open = |who: &str, overlap: u32| {
-        let mut cfg = kibble::tui::app::AppConfig::new(who);
-        cfg.queue.overlap = overlap;
-        kibble::tui::app::App::new(
-            Store::open(&path).unwrap(),
-            cfg,
-            Keymap::load(None).unwrap(),
-            kibble::tui::app::Clock::Manual(std::time::Duration::ZERO),
-        )
-        .unwrap()
-    };
+    let open = |who: &str, overlap: u32| app_at(&path, who, overlap);
     // Overlap 1: the imported pairs count as done, apart from people's work.
     let mut a = open("a", 1);
     let stats = || Store::open(&path).unwrap().stats().unwrap();
@@ -477,12 +445,7 @@ fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
     ));
     assert!(screen(&app, 80, 24).contains("Flag answer B"));
     press(&mut app, "2 enter N");
-    for c in "wrong year".chars() {
-        app.on_key(kibble::tui::key_event(
-            kibble::tui::keymap::Key::parse(&c.to_string())
-                .unwrap_or(kibble::tui::keymap::Key::parse("space").unwrap()),
-        ));
-    }
+    type_text(&mut app, "wrong year");
     press(&mut app, "enter");
     assert!(screen(&app, 80, 24).contains("flag: low quality · note"));
     let b = app.item.as_ref().unwrap().shown[1].id;
@@ -539,33 +502,25 @@ fn find_jumps_to_a_prompt_by_text_or_id() {
         "alice",
     );
     let first = prompt_of(&app);
-    let type_in = |app: &mut kibble::tui::app::App, text: &str| {
-        for c in text.chars() {
-            app.on_key(kibble::tui::key_event(
-                kibble::tui::keymap::Key::parse(&c.to_string())
-                    .unwrap_or(kibble::tui::keymap::Key::parse("space").unwrap()),
-            ));
-        }
-    };
     press(&mut app, "/");
-    type_in(&mut app, "PLUMS");
+    type_text(&mut app, "PLUMS");
     press(&mut app, "enter");
     let plums = prompt_of(&app);
     assert_ne!(plums, first);
     assert!(app.status.starts_with("found prompt"), "{}", app.status);
     // By id; the prompt left goes back to the queue (nothing was typed on it).
     press(&mut app, "/");
-    type_in(&mut app, &first.to_string());
+    type_text(&mut app, &first.to_string());
     press(&mut app, "enter");
     assert_eq!(prompt_of(&app), first);
     // A prompt I decided is not reopened by find: H is the way to change it.
     press(&mut app, "a b c d enter /");
-    type_in(&mut app, "apples");
+    type_text(&mut app, "apples");
     press(&mut app, "enter");
     assert!(app.status.contains("decided by you"), "{}", app.status);
     // With a ranking typed, find refuses rather than dropping it.
     press(&mut app, "a /");
-    type_in(&mut app, "pears");
+    type_text(&mut app, "pears");
     press(&mut app, "enter");
     assert!(app.status.contains("first save or clear"), "{}", app.status);
     assert_eq!(app.entry.placed(), 1);

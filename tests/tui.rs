@@ -3,14 +3,12 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{app_on, draw, press, store_with};
-use kibble::domain::{PromptBody, RankingMode, Verdict};
-use kibble::store::{QueueOptions, RankingFilter, Store};
-use kibble::tui::app::{App, AppConfig, Clock, Overlay};
+use common::{add_xy_prompts, app_at, app_on, draw, press, store_with};
+use kibble::domain::{RankingMode, Verdict};
+use kibble::store::{RankingFilter, Store};
+use kibble::tui::app::{App, Overlay};
 use kibble::tui::key_event;
-use kibble::tui::keymap::{Key, Keymap};
+use kibble::tui::keymap::Key;
 
 const FOUR: &[&str] = &[
     "Paris is the capital of France.",
@@ -236,35 +234,12 @@ fn two_annotators_never_share_a_prompt_and_overlap_two_serves_each_twice() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("q.db");
     {
-        let mut s = Store::open(&path).unwrap();
-        let mut w = s.begin_import().unwrap();
-        for i in 0..6 {
-            let p = w
-                .add_prompt(
-                    &PromptBody::Text(format!("q{i}")),
-                    None,
-                    &serde_json::json!({}),
-                )
-                .unwrap();
-            w.add_candidate(p, "x", "t").unwrap();
-            w.add_candidate(p, "y", "t").unwrap();
-        }
-        w.finish("t", "kibble").unwrap();
+        add_xy_prompts(
+            &mut Store::open(&path).unwrap(),
+            (0..6).map(|i| format!("q{i}")),
+        );
     }
-    let open = |who: &str, overlap: u32| {
-        let mut cfg = AppConfig::new(who);
-        cfg.queue = QueueOptions {
-            overlap,
-            ..QueueOptions::default()
-        };
-        App::new(
-            Store::open(&path).unwrap(),
-            cfg,
-            Keymap::load(None).unwrap(),
-            Clock::Manual(Duration::ZERO),
-        )
-        .unwrap()
-    };
+    let open = |who: &str, overlap: u32| app_at(&path, who, overlap);
     let mut a = open("a", 1);
     let mut b = open("b", 1);
     for _ in 0..3 {
@@ -281,20 +256,10 @@ fn two_annotators_never_share_a_prompt_and_overlap_two_serves_each_twice() {
     // Overlap 2 on a fresh DB of 6 prompts: three annotators, each prompt served exactly twice.
     std::fs::remove_file(&path).unwrap();
     {
-        let mut s = Store::open(&path).unwrap();
-        let mut w = s.begin_import().unwrap();
-        for i in 0..6 {
-            let p = w
-                .add_prompt(
-                    &PromptBody::Text(format!("q{i}")),
-                    None,
-                    &serde_json::json!({}),
-                )
-                .unwrap();
-            w.add_candidate(p, "x", "t").unwrap();
-            w.add_candidate(p, "y", "t").unwrap();
-        }
-        w.finish("t", "kibble").unwrap();
+        add_xy_prompts(
+            &mut Store::open(&path).unwrap(),
+            (0..6).map(|i| format!("q{i}")),
+        );
     }
     let mut apps: Vec<App> = ["x", "y", "z"].iter().map(|w| open(w, 2)).collect();
     loop {

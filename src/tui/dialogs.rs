@@ -231,24 +231,12 @@ pub(super) fn render_guidelines(app: &App, scroll: u16, theme: &Theme, f: &mut F
         .unwrap_or_else(|| "No guidelines yet. Set them with `kibble guidelines set FILE`.".into());
     let lines =
         super::label_view::answer_lines(&text, rect.width.saturating_sub(2) as usize, theme);
-    let visible = rect.height.saturating_sub(2);
-    let total = lines.len().min(u16::MAX as usize) as u16;
-    app.overlay_view.set(View { visible, total });
-    let scroll = scroll.min(total.saturating_sub(visible));
-    let mut title = vec![Span::styled(" Guidelines ", theme.accent())];
-    if total > visible {
-        title.push(Span::styled(
-            format!(
-                "{}-{}/{} {} {} ",
-                scroll + 1,
-                (scroll + visible).min(total),
-                total,
-                app.keymap.label(Action::ScrollDown),
-                app.keymap.label(Action::PageDown)
-            ),
-            theme.dim(),
-        ));
-    }
+    app.overlay_view.set(View {
+        visible: rect.height.saturating_sub(2),
+        total: lines.len().min(u16::MAX as usize) as u16,
+    });
+    let (scroll, mut title) =
+        super::ui::scrolled_title(app, theme, " Guidelines ", lines.len(), rect, scroll);
     title.push(Span::styled("· any other key closes ", theme.dim()));
     f.render_widget(Clear, rect);
     f.render_widget(

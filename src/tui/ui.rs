@@ -190,6 +190,36 @@ fn fmt_duration(secs: f64) -> String {
     }
 }
 
+/// A scrolled box's first row shown (clamped) and its title: the name, then "first-last/total"
+/// and the scroll keys when the text is longer than the box (`area`, borders included).
+pub(super) fn scrolled_title(
+    app: &App,
+    theme: &Theme,
+    name: &'static str,
+    total: usize,
+    area: Rect,
+    scroll: u16,
+) -> (u16, Vec<Span<'static>>) {
+    let visible = area.height.saturating_sub(2);
+    let total = total.min(u16::MAX as usize) as u16;
+    let scroll = scroll.min(total.saturating_sub(visible));
+    let mut title = vec![Span::styled(name, theme.accent())];
+    if total > visible {
+        title.push(Span::styled(
+            format!(
+                "{}-{}/{} {} {} ",
+                scroll + 1,
+                (scroll + visible).min(total),
+                total,
+                app.keymap.label(Action::ScrollDown),
+                app.keymap.label(Action::PageDown)
+            ),
+            theme.dim(),
+        ));
+    }
+    (scroll, title)
+}
+
 /// Labelling progress as the header counts it, for the Data screen and `kibble stats`.
 pub fn progress_line(s: &crate::store::Stats) -> String {
     let (done, total) = s.progress.people();
@@ -356,24 +386,11 @@ fn render_help_text(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         ),
     ];
     lines.extend(dialogs::help_lines(app, true).into_iter().map(Line::from));
-    let visible = area.height.saturating_sub(2);
-    let total = lines.len().min(u16::MAX as usize) as u16;
-    app.help_view.set(View { visible, total });
-    let scroll = app.help_scroll.min(total.saturating_sub(visible));
-    let mut title = vec![Span::styled(" Help ", theme.accent())];
-    if total > visible {
-        title.push(Span::styled(
-            format!(
-                "{}-{}/{} {} {} ",
-                scroll + 1,
-                (scroll + visible).min(total),
-                total,
-                app.keymap.label(Action::ScrollDown),
-                app.keymap.label(Action::PageDown)
-            ),
-            theme.dim(),
-        ));
-    }
+    let (scroll, title) = scrolled_title(app, theme, " Help ", lines.len(), area, app.help_scroll);
+    app.help_view.set(View {
+        visible: area.height.saturating_sub(2),
+        total: lines.len().min(u16::MAX as usize) as u16,
+    });
     f.render_widget(
         Paragraph::new(lines)
             .scroll((scroll, 0))

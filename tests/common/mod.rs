@@ -70,3 +70,41 @@ pub fn screen(app: &App, w: u16, h: u16) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Adds prompts `q0..q{n}` (or `names`), each with the answers "x" and "y", to the store.
+pub fn add_xy_prompts(store: &mut Store, names: impl Iterator<Item = String>) {
+    let mut w = store.begin_import().unwrap();
+    for name in names {
+        let p = w
+            .add_prompt(&PromptBody::Text(name), None, &serde_json::json!({}))
+            .unwrap();
+        w.add_candidate(p, "x", "t").unwrap();
+        w.add_candidate(p, "y", "t").unwrap();
+    }
+    w.finish("t", "kibble").unwrap();
+}
+
+/// Types text into whatever has the keys (a note, a search), space included.
+pub fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        let key = if c == ' ' {
+            "space".to_string()
+        } else {
+            c.to_string()
+        };
+        app.on_key(key_event(Key::parse(&key).unwrap()));
+    }
+}
+
+/// An app on the DB file at `path` for `who`, asking for `overlap`, on a hand-driven clock.
+pub fn app_at(path: &std::path::Path, who: &str, overlap: u32) -> App {
+    let mut cfg = AppConfig::new(who);
+    cfg.queue.overlap = overlap;
+    App::new(
+        Store::open(path).unwrap(),
+        cfg,
+        Keymap::load(None).unwrap(),
+        Clock::Manual(Duration::ZERO),
+    )
+    .unwrap()
+}

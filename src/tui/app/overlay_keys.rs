@@ -23,13 +23,7 @@ impl App {
                         self.overlay = Overlay::None;
                     }
                     KeyCode::Esc => self.overlay = Overlay::None,
-                    KeyCode::Backspace => {
-                        buffer.pop();
-                    }
-                    KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < 500 => {
-                        buffer.push(c)
-                    }
-                    _ => return false,
+                    code => return edit_line(buffer, code, 500),
                 }
                 true
             }
@@ -75,13 +69,7 @@ impl App {
                         }
                     }
                     KeyCode::Esc => self.overlay = Overlay::None,
-                    KeyCode::Backspace => {
-                        buffer.pop();
-                    }
-                    KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < 200 => {
-                        buffer.push(c)
-                    }
-                    _ => return false,
+                    code => return edit_line(buffer, code, 200),
                 }
                 true
             }
@@ -137,5 +125,18 @@ impl App {
             }
             Overlay::None => false,
         }
+    }
+}
+
+/// Typing into a one-line field (a note, a search): a character up to `max`, or Backspace.
+/// Returns whether the field changed.
+fn edit_line(buffer: &mut String, code: KeyCode, max: usize) -> bool {
+    match code {
+        KeyCode::Backspace => buffer.pop().is_some(),
+        KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < max => {
+            buffer.push(c);
+            true
+        }
+        _ => false,
     }
 }
