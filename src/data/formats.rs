@@ -438,6 +438,20 @@ fn parse_kibble(obj: &Map<String, Value>) -> Parsed<ImportItem> {
     })
 }
 
+/// A candidate index of the line (`v`), and the distinct candidate it names.
+fn candidate_index(field: &str, v: &Value, index_map: &[usize]) -> Parsed<(u64, usize)> {
+    let idx = v
+        .as_u64()
+        .ok_or_else(|| expected(field, "candidate index (integer)", v))?;
+    let mapped = *index_map.get(idx as usize).ok_or_else(|| {
+        FieldError(format!(
+            "field \"{field}\": candidate index {idx} is out of range (there are {})",
+            index_map.len()
+        ))
+    })?;
+    Ok((idx, mapped))
+}
+
 /// `{"candidate": index, "flags"?: [str], "note"?: str}`: what was said about one answer.
 fn answer_mark(
     field: &str,
@@ -446,16 +460,11 @@ fn answer_mark(
 ) -> Parsed<(usize, Vec<String>, Option<String>)> {
     let o = v.as_object().ok_or_else(|| expected(field, "object", v))?;
     let cf = format!("{field}.candidate");
-    let idx = o.get("candidate").ok_or_else(|| missing(&cf))?;
-    let idx = idx
-        .as_u64()
-        .ok_or_else(|| expected(&cf, "candidate index (integer)", idx))?;
-    let mapped = *index_map.get(idx as usize).ok_or_else(|| {
-        FieldError(format!(
-            "field \"{cf}\": candidate index {idx} is out of range (there are {})",
-            index_map.len()
-        ))
-    })?;
+    let (_, mapped) = candidate_index(
+        &cf,
+        o.get("candidate").ok_or_else(|| missing(&cf))?,
+        index_map,
+    )?;
     let flags = match o.get("flags") {
         None | Some(Value::Null) => vec![],
         Some(Value::Array(fs)) => fs
@@ -496,15 +505,7 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         let mut group = Vec::new();
         for (mi, m) in members.iter().enumerate() {
             let mf = format!("{gf}[{mi}]");
-            let idx = m
-                .as_u64()
-                .ok_or_else(|| expected(&mf, "candidate index (integer)", m))?;
-            let mapped = *index_map.get(idx as usize).ok_or_else(|| {
-                FieldError(format!(
-                    "field \"{mf}\": candidate index {idx} is out of range (there are {})",
-                    index_map.len()
-                ))
-            })?;
+            let (idx, mapped) = candidate_index(&mf, m, index_map)?;
             if !seen.insert(mapped) {
                 return Err(FieldError(format!(
                     "field \"{mf}\": candidate {idx} appears twice in the ranking"
