@@ -525,3 +525,23 @@ fn find_jumps_to_a_prompt_by_text_or_id() {
     assert!(app.status.contains("first save or clear"), "{}", app.status);
     assert_eq!(app.entry.placed(), 1);
 }
+
+#[test]
+fn a_message_that_does_not_fit_beside_the_ranking_is_shown_first() {
+    let nine = nine();
+    let refs: Vec<&str> = nine.iter().map(String::as_str).collect();
+    let mut app = app_on(store_with(&[("Nine.", &refs)]), "alice");
+    press(&mut app, "s ! 1 enter a = b = c = d = e = f enter");
+    let text = screen(&app, 80, 24);
+    let status_row = text.lines().nth(22).unwrap();
+    assert!(
+        status_row.starts_with("3 answers unranked (the last may be left out)"),
+        "{status_row}"
+    );
+    // With room for both, the ranking comes first as always.
+    let wide = screen(&app, 160, 40);
+    assert!(
+        wide.lines().nth(38).unwrap().starts_with("rank: A = B"),
+        "{wide}"
+    );
+}

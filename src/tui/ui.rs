@@ -7,6 +7,7 @@ use ratatui::symbols::border;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Overlay, View};
 use super::dialogs;
@@ -271,13 +272,23 @@ fn render_status(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         vec![]
     };
     if !app.status.is_empty() {
-        if !spans.is_empty() {
-            spans.push(Span::raw(theme.sep()));
-        }
-        spans.push(Span::styled(
+        let status = Span::styled(
             sanitize_line(&app.status, area.width as usize),
             theme.fg(Color::Yellow),
-        ));
+        );
+        let used: usize = spans.iter().map(|s| s.content.width()).sum();
+        if spans.is_empty() {
+            spans.push(status);
+        } else if used + 3 + status.content.width() <= area.width as usize {
+            spans.push(Span::raw(theme.sep()));
+            spans.push(status);
+        } else {
+            // Both do not fit: the message goes first, so it is read whole; the ranking
+            // typed so far is on the answers' titles too.
+            let mut first = vec![status, Span::raw(theme.sep())];
+            first.append(&mut spans);
+            spans = first;
+        }
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
