@@ -545,3 +545,25 @@ fn a_message_that_does_not_fit_beside_the_ranking_is_shown_first() {
         "{wide}"
     );
 }
+
+#[test]
+fn the_end_of_the_queue_sums_up_my_agreement_with_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("end.db");
+    add_xy_prompts(
+        &mut Store::open(&path).unwrap(),
+        (0..2).map(|i| format!("q{i}")),
+    );
+    let mut a = app_at(&path, "a", 2);
+    let mut b = app_at(&path, "b", 2);
+    press(&mut a, "a a");
+    press(&mut b, "a a");
+    assert!(b.item.is_none());
+    let q = b.my_quality.as_ref().expect("read when the queue ran out");
+    assert!(q.compared_pairs > 0);
+    let text = screen(&b, 120, 40);
+    assert!(
+        text.contains("Your pairs agree with other annotators'"),
+        "{text}"
+    );
+}

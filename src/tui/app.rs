@@ -67,6 +67,8 @@ pub struct App {
     /// When the queue was last re-checked while it was empty.
     queue_checked: Duration,
     pub stats: Option<Stats>,
+    /// My agreement with others and with gold, read when the queue runs out.
+    pub my_quality: Option<crate::analysis::AnnotatorQuality>,
     pub agreement: Option<Agreement>,
     pub train: super::train::TrainScreen,
     pub runs: super::runs::RunsScreen,
@@ -111,6 +113,7 @@ impl App {
             overlay_view: Cell::new(View::default()),
             queue_checked: Duration::ZERO,
             stats: None,
+            my_quality: None,
             agreement: None,
             should_quit: false,
             quit_armed: false,
@@ -470,7 +473,15 @@ impl App {
         match self.store.claim_next(&self.cfg.annotator, self.cfg.queue)? {
             Some(id) => self.load_item(id),
             None => {
-                self.item = None;
+                // The end of the queue: how this annotator's work compares, read once here (it
+                // reads every ranking), not on the idle re-checks.
+                if self.item.take().is_some() && self.session_count > 0 {
+                    self.my_quality = self.store.agreement().ok().and_then(|a| {
+                        a.annotators
+                            .into_iter()
+                            .find(|q| q.name == self.cfg.annotator)
+                    });
+                }
                 Ok(())
             }
         }

@@ -51,14 +51,22 @@ fn prompt_lines(body: &PromptBody, width: usize, theme: &Theme) -> Vec<Line<'sta
 
 pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     let Some(item) = &app.item else {
-        let session = match app.per_hour() {
-            Some(h) => format!(
-                "This session: {} decisions, {h:.0} per hour. Agreement and gold accuracy: {}.",
-                app.session_count,
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0));
+        let session = match app.session_count {
+            0 => "No decisions in this session yet.".into(),
+            n => format!(
+                "This session: {n} decisions{}.{} More on {}.",
+                app.per_hour()
+                    .map_or(String::new(), |h| format!(", {h:.0} per hour")),
+                app.my_quality.as_ref().map_or(String::new(), |q| format!(
+                    " Your pairs agree with other annotators' {} of the time ({} pairs), with gold {}.",
+                    pct(q.agreement_with_others),
+                    q.compared_pairs,
+                    pct(q.gold_agreement)
+                )),
                 app.keymap
                     .label(Action::Screen(super::keymap::Screen::Data))
             ),
-            None => "No decisions in this session yet.".into(),
         };
         let msg = vec![
             Line::from(""),
