@@ -12,52 +12,49 @@ const OVERLAP: &str = "overlap";
 impl Store {
     /// The task's guidelines (`kibble guidelines set FILE`), if any.
     pub fn guidelines(&self) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = ?1",
-                [GUIDELINES],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.setting(GUIDELINES)
     }
 
     /// Replaces the guidelines; `None` removes them.
     pub fn set_guidelines(&mut self, text: Option<&str>) -> Result<()> {
         match text {
-            Some(t) => self.conn.execute(
-                "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                params![GUIDELINES, t, now_ms()],
-            )?,
-            None => self
-                .conn
-                .execute("DELETE FROM settings WHERE key = ?1", [GUIDELINES])?,
-        };
-        Ok(())
+            Some(t) => self.set_setting(GUIDELINES, t),
+            None => {
+                self.conn
+                    .execute("DELETE FROM settings WHERE key = ?1", [GUIDELINES])?;
+                Ok(())
+            }
+        }
     }
 
     /// How many annotators each prompt is served to: a property of the DB, so every session
     /// (and `stats`) counts progress the same way. 1 until set.
     pub fn overlap(&self) -> Result<u32> {
-        let v: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = ?1",
-                [OVERLAP],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v.and_then(|v| v.parse().ok())
+        Ok(self
+            .setting(OVERLAP)?
+            .and_then(|v| v.parse().ok())
             .filter(|n| *n >= 1)
             .unwrap_or(1))
     }
 
     pub fn set_overlap(&mut self, overlap: u32) -> Result<()> {
+        self.set_setting(OVERLAP, &overlap.max(1).to_string())
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![OVERLAP, overlap.max(1).to_string(), now_ms()],
+            params![key, value, now_ms()],
         )?;
         Ok(())
     }

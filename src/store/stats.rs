@@ -63,6 +63,7 @@ impl Store {
             |r| r.get(0),
         )?;
         let hour_ago = now_ms() - 3_600_000;
+        let overlap = self.overlap()?;
         let mut stmt = c.prepare(
             "SELECT a.name,
                     sum(r.verdict = 'rank' AND x.ranking_id IS NULL),
@@ -136,8 +137,8 @@ impl Store {
             flagged,
             noted,
             rankings_last_hour: last_hour,
-            overlap: self.overlap()?,
-            progress: self.queue_progress_split(self.overlap()?)?,
+            overlap,
+            progress: self.queue_progress_split(overlap)?,
             annotators,
         })
     }

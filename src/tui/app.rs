@@ -290,7 +290,7 @@ impl App {
             }
             Undo => self.undo(),
             Guidelines => {
-                self.overlay = Overlay::Guidelines { scroll: 0 };
+                self.open_guidelines();
             }
             History => self.open_history(),
             Find => {

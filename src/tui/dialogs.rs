@@ -220,17 +220,20 @@ pub(super) fn render_note_dialog(
 }
 
 /// The guidelines, drawn like an answer (markdown), scrolled; any key but scrolling closes.
-pub(super) fn render_guidelines(app: &App, scroll: u16, theme: &Theme, f: &mut Frame, area: Rect) {
+pub(super) fn render_guidelines(
+    app: &App,
+    text: &str,
+    scroll: u16,
+    theme: &Theme,
+    f: &mut Frame,
+    area: Rect,
+) {
     let rect = centered(
         area,
         area.width.saturating_sub(4),
         area.height.saturating_sub(2),
     );
-    let text = app
-        .guidelines_text()
-        .unwrap_or_else(|| "No guidelines yet. Set them with `kibble guidelines set FILE`.".into());
-    let lines =
-        super::label_view::answer_lines(&text, rect.width.saturating_sub(2) as usize, theme);
+    let lines = super::label_view::answer_lines(text, rect.width.saturating_sub(2) as usize, theme);
     app.overlay_view.set(View {
         visible: rect.height.saturating_sub(2),
         total: lines.len().min(u16::MAX as usize) as u16,

@@ -137,7 +137,7 @@ impl ImproveScreen {
         self.spawn("sampling", db, who, move |store, who, cancel| {
             // The model's own sampling settings (generation_config.json), else kibble's.
             let ms = crate::jobs::policy::model_sampling(store, &cfg.policy)?;
-            (cfg.gen.temperature, cfg.gen.top_k, cfg.gen.top_p) = (ms.temperature, ms.top_k, ms.top_p);
+            ms.apply(&mut cfg.gen);
             let s = crate::jobs::policy::sample(store, &cfg, who, &mut |_| {}, cancel)?;
             let full = if s.not_stored_full > 0 {
                 format!(" ({} not stored: prompt full)", s.not_stored_full)
@@ -164,8 +164,7 @@ impl ImproveScreen {
             let db = db_file.unwrap_or_default();
             // Best-of-n and DPO sample as the model asks; RLOO stays on-policy (temperature 1).
             if method != Method::Rloo {
-                let ms = crate::jobs::policy::model_sampling(store, &cfg.policy)?;
-                (cfg.gen.temperature, cfg.gen.top_k, cfg.gen.top_p) = (ms.temperature, ms.top_k, ms.top_p);
+                crate::jobs::policy::model_sampling(store, &cfg.policy)?.apply(&mut cfg.gen);
             }
             let s = crate::jobs::policy::improve(store, &db, &cfg, who, &mut |_| {}, cancel)?;
             Ok(match (s.message, s.round) {

@@ -159,7 +159,9 @@ pub fn render(app: &App, f: &mut Frame) {
             dialogs::render_note_dialog(&theme, f, area, buffer, *answer)
         }
         Overlay::Find { buffer } => dialogs::render_find(&theme, f, area, buffer),
-        Overlay::Guidelines { scroll } => dialogs::render_guidelines(app, *scroll, &theme, f, area),
+        Overlay::Guidelines { text, scroll } => {
+            dialogs::render_guidelines(app, text, *scroll, &theme, f, area)
+        }
         Overlay::History { entries, selected } => {
             dialogs::render_history(entries, *selected, &theme, f, area)
         }

@@ -19,6 +19,13 @@ pub struct ModelSampling {
 
 pub const PRETRAINED_SAMPLING: (f64, f64) = (0.7, 0.9);
 
+impl ModelSampling {
+    /// Samples with these settings.
+    pub fn apply(&self, gen: &mut GenConfig) {
+        (gen.temperature, gen.top_k, gen.top_p) = (self.temperature, self.top_k, self.top_p);
+    }
+}
+
 /// The sampling defaults of the policy `r` names, read from its files (no weights loaded).
 pub fn model_sampling(store: &Store, r: &PolicyRef) -> anyhow::Result<ModelSampling> {
     let (dir, _) = resolve_policy(store, r)?;

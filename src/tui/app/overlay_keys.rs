@@ -77,7 +77,7 @@ impl App {
                 self.overlay = Overlay::None;
                 true
             }
-            Overlay::Guidelines { scroll } => {
+            Overlay::Guidelines { scroll, .. } => {
                 match self.keymap.action(&key) {
                     Some(
                         a @ (Action::ScrollDown

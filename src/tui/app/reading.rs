@@ -4,8 +4,16 @@
 use super::*;
 
 impl App {
+    /// Opens the guidelines overlay, reading the text from the DB once.
+    pub(super) fn open_guidelines(&mut self) {
+        let text = self.guidelines_text().unwrap_or_else(|| {
+            "No guidelines yet. Set them with `kibble guidelines set FILE`.".into()
+        });
+        self.overlay = Overlay::Guidelines { text, scroll: 0 };
+    }
+
     /// The guidelines to show: the task's, then the current prompt's own (`meta.guidelines`).
-    pub fn guidelines_text(&self) -> Option<String> {
+    fn guidelines_text(&self) -> Option<String> {
         let task = self.store.guidelines().ok().flatten();
         let own = self.item.as_ref().and_then(|i| {
             i.prompt
@@ -32,7 +40,7 @@ impl App {
         if !self.store.guidelines_seen(&self.cfg.annotator, &hash)? {
             self.store
                 .mark_guidelines_seen(&self.cfg.annotator, &hash)?;
-            self.overlay = Overlay::Guidelines { scroll: 0 };
+            self.open_guidelines();
         }
         Ok(())
     }

@@ -181,8 +181,10 @@ pub enum Overlay {
         buffer: String,
         answer: Option<usize>,
     },
-    /// The task's guidelines and the prompt's own, scrolled to this row.
+    /// The task's guidelines and the prompt's own (read once, when opened), scrolled to
+    /// this row.
     Guidelines {
+        text: String,
         scroll: u16,
     },
     /// A search being typed: a prompt id, external id or text.
