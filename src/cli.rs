@@ -76,6 +76,14 @@ pub enum GuidelinesAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TaskAction {
+    /// Print the current task as a task file (edit it and `task set` it again).
+    Show,
+    /// Make FILE (TOML, see assets/task.toml) the task: its criteria, and its guidelines if any.
+    Set { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import JSONL files (plain or .gz): kibble, TRL pairs, HH transcripts or prompts.
     #[command(
@@ -94,6 +102,14 @@ pub enum Command {
     Guidelines {
         #[command(subcommand)]
         action: GuidelinesAction,
+    },
+    /// The labelling task: the criteria each item is judged on (rank or rate), versioned.
+    #[command(
+        after_help = "Examples:\n  kibble task show\n  kibble task set assets/task.toml\n\nWithout a task file kibble asks one thing: a ranking named \"overall\". Every decision\nrecords the task version it was made under; a new task applies from the next item on."
+    )]
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
     },
     /// Counts of prompts, candidates and rankings, per annotator.
     #[command(after_help = "Examples:\n  kibble stats\n  kibble stats --json | jq .annotators")]
@@ -226,6 +242,10 @@ pub struct ExportArgs {
     /// or one ranking by mean rank) instead of every ranking's own pairs.
     #[arg(long, value_enum)]
     pub merge: Option<crate::data::export::Merge>,
+    /// Pair, ranking and SFT formats: the criterion exported (default: the task's first). A rated
+    /// criterion gives the pairs its points imply (difference in points as the margin).
+    #[arg(long, value_name = "NAME")]
+    pub criterion: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +299,10 @@ pub struct TrainRmArgs {
     /// Only this annotator's rankings.
     #[arg(long = "only-annotator", value_name = "NAME")]
     pub only_annotator: Option<String>,
+    /// The task criterion to learn (default: the first); a rated one trains on the pairs its
+    /// points imply, with the difference in points as the margin.
+    #[arg(long, value_name = "NAME")]
+    pub criterion: Option<String>,
     /// Continue this run from its last checkpoint, bit-identically.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<i64>,
@@ -390,6 +414,10 @@ pub struct SimulateArgs {
     /// Rank at most this many prompts.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// The task criterion judged (default: the first); a rated one gets points spread over
+    /// its scale by the rule's scores.
+    #[arg(long, value_name = "NAME")]
+    pub criterion: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -470,6 +470,7 @@ fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
             exclude: Default::default(),
             weights: false,
             merge: None,
+            criterion: None,
         },
         &mut out,
         None,

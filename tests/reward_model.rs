@@ -86,6 +86,9 @@ fn synthetic_db(path: &Path, prompts: usize) -> Store {
                 rushed: false,
                 answer_marks: vec![],
                 dedupe_key: None,
+                task_version: 1,
+                criterion: Some(kibble::domain::OVERALL.into()),
+                judgements: vec![],
             })
             .unwrap();
     }

@@ -45,6 +45,9 @@ fn rank(prompt: i64, cands: &[i64], who: &str) -> NewRanking {
         rushed: false,
         answer_marks: vec![],
         dedupe_key: None,
+        task_version: 1,
+        criterion: Some(kibble::domain::OVERALL.into()),
+        judgements: vec![],
     }
 }
 

@@ -14,6 +14,7 @@ use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
 use crate::store::{QueueOptions, Store};
 
 mod policy;
+mod task;
 
 /// Bad input from the user (exit code 2), as opposed to a failure (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(args)) => export_cmd(&cli.db, args),
         Some(Command::Stats(args)) => stats(&cli.db, args),
         Some(Command::Guidelines { action }) => guidelines(&cli.db, action),
+        Some(Command::Task { action }) => task::task(&cli.db, action),
         Some(Command::TrainRm(args)) => train_rm(&cli.db, cli.annotator, args),
         Some(Command::Score(args)) => score_cmd(&cli.db, args),
         Some(Command::EvalRm(args)) => eval_rm(&cli.db, args),
@@ -303,6 +305,7 @@ fn export_cmd(db: &Path, args: ExportArgs) -> anyhow::Result<()> {
         },
         weights: args.weight,
         merge: args.merge,
+        criterion: args.criterion,
     };
     let counts = match (&args.out, args.split) {
         (None, _) => {
@@ -524,6 +527,7 @@ fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::Rm
     cfg.max_len = args.max_len.unwrap_or(cfg.max_len);
     cfg.eval_fraction = args.eval_fraction.unwrap_or(cfg.eval_fraction);
     cfg.annotator = args.only_annotator.clone();
+    cfg.criterion = args.criterion.clone();
     match args.epochs.as_deref() {
         None => {}
         Some("auto") => {

@@ -256,8 +256,9 @@ pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow:
 
 pub fn simulate(db: &Path, args: SimulateArgs) -> anyhow::Result<()> {
     let mut store = open_store(db)?;
-    let s = crate::jobs::simulate::simulate(
+    let s = crate::jobs::simulate::simulate_on(
         &mut store,
+        args.criterion.as_deref(),
         &args.rule,
         args.noise,
         args.seed,

@@ -238,6 +238,8 @@ fn pair_item(
             created_at_ms: None,
             duration_ms: None,
             answer_marks: vec![],
+            criterion: None,
+            ratings: vec![],
         }],
         gold: None,
     })
@@ -488,8 +490,21 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         None => None,
         Some(a) => Some(string_field(&format!("{field}.annotator"), a)?.to_string()),
     };
+    let criterion = match get("criterion") {
+        None => None,
+        Some(c) => Some(string_field(&format!("{field}.criterion"), c)?.to_string()),
+    };
+    let ratings = match get("ratings") {
+        None => vec![],
+        Some(v) => parse_ratings(&format!("{field}.ratings"), v, index_map)?,
+    };
     let groups_field = format!("{field}.groups");
-    let groups_v = get("groups").ok_or_else(|| missing(&groups_field))?;
+    // A decision of ratings only has no ranking.
+    let empty = Value::Array(vec![]);
+    let groups_v = match get("groups") {
+        None if !ratings.is_empty() => &empty,
+        g => g.ok_or_else(|| missing(&groups_field))?,
+    };
     let groups_a = groups_v.as_array().ok_or_else(|| {
         expected(
             &groups_field,
@@ -517,7 +532,7 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
             groups.push(group);
         }
     }
-    if seen.len() < 2 {
+    if seen.len() < 2 && !(seen.is_empty() && !ratings.is_empty()) {
         return Err(FieldError(format!(
             "field \"{groups_field}\": a ranking needs at least 2 candidates"
         )));
@@ -575,7 +590,56 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         answer_marks,
         created_at_ms: num("created_at")?.map(|x| x as i64),
         duration_ms: num("duration_ms")?.map(|x| x as i64),
+        criterion,
+        ratings,
     })
+}
+
+/// `{"criterion": [points or null, one per candidate]}`: points by candidate index.
+fn parse_ratings(
+    field: &str,
+    v: &Value,
+    index_map: &[usize],
+) -> Parsed<Vec<(String, Vec<(usize, u8)>)>> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| expected(field, "object of criterion: [points per candidate]", v))?;
+    let mut out = Vec::new();
+    for (name, list) in o {
+        let f = format!("{field}.{name}");
+        let a = list
+            .as_array()
+            .ok_or_else(|| expected(&f, "array of points (null: not rated)", list))?;
+        if a.len() != index_map.len() {
+            return Err(FieldError(format!(
+                "field \"{f}\": {} points for {} candidates; give one per candidate (null: not rated)",
+                a.len(),
+                index_map.len()
+            )));
+        }
+        let mut points = Vec::new();
+        for (i, p) in a.iter().enumerate() {
+            if p.is_null() {
+                continue;
+            }
+            points.push((index_map[i], point(&format!("{f}[{i}]"), p)?));
+        }
+        out.push((name.clone(), points));
+    }
+    Ok(out)
+}
+
+/// One rating: a whole number 0-9.
+pub fn point(field: &str, v: &Value) -> Parsed<u8> {
+    v.as_u64()
+        .filter(|p| *p <= 9)
+        .map(|p| p as u8)
+        .or_else(|| {
+            v.as_f64()
+                .filter(|x| x.fract() == 0.0 && (0.0..=9.0).contains(x))
+                .map(|x| x as u8)
+        })
+        .ok_or_else(|| expected(field, "whole number of points 0-9", v))
 }
 
 #[cfg(test)]

@@ -54,6 +54,10 @@ pub struct ImportRanking {
     pub duration_ms: Option<i64>,
     /// Flags and notes on single answers: (candidate index, flags, note).
     pub answer_marks: Vec<(usize, Vec<String>, Option<String>)>,
+    /// The rank criterion `groups` orders; `None`: the task's first rank criterion.
+    pub criterion: Option<String>,
+    /// Points per criterion: (criterion, [(candidate index, points)]).
+    pub ratings: Vec<(String, Vec<(usize, u8)>)>,
 }
 
 /// Everything one line of any format contributes.

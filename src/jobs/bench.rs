@@ -172,6 +172,9 @@ fn bench_import(
             rushed: false,
             answer_marks: vec![],
             dedupe_key: None,
+            task_version: 1,
+            criterion: Some(crate::domain::OVERALL.into()),
+            judgements: vec![],
         })?;
         append_us.push(t.elapsed().as_secs_f64() * 1e6);
     }
@@ -262,6 +265,7 @@ fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<
             ties: vec![],
             groups: None,
             margin: 0.0,
+            pair_margins: None,
         })
         .collect();
     let data = TrainData {

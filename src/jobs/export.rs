@@ -25,6 +25,9 @@ pub struct ExportOptions {
     pub weights: bool,
     /// Pair formats: one merged set of pairs per prompt instead of every ranking's own.
     pub merge: Option<Merge>,
+    /// Pair, ranking and SFT formats: the criterion judged (default: the task's first).
+    /// A rated criterion gives the pairs its points imply.
+    pub criterion: Option<String>,
 }
 
 /// Which rankings an export leaves out.
@@ -70,9 +73,24 @@ pub fn export(
     train: &mut dyn Write,
     mut eval: Option<&mut dyn Write>,
 ) -> anyhow::Result<ExportCounts> {
+    let (_, task) = store.task()?;
+    let per_criterion = !matches!(opts.format, ExportFormat::Kibble | ExportFormat::Prompts);
+    if let Some(c) = &opts.criterion {
+        if task.criterion(c).is_none() {
+            anyhow::bail!(
+                "--criterion {c:?}: the task has {}; see kibble task show",
+                task.names().join(", ")
+            );
+        }
+    }
     let filter = RankingFilter {
         annotator: opts.annotator.clone(),
         prompt_id: None,
+        criterion: per_criterion.then(|| {
+            opts.criterion
+                .clone()
+                .unwrap_or_else(|| task.first().name.clone())
+        }),
     };
     let mut by_prompt: HashMap<PromptId, Vec<Ranking>> = HashMap::new();
     for r in store.live_rankings(&filter)? {

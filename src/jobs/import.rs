@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::data::formats::{detect, parse_item, parse_object, FieldError};
 use crate::data::reader::{open_input, LineProblem, LineReader, MAX_LINE_BYTES};
+use crate::data::ImportRanking;
 use crate::data::{Format, ImportItem};
-use crate::domain::{now_ms, NewRanking, Verdict, MAX_CANDIDATES};
+use crate::domain::{now_ms, CriterionKind, Judgement, NewRanking, Task, Verdict, MAX_CANDIDATES};
 use crate::store::{ImportCounts, ImportWriter, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -162,6 +163,7 @@ pub fn import_reader(
     let mut rejects: Vec<u8> = Vec::new();
     let source = format!("import:{name}");
     let mut writer = store.begin_import()?;
+    let task = writer.task()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(16);
     let (written, format) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || parse_lines(input, opts.format, opts.skip_invalid, tx));
@@ -172,7 +174,11 @@ pub fn import_reader(
                     // input like any other (the prompt may be in the DB already, from another file).
                     let parsed = match parsed {
                         Parsed::Item { line, item, raw } => {
-                            match too_many_answers(&mut writer, &item)? {
+                            let problem = match criteria_problem(&task, &item) {
+                                Some(p) => Some(p),
+                                None => too_many_answers(&mut writer, &item)?,
+                            };
+                            match problem {
                                 Some(message) => Parsed::Invalid {
                                     line,
                                     error: FieldError(message),
@@ -185,7 +191,7 @@ pub fn import_reader(
                     };
                     match parsed {
                         Parsed::Item { item, .. } => {
-                            write_item(&mut writer, &item, &source)?;
+                            write_item(&mut writer, &item, &source, &task)?;
                             writer.count_line(false);
                         }
                         Parsed::Invalid { line, error, raw } if opts.skip_invalid => {
@@ -280,7 +286,73 @@ fn too_many_answers(
     }))
 }
 
-fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(), ImportError> {
+/// The criteria an imported decision is about, or why the current task cannot take it.
+fn judged(
+    task: &(i64, Task),
+    r: &ImportRanking,
+    ids: &[i64],
+) -> Result<(Option<String>, Vec<Judgement>), String> {
+    let (version, task) = task;
+    let criterion = if r.groups.is_empty() {
+        None
+    } else {
+        let name = match &r.criterion {
+            Some(c) => c.clone(),
+            None => task
+                .criteria
+                .iter()
+                .find(|c| c.kind == CriterionKind::Rank)
+                .map(|c| c.name.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "the task (version {version}) has no rank criterion for this ranking;                          add one (kibble task set FILE) or give the ranking a \"criterion\""
+                    )
+                })?,
+        };
+        match task.criterion(&name).map(|c| &c.kind) {
+            Some(CriterionKind::Rank) => Some(name),
+            _ => return Err(format!(
+                "criterion {name:?} is not a rank criterion of the task ({}); see kibble task show",
+                task.names().join(", ")
+            )),
+        }
+    };
+    let mut judgements = Vec::new();
+    for (name, points) in &r.ratings {
+        let Some(CriterionKind::Rate(scale)) = task.criterion(name).map(|c| &c.kind) else {
+            return Err(format!(
+                "field \"ratings.{name}\": the task has no rate criterion {name:?} ({}); add it with kibble task set FILE",
+                task.names().join(", ")
+            ));
+        };
+        if let Some((_, v)) = points.iter().find(|(_, v)| !scale.contains(*v)) {
+            return Err(format!(
+                "field \"ratings.{name}\": {v} points is outside the scale {}-{}",
+                scale.min, scale.max
+            ));
+        }
+        judgements.push(Judgement::Points {
+            criterion: name.clone(),
+            points: points.iter().map(|&(i, v)| (ids[i], v)).collect(),
+        });
+    }
+    Ok((criterion, judgements))
+}
+
+/// Why the current task cannot take `item`'s decisions, if it cannot.
+fn criteria_problem(task: &(i64, Task), item: &ImportItem) -> Option<String> {
+    let ids: Vec<i64> = (0..item.candidates.len() as i64).collect();
+    item.rankings
+        .iter()
+        .find_map(|r| judged(task, r, &ids).err())
+}
+
+fn write_item(
+    w: &mut ImportWriter,
+    item: &ImportItem,
+    source: &str,
+    task: &(i64, Task),
+) -> Result<(), ImportError> {
     let store = ImportError::Store;
     let prompt_id = w
         .add_prompt(&item.prompt, item.ext_id.as_deref(), &item.meta)
@@ -314,7 +386,21 @@ fn write_item(w: &mut ImportWriter, item: &ImportItem, source: &str) -> Result<(
                 key.update(id.to_le_bytes());
             }
         }
+        let (criterion, judgements) =
+            judged(task, r, &ids).map_err(|m| store(StoreError::Invalid(m)))?;
+        for j in &judgements {
+            if let Judgement::Points { criterion, points } = j {
+                key.update(criterion.as_bytes());
+                for (id, v) in points {
+                    key.update(id.to_le_bytes());
+                    key.update([*v]);
+                }
+            }
+        }
         let ranking = NewRanking {
+            task_version: task.0,
+            criterion,
+            judgements,
             prompt_id,
             annotator,
             os_user: None,

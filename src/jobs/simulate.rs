@@ -4,7 +4,9 @@
 use regex::Regex;
 use serde::Serialize;
 
-use crate::domain::{now_ms, NewRanking, RankingMode, SplitMix64, Verdict};
+use crate::domain::{
+    now_ms, CriterionKind, Judgement, NewRanking, RankingMode, SplitMix64, Verdict,
+};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::store::{RankingFilter, Store};
 
@@ -77,16 +79,48 @@ pub fn simulate(
     limit: Option<usize>,
     os_user: Option<String>,
 ) -> anyhow::Result<SimulateSummary> {
+    simulate_on(store, None, rule_text, noise, seed, limit, os_user)
+}
+
+/// `simulate` on one criterion of the task (default: its first). A rank criterion gets the
+/// order the rule gives; a rate criterion gets points spread over its scale by the rule's
+/// scores (lowest answer at the bottom of the scale, highest at the top).
+pub fn simulate_on(
+    store: &mut Store,
+    criterion: Option<&str>,
+    rule_text: &str,
+    noise: f64,
+    seed: u64,
+    limit: Option<usize>,
+    os_user: Option<String>,
+) -> anyhow::Result<SimulateSummary> {
     if !(0.0..=1.0).contains(&noise) {
         anyhow::bail!("--noise {noise}: expected a probability between 0 and 1");
     }
     let rule = Rule::parse(rule_text, store)?;
-    let annotator = format!("sim:{rule_text}");
+    let (task_version, task) = store.task()?;
+    let criterion = match criterion {
+        Some(c) => task.criterion(c).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--criterion {c:?}: the task has {}; see kibble task show",
+                task.names().join(", ")
+            )
+        })?,
+        None => task.first(),
+    }
+    .clone();
+    // One simulated annotator per rule and criterion (the first criterion keeps the old name).
+    let annotator = if criterion.name == task.first().name {
+        format!("sim:{rule_text}")
+    } else {
+        format!("sim:{}:{rule_text}", criterion.name)
+    };
     let mut covered: std::collections::HashMap<i64, std::collections::HashSet<i64>> =
         Default::default();
     for r in store.live_rankings(&RankingFilter {
         annotator: Some(annotator.clone()),
         prompt_id: None,
+        criterion: Some(criterion.name.clone()),
     })? {
         covered
             .entry(r.prompt_id)
@@ -127,7 +161,39 @@ pub fn simulate(
                 flipped += 1;
             }
         }
+        let ids = |g: &Vec<usize>| g.iter().map(|&i| cands[i].id).collect::<Vec<_>>();
+        let (groups, named, judgements) = match &criterion.kind {
+            CriterionKind::Rank => (
+                groups.iter().map(ids).collect(),
+                Some(criterion.name.clone()),
+                vec![],
+            ),
+            CriterionKind::Rate(scale) => {
+                // Groups best first: spread them evenly from the top of the scale down.
+                let span = f64::from(scale.max - scale.min);
+                let steps = (groups.len().max(2) - 1) as f64;
+                let points = groups
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(gi, g)| {
+                        let p = scale.max - (gi as f64 * span / steps).round() as u8;
+                        g.iter().map(move |&i| (cands[i].id, p))
+                    })
+                    .collect();
+                (
+                    vec![],
+                    None,
+                    vec![Judgement::Points {
+                        criterion: criterion.name.clone(),
+                        points,
+                    }],
+                )
+            }
+        };
         rankings.push(NewRanking {
+            task_version,
+            criterion: named,
+            judgements,
             prompt_id: *prompt_id,
             annotator: annotator.clone(),
             os_user: os_user.clone(),
@@ -136,10 +202,7 @@ pub fn simulate(
             shown_order: cands.iter().map(|c| c.id).collect(),
             verdict: Verdict::Rank,
             mode: RankingMode::Full,
-            groups: groups
-                .iter()
-                .map(|g| g.iter().map(|&i| cands[i].id).collect())
-                .collect(),
+            groups,
             strength: None,
             flags: Vec::new(),
             note: None,

@@ -49,6 +49,10 @@ pub struct RmJobConfig {
     /// `--epochs auto`: `train.epochs` is set from the data size when the run starts.
     #[serde(default)]
     pub auto_epochs: Option<AutoEpochs>,
+    /// The criterion learnt (default: the task's first). A rated one trains on the pairs its
+    /// points imply, with the difference in points as the margin.
+    #[serde(default)]
+    pub criterion: Option<String>,
 }
 
 /// The rule `--epochs auto` follows (per preset, see `auto_epochs`).
@@ -148,6 +152,7 @@ impl Default for RmJobConfig {
             train: TrainConfig::default(),
             annotator: None,
             auto_epochs: None,
+            criterion: None,
         }
     }
 }
@@ -228,6 +233,19 @@ pub fn runs_dir(db: &Path) -> PathBuf {
     db.with_file_name(format!("{stem}.runs"))
 }
 
+/// The criterion a run learns: the one it names, else the task's first.
+pub fn criterion_of(store: &Store, cfg: &RmJobConfig) -> anyhow::Result<String> {
+    let (_, task) = store.task()?;
+    match &cfg.criterion {
+        Some(c) if task.criterion(c).is_some() => Ok(c.clone()),
+        Some(c) => anyhow::bail!(
+            "--criterion {c:?}: the task has {}; see kibble task show",
+            task.names().join(", ")
+        ),
+        None => Ok(task.first().name.clone()),
+    }
+}
+
 /// Training data built from the store, with its provenance.
 pub struct LoadedData {
     pub data: TrainData,
@@ -247,6 +265,7 @@ pub fn load_data(
     let filter = RankingFilter {
         annotator: cfg.annotator.clone(),
         prompt_id: None,
+        criterion: Some(criterion_of(store, cfg)?),
     };
     let mut rankings: Vec<_> = store
         .live_rankings(&filter)?
@@ -315,6 +334,12 @@ pub fn load_data(
                 None
             },
             margin: r.strength.unwrap_or(0.0) as f32,
+            pair_margins: (!r.points.is_empty()).then(|| {
+                pairs
+                    .iter()
+                    .map(|p| p.margin.unwrap_or(0.0) as f32)
+                    .collect()
+            }),
         };
         hasher.update(r.id.to_le_bytes());
         hasher.update(serde_json::to_vec(&r.groups)?);

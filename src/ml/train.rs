@@ -85,6 +85,8 @@ pub struct Comparison {
     /// Tie groups, best first, for full rankings (Plackett-Luce); `None` for best/worst.
     pub groups: Option<Vec<Vec<usize>>>,
     pub margin: f32,
+    /// One margin per pair where they differ (ratings: the difference in points); else `margin`.
+    pub pair_margins: Option<Vec<f32>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -114,11 +116,14 @@ fn pair_items(comps: &[Comparison], cfg: &TrainConfig) -> Vec<PairItem> {
         }
         let w = 1.0 / n as f32;
         let margin = if cfg.use_margin { c.margin } else { 0.0 };
-        out.extend(c.pairs.iter().map(|&(a, b)| PairItem {
+        out.extend(c.pairs.iter().enumerate().map(|(i, &(a, b))| PairItem {
             a,
             b,
             tie: false,
-            margin,
+            margin: match &c.pair_margins {
+                Some(m) if cfg.use_margin => m[i],
+                _ => margin,
+            },
             weight: w,
         }));
         if with_ties {

@@ -178,6 +178,11 @@ impl ImportWriter<'_> {
         Ok(id)
     }
 
+    /// The current task and its version (what imported decisions are made under).
+    pub fn task(&self) -> Result<(i64, crate::domain::Task)> {
+        super::tasks::current(&self.tx)
+    }
+
     pub fn count_line(&mut self, rejected: bool) {
         self.counts.lines += 1;
         if rejected {

@@ -6,7 +6,39 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Entry `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// Tasks: the criteria an item is judged on, versioned. Version 1 is what kibble always asked
+/// (one required ranking named `overall`), so every ranking made before keeps its meaning.
+/// A decision's `groups` order its `criterion`; its other criteria are in `criterion_orders`
+/// (further rankings) and `ratings` (points), retracted with the decision.
+const V3: &str = r#"
+CREATE TABLE tasks (
+    version       INTEGER PRIMARY KEY,
+    definition    TEXT NOT NULL,              -- JSON: {name, criteria: [{name, kind, required}]}
+    created_at    INTEGER NOT NULL
+);
+INSERT INTO tasks (version, definition, created_at) VALUES
+    (1, '{"name":"default","criteria":[{"name":"overall","kind":"rank","required":true}]}', 0);
+ALTER TABLE rankings ADD COLUMN task_version INTEGER NOT NULL DEFAULT 1 REFERENCES tasks (version);
+ALTER TABLE rankings ADD COLUMN criterion TEXT DEFAULT 'overall';
+CREATE TABLE criterion_orders (
+    ranking_id    INTEGER NOT NULL REFERENCES rankings (id),
+    criterion     TEXT NOT NULL,
+    groups        TEXT NOT NULL,              -- JSON tie groups of candidate ids, best first
+    mode          TEXT NOT NULL CHECK (mode IN ('full', 'best_worst')),
+    PRIMARY KEY (ranking_id, criterion)
+) WITHOUT ROWID;
+CREATE INDEX criterion_orders_criterion ON criterion_orders (criterion);
+CREATE TABLE ratings (
+    ranking_id    INTEGER NOT NULL REFERENCES rankings (id),
+    criterion     TEXT NOT NULL,
+    candidate_id  INTEGER NOT NULL REFERENCES candidates (id),
+    value         INTEGER NOT NULL,
+    PRIMARY KEY (ranking_id, criterion, candidate_id)
+) WITHOUT ROWID;
+CREATE INDEX ratings_criterion ON ratings (criterion, ranking_id);
+"#;
 
 /// A reward-model run keeps its best checkpoint (by held-out accuracy) beside its newest;
 /// rankings carry flags and notes on single answers; settings of the whole DB (the labelling guidelines), and who has read which guidelines.

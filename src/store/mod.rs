@@ -10,6 +10,7 @@ mod rankings;
 mod runs;
 mod settings;
 mod stats;
+mod tasks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -4,7 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{annotator_id, json_ids, Result, Store, StoreError};
 use crate::domain::{
-    now_ms, NewRanking, PreferencePair, PromptId, Ranking, RankingId, RankingMode, TiePair, Verdict,
+    now_ms, task::groups_from_points, Judgement, NewRanking, PreferencePair, PromptId, Ranking,
+    RankingId, RankingMode, TiePair, Verdict,
 };
 
 /// Which live rankings to read.
@@ -12,12 +13,15 @@ use crate::domain::{
 pub struct RankingFilter {
     pub annotator: Option<String>,
     pub prompt_id: Option<PromptId>,
+    /// Only decisions that judged this criterion, with `groups` (and `points`, for a rated
+    /// one) on it. `None`: every decision, with the ranking it was saved with.
+    pub criterion: Option<String>,
 }
 
 const SELECT_RANKING: &str =
     "SELECT r.id, r.prompt_id, a.name, r.os_user, r.created_at, r.duration_ms,
         r.shown_order, r.verdict, r.mode, r.groups, r.strength, r.flags, r.note, r.rushed,
-        r.answer_marks
+        r.answer_marks, r.task_version, r.criterion
      FROM rankings r JOIN annotators a ON a.id = r.annotator_id";
 
 pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option<RankingId>> {
@@ -27,8 +31,8 @@ pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option
         .prepare_cached(
             "INSERT OR IGNORE INTO rankings (prompt_id, annotator_id, os_user, created_at, duration_ms,
                  shown_order, verdict, mode, groups, strength, flags, note, rushed, dedupe_key,
-                 answer_marks)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 answer_marks, task_version, criterion)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
             r.prompt_id,
@@ -46,11 +50,35 @@ pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option
             r.rushed,
             r.dedupe_key,
             serde_json::to_string(&r.answer_marks)?,
+            r.task_version,
+            r.criterion,
         ])?;
     if inserted == 0 {
         return Ok(None);
     }
     let id = conn.last_insert_rowid();
+    for j in &r.judgements {
+        match j {
+            Judgement::Order {
+                criterion,
+                groups,
+                mode,
+            } => {
+                conn.prepare_cached(
+                    "INSERT INTO criterion_orders (ranking_id, criterion, groups, mode) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![id, criterion, serde_json::to_string(groups)?, mode.as_str()])?;
+            }
+            Judgement::Points { criterion, points } => {
+                let mut insert = conn.prepare_cached(
+                    "INSERT INTO ratings (ranking_id, criterion, candidate_id, value) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (cand, value) in points {
+                    insert.execute(params![id, criterion, cand, value])?;
+                }
+            }
+        }
+    }
     refresh_n_ranked(conn, r.prompt_id)?;
     // The decision ends this annotator's lease on the prompt.
     conn.prepare_cached("DELETE FROM leases WHERE prompt_id = ?1 AND annotator_id = ?2")?
@@ -58,17 +86,28 @@ pub(super) fn insert_ranking(conn: &Connection, r: &NewRanking) -> Result<Option
     Ok(Some(id))
 }
 
-/// A ranking names each candidate once, all of them of its own prompt.
+/// A ranking names each candidate once, all of them of its own prompt; its criteria are
+/// those of its task.
 fn validate(conn: &Connection, r: &NewRanking) -> Result<()> {
+    super::tasks::validate_criteria(conn, r)?;
     let mut seen = std::collections::HashSet::new();
     let mut owner = conn.prepare_cached("SELECT prompt_id FROM candidates WHERE id = ?1")?;
     let marked = r.answer_marks.iter().map(|m| &m.candidate);
+    let judged: Vec<i64> = r
+        .judgements
+        .iter()
+        .flat_map(|j| match j {
+            Judgement::Order { groups, .. } => groups.iter().flatten().copied().collect(),
+            Judgement::Points { points, .. } => points.iter().map(|p| p.0).collect::<Vec<_>>(),
+        })
+        .collect();
     for &id in r
         .groups
         .iter()
         .flatten()
         .chain(&r.shown_order)
         .chain(marked)
+        .chain(&judged)
     {
         let prompt: Option<i64> = owner.query_row([id], |row| row.get(0)).optional()?;
         if prompt != Some(r.prompt_id) {
@@ -85,9 +124,16 @@ fn validate(conn: &Connection, r: &NewRanking) -> Result<()> {
             )));
         }
     }
-    if r.verdict == Verdict::Rank && seen.len() < 2 {
+    // A task of ratings only saves its points with an empty ranking.
+    let rated_only = r.criterion.is_none() && !r.judgements.is_empty();
+    if r.verdict == Verdict::Rank && seen.len() < 2 && !rated_only {
         return Err(StoreError::Invalid(
             "a ranking needs at least two candidates".into(),
+        ));
+    }
+    if r.verdict == Verdict::Rank && r.criterion.is_none() && !rated_only {
+        return Err(StoreError::Invalid(
+            "a ranking names the criterion it orders".into(),
         ));
     }
     Ok(())
@@ -123,6 +169,8 @@ fn ranking_from_row(row: &Row) -> rusqlite::Result<RawRanking> {
         note: row.get(12)?,
         rushed: row.get(13)?,
         answer_marks: row.get(14)?,
+        task_version: row.get(15)?,
+        criterion: row.get(16)?,
     })
 }
 
@@ -143,6 +191,8 @@ struct RawRanking {
     note: Option<String>,
     rushed: bool,
     answer_marks: String,
+    task_version: i64,
+    criterion: Option<String>,
 }
 
 impl RawRanking {
@@ -167,6 +217,9 @@ impl RawRanking {
             note: self.note,
             rushed: self.rushed,
             answer_marks: serde_json::from_str(&self.answer_marks)?,
+            task_version: self.task_version,
+            criterion: self.criterion,
+            points: Vec::new(),
         })
     }
 }
@@ -246,23 +299,108 @@ impl Store {
         raws.into_iter().map(RawRanking::decode).collect()
     }
 
-    /// Rankings and skips that have not been retracted, oldest first.
+    /// Rankings and skips that have not been retracted, oldest first. With a criterion, only
+    /// the decisions that judged it, each as its judgement on that criterion.
     pub fn live_rankings(&self, filter: &RankingFilter) -> Result<Vec<Ranking>> {
         let sql = format!(
             "{SELECT_RANKING}
              WHERE NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id)
                AND (?1 IS NULL OR a.name = ?1)
                AND (?2 IS NULL OR r.prompt_id = ?2)
+               AND (?3 IS NULL OR (r.verdict = 'rank' AND (r.criterion = ?3
+                    OR EXISTS (SELECT 1 FROM criterion_orders o WHERE o.ranking_id = r.id AND o.criterion = ?3)
+                    OR EXISTS (SELECT 1 FROM ratings g WHERE g.ranking_id = r.id AND g.criterion = ?3))))
              ORDER BY r.id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let raws = stmt
             .query_map(
-                params![filter.annotator, filter.prompt_id],
+                params![filter.annotator, filter.prompt_id, filter.criterion],
                 ranking_from_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        raws.into_iter().map(RawRanking::decode).collect()
+        let mut out = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let mut r = raw.decode()?;
+            if let Some(c) = &filter.criterion {
+                if r.criterion.as_ref() != Some(c) {
+                    self.judged_on(&mut r, c)?;
+                }
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Rewrites `r` as its decision on criterion `c` (stored beside its main ranking).
+    fn judged_on(&self, r: &mut Ranking, c: &str) -> Result<()> {
+        let judgement = self
+            .judgements(r.id)?
+            .into_iter()
+            .find(|j| j.criterion() == c)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("decision {} has nothing on {c:?}", r.id))
+            })?;
+        r.criterion = Some(c.to_string());
+        r.strength = None;
+        match judgement {
+            Judgement::Order { groups, mode, .. } => {
+                r.groups = groups;
+                r.mode = mode;
+            }
+            Judgement::Points { points, .. } => {
+                r.groups = groups_from_points(&points);
+                r.mode = RankingMode::Full;
+                r.points = points;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a decision said on its criteria other than the one its `groups` order (by name).
+    pub fn judgements(&self, ranking_id: RankingId) -> Result<Vec<Judgement>> {
+        let mut out = Vec::new();
+        let mut orders = self.conn.prepare_cached(
+            "SELECT criterion, groups, mode FROM criterion_orders WHERE ranking_id = ?1 ORDER BY criterion",
+        )?;
+        let rows = orders
+            .query_map([ranking_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (criterion, groups, mode) in rows {
+            out.push(Judgement::Order {
+                criterion,
+                groups: serde_json::from_str(&groups)?,
+                mode: RankingMode::parse(&mode).unwrap_or(RankingMode::Full),
+            });
+        }
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT criterion, candidate_id, value FROM ratings WHERE ranking_id = ?1 ORDER BY criterion",
+            )?
+            .query_map([ranking_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, u8>(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (criterion, cand, value) in rows {
+            match out.last_mut() {
+                Some(Judgement::Points {
+                    criterion: c,
+                    points,
+                }) if *c == criterion => points.push((cand, value)),
+                _ => out.push(Judgement::Points {
+                    criterion,
+                    points: vec![(cand, value)],
+                }),
+            }
+        }
+        Ok(out)
     }
 
     /// Ordered pairs and ties implied by every live ranking.

@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::store::{QueueOptions, Stats, Store};
 
+mod criteria;
 mod decisions;
 mod overlay_keys;
 mod reading;
@@ -23,6 +24,7 @@ mod screen_keys;
 mod state;
 mod undo;
 
+pub use criteria::Said;
 pub use state::*;
 
 pub const DEFAULT_FLAG_REASONS: &[&str] = &[
@@ -44,6 +46,9 @@ pub struct App {
     pub screen: Screen,
     pub overlay: Overlay,
     pub item: Option<Item>,
+    /// The labelling task (criteria) and its version, read as each item is loaded.
+    pub task: crate::domain::Task,
+    pub task_version: i64,
     pub entry: Entry,
     pub history: Vec<Saved>,
     /// Time spent on this session's decisions (from an item shown to its decision).
@@ -97,6 +102,8 @@ impl App {
             screen: Screen::Label,
             overlay: Overlay::None,
             item: None,
+            task: Default::default(),
+            task_version: 1,
             entry: Entry::default(),
             history: Vec::new(),
             labelling: Duration::ZERO,
@@ -151,6 +158,16 @@ impl App {
         }
         if self.overlay != Overlay::None {
             return self.overlay_key(key);
+        }
+        // On a rated criterion the digits are points (letters still pick the answer to rate).
+        if let KeyCode::Char(c @ '0'..='9') = key.code {
+            let plain = !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+            if plain && self.screen == Screen::Label && self.rating_scale().is_some() {
+                self.rate(c as u8 - b'0');
+                return true;
+            }
         }
         match self.keymap.action(&key) {
             Some(action) => {
@@ -229,12 +246,38 @@ impl App {
                     .scrolled(self.help_scroll, lines, pages);
             }
             _ if self.screen != super::keymap::Screen::Label => {}
+            // A rated criterion: letters pick the answer to rate; ranking keys do not apply.
+            Pick(i) if self.rating_scale().is_some() => {
+                if let Some(item) = &mut self.item {
+                    if (i as usize) < item.shown.len() {
+                        item.focus = i as usize;
+                    }
+                }
+            }
+            Tie | Strength | ToggleMode if self.rating_scale().is_some() => {
+                self.status = format!(
+                    "{} is rated: type points ({}) on each answer",
+                    self.criterion().name,
+                    self.criterion().kind.describe()
+                );
+            }
+            Unrank if self.criterion_back() => {}
+            Unrank if self.rating_scale().is_some() => {
+                let focus = self.item.as_ref().map_or(0, |i| i.focus);
+                if let Some(v) = self.entry.points.get_mut(focus) {
+                    *v = None;
+                }
+            }
             Pick(i) => self.pick(i as usize),
             Tie => self.tie(),
             Unrank => self.unrank(),
+            SameOrder => self.same_as_previous(),
             Clear => {
+                // Clears the criterion on screen; what was said on the others stays.
                 let keep = (self.entry.strength, self.entry.best_worst);
-                self.entry = Entry::default();
+                self.entry.groups.clear();
+                self.entry.tie_next = false;
+                self.entry.points.clear();
                 (self.entry.strength, self.entry.best_worst) = keep;
             }
             Save => self.save(),
@@ -351,7 +394,10 @@ impl App {
             Confirm::Quit => self.quit(),
             Confirm::AllTie => {
                 if let Ok(groups) = self.complete_groups() {
-                    self.decide(Verdict::Rank, groups);
+                    self.criterion_done(Some(Said::Order {
+                        groups,
+                        best_worst: false,
+                    }));
                 }
             }
             Confirm::UndoWhileFixing => self.undo_past_fix(true),
@@ -470,6 +516,8 @@ impl App {
 
     /// Claims the next prompt from the queue.
     pub fn next_item(&mut self) -> anyhow::Result<()> {
+        // A new task applies from the next item on; the one on screen keeps its criteria.
+        (self.task_version, self.task) = self.store.task()?;
         match self.store.claim_next(&self.cfg.annotator, self.cfg.queue)? {
             Some(id) => self.load_item(id),
             None => {

@@ -23,11 +23,13 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// One line per bound action; `with_names` adds the name a key map file uses for it.
+/// One line per bound action; `with_names` adds the name a key map file uses for it (and
+/// lists the screen keys, which the overlay leaves to the tab bar above it).
 pub(super) fn help_lines(app: &App, with_names: bool) -> Vec<String> {
     app.keymap
         .bindings()
         .filter(|(_, keys)| !keys.is_empty())
+        .filter(|(a, _)| with_names || !matches!(a, Action::Screen(_)))
         .map(|(a, keys)| {
             let k = keys
                 .iter()

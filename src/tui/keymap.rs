@@ -43,6 +43,8 @@ pub enum Action {
     FlagAnswer,
     NoteAnswer,
     Find,
+    /// On the second and later criteria of an item: what was said on the one before.
+    SameOrder,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,6 +115,7 @@ impl Action {
             FlagAnswer,
             NoteAnswer,
             Find,
+            SameOrder,
         ]);
         all
     }
@@ -151,6 +154,7 @@ impl Action {
             FlagAnswer => "flag_answer".into(),
             NoteAnswer => "note_answer".into(),
             Find => "find".into(),
+            SameOrder => "same_order".into(),
         }
     }
 
@@ -192,6 +196,7 @@ impl Action {
             FlagAnswer => "flag this answer".into(),
             NoteAnswer => "note on this answer".into(),
             Find => "find a prompt".into(),
+            SameOrder => "same as before".into(),
         }
     }
 }

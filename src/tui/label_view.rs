@@ -147,10 +147,14 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
             theme.dim(),
         ));
     }
+    let mut pblock = theme.block(Line::from(ptitle), false);
+    if let Some(c) = criterion_title(app) {
+        pblock = pblock.title(Line::styled(c, theme.accent()).right_aligned());
+    }
     f.render_widget(
         Paragraph::new(plines)
             .scroll((pscroll as u16, 0))
-            .block(theme.block(Line::from(ptitle), false)),
+            .block(pblock),
         parts[0],
     );
 
@@ -181,7 +185,18 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
                 theme.accent()
             },
         )];
-        if let Some(r) = app.entry.rank_of(pos) {
+        if let Some(scale) = app.rating_scale() {
+            let label = match app.entry.points.get(pos).copied().flatten() {
+                Some(v) => {
+                    let named = scale
+                        .label(v)
+                        .map_or(String::new(), |l| format!(" {}", sanitize_line(l, 20)));
+                    format!("{v}/{}{named} ", scale.max)
+                }
+                None => format!("_/{} ", scale.max),
+            };
+            title.push(Span::styled(label, theme.fg(Color::Green)));
+        } else if let Some(r) = app.entry.rank_of(pos) {
             let tied = app.entry.groups[r - 1].len() > 1;
             let label = if app.best_worst_applies() {
                 if r == 1 { "best" } else { "worst" }.to_string()
@@ -334,11 +349,42 @@ pub fn answer_heights(needs: &[u16], focus: usize, avail: u16) -> Vec<u16> {
         .collect()
 }
 
+/// The criterion being answered, when the task asks more than the one ranking it always did:
+/// its place, name and kind (` 2/3 funny: rate 1-5 `).
+fn criterion_title(app: &App) -> Option<String> {
+    let t = &app.task;
+    if t.criteria.len() == 1 && t.criteria[0].kind == crate::domain::CriterionKind::Rank {
+        return None;
+    }
+    let c = app.criterion();
+    let optional = if c.required { "" } else { ", optional" };
+    Some(format!(
+        " {}/{} {}: {}{optional} ",
+        app.entry.step + 1,
+        t.criteria.len(),
+        sanitize_line(&c.name, 24),
+        c.kind.describe()
+    ))
+}
+
 pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     let e = &app.entry;
     let sep = theme.sep();
     let mut spans = Vec::new();
-    if app.best_worst_applies() {
+    if app.rating_scale().is_some() {
+        let k = app.item.as_ref().map_or(0, |i| i.shown.len());
+        let points: Vec<String> = (0..k)
+            .map(|p| {
+                let v = e.points.get(p).copied().flatten();
+                format!("{}{}", letter(p), v.map_or("_".into(), |v| v.to_string()))
+            })
+            .collect();
+        spans.push(Span::raw(format!(
+            "{}: {}",
+            app.criterion().name,
+            points.join(" ")
+        )));
+    } else if app.best_worst_applies() {
         let best = e
             .groups
             .first()

@@ -335,7 +335,23 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     if app.screen == Screen::Label && k > 0 {
         let first = km.label(Action::Pick(0));
         let last = km.label(Action::Pick((k - 1) as u8));
-        if k == 2 {
+        let more = app.task.criteria.len() > 1;
+        let next = if app.entry.step + 1 < app.task.criteria.len() {
+            "next"
+        } else {
+            "save"
+        };
+        if let Some(s) = app.rating_scale() {
+            hints.push((format!("{}-{}", s.min, s.max), "points".into()));
+            hints.push((format!("{first}..{last}"), "answer".into()));
+            hints.push((km.label(Action::Save), next.into()));
+            hints.push((km.label(Action::SameOrder), "same".into()));
+        } else if more {
+            hints.push((format!("{first}..{last}"), "rank".into()));
+            hints.push((km.label(Action::Tie), "tie".into()));
+            hints.push((km.label(Action::Save), next.into()));
+            hints.push((km.label(Action::SameOrder), "same".into()));
+        } else if k == 2 {
             hints.push((format!("{first}|{last}"), "better".into()));
             hints.push((km.label(Action::Tie), "tie".into()));
             hints.push((km.label(Action::Strength), "strength".into()));

@@ -103,29 +103,42 @@ impl App {
         Ok(groups)
     }
 
+    /// Enter: the current criterion is done (the item is saved after the last one).
     pub(super) fn save(&mut self) {
-        let groups = match self.complete_groups() {
-            Ok(g) => g,
+        let said = match self.current_said() {
+            Ok(s) => s,
             Err(msg) => {
                 self.status = msg;
                 return;
             }
         };
-        if groups.len() == 1 && self.k() > 2 {
-            self.overlay = Overlay::Confirm(Confirm::AllTie);
-            return;
+        if let Some(Said::Order { groups, .. }) = &said {
+            if groups.len() == 1 && self.k() > 2 {
+                self.overlay = Overlay::Confirm(Confirm::AllTie);
+                return;
+            }
         }
-        self.decide(Verdict::Rank, groups);
+        self.criterion_done(said);
     }
 
     pub(super) fn skip(&mut self) {
-        self.decide(Verdict::Skip, vec![]);
+        self.decide(Verdict::Skip);
     }
 
     /// Appends the decision to the log; on success moves to the next prompt.
-    pub(super) fn decide(&mut self, verdict: Verdict, groups: Vec<Vec<usize>>) {
+    pub(super) fn decide(&mut self, verdict: Verdict) {
         let rushed_below = self.cfg.min_seconds;
-        match self.append_decision(verdict, &groups) {
+        let said = match verdict {
+            Verdict::Skip => vec![],
+            Verdict::Rank => match self.said_now() {
+                Ok(s) => s,
+                Err(msg) => {
+                    self.status = msg;
+                    return;
+                }
+            },
+        };
+        match self.append_decision(verdict, &said) {
             Ok(Some((saved, rushed))) => {
                 self.history.push(saved.clone());
                 // A fixed decision is back in its place: those made after it follow again.
@@ -165,8 +178,9 @@ impl App {
     pub(super) fn append_decision(
         &mut self,
         verdict: Verdict,
-        groups: &[Vec<usize>],
+        said: &[Option<Said>],
     ) -> Result<Option<(Saved, bool)>, crate::store::StoreError> {
+        let (criterion, groups, best_worst, judgements) = self.judgements(said);
         let Some(item) = &self.item else {
             return Ok(None);
         };
@@ -181,7 +195,7 @@ impl App {
             duration_ms: Some(elapsed.as_millis() as i64),
             shown_order: item.shown.iter().map(|c| c.id).collect(),
             verdict,
-            mode: if self.best_worst_applies() && verdict == Verdict::Rank {
+            mode: if best_worst && verdict == Verdict::Rank {
                 RankingMode::BestWorst
             } else {
                 RankingMode::Full
@@ -193,6 +207,9 @@ impl App {
             rushed: elapsed.as_secs_f64() < self.cfg.min_seconds,
             answer_marks: item.answer_marks.clone(),
             dedupe_key: None,
+            task_version: self.task_version,
+            criterion,
+            judgements,
         };
         let rushed = ranking.rushed;
         self.labelling += elapsed;
@@ -237,6 +254,9 @@ impl App {
             rushed: old.rushed,
             answer_marks: old.answer_marks.clone(),
             dedupe_key: None,
+            task_version: old.task_version,
+            criterion: old.criterion.clone(),
+            judgements: self.store.judgements(old.id)?,
         };
         self.append(&again)
     }

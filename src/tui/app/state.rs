@@ -133,6 +133,11 @@ pub struct Entry {
     /// 1..=3 (slightly, clearly, much better), or none.
     pub strength: Option<u8>,
     pub best_worst: bool,
+    /// Points per shown position on a rated criterion.
+    pub points: Vec<Option<u8>>,
+    /// The task criterion being answered (index), and what was said on each so far.
+    pub step: usize,
+    pub said: Vec<Option<Said>>,
 }
 
 impl Entry {
@@ -142,6 +147,27 @@ impl Entry {
     pub fn contains(&self, pos: usize) -> bool {
         self.groups.iter().any(|g| g.contains(&pos))
     }
+    /// Criterion `step`, pre-filled with what was said on it before (if anything).
+    pub fn show(&mut self, step: usize) {
+        self.step = step;
+        self.groups.clear();
+        self.tie_next = false;
+        self.points.clear();
+        match self.said.get(step).cloned().flatten() {
+            Some(Said::Order { groups, best_worst }) => {
+                self.best_worst = best_worst;
+                // Best/worst is typed as two picks: best, then worst.
+                self.groups = if best_worst && groups.len() == 3 {
+                    vec![groups[0].clone(), groups[2].clone()]
+                } else {
+                    groups
+                };
+            }
+            Some(Said::Points(p)) => self.points = p,
+            None => {}
+        }
+    }
+
     /// 1-based rank of a shown position, if placed.
     pub fn rank_of(&self, pos: usize) -> Option<usize> {
         self.groups

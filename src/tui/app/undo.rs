@@ -14,6 +14,8 @@ impl App {
     pub(super) fn typed_something(&self) -> bool {
         self.item.as_ref().is_some_and(|item| {
             self.entry.placed() > 0
+                || self.entry.points.iter().any(Option::is_some)
+                || self.entry.said.iter().any(Option::is_some)
                 || !item.flags.is_empty()
                 || item.note.is_some()
                 || !item.answer_marks.is_empty()
@@ -60,15 +62,13 @@ impl App {
             return self.undo_last();
         };
         let settled = if keep {
-            let groups = if fix.old.verdict == Verdict::Skip && self.entry.placed() == 0 {
+            let said = if fix.old.verdict == Verdict::Skip && !self.typed_something() {
                 Ok((Verdict::Skip, vec![]))
             } else {
-                self.complete_groups().map(|g| (Verdict::Rank, g))
+                self.said_now().map(|s| (Verdict::Rank, s))
             };
-            match groups {
-                Ok((verdict, groups)) => self
-                    .append_decision(verdict, &groups)
-                    .map(|s| s.map(|s| s.0)),
+            match said {
+                Ok((verdict, said)) => self.append_decision(verdict, &said).map(|s| s.map(|s| s.0)),
                 Err(msg) => {
                     self.status = format!(
                         "the fix is not complete: {msg}; {} then r puts it back as it was",
@@ -161,27 +161,9 @@ impl App {
                     &self.cfg.annotator,
                     self.cfg.queue.lease_ms,
                 );
+                let others = self.store.judgements(old.id).unwrap_or_default();
+                self.entry = self.restored_entry(&old, &others);
                 if let Some(item) = &mut self.item {
-                    let pos: HashMap<CandidateId, usize> = item
-                        .shown
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| (c.id, i))
-                        .collect();
-                    self.entry = Entry {
-                        groups: old
-                            .groups
-                            .iter()
-                            .map(|g| g.iter().filter_map(|id| pos.get(id).copied()).collect())
-                            .collect(),
-                        tie_next: false,
-                        strength: old.strength.map(|s| s.round().clamp(1.0, 3.0) as u8),
-                        best_worst: old.mode == RankingMode::BestWorst,
-                    };
-                    if self.entry.best_worst && self.entry.groups.len() == 3 {
-                        self.entry.groups =
-                            vec![self.entry.groups[0].clone(), self.entry.groups[2].clone()];
-                    }
                     item.flags = old.flags.clone();
                     item.note = old.note.clone();
                     item.answer_marks = old.answer_marks.clone();

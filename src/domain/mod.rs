@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod task;
+pub use task::{Criterion, CriterionKind, Judgement, Scale, Task, OVERALL};
+
 pub type PromptId = i64;
 pub type CandidateId = i64;
 pub type RankingId = i64;
@@ -169,6 +172,13 @@ pub struct NewRanking {
     pub answer_marks: Vec<AnswerMark>,
     /// Makes imports idempotent: the same key is never stored twice.
     pub dedupe_key: Option<Vec<u8>>,
+    /// The task version the decision was made under (see `store::Store::task`).
+    pub task_version: i64,
+    /// The rank criterion `groups` orders; `None` when nothing was ranked (a skip, or a task
+    /// whose criteria are all rated).
+    pub criterion: Option<String>,
+    /// What was said on the item's other criteria (further rankings, and ratings).
+    pub judgements: Vec<Judgement>,
 }
 
 /// What an annotator said about one answer: flags and a note, beside the ranking.
@@ -199,6 +209,12 @@ pub struct Ranking {
     pub note: Option<String>,
     pub rushed: bool,
     pub answer_marks: Vec<AnswerMark>,
+    pub task_version: i64,
+    /// The criterion `groups` is about (see `NewRanking::criterion`).
+    pub criterion: Option<String>,
+    /// Read for a rate criterion: each answer's points; `groups` is then the order they imply
+    /// and each pair's margin is its difference in points.
+    pub points: Vec<(CandidateId, u8)>,
 }
 
 /// One "chosen is better than rejected" judgement implied by a ranking.
@@ -264,11 +280,24 @@ impl Ranking {
                 prompt_id: self.prompt_id,
                 chosen,
                 rejected,
-                margin: self.strength,
+                margin: self.points_margin(chosen, rejected).or(self.strength),
                 weight,
             })
             .collect();
         (pairs, ties)
+    }
+}
+
+impl Ranking {
+    /// For a rated criterion, how many points `chosen` got above `rejected`.
+    pub fn points_margin(&self, chosen: CandidateId, rejected: CandidateId) -> Option<f64> {
+        let of = |id| {
+            self.points
+                .iter()
+                .find(|p| p.0 == id)
+                .map(|p| f64::from(p.1))
+        };
+        Some(of(chosen)? - of(rejected)?)
     }
 }
 
@@ -347,7 +376,22 @@ mod tests {
             note: None,
             rushed: false,
             answer_marks: vec![],
+            task_version: 1,
+            criterion: Some(OVERALL.into()),
+            points: vec![],
         }
+    }
+
+    #[test]
+    fn rating_implied_pairs_take_the_difference_in_points_as_margin_and_equal_points_tie() {
+        let points = vec![(1, 5), (2, 2), (3, 2)];
+        let mut r = ranking(task::groups_from_points(&points), RankingMode::Full);
+        r.points = points;
+        let (p, t) = r.pairs();
+        let margins: Vec<_> = p.iter().map(|p| (p.chosen, p.rejected, p.margin)).collect();
+        assert_eq!(margins, vec![(1, 2, Some(3.0)), (1, 3, Some(3.0))]);
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].a, t[0].b), (2, 3));
     }
 
     #[test]
