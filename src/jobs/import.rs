@@ -311,10 +311,12 @@ fn judged(
         };
         match task.criterion(&name).map(|c| &c.kind) {
             Some(CriterionKind::Rank) => Some(name),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "criterion {name:?} is not a rank criterion of the task ({}); see kibble task show",
                 task.names().join(", ")
-            )),
+            ))
+            }
         }
     };
     let mut judgements = Vec::new();

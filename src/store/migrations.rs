@@ -20,7 +20,7 @@ CREATE TABLE tasks (
 );
 INSERT INTO tasks (version, definition, created_at) VALUES
     (1, '{"name":"default","criteria":[{"name":"overall","kind":"rank","required":true}]}', 0);
-ALTER TABLE rankings ADD COLUMN task_version INTEGER NOT NULL DEFAULT 1 REFERENCES tasks (version);
+ALTER TABLE rankings ADD COLUMN task_version INTEGER NOT NULL DEFAULT 1; -- tasks.version
 ALTER TABLE rankings ADD COLUMN criterion TEXT DEFAULT 'overall';
 CREATE TABLE criterion_orders (
     ranking_id    INTEGER NOT NULL REFERENCES rankings (id),

@@ -371,7 +371,7 @@ pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     let e = &app.entry;
     let sep = theme.sep();
     let mut spans = Vec::new();
-    if app.rating_scale().is_some() {
+    if let Some(scale) = app.rating_scale() {
         let k = app.item.as_ref().map_or(0, |i| i.shown.len());
         let points: Vec<String> = (0..k)
             .map(|p| {

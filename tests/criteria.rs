@@ -1,0 +1,311 @@
+//! Tasks with several criteria: rating keys, the walk through criteria, undo of a whole item,
+//! what the store keeps, pairs implied by ratings, and old DBs keeping their meaning.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use kibble::domain::task::parse_task_file;
+use kibble::domain::{Judgement, Task};
+use kibble::store::{RankingFilter, Store};
+
+const TASK: &str = r#"name = "two"
+[[criterion]]
+name = "harmless"
+kind = "rate"
+scale = [1, 5]
+labels = ["harmful", "", "", "", "safe"]
+
+[[criterion]]
+name = "helpful"
+kind = "rank"
+
+[[criterion]]
+name = "funny"
+kind = "rate"
+scale = [0, 4]
+required = false
+"#;
+
+fn task() -> Task {
+    parse_task_file(Path::new("task.toml"), TASK).unwrap().0
+}
+
+fn three_answers() -> Store {
+    let mut store = store_with(&[
+        (
+            "Is it safe to eat raw cookie dough?",
+            &[
+                "Yes, always.",
+                "Usually not: raw eggs and flour can carry bacteria.",
+                "Only if the flour is heat-treated and there are no raw eggs.",
+            ],
+        ),
+        ("Second prompt", &["one", "two", "three"]),
+    ]);
+    store.set_task(&task()).unwrap();
+    store
+}
+
+fn only(store: &Store, criterion: &str) -> Vec<kibble::domain::Ranking> {
+    store
+        .live_rankings(&RankingFilter {
+            criterion: Some(criterion.into()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn digits_rate_the_focused_answer_and_enter_walks_the_criteria() {
+    let mut app = app_on(three_answers(), "ann");
+    assert_eq!(app.criterion().name, "harmless");
+    // Points for A and B; focus moves on by itself.
+    press(&mut app, "1 4");
+    assert_eq!(app.entry.points, vec![Some(1), Some(4), None]);
+    assert_eq!(app.item.as_ref().unwrap().focus, 2);
+    // Enter with C unrated: a required criterion blocks.
+    press(&mut app, "enter");
+    assert_eq!(app.criterion().name, "harmless");
+    assert!(
+        app.status.contains("1 answer(s) not rated"),
+        "{}",
+        app.status
+    );
+    // Out of scale: refused, said so.
+    press(&mut app, "7");
+    assert!(app.status.contains("rated 1-5"), "{}", app.status);
+    // A letter picks the answer to rate; a digit then rates it.
+    press(&mut app, "a 2 c 5");
+    assert_eq!(app.entry.points, vec![Some(2), Some(4), Some(5)]);
+    press(&mut app, "enter");
+    assert_eq!(app.criterion().name, "helpful");
+    // Backspace on the empty ranking goes back, with the points still there.
+    press(&mut app, "backspace");
+    assert_eq!(app.criterion().name, "harmless");
+    assert_eq!(app.entry.points, vec![Some(2), Some(4), Some(5)]);
+    press(&mut app, "enter");
+    // On a rank criterion the letters rank, as always; the optional criterion can stay blank.
+    press(&mut app, "c b enter");
+    assert_eq!(app.criterion().name, "funny");
+    let first = app.item.as_ref().unwrap().prompt.id;
+    press(&mut app, "enter");
+    assert_ne!(
+        app.item.as_ref().unwrap().prompt.id,
+        first,
+        "saved and moved on"
+    );
+
+    // One decision: the ranking on helpful, the points on harmless beside it, nothing on funny.
+    let r = &app.store.live_rankings(&RankingFilter::default()).unwrap()[0];
+    assert_eq!(r.criterion.as_deref(), Some("helpful"));
+    assert_eq!(r.groups.len(), 3);
+    let others = app.store.judgements(r.id).unwrap();
+    assert_eq!(others.len(), 1);
+    let Judgement::Points { criterion, points } = &others[0] else {
+        panic!("harmless is rated: {others:?}")
+    };
+    assert_eq!(criterion, "harmless");
+    assert_eq!(points.len(), 3);
+    let mut values: Vec<u8> = points.iter().map(|p| p.1).collect();
+    values.sort();
+    assert_eq!(values, vec![2, 4, 5]);
+    assert_eq!(r.task_version, app.task_version);
+    assert_eq!(only(&app.store, "funny").len(), 0);
+}
+
+#[test]
+fn p_repeats_the_previous_criterion_and_undo_retracts_the_whole_item() {
+    let mut app = app_on(three_answers(), "ann");
+    press(&mut app, "3 1 5 enter");
+    // The points imply C > A... on the shown order; p turns them into the ranking.
+    press(&mut app, "p");
+    assert_eq!(app.entry.groups, vec![vec![2], vec![0], vec![1]]);
+    press(&mut app, "enter");
+    // funny is rated: the ranking just before gives no points, and p says so.
+    press(&mut app, "p");
+    assert!(
+        app.status.contains("does not give points"),
+        "{}",
+        app.status
+    );
+    press(&mut app, "enter");
+    assert_eq!(only(&app.store, "harmless").len(), 1);
+    assert_eq!(only(&app.store, "helpful").len(), 1);
+
+    // Undo brings the item back with every criterion as it was, and retracts all of them.
+    press(&mut app, "u");
+    assert_eq!(only(&app.store, "harmless").len(), 0);
+    assert_eq!(only(&app.store, "helpful").len(), 0);
+    assert_eq!(app.criterion().name, "harmless");
+    assert_eq!(app.entry.points, vec![Some(3), Some(1), Some(5)]);
+    // Every criterion comes back pre-filled: Enter through them saves it again as it was.
+    press(&mut app, "enter");
+    assert_eq!(app.entry.groups, vec![vec![2], vec![0], vec![1]]);
+    press(&mut app, "enter enter");
+    let harmless = only(&app.store, "harmless");
+    assert_eq!(harmless.len(), 1);
+    assert_eq!(harmless[0].points.len(), 3);
+    assert_eq!(only(&app.store, "helpful").len(), 1);
+}
+
+#[test]
+fn rating_screens_at_80x24_and_120x40() {
+    let mut app = app_on(three_answers(), "ann");
+    press(&mut app, "4 2");
+    insta::assert_snapshot!("rate_criterion_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("rate_criterion_120x40", screen(&app, 120, 40));
+    press(&mut app, "5 enter b");
+    insta::assert_snapshot!("rank_after_rate_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("rank_after_rate_120x40", screen(&app, 120, 40));
+}
+
+#[test]
+fn ratings_imply_pairs_with_the_difference_as_margin_and_equal_points_tie() {
+    let mut app = app_on(three_answers(), "ann");
+    press(&mut app, "5 2 2 enter a b c enter enter");
+    let r = &only(&app.store, "harmless")[0];
+    let (pairs, ties) = r.pairs();
+    let shown = &app.store.judgements(r.id).unwrap();
+    let Judgement::Points { points, .. } = &shown[0] else {
+        panic!()
+    };
+    let top = points.iter().find(|p| p.1 == 5).unwrap().0;
+    assert_eq!(pairs.len(), 2);
+    assert!(pairs
+        .iter()
+        .all(|p| p.chosen == top && p.margin == Some(3.0)));
+    assert_eq!(ties.len(), 1);
+    // The export of that criterion carries the margin; the default (first criterion) is the same.
+    let mut out = Vec::new();
+    let opts = kibble::jobs::export::ExportOptions {
+        format: kibble::data::export::ExportFormat::Trl,
+        annotator: None,
+        split: None,
+        exclude: Default::default(),
+        weights: false,
+        merge: None,
+        criterion: Some("harmless".into()),
+    };
+    kibble::jobs::export::export(&app.store, &opts, &mut out, None).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.lines().all(|l| l.contains("\"margin\":3")), "{text}");
+    // An unknown criterion is an error naming the task's.
+    let e = kibble::jobs::export::export(
+        &app.store,
+        &kibble::jobs::export::ExportOptions {
+            criterion: Some("witty".into()),
+            ..opts
+        },
+        &mut Vec::new(),
+        None,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("harmless, helpful, funny"), "{e}");
+}
+
+#[test]
+fn the_store_refuses_points_off_the_scale_or_on_a_criterion_not_in_the_task() {
+    let mut store = three_answers();
+    let (version, _) = store.task().unwrap();
+    let cands = store.candidates(1).unwrap();
+    let ids: Vec<i64> = cands.iter().map(|c| c.id).collect();
+    let mut r = kibble::domain::NewRanking {
+        prompt_id: 1,
+        annotator: "x".into(),
+        os_user: None,
+        created_at_ms: 0,
+        duration_ms: None,
+        shown_order: ids.clone(),
+        verdict: kibble::domain::Verdict::Rank,
+        mode: kibble::domain::RankingMode::Full,
+        groups: vec![],
+        strength: None,
+        flags: vec![],
+        note: None,
+        rushed: false,
+        answer_marks: vec![],
+        dedupe_key: None,
+        task_version: version,
+        criterion: None,
+        judgements: vec![Judgement::Points {
+            criterion: "harmless".into(),
+            points: ids.iter().map(|&id| (id, 9)).collect(),
+        }],
+    };
+    let e = store.append_ranking(&r).unwrap_err();
+    assert!(e.to_string().contains("outside its scale 1-5"), "{e}");
+    r.judgements = vec![Judgement::Points {
+        criterion: "witty".into(),
+        points: vec![(ids[0], 1)],
+    }];
+    let e = store.append_ranking(&r).unwrap_err();
+    assert!(e.to_string().contains("not in task version"), "{e}");
+    r.judgements = vec![Judgement::Points {
+        criterion: "harmless".into(),
+        points: ids.iter().map(|&id| (id, 3)).collect(),
+    }];
+    assert!(
+        store.append_ranking(&r).unwrap().is_some(),
+        "ratings only is a decision"
+    );
+}
+
+/// A DB made before tasks (schema version 2) opens, gets the default task, and its rankings
+/// read and export exactly as they did.
+#[test]
+fn a_db_from_before_tasks_keeps_its_rankings_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &kibble::store::MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO prompts (id, content_hash, kind, body, n_ranked, n_candidates, created_at)
+                 VALUES (1, x'01', 'text', 'Which is right?', 1, 3, 0);
+             INSERT INTO candidates (id, prompt_id, content_hash, text, source, created_at) VALUES
+                 (1, 1, x'01', 'right', 't', 0), (2, 1, x'02', 'wrong', 't', 0), (3, 1, x'03', 'also wrong', 't', 0);
+             INSERT INTO annotators (id, name, created_at) VALUES (1, 'ann', 0);
+             INSERT INTO rankings (prompt_id, annotator_id, created_at, shown_order, verdict, mode, groups, strength)
+                 VALUES (1, 1, 0, '[1,2,3]', 'rank', 'full', '[[1],[2,3]]', 2.0);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        kibble::store::MIGRATIONS.len() as i64
+    );
+    let (version, task) = store.task().unwrap();
+    assert_eq!((version, task), (1, Task::default()));
+    let all = store.live_rankings(&RankingFilter::default()).unwrap();
+    let overall = only(&store, "overall");
+    assert_eq!(all, overall);
+    assert_eq!(overall[0].groups, vec![vec![1], vec![2, 3]]);
+    let mut out = Vec::new();
+    kibble::jobs::export::export(
+        &store,
+        &kibble::jobs::export::ExportOptions {
+            format: kibble::data::export::ExportFormat::Trl,
+            annotator: None,
+            split: None,
+            exclude: Default::default(),
+            weights: false,
+            merge: None,
+            criterion: None,
+        },
+        &mut out,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"chosen\":\"right\",\"margin\":2,\"prompt\":\"Which is right?\",\"rejected\":\"wrong\"}\n\
+         {\"chosen\":\"right\",\"margin\":2,\"prompt\":\"Which is right?\",\"rejected\":\"also wrong\"}\n"
+    );
+}
