@@ -384,6 +384,20 @@ pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
             app.criterion().name,
             points.join(" ")
         )));
+        // The scale's named points, so a 4 means the same to everyone.
+        let legend: Vec<String> = (scale.min..=scale.max)
+            .filter_map(|v| {
+                scale
+                    .label(v)
+                    .map(|l| format!("{v} {}", sanitize_line(l, 16)))
+            })
+            .collect();
+        if !legend.is_empty() {
+            spans.push(Span::styled(
+                format!("{sep}{}", legend.join(", ")),
+                theme.dim(),
+            ));
+        }
     } else if app.best_worst_applies() {
         let best = e
             .groups
