@@ -202,6 +202,8 @@ pub enum FormatArg {
     Trl,
     Hh,
     Prompts,
+    Ratings,
+    Ultrafeedback,
 }
 
 impl FormatArg {
@@ -212,6 +214,8 @@ impl FormatArg {
             FormatArg::Trl => Some(Format::Trl),
             FormatArg::Hh => Some(Format::Hh),
             FormatArg::Prompts => Some(Format::Prompts),
+            FormatArg::Ratings => Some(Format::Ratings),
+            FormatArg::Ultrafeedback => Some(Format::Ultrafeedback),
         }
     }
 }

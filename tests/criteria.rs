@@ -309,3 +309,68 @@ fn a_db_from_before_tasks_keeps_its_rankings_meaning() {
          {\"chosen\":\"right\",\"margin\":2,\"prompt\":\"Which is right?\",\"rejected\":\"also wrong\"}\n"
     );
 }
+
+fn export_as(store: &Store, format: kibble::data::export::ExportFormat) -> String {
+    let mut out = Vec::new();
+    let opts = kibble::jobs::export::ExportOptions {
+        format,
+        annotator: None,
+        split: None,
+        exclude: Default::default(),
+        weights: false,
+        merge: None,
+        criterion: None,
+    };
+    kibble::jobs::export::export(store, &opts, &mut out, None).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn import_text(store: &mut Store, text: &str) -> Result<u64, String> {
+    kibble::jobs::import::import_reader(
+        store,
+        std::io::Cursor::new(text.to_string()),
+        "in.jsonl",
+        "in.jsonl",
+        Default::default(),
+    )
+    .map(|r| r.report.counts.rankings_added)
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn ratings_round_trip_in_both_shapes_and_helpsteer2_files_come_in() {
+    use kibble::data::export::ExportFormat::{Ratings, Ultrafeedback};
+    let mut app = app_on(three_answers(), "ann");
+    press(&mut app, "5 2 2 enter a b c enter 4 0 1 enter");
+    press(&mut app, "1 2 3 enter c b a enter enter");
+    for format in [Ratings, Ultrafeedback] {
+        let text = export_as(&app.store, format);
+        let mut fresh = Store::open_in_memory().unwrap();
+        fresh.set_task(&task()).unwrap();
+        assert_eq!(import_text(&mut fresh, &text), Ok(2), "{text}");
+        assert_eq!(export_as(&fresh, format), text, "{format:?} round trip");
+        // Re-importing adds nothing.
+        assert_eq!(import_text(&mut fresh, &text), Ok(0));
+    }
+    let lines = export_as(&app.store, Ratings);
+    assert_eq!(lines.lines().count(), 6, "{lines}");
+
+    // HelpSteer2's own layout: attributes as top-level numbers, one answer per line.
+    let mut store = Store::open_in_memory().unwrap();
+    store.set_task(&task()).unwrap();
+    let hs2 = r#"{"prompt":"p","response":"good","harmless":5,"funny":1}
+{"prompt":"p","response":"bad","harmless":1,"funny":3}
+{"prompt":"q","response":"only one","harmless":2}
+"#;
+    assert_eq!(import_text(&mut store, hs2), Ok(2));
+    let r = only(&store, "harmless");
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].pairs().0.len(), 1, "good > bad on harmless");
+    assert_eq!(r[0].pairs().0[0].margin, Some(4.0));
+    // A criterion the task does not have is refused with the line and what to do.
+    let e = import_text(&mut store, r#"{"prompt":"p","response":"x","witty":3}"#).unwrap_err();
+    assert!(e.starts_with("in.jsonl:1:"), "{e}");
+    assert!(e.contains("no rate criterion \"witty\""), "{e}");
+    let e = import_text(&mut store, r#"{"prompt":"p","response":"x","harmless":8}"#).unwrap_err();
+    assert!(e.contains("outside the scale 1-5"), "{e}");
+}

@@ -21,6 +21,11 @@ pub enum ExportFormat {
     Sft,
     /// Prompts only, in the import format `{"prompt","id"?}`: for a sampler elsewhere
     Prompts,
+    /// Points per answer, one line per rated answer (HelpSteer2-like):
+    /// `{"prompt","response","ratings":{criterion: points},"annotator"}`
+    Ratings,
+    /// Points per answer, one line per decision: `{"prompt","completions":[{"response","ratings"}]}`
+    Ultrafeedback,
 }
 
 /// How several annotators' rankings of one prompt become one (`--merge`).

@@ -69,6 +69,10 @@ pub fn detect(obj: &Map<String, Value>) -> Parsed<Format> {
     let has = |k: &str| obj.contains_key(k);
     if has("candidates") {
         Ok(Format::Kibble)
+    } else if has("completions") {
+        Ok(Format::Ultrafeedback)
+    } else if has("prompt") && has("response") {
+        Ok(Format::Ratings)
     } else if has("chosen") && has("rejected") {
         Ok(if has("prompt") {
             Format::Trl
@@ -90,6 +94,8 @@ pub fn parse_item(format: Format, mut obj: Map<String, Value>) -> Parsed<ImportI
         Format::Trl => parse_trl(&obj)?,
         Format::Hh => parse_implicit(&obj)?,
         Format::Prompts => parse_prompt_only(&obj)?,
+        Format::Ratings => super::ratings::parse_rating_line(&obj)?,
+        Format::Ultrafeedback => super::ratings::parse_ultrafeedback(&obj)?,
     };
     let mut item = item;
     item.meta = collect_meta(format, &mut obj)?;
@@ -103,6 +109,9 @@ fn collect_meta(format: Format, obj: &mut Map<String, Value>) -> Parsed<Value> {
         Format::Trl => &["prompt", "chosen", "rejected", "margin", "id", "meta"],
         Format::Hh => &["chosen", "rejected", "margin", "id", "meta"],
         Format::Prompts => &["prompt", "id", "meta"],
+        // Numbers on a ratings line are points (HelpSteer2), not metadata.
+        Format::Ratings => &["prompt", "response", "ratings", "annotator", "id", "meta"],
+        Format::Ultrafeedback => &["prompt", "completions", "annotator", "id", "meta"],
     };
     let mut meta = match obj.remove("meta") {
         None | Some(Value::Null) => Map::new(),
@@ -160,7 +169,7 @@ fn messages(field: &str, items: &[Value]) -> Parsed<Vec<Message>> {
         .collect()
 }
 
-fn prompt_body(obj: &Map<String, Value>) -> Parsed<PromptBody> {
+pub(super) fn prompt_body(obj: &Map<String, Value>) -> Parsed<PromptBody> {
     let v = obj.get("prompt").ok_or_else(|| missing("prompt"))?;
     match v {
         Value::String(_) => Ok(PromptBody::Text(non_empty_text("prompt", v)?)),
@@ -199,6 +208,7 @@ fn parse_prompt_only(obj: &Map<String, Value>) -> Parsed<ImportItem> {
         candidates: vec![],
         rankings: vec![],
         gold: None,
+        merge_with_previous: false,
     })
 }
 
@@ -242,6 +252,7 @@ fn pair_item(
             ratings: vec![],
         }],
         gold: None,
+        merge_with_previous: false,
     })
 }
 
@@ -437,6 +448,7 @@ fn parse_kibble(obj: &Map<String, Value>) -> Parsed<ImportItem> {
         candidates,
         rankings,
         gold,
+        merge_with_previous: false,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod formats;
+pub mod ratings;
 pub mod reader;
 pub mod sample;
 
@@ -19,6 +20,11 @@ pub enum Format {
     Hh,
     /// `{"prompt"}` only, to be answered later by the policy
     Prompts,
+    /// Points per answer, one answer per line (HelpSteer2-like):
+    /// `{"prompt","response","ratings":{criterion: points}}`
+    Ratings,
+    /// Points per answer, one prompt per line: `{"prompt","completions":[{"response","ratings"}]}`
+    Ultrafeedback,
 }
 
 impl Format {
@@ -28,6 +34,8 @@ impl Format {
             Format::Trl => "trl",
             Format::Hh => "hh",
             Format::Prompts => "prompts",
+            Format::Ratings => "ratings",
+            Format::Ultrafeedback => "ultrafeedback",
         }
     }
 }
@@ -71,4 +79,6 @@ pub struct ImportItem {
     pub rankings: Vec<ImportRanking>,
     /// Known answer (tie groups of candidate indices) for a gold prompt.
     pub gold: Option<Vec<Vec<usize>>>,
+    /// A `ratings` line: it joins the previous line's decision when prompt and annotator match.
+    pub merge_with_previous: bool,
 }

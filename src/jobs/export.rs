@@ -10,7 +10,10 @@ use crate::data::export::{
     kibble_record, mean_rank_groups, merged_pairs, pair_record, pair_records, prompt_record,
     ranking_record, sft_record, ExportFormat, Merge,
 };
-use crate::domain::{is_eval_prompt, Candidate, CandidateId, PromptId, Ranking, Verdict};
+use crate::data::ratings::{points_by_candidate, rating_records, ultrafeedback_record};
+use crate::domain::{
+    is_eval_prompt, Candidate, CandidateId, Judgement, PromptId, Ranking, Verdict,
+};
 use crate::store::{RankingFilter, Store};
 
 #[derive(Debug, Clone)]
@@ -74,7 +77,13 @@ pub fn export(
     mut eval: Option<&mut dyn Write>,
 ) -> anyhow::Result<ExportCounts> {
     let (_, task) = store.task()?;
-    let per_criterion = !matches!(opts.format, ExportFormat::Kibble | ExportFormat::Prompts);
+    let per_criterion = !matches!(
+        opts.format,
+        ExportFormat::Kibble
+            | ExportFormat::Prompts
+            | ExportFormat::Ratings
+            | ExportFormat::Ultrafeedback
+    );
     if let Some(c) = &opts.criterion {
         if task.criterion(c).is_none() {
             anyhow::bail!(
@@ -180,5 +189,30 @@ fn records_for(
             _ => vec![],
         },
         ExportFormat::Prompts => vec![prompt_record(prompt)],
+        ExportFormat::Ratings | ExportFormat::Ultrafeedback => {
+            let mut out = Vec::new();
+            for r in rankings.iter().filter(|r| r.verdict == Verdict::Rank) {
+                let judged: Vec<(String, Vec<(CandidateId, u8)>)> = store
+                    .judgements(r.id)?
+                    .into_iter()
+                    .filter_map(|j| match j {
+                        Judgement::Points { criterion, points } => Some((criterion, points)),
+                        Judgement::Order { .. } => None,
+                    })
+                    .collect();
+                let points = points_by_candidate(&judged);
+                if format == ExportFormat::Ratings {
+                    out.extend(rating_records(prompt, candidates, &r.annotator, &points));
+                } else {
+                    out.extend(ultrafeedback_record(
+                        prompt,
+                        candidates,
+                        &r.annotator,
+                        &points,
+                    ));
+                }
+            }
+            out
+        }
     })
 }

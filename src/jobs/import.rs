@@ -167,59 +167,90 @@ pub fn import_reader(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(16);
     let (written, format) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || parse_lines(input, opts.format, opts.skip_invalid, tx));
-        let written = (|| {
-            for batch in rx.iter() {
-                for parsed in batch {
-                    // An item that would give its prompt more answers than can be ranked is bad
-                    // input like any other (the prompt may be in the DB already, from another file).
-                    let parsed = match parsed {
-                        Parsed::Item { line, item, raw } => {
-                            let problem = match criteria_problem(&task, &item) {
-                                Some(p) => Some(p),
-                                None => too_many_answers(&mut writer, &item)?,
-                            };
-                            match problem {
-                                Some(message) => Parsed::Invalid {
-                                    line,
-                                    error: FieldError(message),
-                                    raw,
-                                },
-                                None => Parsed::Item { line, item, raw },
-                            }
-                        }
-                        other => other,
+        // One parsed line (or, for `ratings` lines, one decision gathered from several).
+        let mut handle = |parsed: Parsed| -> Result<(), ImportError> {
+            // An item that would give its prompt more answers than can be ranked is bad
+            // input like any other (the prompt may be in the DB already, from another file).
+            let parsed = match parsed {
+                Parsed::Item { line, item, raw } => {
+                    let problem = match criteria_problem(&task, &item) {
+                        Some(p) => Some(p),
+                        None => too_many_answers(&mut writer, &item)?,
                     };
-                    match parsed {
-                        Parsed::Item { item, .. } => {
-                            write_item(&mut writer, &item, &source, &task)?;
-                            writer.count_line(false);
-                        }
-                        Parsed::Invalid { line, error, raw } if opts.skip_invalid => {
-                            writer.count_line(true);
-                            let rec = Reject {
-                                line,
-                                error: &error.0,
-                                text: raw.unwrap_or_default(),
-                            };
-                            serde_json::to_writer(&mut rejects, &rec).expect("in-memory write");
-                            rejects.push(b'\n');
-                        }
-                        Parsed::Invalid { line, error, .. } => {
-                            return Err(ImportError::Line {
-                                file: shown.to_string(),
-                                line,
-                                message: error.0,
-                            })
-                        }
-                        Parsed::Unreadable { line, message } => {
-                            return Err(ImportError::Line {
-                                file: shown.to_string(),
-                                line,
-                                message,
-                            })
-                        }
+                    match problem {
+                        Some(message) => Parsed::Invalid {
+                            line,
+                            error: FieldError(message),
+                            raw,
+                        },
+                        None => Parsed::Item { line, item, raw },
                     }
                 }
+                other => other,
+            };
+            match parsed {
+                Parsed::Item { item, .. } => {
+                    write_item(&mut writer, &item, &source, &task)?;
+                    writer.count_line(false);
+                }
+                Parsed::Invalid { line, error, raw } if opts.skip_invalid => {
+                    writer.count_line(true);
+                    let rec = Reject {
+                        line,
+                        error: &error.0,
+                        text: raw.unwrap_or_default(),
+                    };
+                    serde_json::to_writer(&mut rejects, &rec).expect("in-memory write");
+                    rejects.push(b'\n');
+                }
+                Parsed::Invalid { line, error, .. } => {
+                    return Err(ImportError::Line {
+                        file: shown.to_string(),
+                        line,
+                        message: error.0,
+                    })
+                }
+                Parsed::Unreadable { line, message } => {
+                    return Err(ImportError::Line {
+                        file: shown.to_string(),
+                        line,
+                        message,
+                    })
+                }
+            }
+            Ok(())
+        };
+        let written = (|| -> Result<(), ImportError> {
+            // `ratings` lines of one prompt and annotator are one decision: held until the next
+            // line shows whether it continues.
+            let mut pending: Option<Parsed> = None;
+            for batch in rx.iter() {
+                for parsed in batch {
+                    if let (
+                        Some(Parsed::Item { item: held, .. }),
+                        Parsed::Item { item: next, .. },
+                    ) = (&mut pending, &parsed)
+                    {
+                        if crate::data::ratings::continues(held, next) {
+                            if let Parsed::Item { item, .. } = parsed {
+                                crate::data::ratings::merge_rated(held, item);
+                            }
+                            continue;
+                        }
+                    }
+                    if let Some(p) = pending.take() {
+                        handle(p)?;
+                    }
+                    match &parsed {
+                        Parsed::Item { item, .. } if item.merge_with_previous => {
+                            pending = Some(parsed)
+                        }
+                        _ => handle(parsed)?,
+                    }
+                }
+            }
+            if let Some(p) = pending.take() {
+                handle(p)?;
             }
             Ok(())
         })();
