@@ -374,3 +374,108 @@ fn ratings_round_trip_in_both_shapes_and_helpsteer2_files_come_in() {
     let e = import_text(&mut store, r#"{"prompt":"p","response":"x","harmless":8}"#).unwrap_err();
     assert!(e.contains("outside the scale 1-5"), "{e}");
 }
+
+/// Two criteria with two simulated rules (answers naming a kiwi are more helpful; answers
+/// naming a plum are funnier, rated 1-5): a reward model per criterion learns its own rule on
+/// held-out prompts (the rated one from the pairs its points imply).
+#[test]
+fn a_reward_model_per_criterion_learns_that_criterion() {
+    use kibble::jobs::simulate::simulate_on;
+    use kibble::jobs::train_rm::{run, CancelToken, RmJobConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("two.db");
+    let mut store = Store::open(&db).unwrap();
+    let words = [
+        "river", "stone", "paper", "cloud", "engine", "garden", "window", "silver",
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    {
+        let mut w = store.begin_import().unwrap();
+        for i in 0..240 {
+            let p = w
+                .add_prompt(
+                    &kibble::domain::PromptBody::Text(format!("question {i}")),
+                    None,
+                    &serde_json::json!({}),
+                )
+                .unwrap();
+            // Four answers: kiwi and plum each in two of them, independently of each other.
+            let kiwi = next() % 4;
+            let plum = next() % 4;
+            for j in 0..4 {
+                let mut text: Vec<&str> = (0..5).map(|_| words[(next() % 8) as usize]).collect();
+                if j == kiwi || j == (kiwi + 1) % 4 {
+                    text.insert((next() % 5) as usize, "kiwi");
+                }
+                if j == plum || j == (plum + 2) % 4 {
+                    text.insert((next() % 5) as usize, "plum");
+                }
+                w.add_candidate(p, &format!("{} {j}", text.join(" ")), "syn")
+                    .unwrap();
+            }
+        }
+        w.finish("syn", "kibble").unwrap();
+    }
+    let task = r#"name = "syn"
+[[criterion]]
+name = "helpful"
+kind = "rank"
+[[criterion]]
+name = "funny"
+kind = "rate"
+scale = [1, 5]
+"#;
+    store
+        .set_task(&parse_task_file(Path::new("t.toml"), task).unwrap().0)
+        .unwrap();
+    simulate_on(
+        &mut store,
+        Some("helpful"),
+        "regex:kiwi",
+        0.0,
+        1,
+        None,
+        None,
+    )
+    .unwrap();
+    simulate_on(&mut store, Some("funny"), "regex:plum", 0.0, 2, None, None).unwrap();
+    assert_eq!(only(&store, "helpful").len(), 240);
+    assert_eq!(only(&store, "funny").len(), 240);
+    let mut accuracy = std::collections::HashMap::new();
+    for criterion in ["helpful", "funny"] {
+        let mut cfg = RmJobConfig {
+            vocab_size: 400,
+            max_len: 32,
+            eval_fraction: 0.2,
+            criterion: Some(criterion.into()),
+            ..RmJobConfig::default()
+        };
+        cfg.train.epochs = 3;
+        cfg.train.lr = 1e-3;
+        cfg.train.seed = 7;
+        let s = run(
+            &mut store,
+            &db,
+            &cfg,
+            None,
+            "test",
+            &mut |_| {},
+            &CancelToken::default(),
+        )
+        .unwrap();
+        let acc = s.eval_accuracy.unwrap();
+        eprintln!("{criterion}: held-out accuracy {acc:.3}");
+        accuracy.insert(criterion, acc);
+        // The run records which criterion it learnt.
+        let row = store.run(s.run_id).unwrap().unwrap();
+        assert_eq!(row.config["criterion"], criterion);
+    }
+    assert!(accuracy["helpful"] >= 0.9, "{accuracy:?}");
+    assert!(accuracy["funny"] >= 0.9, "{accuracy:?}");
+}
