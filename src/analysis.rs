@@ -233,6 +233,9 @@ mod tests {
             note: None,
             rushed: false,
             answer_marks: vec![],
+            task_version: 1,
+            criterion: Some(crate::domain::OVERALL.into()),
+            points: vec![],
         }
     }
 

@@ -112,6 +112,7 @@ fn sigkill_while_labelling_loses_no_confirmed_ranking() {
         .live_rankings(&RankingFilter {
             annotator: Some("crash".into()),
             prompt_id: None,
+            criterion: None,
         })
         .unwrap();
     let mut prompts: Vec<i64> = live.iter().map(|r| r.prompt_id).collect();

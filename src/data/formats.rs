@@ -544,7 +544,9 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
             groups.push(group);
         }
     }
-    if seen.len() < 2 && !(seen.is_empty() && !ratings.is_empty()) {
+    // A decision of ratings only ranks nothing; any ranking names two answers or more.
+    let rated_only = seen.is_empty() && !ratings.is_empty();
+    if seen.len() < 2 && !rated_only {
         return Err(FieldError(format!(
             "field \"{groups_field}\": a ranking needs at least 2 candidates"
         )));
@@ -612,7 +614,7 @@ fn parse_ratings(
     field: &str,
     v: &Value,
     index_map: &[usize],
-) -> Parsed<Vec<(String, Vec<(usize, u8)>)>> {
+) -> Parsed<Vec<super::CriterionPoints>> {
     let o = v
         .as_object()
         .ok_or_else(|| expected(field, "object of criterion: [points per candidate]", v))?;

@@ -40,6 +40,9 @@ impl Format {
     }
 }
 
+/// Points on one criterion: (criterion, [(candidate index, points)]).
+pub type CriterionPoints = (String, Vec<(usize, u8)>);
+
 /// One candidate as read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportCandidate {
@@ -65,7 +68,7 @@ pub struct ImportRanking {
     /// The rank criterion `groups` orders; `None`: the task's first rank criterion.
     pub criterion: Option<String>,
     /// Points per criterion: (criterion, [(candidate index, points)]).
-    pub ratings: Vec<(String, Vec<(usize, u8)>)>,
+    pub ratings: Vec<CriterionPoints>,
 }
 
 /// Everything one line of any format contributes.
