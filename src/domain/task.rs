@@ -153,7 +153,7 @@ struct TaskFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CriterionFile {
-    name: String,
+    name: toml::Spanned<String>,
     kind: String,
     #[serde(default = "yes")]
     required: bool,
@@ -195,11 +195,13 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
     }
     let mut criteria: Vec<Criterion> = Vec::new();
     for spanned in &parsed.criterion {
-        let line = line_at(spanned.span().start);
         let c = spanned.get_ref();
-        let valid_name = !c.name.is_empty()
-            && c.name.len() <= 24
-            && c.name
+        // Errors point at the criterion's name: its table's own span starts before its header.
+        let line = line_at(c.name.span().start);
+        let name = c.name.get_ref();
+        let valid_name = !name.is_empty()
+            && name.len() <= 24
+            && name
                 .chars()
                 .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-');
         if !valid_name {
@@ -207,12 +209,12 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                 line,
                 format!(
                     "criterion name {:?}: use 1-24 lower-case letters, digits, _ or - (it is typed in --criterion and --reward)",
-                    c.name
+                    name
                 ),
             ));
         }
-        if criteria.iter().any(|k| k.name == c.name) {
-            return Err(err(line, format!("criterion {:?} is named twice", c.name)));
+        if criteria.iter().any(|k| &k.name == name) {
+            return Err(err(line, format!("criterion {:?} is named twice", name)));
         }
         let kind = match (c.kind.as_str(), c.scale) {
             ("rank", None) if c.labels.is_empty() => CriterionKind::Rank,
@@ -221,7 +223,7 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                     line,
                     format!(
                         "criterion {:?}: a rank criterion takes no scale or labels",
-                        c.name
+                        name
                     ),
                 ))
             }
@@ -231,7 +233,7 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                         line,
                         format!(
                             "criterion {:?}: scale [{min}, {max}] must be two points within 0-9, low first (points are typed as one digit)",
-                            c.name
+                            name
                         ),
                     ));
                 }
@@ -241,7 +243,7 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                         line,
                         format!(
                             "criterion {:?}: {} labels for {points} points; give one per point (\"\" for none) or leave labels out",
-                            c.name,
+                            name,
                             c.labels.len()
                         ),
                     ));
@@ -257,7 +259,7 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                     line,
                     format!(
                         "criterion {:?}: a rate criterion needs scale = [low, high], e.g. [1, 5]",
-                        c.name
+                        name
                     ),
                 ))
             }
@@ -266,13 +268,13 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                     line,
                     format!(
                         "criterion {:?}: kind {other:?} is not \"rank\" or \"rate\"",
-                        c.name
+                        name
                     ),
                 ))
             }
         };
         criteria.push(Criterion {
-            name: c.name.clone(),
+            name: name.clone(),
             kind,
             required: c.required,
         });
@@ -283,7 +285,10 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
             "no criterion is required: an item could be saved with nothing said about it; set required = true on one".into(),
         ));
     }
-    let guidelines = parsed.guidelines.filter(|g| !g.trim().is_empty());
+    let guidelines = parsed
+        .guidelines
+        .map(|g| g.trim_end().to_string())
+        .filter(|g| !g.trim().is_empty());
     Ok((
         Task {
             name: parsed.name,
@@ -375,7 +380,7 @@ required = false
         let e = parse(&TWO.replace("kind = \"rank\"", "kind = \"stars\"")).unwrap_err();
         assert_eq!(e.line, 5, "{e}");
         let e = parse(&TWO.replace("required = false", "required = maybe")).unwrap_err();
-        assert_eq!(e.line, 14, "{e}");
+        assert_eq!(e.line, 13, "{e}");
         let e = parse("name = \"x\"\n").unwrap_err();
         assert!(e.message.contains("no criteria"), "{e}");
         let e = parse(&TWO.replace("\"funny\"", "\"Funny!\"")).unwrap_err();
