@@ -436,6 +436,18 @@ pub struct ImproveArgs {
     /// Reward-model checkpoint id or folder (default: the newest).
     #[arg(long)]
     pub reward_model: Option<String>,
+    /// Several criteria combined: a weighted sum of each criterion's normalised score, each from
+    /// its newest reward model (`train-rm --criterion NAME`), e.g. "helpful=1,informative=0.5".
+    #[arg(
+        long,
+        value_name = "CRITERION=WEIGHT,...",
+        conflicts_with = "reward_model"
+    )]
+    pub reward: Option<String>,
+    /// Where this criterion's normalised score is below the threshold, it replaces the
+    /// combination (Llama 2's safety gate), e.g. "harmless<-0.5". Needs --reward.
+    #[arg(long, value_name = "CRITERION<THRESHOLD", requires = "reward")]
+    pub gate: Option<String>,
     /// Samples per prompt.
     #[arg(long, default_value_t = 4)]
     pub n: usize,

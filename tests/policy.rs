@@ -35,8 +35,13 @@ fn sentence(x: &mut u64, n: usize) -> String {
         .join(" ")
 }
 
-/// 160 prompts x 4 answers; one answer in four mentions "kiwi".
+/// 160 prompts x 4 answers; one answer in four mentions "kiwi" (and, with `also`, another
+/// answer mentions that word).
 fn loop_db(path: &Path) -> (Store, Vec<String>) {
+    words_db(path, None)
+}
+
+fn words_db(path: &Path, also: Option<&str>) -> (Store, Vec<String>) {
     let mut store = Store::open(path).unwrap();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut held_out = Vec::new();
@@ -53,6 +58,9 @@ fn loop_db(path: &Path) -> (Store, Vec<String>) {
             if j == i % 4 {
                 a = format!("{a} kiwi");
             }
+            if let Some(w) = also.filter(|_| j == (i + 2) % 4) {
+                a = format!("{a} {w}");
+            }
             w.add_candidate(p, &a, "synthetic").unwrap();
         }
     }
@@ -62,6 +70,10 @@ fn loop_db(path: &Path) -> (Store, Vec<String>) {
 
 /// Fraction of fresh samples (4 per held-out prompt, fixed seed) that mention kiwi.
 fn kiwi_rate(policy_dir: &Path, prompts: &[String]) -> f64 {
+    word_rate(policy_dir, prompts, "kiwi")
+}
+
+fn word_rate(policy_dir: &Path, prompts: &[String], word: &str) -> f64 {
     let loaded = load_policy(policy_dir, &Device::Cpu).unwrap();
     let dec = Decoder::from_policy(&loaded.policy).unwrap();
     let ids: Vec<Vec<u32>> = prompts
@@ -80,7 +92,7 @@ fn kiwi_rate(policy_dir: &Path, prompts: &[String]) -> f64 {
     let samples = dec.generate(&ids, &gen);
     let hits = samples
         .iter()
-        .filter(|s| loaded.codec.text(&s.tokens).contains("kiwi"))
+        .filter(|s| loaded.codec.text(&s.tokens).contains(word))
         .count();
     hits as f64 / samples.len() as f64
 }
@@ -419,4 +431,103 @@ fn sampling_defaults_come_from_generation_config_else_labelable_ones() {
     .unwrap();
     let gguf = policy::model_sampling(&store, &PolicyRef::Dir(model.join("m.gguf"))).unwrap();
     assert_eq!(gguf.temperature, 0.5);
+}
+
+/// Two criteria, two hidden rules: "kiwi" answers are more helpful (ranked), "plum" answers
+/// funnier (rated 1-5). A reward model per criterion; a best-of-n round on `helpful=1,funny=0`
+/// moves kiwi and not plum, and `helpful=0,funny=1` the reverse.
+#[test]
+fn a_round_on_a_weighted_combination_moves_the_criteria_it_weights() {
+    use kibble::jobs::reward::{parse_weights, resolve_parts};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("two.db");
+    let (mut store, held_out) = words_db(&db, Some("plum"));
+    let cancel = CancelToken::default();
+    let task = "name = \"two\"\n[[criterion]]\nname = \"helpful\"\nkind = \"rank\"\n\
+                [[criterion]]\nname = \"funny\"\nkind = \"rate\"\nscale = [1, 5]\n";
+    let (task, _) = kibble::domain::task::parse_task_file(Path::new("t.toml"), task).unwrap();
+    store.set_task(&task).unwrap();
+    let sim = kibble::jobs::simulate::simulate_on;
+    sim(
+        &mut store,
+        Some("helpful"),
+        "regex:kiwi",
+        0.0,
+        0,
+        None,
+        None,
+    )
+    .unwrap();
+    sim(&mut store, Some("funny"), "regex:plum", 0.0, 0, None, None).unwrap();
+    for criterion in ["helpful", "funny"] {
+        let rm_cfg = RmJobConfig {
+            vocab_size: 400,
+            max_len: 48,
+            eval_fraction: EVAL_FRACTION,
+            criterion: Some(criterion.into()),
+            train: TrainConfig {
+                epochs: 2,
+                lr: 1e-3,
+                ..TrainConfig::default()
+            },
+            ..RmJobConfig::default()
+        };
+        let rm =
+            train_rm::run(&mut store, &db, &rm_cfg, None, "test", &mut |_| {}, &cancel).unwrap();
+        assert!(
+            rm.eval_accuracy.unwrap() > 0.8,
+            "{criterion}: {:?}",
+            rm.eval_accuracy
+        );
+    }
+    let sft_cfg = SftConfig {
+        vocab_size: 400,
+        epochs: 4,
+        max_response_tokens: 16,
+        all_candidates: true,
+        eval_fraction: EVAL_FRACTION,
+        train: PolicyTrainConfig {
+            lr: 2e-3,
+            ..PolicyTrainConfig::default()
+        },
+        ..SftConfig::default()
+    };
+    let sft = policy::train_sft(&mut store, &db, &sft_cfg, "test", &mut |_| {}, &cancel).unwrap();
+    let sft_dir = sft.checkpoint_path.clone().unwrap();
+    let rate = |dir: &str, w: &str| word_rate(Path::new(dir), &held_out, w);
+    let (kiwi0, plum0) = (rate(&sft_dir, "kiwi"), rate(&sft_dir, "plum"));
+    let mut moved = Vec::new();
+    for weights in ["helpful=1,funny=0", "helpful=0,funny=1"] {
+        let (parts, gate) = resolve_parts(&store, &parse_weights(weights).unwrap(), None).unwrap();
+        let cfg = ImproveConfig {
+            reward: parts,
+            gate,
+            ..improve_cfg(Method::Bon, sft.run_id)
+        };
+        let s = policy::improve(&mut store, &db, &cfg, "test", &mut |_| {}, &cancel).unwrap();
+        assert_eq!(s.status, RunStatus::Done, "{weights}: {:?}", s.message);
+        let report = s.round.unwrap();
+        let names: Vec<&str> = report
+            .criteria
+            .iter()
+            .map(|c| c.criterion.as_str())
+            .collect();
+        assert_eq!(names, ["helpful", "funny"], "each criterion is reported");
+        let dir = s.checkpoint_path.unwrap();
+        let (dk, dp) = (rate(&dir, "kiwi") - kiwi0, rate(&dir, "plum") - plum0);
+        eprintln!(
+            "{weights}: kiwi {kiwi0:.2}{dk:+.2}, plum {plum0:.2}{dp:+.2}; {:?}",
+            report.criteria
+        );
+        moved.push((dk, dp));
+    }
+    let ((k1, p1), (k2, p2)) = (moved[0], moved[1]);
+    assert!(
+        k1 > 0.1 && k1 > 2.0 * p1.max(0.0),
+        "helpful=1 moves kiwi, not plum: {moved:?}"
+    );
+    assert!(
+        p2 > 0.1 && p2 > 2.0 * k2.max(0.0),
+        "funny=1 moves plum, not kiwi: {moved:?}"
+    );
 }

@@ -324,6 +324,21 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
     if let Some(problem) = policy::rloo_sampling_problem(&cfg) {
         return Err(BadInput(problem).into());
     }
+    let mut cfg = cfg;
+    if let Some(w) = &args.reward {
+        use crate::jobs::reward::{parse_gate, parse_weights, resolve_parts};
+        let weights = parse_weights(w).map_err(BadInput)?;
+        let gate = args
+            .gate
+            .as_deref()
+            .map(parse_gate)
+            .transpose()
+            .map_err(BadInput)?;
+        let (parts, gate) = resolve_parts(&open_store(db)?, &weights, gate.as_ref())
+            .map_err(|e| BadInput(format!("{e:#}")))?;
+        cfg.reward = parts;
+        cfg.gate = gate;
+    }
     if let Some(run) = args.resume {
         return run_job(db, annotator, args.json, |store, _, emit, cancel| {
             policy::resume_improve(store, db, run, emit, cancel)

@@ -7,6 +7,7 @@ pub mod export_model;
 pub mod import;
 pub mod policy;
 pub mod report;
+pub mod reward;
 pub mod score;
 pub mod simulate;
 pub mod train_rm;

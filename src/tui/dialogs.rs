@@ -156,19 +156,37 @@ pub(super) fn render_flag_dialog(
 
 /// The search being typed, one line.
 pub(super) fn render_find(theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
+    render_line_input(
+        theme,
+        f,
+        area,
+        " Find a prompt ",
+        "a prompt id, its external id, or words of its text; Enter finds",
+        buffer,
+    );
+}
+
+/// A one-line text field in a box, with a dim hint under it.
+pub(super) fn render_line_input(
+    theme: &Theme,
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    hint: &str,
+    buffer: &str,
+) {
     let w = area.width.saturating_sub(8).min(70);
     let shown = sanitize_line(buffer, w.saturating_sub(4) as usize);
     let lines = vec![
         Line::from(format!("{shown}_")),
-        Line::styled(
-            "a prompt id, its external id, or words of its text; Enter finds",
-            theme.dim(),
-        ),
+        Line::styled(hint.to_string(), theme.dim()),
     ];
     let rect = centered(area, w, 4);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines).block(theme.block(Line::from(" Find a prompt "), true)),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(theme.block(Line::from(title.to_string()), true)),
         rect,
     );
 }

@@ -20,6 +20,7 @@ use super::charts::{draw_chart, RunSeries};
 use crate::jobs::policy::{
     default_lr, ImproveConfig, Method, PolicyRef, PromptSelection, SampleConfig, POLICY_RUN_KINDS,
 };
+use crate::jobs::reward::{parse_gate, parse_weights, resolve_parts, RewardGate, RewardPart};
 use crate::jobs::train_rm::CancelToken;
 use crate::store::{RunRow, Store};
 
@@ -49,7 +50,22 @@ pub struct RoundLine {
     pub kl: Option<f64>,
     pub len_before: Option<f64>,
     pub len_after: Option<f64>,
+    /// A round on a combination: each criterion's held-out mean before and after, and whether
+    /// the round pushed it up (a positive weight, or the gate).
+    pub criteria: Vec<CriterionLine>,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionLine {
+    pub name: String,
+    pub pushed: bool,
+    pub before: f64,
+    pub after: f64,
+}
+
+/// How far (in normalised reward) a pushed criterion may fall while the mix rises before the
+/// watch says so.
+const CRITERION_FALL_WARN: f64 = 0.25;
 
 impl RoundLine {
     fn mean(v: &[f64]) -> Option<f64> {
@@ -65,10 +81,39 @@ impl RoundLine {
         if let Some(kl) = self.kl.filter(|k| *k > watch.kl) {
             return Some(format!("reward up but KL {kl:.1} > {}", watch.kl));
         }
+        // One criterion bought with another: the mix rose while a criterion it weighs fell.
+        if let Some(c) = self
+            .criteria
+            .iter()
+            .find(|c| c.pushed && c.after < c.before - CRITERION_FALL_WARN)
+        {
+            return Some(format!(
+                "mix up but {} {:+.2} -> {:+.2}",
+                c.name, c.before, c.after
+            ));
+        }
         let (b, a) = (self.len_before?, self.len_after?);
         let drift = (a - b) / b.max(1.0);
         (drift.abs() > watch.length_drift)
             .then(|| format!("reward up but length {b:.0} -> {a:.0} tokens"))
+    }
+
+    /// `helpful -0.20 > +0.85 · funny +0.10 > +0.05`
+    pub fn criteria_text(&self) -> Option<String> {
+        (!self.criteria.is_empty()).then(|| {
+            self.criteria
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:+.2} > {:+.2}",
+                        crate::text::sanitize_line(&c.name, 24),
+                        c.before,
+                        c.after
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" · ")
+        })
     }
 }
 
@@ -89,6 +134,9 @@ pub struct ImproveScreen {
     pub method: Method,
     pub job: Option<WizardJob>,
     pub watch: Watch,
+    /// The reward the next round uses, as typed (empty: the newest reward model) and resolved.
+    pub reward_text: String,
+    reward: (Vec<RewardPart>, Option<RewardGate>),
     last_poll: Option<Instant>,
 }
 
@@ -101,6 +149,8 @@ impl Default for ImproveScreen {
             method: Method::Bon,
             job: None,
             watch: Watch::default(),
+            reward_text: String::new(),
+            reward: (Vec::new(), None),
             last_poll: None,
         }
     }
@@ -151,11 +201,35 @@ impl ImproveScreen {
         })
     }
 
-    /// One improvement round with the chosen method, from the newest policy and RM.
+    /// Sets the reward of the next rounds from `helpful=1,funny=0.5; harmless<-0.5` (each
+    /// criterion's newest reward model), or the newest reward model when empty.
+    pub fn set_reward(&mut self, store: &Store, text: &str) -> Result<String, String> {
+        if text.is_empty() {
+            self.reward = (Vec::new(), None);
+            self.reward_text.clear();
+            return Ok("rounds use the newest reward model".into());
+        }
+        let (weights, gate) = match text.split_once(';') {
+            Some((w, g)) if !g.trim().is_empty() => (w, Some(g.trim())),
+            Some((w, _)) => (w, None),
+            None => (text, None),
+        };
+        let weights = parse_weights(weights)?;
+        let gate = gate.map(parse_gate).transpose()?;
+        self.reward =
+            resolve_parts(store, &weights, gate.as_ref()).map_err(|e| format!("{e:#}"))?;
+        self.reward_text = text.to_string();
+        Ok(format!("rounds maximise {text}"))
+    }
+
+    /// One improvement round with the chosen method, from the newest policy and RM (or the
+    /// reward mix set with `set_reward`).
     pub fn start_round(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
         let method = self.method;
         let mut cfg = ImproveConfig {
             method,
+            reward: self.reward.0.clone(),
+            gate: self.reward.1.clone(),
             ..ImproveConfig::default()
         };
         cfg.train.lr = default_lr(method);
@@ -244,7 +318,38 @@ impl ImproveScreen {
             if !POLICY_RUN_KINDS.contains(&run.kind.as_str()) && run.kind != "sample" {
                 continue;
             }
+            // A combination's criteria, from the run's config, and their metrics.
+            let mut criteria = Vec::new();
+            let parts = run.config["reward"].as_array().cloned().unwrap_or_default();
+            let named = parts
+                .iter()
+                .map(|p| {
+                    (
+                        p["criterion"].as_str(),
+                        p["weight"].as_f64().unwrap_or(0.0) > 0.0,
+                    )
+                })
+                .chain(std::iter::once((
+                    run.config["gate"]["criterion"].as_str(),
+                    true,
+                )));
+            for (name, pushed) in named {
+                let Some(name) = name else { continue };
+                let b = one(run.id, &format!("heldout_reward_before_mean.{name}"))?;
+                let a = one(run.id, &format!("heldout_reward_after_mean.{name}"))?;
+                if let (Some(before), Some(after)) = (b, a) {
+                    if !criteria.iter().any(|c: &CriterionLine| c.name == name) {
+                        criteria.push(CriterionLine {
+                            name: name.to_string(),
+                            pushed,
+                            before,
+                            after,
+                        });
+                    }
+                }
+            }
             rounds.push(RoundLine {
+                criteria,
                 before: series(run.id, "heldout_reward_before")?,
                 after: series(run.id, "heldout_reward_after")?,
                 kl: one(run.id, "heldout_kl")?,
@@ -395,13 +500,21 @@ pub fn render(
             dim,
         ));
     }
+    if let Some(text) = s.rounds.get(s.selected).and_then(RoundLine::criteria_text) {
+        lines.push(Line::styled(format!("  per criterion: {text}"), dim));
+    }
     let running = s.job.as_ref().map_or(String::new(), |j| {
         format!(" · {} running, x cancels", j.what)
     });
     lines.push(Line::styled(
         format!(
-            "s sample → rank F1 → RM F2 → enter {} round (m method){running}",
-            s.method.as_str()
+            "s sample → rank F1 → RM F2 → enter {} round (m method, n reward: {}){running}",
+            s.method.as_str(),
+            if s.reward_text.is_empty() {
+                "newest RM"
+            } else {
+                s.reward_text.as_str()
+            }
         ),
         dim,
     ));
@@ -515,6 +628,7 @@ mod tests {
             kl: Some(0.5),
             len_before: Some(20.0),
             len_after: Some(21.0),
+            criteria: vec![],
         };
         let w = Watch::default();
         assert_eq!(r.warning(&w), None);
@@ -530,5 +644,32 @@ mod tests {
         assert!(r.warning(&w).unwrap().contains("length"));
         r.after = vec![-1.0];
         assert_eq!(r.warning(&w), None);
+        // A combination that rose while a criterion it pushes fell: said, per criterion.
+        r.after = vec![1.0];
+        r.len_after = Some(21.0);
+        r.criteria = vec![
+            CriterionLine {
+                name: "helpful".into(),
+                pushed: true,
+                before: 0.0,
+                after: 1.5,
+            },
+            CriterionLine {
+                name: "harmless".into(),
+                pushed: true,
+                before: 0.2,
+                after: -0.4,
+            },
+        ];
+        assert_eq!(
+            r.warning(&w).as_deref(),
+            Some("mix up but harmless +0.20 -> -0.40")
+        );
+        assert_eq!(
+            r.criteria_text().as_deref(),
+            Some("helpful +0.00 > +1.50 · harmless +0.20 > -0.40")
+        );
+        r.criteria[1].pushed = false;
+        assert_eq!(r.warning(&w), None, "a criterion weighted 0 may fall");
     }
 }

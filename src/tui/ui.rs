@@ -159,6 +159,14 @@ pub fn render(app: &App, f: &mut Frame) {
             dialogs::render_note_dialog(&theme, f, area, buffer, *answer)
         }
         Overlay::Find { buffer } => dialogs::render_find(&theme, f, area, buffer),
+        Overlay::RewardMix { buffer } => dialogs::render_line_input(
+            &theme,
+            f,
+            area,
+            " Reward for the next round ",
+            "helpful=1,funny=0.5; harmless<-0.5 (weights; gate). Empty: the newest RM",
+            buffer,
+        ),
         Overlay::Guidelines { text, scroll } => {
             dialogs::render_guidelines(app, text, *scroll, &theme, f, area)
         }
@@ -319,6 +327,7 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             (Action::Strength, "sample"),
             (Action::Save, "round"),
             (Action::ToggleMode, "method"),
+            (Action::Note, "reward mix"),
             (Action::Skip, "cancel"),
         ],
         Screen::Scores => &[

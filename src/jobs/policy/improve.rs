@@ -108,6 +108,13 @@ pub struct ImproveConfig {
     /// round can be resumed; 0 = only at the end. Only the newest is kept.
     #[serde(default)]
     pub checkpoint_every: u64,
+    /// Several criteria's reward models combined (`--reward`), each resolved to a checkpoint
+    /// when the round is set up; empty: the one `reward_model`.
+    #[serde(default)]
+    pub reward: Vec<RewardPart>,
+    /// Where this criterion's score is below the threshold, it replaces the combination.
+    #[serde(default)]
+    pub gate: Option<RewardGate>,
 }
 
 impl Default for ImproveConfig {
@@ -137,6 +144,8 @@ impl Default for ImproveConfig {
             lora: None,
             chat_template: None,
             checkpoint_every: 50,
+            reward: Vec::new(),
+            gate: None,
         }
     }
 }
@@ -173,7 +182,7 @@ pub fn improve(
     let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
     let rm_ref = CheckpointRef::parse(cfg.reward_model.as_deref());
     let (rm_dir, _) = crate::jobs::score::resolve(Some(store), &rm_ref)?;
-    let scorer = Scorer::open(Some(store), &CheckpointRef::Dir(rm_dir.clone()))?;
+    let scorer = open_reward(store, cfg, &CheckpointRef::Dir(rm_dir.clone()))?;
     let round = loaded.meta.round + 1;
     let kind = cfg.method.as_str();
     // The run's config names the exact policy and reward model it started from, so
@@ -227,8 +236,9 @@ pub fn resume_improve(
     let device = Device::Cpu;
     let (dir, _) = resolve_policy(store, &cfg.policy)?;
     let loaded = load_with_format(&dir, &device, cfg.chat_template.as_deref())?;
-    let scorer = Scorer::open(
-        Some(store),
+    let scorer = open_reward(
+        store,
+        &cfg,
         &CheckpointRef::parse(cfg.reward_model.as_deref()),
     )?;
     let round = run.round.unwrap_or(loaded.meta.round + 1);
@@ -247,6 +257,21 @@ pub fn resume_improve(
         Some(Path::new(&ck.path)),
     );
     finish(store, run_id, started, result, emit)
+}
+
+/// The round's reward: the combination it names, or the one reward model.
+fn open_reward(
+    store: &Store,
+    cfg: &ImproveConfig,
+    single: &CheckpointRef,
+) -> anyhow::Result<Reward> {
+    if cfg.reward.is_empty() {
+        if cfg.gate.is_some() {
+            anyhow::bail!("--gate needs --reward (the criteria it gates)");
+        }
+        return Ok(Reward::single(Scorer::open(Some(store), single)?));
+    }
+    Reward::open(&cfg.reward, cfg.gate.as_ref())
 }
 
 /// Train prompts (id, text) and held-out prompt texts.
@@ -280,7 +305,7 @@ pub(super) fn split_prompts(store: &Store, cfg: &ImproveConfig) -> anyhow::Resul
 pub(super) fn heldout(
     decoder: &Decoder,
     codec: &PolicyCodec,
-    scorer: &Scorer,
+    scorer: &Reward,
     prompts: &[String],
     cfg: &ImproveConfig,
     cancel: &CancelToken,
@@ -302,7 +327,7 @@ pub(super) fn improve_round(
     run_id: i64,
     round: i64,
     loaded: LoadedPolicy,
-    scorer: &Scorer,
+    scorer: &Reward,
     emit: &mut dyn FnMut(PolicyEvent),
     cancel: &CancelToken,
     resume: Option<&Path>,
@@ -323,6 +348,7 @@ pub(super) fn improve_round(
     let decoder = Decoder::from_policy(&loaded.policy)?;
     let (sampled_before, before) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
     let len_before = sampled_before.mean_length();
+    let each_before = sampled_before.score_each(&codec, scorer, &eval_prompts)?;
 
     // The round's training data.
     phase(store, "sampling", emit)?;
@@ -496,6 +522,7 @@ pub(super) fn improve_round(
     let decoder = Decoder::from_policy(&trainer.policy)?;
     let (sampled_after, after) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
     let len_after = sampled_after.mean_length();
+    let each_after = sampled_after.score_each(&codec, scorer, &eval_prompts)?;
     // KL(pi || ref) estimated on the new policy's own held-out samples.
     let seqs_after = sampled_after.sequences();
     let mut kl_sum = 0f64;
@@ -514,6 +541,15 @@ pub(super) fn improve_round(
         length_after: len_after,
         before,
         after,
+        criteria: each_before
+            .iter()
+            .zip(&each_after)
+            .map(|((c, b), (_, a))| CriterionShift {
+                criterion: c.clone(),
+                before_mean: mean(b),
+                after_mean: mean(a),
+            })
+            .collect(),
     };
     let mut points: Vec<(i64, &str, f64)> = vec![
         (0, "heldout_kl", report.kl),
@@ -536,6 +572,24 @@ pub(super) fn improve_round(
             .enumerate()
             .map(|(i, v)| (i as i64, "heldout_reward_after", *v)),
     );
+    // Each criterion of a combination, before and after, beside the combined reward.
+    let named: Vec<(String, f64)> = report
+        .criteria
+        .iter()
+        .flat_map(|c| {
+            [
+                (
+                    format!("heldout_reward_before_mean.{}", c.criterion),
+                    c.before_mean,
+                ),
+                (
+                    format!("heldout_reward_after_mean.{}", c.criterion),
+                    c.after_mean,
+                ),
+            ]
+        })
+        .collect();
+    points.extend(named.iter().map(|(n, v)| (0, n.as_str(), *v)));
     store.add_metrics(run_id, &points)?;
     emit(PolicyEvent::Round(report.clone()));
     let meta = meta_at(
@@ -572,7 +626,7 @@ pub(super) fn rloo(
     run_id: i64,
     trainer: &mut PolicyTrainer,
     codec: &PolicyCodec,
-    scorer: &Scorer,
+    scorer: &Reward,
     texts: &[String],
     cfg: &ImproveConfig,
     emit: &mut dyn FnMut(PolicyEvent),

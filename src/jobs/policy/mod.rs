@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 use crate::domain::{is_eval_prompt, PromptId, Verdict, MAX_CANDIDATES};
+use crate::jobs::reward::{Reward, RewardGate, RewardPart};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
 use crate::ml::chat::PromptFormat;
@@ -117,6 +118,16 @@ pub struct RoundReport {
     pub kl: f64,
     pub length_before: f64,
     pub length_after: f64,
+    /// With a combination of criteria: each one's held-out mean before and after.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<CriterionShift>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CriterionShift {
+    pub criterion: String,
+    pub before_mean: f64,
+    pub after_mean: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

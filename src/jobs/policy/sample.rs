@@ -229,7 +229,7 @@ impl Sampled {
     pub(super) fn score(
         &self,
         codec: &PolicyCodec,
-        scorer: &Scorer,
+        scorer: &crate::jobs::reward::Reward,
         prompts: &[String],
     ) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
         let answers = self.texts(codec);
@@ -241,6 +241,26 @@ impl Sampled {
             .collect();
         let scores = scorer.score(&pairs)?;
         Ok((answers, scores))
+    }
+
+    /// Each criterion's own scores of the answers, when the reward combines several (else none).
+    pub(super) fn score_each(
+        &self,
+        codec: &PolicyCodec,
+        reward: &crate::jobs::reward::Reward,
+        prompts: &[String],
+    ) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
+        if !reward.is_combined() {
+            return Ok(vec![]);
+        }
+        let answers = self.texts(codec);
+        let pairs: Vec<(&str, &str)> = self
+            .samples
+            .iter()
+            .zip(&answers)
+            .map(|((i, _), t)| (prompts[*i].as_str(), t.as_str()))
+            .collect();
+        reward.per_criterion(&pairs)
     }
 
     /// `prompt ++ sampled tokens` and the prompt's length, for log-probabilities.

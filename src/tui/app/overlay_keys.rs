@@ -73,6 +73,24 @@ impl App {
                 }
                 true
             }
+            Overlay::RewardMix { buffer } => {
+                match key.code {
+                    KeyCode::Enter => {
+                        let text = buffer.trim().to_string();
+                        match self.improve.set_reward(&self.store, &text) {
+                            Ok(said) => {
+                                self.overlay = Overlay::None;
+                                self.status = said;
+                            }
+                            // The field stays open with what was typed, to be fixed.
+                            Err(e) => self.status = e,
+                        }
+                    }
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    code => return edit_line(buffer, code, 200),
+                }
+                true
+            }
             Overlay::Help => {
                 self.overlay = Overlay::None;
                 true

@@ -37,6 +37,12 @@ impl App {
             Action::ScrollDown => return self.improve.move_by(1, &self.store),
             Action::ScrollUp => return self.improve.move_by(-1, &self.store),
             Action::ToggleMode => return self.improve.next_method(),
+            Action::Note => {
+                self.overlay = Overlay::RewardMix {
+                    buffer: self.improve.reward_text.clone(),
+                };
+                return;
+            }
             Action::Strength => self
                 .improve
                 .start_sampling(self.db_path(), &who)

@@ -217,6 +217,10 @@ pub enum Overlay {
     Find {
         buffer: String,
     },
+    /// The Improve screen's reward being typed: `criterion=weight,...; criterion<threshold`.
+    RewardMix {
+        buffer: String,
+    },
     /// My recent decisions, newest first; Enter opens the selected one to change it.
     History {
         entries: Vec<HistoryEntry>,
