@@ -311,6 +311,14 @@ fn a_db_from_before_tasks_keeps_its_rankings_meaning() {
 }
 
 fn export_as(store: &Store, format: kibble::data::export::ExportFormat) -> String {
+    export_on(store, format, None)
+}
+
+fn export_on(
+    store: &Store,
+    format: kibble::data::export::ExportFormat,
+    criterion: Option<&str>,
+) -> String {
     let mut out = Vec::new();
     let opts = kibble::jobs::export::ExportOptions {
         format,
@@ -319,7 +327,7 @@ fn export_as(store: &Store, format: kibble::data::export::ExportFormat) -> Strin
         exclude: Default::default(),
         weights: false,
         merge: None,
-        criterion: None,
+        criterion: criterion.map(str::to_string),
     };
     kibble::jobs::export::export(store, &opts, &mut out, None).unwrap();
     String::from_utf8(out).unwrap()
@@ -478,4 +486,31 @@ scale = [1, 5]
     }
     assert!(accuracy["helpful"] >= 0.9, "{accuracy:?}");
     assert!(accuracy["funny"] >= 0.9, "{accuracy:?}");
+}
+
+/// A backup (`--format kibble`) keeps every criterion of every decision: further rankings and
+/// ratings import back as they were.
+#[test]
+fn a_kibble_backup_keeps_every_criterion() {
+    use kibble::data::export::ExportFormat::{Kibble, Ratings, Trl};
+    let two_ranks =
+        format!("{TASK}\n[[criterion]]\nname = \"concise\"\nkind = \"rank\"\nrequired = false\n");
+    let task = parse_task_file(Path::new("t.toml"), &two_ranks).unwrap().0;
+    let mut store = three_answers();
+    store.set_task(&task).unwrap();
+    let mut app = app_on(store, "ann");
+    // harmless 5 2 2; helpful a>b>c; funny blank; concise c>b>a.
+    press(&mut app, "5 2 2 enter a b c enter enter c b a enter");
+    assert_eq!(only(&app.store, "concise").len(), 1);
+    let backup = export_as(&app.store, Kibble);
+    assert!(backup.contains("\"orders\":{\"concise\":"), "{backup}");
+    assert!(backup.contains("\"ratings\":{\"harmless\":"), "{backup}");
+    let mut fresh = Store::open_in_memory().unwrap();
+    fresh.set_task(&task).unwrap();
+    assert_eq!(import_text(&mut fresh, &backup), Ok(1));
+    assert_eq!(export_as(&fresh, Kibble), backup);
+    assert_eq!(export_as(&fresh, Ratings), export_as(&app.store, Ratings));
+    let concise = |s: &Store| export_on(s, Trl, Some("concise"));
+    assert_eq!(concise(&fresh), concise(&app.store));
+    assert_eq!(concise(&fresh).lines().count(), 3);
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::domain::{Candidate, CandidateId, Prompt, PromptBody, Ranking};
+use crate::domain::{Candidate, CandidateId, Judgement, Prompt, PromptBody, Ranking};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -237,7 +237,7 @@ pub fn kibble_record(
     prompt: &Prompt,
     candidates: &[Candidate],
     scores: &HashMap<CandidateId, f64>,
-    rankings: &[Ranking],
+    rankings: &[(&Ranking, Vec<Judgement>)],
 ) -> Value {
     let index: HashMap<CandidateId, usize> = candidates
         .iter()
@@ -254,15 +254,17 @@ pub fn kibble_record(
             o
         })
         .collect();
+    let at = |groups: &[Vec<CandidateId>]| -> Vec<Vec<usize>> {
+        groups
+            .iter()
+            .map(|g| g.iter().filter_map(|id| index.get(id).copied()).collect())
+            .collect()
+    };
     let ranks: Vec<Value> = rankings
         .iter()
-        .filter(|r| r.verdict == crate::domain::Verdict::Rank)
-        .map(|r| {
-            let groups: Vec<Vec<usize>> = r
-                .groups
-                .iter()
-                .map(|g| g.iter().filter_map(|id| index.get(id).copied()).collect())
-                .collect();
+        .filter(|(r, _)| r.verdict == crate::domain::Verdict::Rank)
+        .map(|(r, others)| {
+            let groups = at(&r.groups);
             // Answer marks by candidate index, as groups are.
             let marks: Vec<Value> = r
                 .answer_marks
@@ -271,7 +273,7 @@ pub fn kibble_record(
                     Some(json!({"candidate": index.get(&m.candidate)?, "flags": m.flags, "note": m.note}))
                 })
                 .collect();
-            json!({
+            let mut rec = json!({
                 "annotator": r.annotator,
                 "groups": groups,
                 "mode": r.mode,
@@ -281,7 +283,36 @@ pub fn kibble_record(
                 "answer_marks": marks,
                 "created_at": r.created_at_ms,
                 "duration_ms": r.duration_ms,
-            })
+            });
+            // The task's other criteria: further rankings, and points per candidate index.
+            if let Some(c) = &r.criterion {
+                rec["criterion"] = json!(c);
+            }
+            let mut orders = Map::new();
+            let mut ratings = Map::new();
+            for j in others {
+                match j {
+                    Judgement::Order {
+                        criterion, groups, ..
+                    } => {
+                        orders.insert(criterion.clone(), json!(at(groups)));
+                    }
+                    Judgement::Points { criterion, points } => {
+                        let per: Vec<Option<u8>> = candidates
+                            .iter()
+                            .map(|c| points.iter().find(|p| p.0 == c.id).map(|p| p.1))
+                            .collect();
+                        ratings.insert(criterion.clone(), json!(per));
+                    }
+                }
+            }
+            if !orders.is_empty() {
+                rec["orders"] = Value::Object(orders);
+            }
+            if !ratings.is_empty() {
+                rec["ratings"] = Value::Object(ratings);
+            }
+            rec
         })
         .collect();
     let mut obj = Map::new();

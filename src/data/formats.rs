@@ -250,6 +250,7 @@ fn pair_item(
             answer_marks: vec![],
             criterion: None,
             ratings: vec![],
+            orders: vec![],
         }],
         gold: None,
         merge_with_previous: false,
@@ -510,6 +511,25 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         None => vec![],
         Some(v) => parse_ratings(&format!("{field}.ratings"), v, index_map)?,
     };
+    let orders = match get("orders") {
+        None => vec![],
+        Some(Value::Object(o)) => o
+            .iter()
+            .map(|(name, g)| {
+                let wrapped = serde_json::json!({ "groups": g });
+                let r =
+                    parse_kibble_ranking(&format!("{field}.orders.{name}"), &wrapped, index_map)?;
+                Ok((name.clone(), r.groups))
+            })
+            .collect::<Parsed<_>>()?,
+        Some(other) => {
+            return Err(expected(
+                &format!("{field}.orders"),
+                "object of criterion: groups",
+                other,
+            ))
+        }
+    };
     let groups_field = format!("{field}.groups");
     // A decision of ratings only has no ranking.
     let empty = Value::Array(vec![]);
@@ -606,6 +626,7 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         duration_ms: num("duration_ms")?.map(|x| x as i64),
         criterion,
         ratings,
+        orders,
     })
 }
 

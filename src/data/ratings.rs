@@ -75,6 +75,7 @@ fn rated_item(
             answer_marks: vec![],
             criterion: None,
             ratings,
+            orders: vec![],
         }],
         gold: None,
         merge_with_previous: false,

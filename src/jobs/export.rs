@@ -178,7 +178,11 @@ fn records_for(
         ExportFormat::Kibble => {
             let scores: HashMap<CandidateId, f64> =
                 store.latest_scores(prompt.id)?.into_iter().collect();
-            vec![kibble_record(prompt, candidates, &scores, rankings)]
+            let judged = rankings
+                .iter()
+                .map(|r| Ok((r, store.judgements(r.id)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            vec![kibble_record(prompt, candidates, &scores, &judged)]
         }
         // The best answer by mean rank; a tie for first gives no row (no single best).
         ExportFormat::Sft => match mean_rank_groups(rankings).first() {

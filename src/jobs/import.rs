@@ -351,6 +351,22 @@ fn judged(
         }
     };
     let mut judgements = Vec::new();
+    for (name, groups) in &r.orders {
+        if task.criterion(name).map(|c| &c.kind) != Some(&CriterionKind::Rank) {
+            return Err(format!(
+                "field \"orders.{name}\": the task has no rank criterion {name:?} ({}); add it with kibble task set FILE",
+                task.names().join(", ")
+            ));
+        }
+        judgements.push(Judgement::Order {
+            criterion: name.clone(),
+            groups: groups
+                .iter()
+                .map(|g| g.iter().map(|&i| ids[i]).collect())
+                .collect(),
+            mode: crate::domain::RankingMode::Full,
+        });
+    }
     for (name, points) in &r.ratings {
         let Some(CriterionKind::Rate(scale)) = task.criterion(name).map(|c| &c.kind) else {
             return Err(format!(
@@ -421,12 +437,31 @@ fn write_item(
         }
         let (criterion, judgements) =
             judged(task, r, &ids).map_err(|m| store(StoreError::Invalid(m)))?;
+        // Keys of rankings on `overall` alone stay as they always were, so old files re-import
+        // as nothing new.
+        if let Some(c) = criterion
+            .as_deref()
+            .filter(|c| *c != crate::domain::OVERALL)
+        {
+            key.update(b"criterion:");
+            key.update(c.as_bytes());
+        }
         for j in &judgements {
-            if let Judgement::Points { criterion, points } = j {
-                key.update(criterion.as_bytes());
-                for (id, v) in points {
-                    key.update(id.to_le_bytes());
-                    key.update([*v]);
+            key.update(j.criterion().as_bytes());
+            match j {
+                Judgement::Points { points, .. } => {
+                    for (id, v) in points {
+                        key.update(id.to_le_bytes());
+                        key.update([*v]);
+                    }
+                }
+                Judgement::Order { groups, .. } => {
+                    for g in groups {
+                        key.update(b"|");
+                        for id in g {
+                            key.update(id.to_le_bytes());
+                        }
+                    }
                 }
             }
         }
