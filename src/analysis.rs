@@ -33,6 +33,100 @@ pub struct Agreement {
     pub annotators: Vec<AnnotatorQuality>,
 }
 
+/// One criterion of the task: how much it was judged, how much annotators agree on it, and
+/// how well its newest reward model does on held-out judgements.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CriterionQuality {
+    pub criterion: String,
+    /// `rank` or `rate LO-HI`.
+    pub kind: String,
+    /// Live decisions with a judgement on this criterion.
+    pub decisions: usize,
+    pub shared_prompts: usize,
+    /// Pairs ordered alike by two annotators (for ratings: the order the points imply).
+    pub pairwise_agreement: Option<f64>,
+    /// Krippendorff's alpha: ordinal on ranks for rankings, interval on points for ratings.
+    pub alpha: Option<f64>,
+    pub alpha_metric: &'static str,
+    /// Held-out pairwise accuracy of the newest reward model on this criterion.
+    pub rm_accuracy: Option<f64>,
+}
+
+/// The header of `CriterionQuality::row`'s table.
+pub const CRITERIA_HEADER: &str =
+    "criterion      kind       decisions shared  pairwise  alpha            RM acc";
+
+impl CriterionQuality {
+    /// One line of the per-criterion table (`kibble stats`, the Data screen).
+    pub fn row(&self) -> String {
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0));
+        let alpha = self
+            .alpha
+            .map_or("-".to_string(), |a| format!("{a:.3} {}", self.alpha_metric));
+        format!(
+            "{:<14} {:<10} {:>9} {:>6} {:>9}  {:<16} {:>6}",
+            crate::text::sanitize_line(&self.criterion, 14),
+            self.kind,
+            self.decisions,
+            self.shared_prompts,
+            pct(self.pairwise_agreement),
+            alpha,
+            pct(self.rm_accuracy)
+        )
+    }
+}
+
+/// Agreement on one rated criterion: pairwise on the orders the points imply, and alpha with
+/// the interval metric on the points each annotator gave each answer.
+pub fn rated_agreement(rankings: &[Ranking]) -> (Agreement, Option<f64>) {
+    let pairwise = measure(rankings, &HashMap::new());
+    let mut units: BTreeMap<(PromptId, CandidateId), Vec<f64>> = BTreeMap::new();
+    let mut latest: BTreeMap<(PromptId, &str), &Ranking> = BTreeMap::new();
+    for r in rankings {
+        latest.insert((r.prompt_id, r.annotator.as_str()), r);
+    }
+    for r in latest.values() {
+        for (c, v) in &r.points {
+            units
+                .entry((r.prompt_id, *c))
+                .or_default()
+                .push(f64::from(*v));
+        }
+    }
+    let units: Vec<Vec<f64>> = units.into_values().collect();
+    (pairwise, krippendorff_interval_units(&units))
+}
+
+/// Krippendorff's alpha with the interval metric, δ² = (a − b)². Units with fewer than two
+/// values are not pairable and skipped.
+pub fn krippendorff_interval_units(units: &[Vec<f64>]) -> Option<f64> {
+    let pairable: Vec<&Vec<f64>> = units.iter().filter(|u| u.len() >= 2).collect();
+    let n: f64 = pairable.iter().map(|u| u.len() as f64).sum();
+    if n <= 1.0 {
+        return None;
+    }
+    // Σ over ordered pairs i≠j of (a_i − a_j)² = 2·m·Σa² − 2·(Σa)², per unit and over all values.
+    let spread = |vals: &mut dyn Iterator<Item = f64>| {
+        let (mut m, mut s, mut s2) = (0.0, 0.0, 0.0);
+        for v in vals {
+            m += 1.0;
+            s += v;
+            s2 += v * v;
+        }
+        2.0 * m * s2 - 2.0 * s * s
+    };
+    let d_o: f64 = pairable
+        .iter()
+        .map(|u| spread(&mut u.iter().copied()) / (u.len() as f64 - 1.0))
+        .sum::<f64>()
+        / n;
+    let d_e = spread(&mut pairable.iter().flat_map(|u| u.iter().copied())) / (n * (n - 1.0));
+    if d_e == 0.0 {
+        return None;
+    }
+    Some(1.0 - d_o / d_e)
+}
+
 /// 1-based rank of each candidate; tied candidates share their group's rank.
 fn ranks(r: &Ranking) -> HashMap<CandidateId, usize> {
     r.groups
@@ -215,6 +309,28 @@ pub fn krippendorff_ordinal_units(units: &[Vec<usize>]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interval_alpha_is_one_when_raters_agree_and_low_when_they_do_not() {
+        let same = vec![vec![1.0, 1.0], vec![3.0, 3.0], vec![5.0, 5.0]];
+        assert_eq!(krippendorff_interval_units(&same), Some(1.0));
+        // By hand: values 1,2 / 3,3 / 5,4; n = 6; D_o = (2+0+2)/6; D_e = Σ_{i≠j}(a−b)²/30.
+        let close = vec![vec![1.0, 2.0], vec![3.0, 3.0], vec![5.0, 4.0]];
+        let vals = [1.0f64, 2.0, 3.0, 3.0, 5.0, 4.0];
+        let mut de = 0.0;
+        for (i, a) in vals.iter().enumerate() {
+            for (j, b) in vals.iter().enumerate() {
+                if i != j {
+                    de += (a - b) * (a - b);
+                }
+            }
+        }
+        let expected = 1.0 - (4.0 / 6.0) / (de / 30.0);
+        assert!((krippendorff_interval_units(&close).unwrap() - expected).abs() < 1e-12);
+        let crossed = vec![vec![1.0, 5.0], vec![5.0, 1.0]];
+        assert!(krippendorff_interval_units(&crossed).unwrap() < 0.0);
+        assert_eq!(krippendorff_interval_units(&[vec![2.0]]), None);
+    }
 
     fn r(prompt: i64, who: &str, shown: &[i64], groups: &[&[i64]]) -> Ranking {
         Ranking {

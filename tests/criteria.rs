@@ -486,6 +486,93 @@ scale = [1, 5]
     }
     assert!(accuracy["helpful"] >= 0.9, "{accuracy:?}");
     assert!(accuracy["funny"] >= 0.9, "{accuracy:?}");
+    // `stats` and the Data screen put each criterion's RM beside its decisions.
+    let q = store.criteria_quality().unwrap();
+    let rows: Vec<(&str, usize, Option<f64>)> = q
+        .iter()
+        .map(|c| (c.criterion.as_str(), c.decisions, c.rm_accuracy))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("helpful", 240, Some(accuracy["helpful"])),
+            ("funny", 240, Some(accuracy["funny"]))
+        ]
+    );
+}
+
+/// Two annotators on one item: agreement per criterion, ordinal alpha on the ranking and
+/// interval alpha on the points, each on its own row of the Data screen.
+#[test]
+fn agreement_is_measured_per_criterion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mut w = store.begin_import().unwrap();
+        for i in 0..2 {
+            let p = w
+                .add_prompt(
+                    &kibble::domain::PromptBody::Text(format!("q{i}")),
+                    None,
+                    &serde_json::json!({}),
+                )
+                .unwrap();
+            for a in ["alpha", "beta", "gamma"] {
+                w.add_candidate(p, &format!("{a} {i}"), "t").unwrap();
+            }
+        }
+        w.finish("t", "kibble").unwrap();
+        store.set_task(&task()).unwrap();
+    }
+    // Both annotators give the same points and the same order to the same answers (by id,
+    // whatever order each was shown them in).
+    for who in ["ann", "bob"] {
+        let mut app = app_at(&path, who, 2);
+        for _ in 0..2 {
+            let item = app.item.clone().unwrap();
+            let points: String = item
+                .shown
+                .iter()
+                .map(|c| match c.text.split(' ').next().unwrap() {
+                    "alpha" => "5 ",
+                    "beta" => "3 ",
+                    _ => "1 ",
+                })
+                .collect();
+            press(&mut app, &format!("{points}enter"));
+            let order: Vec<String> = ["gamma", "beta", "alpha"]
+                .iter()
+                .map(|w| {
+                    let pos = item
+                        .shown
+                        .iter()
+                        .position(|c| c.text.starts_with(w))
+                        .unwrap();
+                    ((b'a' + pos as u8) as char).to_string()
+                })
+                .collect();
+            press(&mut app, &format!("{} enter enter", order.join(" ")));
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let q = store.criteria_quality().unwrap();
+    let harmless = &q[0];
+    assert_eq!((harmless.decisions, harmless.shared_prompts), (4, 2));
+    assert_eq!(harmless.alpha_metric, "interval");
+    assert_eq!(harmless.alpha, Some(1.0));
+    assert_eq!(harmless.pairwise_agreement, Some(1.0));
+    let helpful = &q[1];
+    assert_eq!(helpful.alpha_metric, "ordinal");
+    assert_eq!(helpful.alpha, Some(1.0));
+    assert_eq!(q[2].decisions, 0, "funny was left blank");
+    let mut app = app_at(&path, "ann", 2);
+    press(&mut app, "f6");
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("harmless       rate 1-5           4      2      100%  1.000 interval"),
+        "{text}"
+    );
 }
 
 /// A backup (`--format kibble`) keeps every criterion of every decision: further rankings and

@@ -415,9 +415,11 @@ fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
     let store = open_store(db)?;
     let s = store.stats()?;
     let agreement = store.agreement()?;
+    let criteria = store.criteria_quality()?;
     if args.json {
         let mut v = serde_json::to_value(&s)?;
         v["agreement"] = serde_json::to_value(&agreement)?;
+        v["criteria"] = serde_json::to_value(&criteria)?;
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -467,6 +469,14 @@ fn stats(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
         }
     }
     print_agreement(&agreement);
+    // Only a task of its own has criteria worth a table; the default one is the line above.
+    if store.task()?.1 != crate::domain::Task::default() {
+        println!();
+        println!("{}", crate::analysis::CRITERIA_HEADER);
+        for q in &criteria {
+            println!("{}", q.row());
+        }
+    }
     Ok(())
 }
 

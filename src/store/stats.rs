@@ -49,6 +49,63 @@ impl Store {
         Ok(crate::analysis::measure(&rankings, &self.gold_answers()?))
     }
 
+    /// Per criterion of the current task: decisions, agreement, and the newest reward model's
+    /// held-out accuracy on it.
+    pub fn criteria_quality(&self) -> Result<Vec<crate::analysis::CriterionQuality>> {
+        use crate::domain::CriterionKind;
+        let (_, task) = self.task()?;
+        let gold = self.gold_answers()?;
+        let runs = self.runs()?;
+        let mut out = Vec::new();
+        for c in &task.criteria {
+            let rankings: Vec<_> = self
+                .live_rankings(&super::RankingFilter {
+                    criterion: Some(c.name.clone()),
+                    ..Default::default()
+                })?
+                .into_iter()
+                .filter(|r| r.verdict == crate::domain::Verdict::Rank)
+                .collect();
+            let (agreement, alpha, metric) = match &c.kind {
+                CriterionKind::Rank => {
+                    let a = crate::analysis::measure(&rankings, &gold);
+                    let alpha = a.krippendorff_alpha_ordinal;
+                    (a, alpha, "ordinal")
+                }
+                CriterionKind::Rate(_) => {
+                    let (a, alpha) = crate::analysis::rated_agreement(&rankings);
+                    (a, alpha, "interval")
+                }
+            };
+            // The newest reward-model run on this criterion (runs naming none learnt the first).
+            let mut rm_accuracy = None;
+            for run in runs.iter().filter(|r| r.kind == "rm") {
+                let learnt = run.config["criterion"]
+                    .as_str()
+                    .unwrap_or(&task.first().name);
+                if learnt != c.name {
+                    continue;
+                }
+                let best = self.best_checkpoint(run.id)?;
+                rm_accuracy = best.and_then(|b| b.metrics["eval_accuracy"].as_f64());
+                if rm_accuracy.is_some() {
+                    break;
+                }
+            }
+            out.push(crate::analysis::CriterionQuality {
+                criterion: c.name.clone(),
+                kind: c.kind.describe(),
+                decisions: rankings.len(),
+                shared_prompts: agreement.shared_prompts,
+                pairwise_agreement: agreement.pairwise_agreement,
+                alpha,
+                alpha_metric: metric,
+                rm_accuracy,
+            });
+        }
+        Ok(out)
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         let c = &self.conn;
         let (prompts, rankable, ranked): (i64, i64, i64) = c.query_row(

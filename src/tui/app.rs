@@ -75,6 +75,8 @@ pub struct App {
     /// My agreement with others and with gold, read when the queue runs out.
     pub my_quality: Option<crate::analysis::AnnotatorQuality>,
     pub agreement: Option<Agreement>,
+    /// Per criterion of the task, read with the stats when the Data screen opens.
+    pub criteria_quality: Vec<crate::analysis::CriterionQuality>,
     pub train: super::train::TrainScreen,
     pub runs: super::runs::RunsScreen,
     pub improve: super::improve::ImproveScreen,
@@ -122,6 +124,7 @@ impl App {
             stats: None,
             my_quality: None,
             agreement: None,
+            criteria_quality: Vec::new(),
             should_quit: false,
             quit_armed: false,
             on_saved: None,
@@ -459,11 +462,12 @@ impl App {
             match self
                 .store
                 .stats()
-                .and_then(|st| Ok((st, self.store.agreement()?)))
+                .and_then(|st| Ok((st, self.store.agreement()?, self.store.criteria_quality()?)))
             {
-                Ok((st, ag)) => {
+                Ok((st, ag, cq)) => {
                     self.stats = Some(st);
                     self.agreement = Some(ag);
+                    self.criteria_quality = cq;
                 }
                 Err(e) => self.status = format!("could not read stats: {e}"),
             }

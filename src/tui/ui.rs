@@ -518,6 +518,17 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             )));
         }
     }
+    // A task of its own: each criterion's counts, agreement and reward model side by side.
+    if app.task != crate::domain::Task::default() && !app.criteria_quality.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::styled(
+            crate::analysis::CRITERIA_HEADER,
+            theme.accent(),
+        ));
+        for q in &app.criteria_quality {
+            lines.push(Line::from(q.row()));
+        }
+    }
     f.render_widget(
         Paragraph::new(lines).block(theme.block(Line::from(" Data "), false)),
         area,
