@@ -601,3 +601,33 @@ fn a_kibble_backup_keeps_every_criterion() {
     assert_eq!(concise(&fresh), concise(&app.store));
     assert_eq!(concise(&fresh).lines().count(), 3);
 }
+
+/// The Train screen picks the criterion a run learns; the Improve screen takes a reward mix
+/// and refuses one naming a criterion without a reward model, keeping what was typed.
+#[test]
+fn train_and_improve_screens_choose_criteria() {
+    let mut app = app_on(three_answers(), "ann");
+    press(&mut app, "f2 k");
+    assert_eq!(app.train.form.criterion, "harmless");
+    press(&mut app, "tab");
+    assert_eq!(app.train.form.criterion, "helpful");
+    assert_eq!(
+        app.train.form.job_config().criterion.as_deref(),
+        Some("helpful")
+    );
+    assert!(screen(&app, 80, 24).contains("criterion helpful"));
+    press(&mut app, "f3 n");
+    type_text(&mut app, "helpful=1;harmless<-0.5");
+    press(&mut app, "enter");
+    assert!(
+        app.status.contains("no reward model for \"helpful\""),
+        "{}",
+        app.status
+    );
+    let kibble::tui::app::Overlay::RewardMix { buffer } = &app.overlay else {
+        panic!("the field stays open: {:?}", app.overlay)
+    };
+    assert_eq!(buffer, "helpful=1;harmless<-0.5");
+    press(&mut app, "esc");
+    assert!(screen(&app, 80, 24).contains("n reward: newest RM"));
+}

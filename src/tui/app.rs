@@ -457,6 +457,7 @@ impl App {
         }
         if s == Screen::Train {
             self.train.data = super::train::DataSummary::read(&self.store).ok();
+            self.train.form.read_criteria(&self.store);
         }
         if s == Screen::Data {
             match self

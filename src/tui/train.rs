@@ -30,9 +30,21 @@ pub struct TrainForm {
     pub loss: LossKind,
     pub ties: TieMode,
     pub eval_fraction: f64,
+    /// The task criterion to learn, one of `criteria` (the task's, in order).
+    pub criterion: String,
+    pub criteria: Vec<String>,
 }
 
-pub const FIELDS: [&str; 7] = ["model", "epochs", "lr", "batch", "loss", "ties", "eval"];
+pub const FIELDS: [&str; 8] = [
+    "model",
+    "epochs",
+    "lr",
+    "batch",
+    "loss",
+    "ties",
+    "eval",
+    "criterion",
+];
 
 impl TrainForm {
     /// Prefilled from the last reward-model run, else the `tiny` preset.
@@ -50,11 +62,27 @@ impl TrainForm {
         let cfg = last
             .or_else(|| crate::jobs::train_rm::preset(preset).ok())
             .unwrap_or_default();
-        Self::from_config(preset, &cfg)
+        let mut form = Self::from_config(preset, &cfg);
+        form.criterion = cfg.criterion.clone().unwrap_or_default();
+        form.read_criteria(store);
+        form
+    }
+
+    /// The task's criteria (it may have changed since the form was filled); the chosen one
+    /// stays while the task still has it, else the task's first.
+    pub fn read_criteria(&mut self, store: &Store) {
+        if let Ok((_, task)) = store.task() {
+            self.criteria = task.criteria.into_iter().map(|c| c.name).collect();
+        }
+        if !self.criteria.contains(&self.criterion) {
+            self.criterion = self.criteria[0].clone();
+        }
     }
 
     fn from_config(preset: &str, cfg: &RmJobConfig) -> TrainForm {
         TrainForm {
+            criterion: crate::domain::OVERALL.into(),
+            criteria: vec![crate::domain::OVERALL.into()],
             preset: preset.into(),
             epochs: cfg.auto_epochs.is_none().then_some(cfg.train.epochs),
             lr: cfg.train.lr,
@@ -73,6 +101,7 @@ impl TrainForm {
             3 => self.batch.to_string(),
             4 => format!("{:?}", self.loss).to_lowercase(),
             5 => format!("{:?}", self.ties).to_lowercase(),
+            7 => self.criterion.clone(),
             _ => format!("{:.2}", self.eval_fraction),
         }
     }
@@ -89,7 +118,9 @@ impl TrainForm {
                     "tiny"
                 };
                 if let Ok(cfg) = crate::jobs::train_rm::preset(next) {
+                    let keep = (self.criterion.clone(), self.criteria.clone());
                     *self = Self::from_config(next, &cfg);
+                    (self.criterion, self.criteria) = keep;
                 }
             }
             // auto <-> 1 <-> 2 ...
@@ -118,6 +149,18 @@ impl TrainForm {
                     TieMode::Drop
                 }
             }
+            7 => {
+                let n = self.criteria.len().max(1);
+                let at = self
+                    .criteria
+                    .iter()
+                    .position(|c| *c == self.criterion)
+                    .unwrap_or(0);
+                let next = if up { (at + 1) % n } else { (at + n - 1) % n };
+                if let Some(c) = self.criteria.get(next) {
+                    self.criterion = c.clone();
+                }
+            }
             _ => {
                 self.eval_fraction =
                     (self.eval_fraction + if up { 0.05 } else { -0.05 }).clamp(0.0, 0.5)
@@ -139,6 +182,7 @@ impl TrainForm {
         cfg.train.batch_pairs = self.batch;
         cfg.train.loss = self.loss;
         cfg.train.ties = self.ties;
+        cfg.criterion = Some(self.criterion.clone());
         cfg
     }
 }

@@ -327,8 +327,8 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             (Action::Strength, "sample"),
             (Action::Save, "round"),
             (Action::ToggleMode, "method"),
-            (Action::Note, "reward mix"),
             (Action::Skip, "cancel"),
+            (Action::Note, "reward"),
         ],
         Screen::Scores => &[
             (Action::FocusNext, "view"),
