@@ -318,8 +318,11 @@ pub struct TrainRmArgs {
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     /// Checkpoint id (see `kibble runs`) or folder; default the newest.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "criterion")]
     pub checkpoint: Option<String>,
+    /// The newest reward model of this task criterion (`train-rm --criterion NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub criterion: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -499,6 +499,26 @@ scale = [1, 5]
             ("funny", 240, Some(accuracy["funny"]))
         ]
     );
+    // Scored by each criterion's model, the two pull apart (kiwi and plum are independent).
+    for criterion in ["helpful", "funny"] {
+        let ck = kibble::jobs::reward::checkpoint_for(&store, criterion).unwrap();
+        kibble::jobs::score::score_candidates(
+            &mut store,
+            &kibble::jobs::score::CheckpointRef::Id(ck.id),
+            |_, _| {},
+        )
+        .unwrap();
+    }
+    let c = kibble::jobs::report::criteria_correlations(&store).unwrap();
+    assert_eq!(c.names, ["helpful", "funny"]);
+    assert!((c.r[0][0].unwrap() - 1.0).abs() < 1e-9);
+    let r = c.r[0][1].unwrap();
+    assert!(r.abs() < 0.3, "independent criteria correlate {r}");
+    let html = kibble::jobs::report::render(&store).unwrap();
+    assert!(
+        html.contains("reward by criterion"),
+        "the report shows each criterion"
+    );
 }
 
 /// Two annotators on one item: agreement per criterion, ordinal alpha on the ranking and

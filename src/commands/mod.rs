@@ -676,14 +676,18 @@ fn score_cmd(db: &Path, args: ScoreArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let s = score_candidates(
-        &mut store,
-        &CheckpointRef::parse(args.checkpoint.as_deref()),
-        |n, total| {
-            bar.set_length(total as u64);
-            bar.inc(n as u64);
-        },
-    )?;
+    let which = match &args.criterion {
+        Some(c) => CheckpointRef::Id(
+            crate::jobs::reward::checkpoint_for(&store, c)
+                .map_err(|e| BadInput(format!("{e:#}")))?
+                .id,
+        ),
+        None => CheckpointRef::parse(args.checkpoint.as_deref()),
+    };
+    let s = score_candidates(&mut store, &which, |n, total| {
+        bar.set_length(total as u64);
+        bar.inc(n as u64);
+    })?;
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string(&s)?);

@@ -195,6 +195,73 @@ fn score_data(store: &Store, checkpoint: i64) -> anyhow::Result<ScoreData> {
     })
 }
 
+/// Each criterion's reward scores, and how they correlate over the answers scored by both
+/// ("do funny and informative pull apart?"). Empty with fewer than two scored criteria.
+pub fn criteria_section(store: &Store) -> anyhow::Result<String> {
+    let table = criteria_correlations(store)?;
+    if table.names.len() < 2 {
+        return Ok(String::new());
+    }
+    let mut html = String::from("<h2>Criteria</h2>");
+    html.push_str(&histogram_chart("reward by criterion", &table.scores, 20));
+    html.push_str("<table><tr><th>r</th>");
+    for n in &table.names {
+        let _ = write!(html, "<th>{}</th>", esc(n));
+    }
+    html.push_str("</tr>");
+    for (i, n) in table.names.iter().enumerate() {
+        let _ = write!(html, "<tr><th>{}</th>", esc(n));
+        for r in &table.r[i] {
+            let _ = write!(
+                html,
+                "<td>{}</td>",
+                r.map_or("-".into(), |r| format!("{r:+.2}"))
+            );
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table><p>Pearson r between criteria's normalised scores of the same answers: near +1 the criteria move together, near 0 or below they pull apart.</p>");
+    Ok(html)
+}
+
+/// Per-criterion scores (newest scored checkpoint of each) and their pairwise correlations.
+#[derive(Debug, Clone)]
+pub struct CriteriaCorrelations {
+    pub names: Vec<String>,
+    pub scores: BTreeMap<String, Vec<f64>>,
+    /// `r[i][j]`: correlation of criterion i and j over answers both scored.
+    pub r: Vec<Vec<Option<f64>>>,
+}
+
+pub fn criteria_correlations(store: &Store) -> anyhow::Result<CriteriaCorrelations> {
+    let mut by_criterion: Vec<(String, std::collections::HashMap<i64, f64>)> = Vec::new();
+    for (name, ck) in store.criterion_scored_checkpoints()? {
+        let s = store.scored_candidates(ck)?;
+        by_criterion.push((name, s.iter().map(|c| (c.id, c.value)).collect()));
+    }
+    let names: Vec<String> = by_criterion.iter().map(|c| c.0.clone()).collect();
+    let r = by_criterion
+        .iter()
+        .map(|(_, a)| {
+            by_criterion
+                .iter()
+                .map(|(_, b)| {
+                    let (xs, ys): (Vec<f64>, Vec<f64>) = a
+                        .iter()
+                        .filter_map(|(id, x)| Some((*x, *b.get(id)?)))
+                        .unzip();
+                    correlation(&xs, &ys)
+                })
+                .collect()
+        })
+        .collect();
+    let scores = by_criterion
+        .into_iter()
+        .map(|(n, m)| (n, m.into_values().collect()))
+        .collect();
+    Ok(CriteriaCorrelations { names, scores, r })
+}
+
 /// The whole report as one HTML string.
 pub fn render(store: &Store) -> anyhow::Result<String> {
     let mut html = String::from(
@@ -234,6 +301,7 @@ pub fn render(store: &Store) -> anyhow::Result<String> {
             &data.length,
         ));
     }
+    html.push_str(&criteria_section(store)?);
     let runs: Vec<_> = store
         .runs()?
         .into_iter()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::score::{CheckpointRef, Scorer};
-use crate::store::Store;
+use crate::store::{CheckpointRow, Store};
 
 /// One criterion's reward model in a combination, by the checkpoint folder it was resolved to
 /// (so a resumed round uses the same models whatever has been trained since).
@@ -67,8 +67,8 @@ pub fn parse_gate(s: &str) -> Result<(String, f64), String> {
 }
 
 /// The newest reward-model run on `criterion` (runs that name none learnt the task's first
-/// criterion), as its best checkpoint's folder.
-pub fn checkpoint_for(store: &Store, criterion: &str) -> anyhow::Result<String> {
+/// criterion), as its best checkpoint.
+pub fn checkpoint_for(store: &Store, criterion: &str) -> anyhow::Result<CheckpointRow> {
     let (_, task) = store.task()?;
     if task.criterion(criterion).is_none() {
         anyhow::bail!(
@@ -76,18 +76,13 @@ pub fn checkpoint_for(store: &Store, criterion: &str) -> anyhow::Result<String> 
             task.names().join(", ")
         );
     }
-    let first = task.first().name.clone();
-    for run in store.runs()? {
-        let learnt = run.config["criterion"].as_str().unwrap_or(&first);
-        if run.kind != "rm" || learnt != criterion {
-            continue;
-        }
+    for run in store.rm_runs_on(criterion)? {
         let best = match store.best_checkpoint(run.id)? {
             Some(c) => Some(c),
             None => store.checkpoints(Some(run.id))?.into_iter().last(),
         };
         if let Some(c) = best {
-            return Ok(c.path);
+            return Ok(c);
         }
     }
     anyhow::bail!(
@@ -107,7 +102,7 @@ pub fn resolve_parts(
             Ok(RewardPart {
                 criterion: c.clone(),
                 weight: *w,
-                checkpoint: checkpoint_for(store, c)?,
+                checkpoint: checkpoint_for(store, c)?.path,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -116,7 +111,7 @@ pub fn resolve_parts(
             Ok::<_, anyhow::Error>(RewardGate {
                 criterion: c.clone(),
                 below: *t,
-                checkpoint: checkpoint_for(store, c)?,
+                checkpoint: checkpoint_for(store, c)?.path,
             })
         })
         .transpose()?;

@@ -77,15 +77,9 @@ impl Store {
                     (a, alpha, "interval")
                 }
             };
-            // The newest reward-model run on this criterion (runs naming none learnt the first).
+            // The newest reward-model run on this criterion.
             let mut rm_accuracy = None;
-            for run in runs.iter().filter(|r| r.kind == "rm") {
-                let learnt = run.config["criterion"]
-                    .as_str()
-                    .unwrap_or(&task.first().name);
-                if learnt != c.name {
-                    continue;
-                }
+            for run in runs.iter().filter(|r| learnt(r, &task) == Some(&c.name)) {
                 let best = self.best_checkpoint(run.id)?;
                 rm_accuracy = best.and_then(|b| b.metrics["eval_accuracy"].as_f64());
                 if rm_accuracy.is_some() {
@@ -102,6 +96,39 @@ impl Store {
                 alpha_metric: metric,
                 rm_accuracy,
             });
+        }
+        Ok(out)
+    }
+
+    /// Reward-model runs on `criterion`, newest first.
+    pub fn rm_runs_on(&self, criterion: &str) -> Result<Vec<super::RunRow>> {
+        let (_, task) = self.task()?;
+        Ok(self
+            .runs()?
+            .into_iter()
+            .filter(|r| learnt(r, &task).map(String::as_str) == Some(criterion))
+            .collect())
+    }
+
+    /// Each criterion of the task with the newest checkpoint of its reward models that has
+    /// scores (`kibble score --criterion NAME`), for per-criterion histograms and correlations.
+    pub fn criterion_scored_checkpoints(&self) -> Result<Vec<(String, i64)>> {
+        let (_, task) = self.task()?;
+        let runs = self.runs()?;
+        let mut out = Vec::new();
+        for c in &task.criteria {
+            for run in runs.iter().filter(|r| learnt(r, &task) == Some(&c.name)) {
+                let scored: Option<i64> = self.conn.query_row(
+                    "SELECT max(s.checkpoint_id) FROM scores s
+                     JOIN checkpoints k ON k.id = s.checkpoint_id WHERE k.run_id = ?1",
+                    [run.id],
+                    |r| r.get(0),
+                )?;
+                if let Some(id) = scored {
+                    out.push((c.name.clone(), id));
+                    break;
+                }
+            }
         }
         Ok(out)
     }
@@ -224,4 +251,20 @@ fn median(sorted: &[i64]) -> Option<f64> {
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0
     })
+}
+
+/// The criterion a reward-model run learnt (runs that name none learnt the task's first);
+/// `None` for other runs.
+fn learnt<'a>(run: &'a super::RunRow, task: &'a crate::domain::Task) -> Option<&'a String> {
+    if run.kind != "rm" {
+        return None;
+    }
+    match run.config.get("criterion").and_then(|c| c.as_str()) {
+        Some(_) => task
+            .criteria
+            .iter()
+            .map(|c| &c.name)
+            .find(|n| Some(n.as_str()) == run.config["criterion"].as_str()),
+        None => Some(&task.first().name),
+    }
 }

@@ -429,7 +429,8 @@ fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<usize> {
     h
 }
 
-fn bars(counts: &[usize], ascii: bool) -> String {
+/// Counts as a row of block glyphs, two columns each (`ascii`: plain characters).
+pub(super) fn bars(counts: &[usize], ascii: bool) -> String {
     let max = counts.iter().copied().max().unwrap_or(0).max(1);
     let glyphs: &[char] = if ascii {
         &[' ', '.', ':', '-', '=', '+', '*', '#', '@']

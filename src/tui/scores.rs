@@ -24,14 +24,16 @@ pub enum View {
     Accuracy,
     Extremes,
     LabelNext,
+    Criteria,
 }
 
-const VIEWS: [View; 5] = [
+const VIEWS: [View; 6] = [
     View::Histogram,
     View::Length,
     View::Accuracy,
     View::Extremes,
     View::LabelNext,
+    View::Criteria,
 ];
 
 impl View {
@@ -42,6 +44,7 @@ impl View {
             View::Accuracy => "accuracy vs agreement",
             View::Extremes => "top and bottom",
             View::LabelNext => "label next",
+            View::Criteria => "criteria",
         }
     }
 }
@@ -157,6 +160,8 @@ fn source_group(source: &str) -> String {
 #[derive(Debug)]
 pub struct ScoresScreen {
     pub data: Option<ScoresData>,
+    /// Each criterion's scores and how they correlate (read with the data).
+    pub criteria: Option<crate::jobs::report::CriteriaCorrelations>,
     pub view: usize,
     pub bins: usize,
     /// Histogram split: by source (false) or chosen vs rejected (true).
@@ -168,6 +173,7 @@ impl Default for ScoresScreen {
     fn default() -> Self {
         ScoresScreen {
             data: None,
+            criteria: None,
             view: 0,
             bins: 12,
             by_preference: false,
@@ -179,6 +185,7 @@ impl Default for ScoresScreen {
 impl ScoresScreen {
     pub fn refresh(&mut self, store: &Store) {
         self.message = None;
+        self.criteria = crate::jobs::report::criteria_correlations(store).ok();
         match store.latest_scored_checkpoint() {
             Ok(Some(id)) => match ScoresData::load(store, id) {
                 Ok(d) => self.data = Some(d),
@@ -384,6 +391,54 @@ pub fn render(
                 "RM accuracy on the held-out (eval-split) rankings of each annotator; agreement between people is the ceiling.",
                 dim,
             ));
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(ratatui::widgets::Wrap { trim: false })
+                    .block(Block::default().borders(Borders::ALL)),
+                body,
+            );
+        }
+        View::Criteria => {
+            let mut lines = Vec::new();
+            match s.criteria.as_ref().filter(|c| !c.names.is_empty()) {
+                None => lines.push(Line::styled(
+                    "No criterion has scores yet: kibble train-rm --criterion NAME, then kibble score --criterion NAME.",
+                    dim,
+                )),
+                Some(c) => {
+                    lines.push(Line::styled(
+                        "normalised score, -3 .. +3, per criterion (newest scored reward model of each)",
+                        dim,
+                    ));
+                    for name in &c.names {
+                        let v = &c.scores[name];
+                        let (_, counts) = histogram(v, 16, Some((-3.0, 3.0)));
+                        lines.push(Line::from(format!(
+                            "{:<14} {} {:>6}",
+                            crate::text::sanitize_line(name, 14),
+                            super::improve::bars(&counts, ascii),
+                            v.len()
+                        )));
+                    }
+                    lines.push(Line::from(""));
+                    let mut head = format!("{:<14}", "r");
+                    for n in &c.names {
+                        head += &format!(" {:>10}", crate::text::sanitize_line(n, 10));
+                    }
+                    lines.push(Line::styled(head, accent));
+                    for (i, n) in c.names.iter().enumerate() {
+                        let mut row = format!("{:<14}", crate::text::sanitize_line(n, 14));
+                        for r in &c.r[i] {
+                            row += &format!(" {:>10}", r.map_or("-".into(), |r| format!("{r:+.2}")));
+                        }
+                        lines.push(Line::from(row));
+                    }
+                    lines.push(Line::styled(
+                        "r over answers scored on both: near +1 they move together; near 0 or below they pull apart.",
+                        dim,
+                    ));
+                }
+            }
             f.render_widget(
                 Paragraph::new(lines)
                     .wrap(ratatui::widgets::Wrap { trim: false })
