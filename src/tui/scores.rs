@@ -40,9 +40,10 @@ impl View {
     fn title(self) -> &'static str {
         match self {
             View::Histogram => "histogram",
-            View::Length => "reward vs length",
-            View::Accuracy => "accuracy vs agreement",
-            View::Extremes => "top and bottom",
+            // Short: all six tabs fit 80 columns.
+            View::Length => "vs length",
+            View::Accuracy => "accuracy",
+            View::Extremes => "top/bottom",
             View::LabelNext => "label next",
             View::Criteria => "criteria",
         }
