@@ -39,6 +39,24 @@ fn train_screen_draw_us(app: &mut App) -> anyhow::Result<Vec<f64>> {
     Ok(times)
 }
 
+/// An annotator's keystrokes for one item of `k` answers: read and scroll, then per criterion
+/// rank (with a tie, a take-back and a re-rank) or rate each answer, Enter after each.
+fn keystrokes(task: &crate::domain::Task, k: usize) -> Vec<String> {
+    let mut keys: Vec<String> = ["tab", "j", "j", "k", "backtab"].map(String::from).to_vec();
+    for c in &task.criteria {
+        match &c.kind {
+            crate::domain::CriterionKind::Rank => {
+                keys.extend(["b", "=", "a", "backspace", "a", "c"].map(String::from))
+            }
+            crate::domain::CriterionKind::Rate(s) => {
+                keys.extend((0..k).map(|j| (s.min + (j as u8 % (s.max - s.min + 1))).to_string()))
+            }
+        }
+        keys.push("enter".into());
+    }
+    keys
+}
+
 pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let store = Store::open(db)?;
@@ -62,34 +80,24 @@ pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyho
         std::thread::sleep(Duration::from_secs(3));
     }
 
-    // An annotator's keystrokes per item: read, scroll, rank, take one back, rank again, save.
-    let script = [
-        "tab",
-        "j",
-        "j",
-        "k",
-        "backtab",
-        "b",
-        "=",
-        "a",
-        "backspace",
-        "a",
-        "c",
-        "enter",
-    ];
+    let (_, task) = app.store.task()?;
     let mut browse_us = Vec::new();
     let mut save_us = Vec::new();
     for _ in 0..items {
-        if app.item.is_none() {
+        let Some(item) = &app.item else {
             break;
-        }
-        for name in script {
+        };
+        let script = keystrokes(&task, item.shown.len());
+        let last = script.len() - 1;
+        for (i, name) in script.iter().enumerate() {
             let key = Key::parse(name).expect("valid key");
             let t = Instant::now();
             app.on_key(key_event(key));
             term.draw(|f| ui::render(&app, f))?;
             let us = t.elapsed().as_secs_f64() * 1e6;
-            if name == "enter" {
+            // Only the last Enter writes (one transaction with every criterion); the others
+            // move to the next criterion.
+            if i == last {
                 save_us.push(us);
             } else {
                 browse_us.push(us);
@@ -101,6 +109,7 @@ pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyho
     let result = json!({
         "db": db.display().to_string(),
         "items": save_us.len(),
+        "criteria": task.names(),
         "startup_to_first_frame_ms": first_frame_ms,
         "key_to_frame_p50_us": percentile(&browse_us, 0.5),
         "key_to_frame_p99_us": percentile(&browse_us, 0.99),
