@@ -54,9 +54,14 @@ impl App {
             .map(|d| (at + d) % k)
             .find(|p| self.entry.points[*p].is_none());
         item.focus = next.unwrap_or((at + 1) % k);
+        let last = self.entry.step + 1 == self.task.criteria.len();
         self.status = match next {
             Some(_) => String::new(),
-            None => format!("all rated: {} goes on", self.keymap.label(Action::Save)),
+            None if last => format!("all rated: {} saves", self.keymap.label(Action::Save)),
+            None => format!(
+                "all rated: {} goes on to the next criterion",
+                self.keymap.label(Action::Save)
+            ),
         };
     }
 
