@@ -3,6 +3,9 @@
 //!
 //! Arrows point one way: `tui` -> `jobs` -> (`ml`, `data`, `store`) -> `domain`.
 
+// An unsafe fn does not make its body an unsafe block: each unsafe operation is marked.
+#![warn(unsafe_op_in_unsafe_fn)]
+
 pub mod analysis;
 pub mod cli;
 pub mod commands;

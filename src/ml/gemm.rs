@@ -108,8 +108,10 @@ fn check_bias(bias: Option<&[f32]>, n: usize) {
 /// `c` points at m rows of `ldc >= n` elements, whose first n are initialised if
 /// `accumulate`, and which nothing else reads or writes meanwhile.
 pub unsafe fn matmul_serial(a: View, b: View, c: *mut f32, ldc: usize, accumulate: bool) {
-    assert!(ldc >= b.cols, "row stride {ldc} below {} columns", b.cols);
-    matmul_into(a, b, c, ldc, Onto::c_if(accumulate), None, true)
+    unsafe {
+        assert!(ldc >= b.cols, "row stride {ldc} below {} columns", b.cols);
+        matmul_into(a, b, c, ldc, Onto::c_if(accumulate), None, true)
+    }
 }
 
 /// `a b` in a new row-major buffer (not zeroed first: every element is written once).
@@ -181,142 +183,144 @@ unsafe fn matmul_into(
     bias: Option<&[f32]>,
     serial: bool,
 ) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(
-        b.rows, k,
-        "inner dimensions differ: {m}x{k} times {}x{n}",
-        b.rows
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        // An empty product: C is its start (nothing, itself or the residual) plus the bias.
-        // Written through the pointer: with `Onto::Nothing` C is not initialised yet, so no
-        // slice may be made over it before it is written.
-        for i in 0..m {
-            for j in 0..n {
-                let p = c.add(i * ldc + j);
-                let start = match onto {
-                    Onto::Nothing => 0.0,
-                    Onto::Itself => p.read(),
-                    Onto::Residual(r) => r[i * ldc + j],
+    unsafe {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        assert_eq!(
+            b.rows, k,
+            "inner dimensions differ: {m}x{k} times {}x{n}",
+            b.rows
+        );
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            // An empty product: C is its start (nothing, itself or the residual) plus the bias.
+            // Written through the pointer: with `Onto::Nothing` C is not initialised yet, so no
+            // slice may be made over it before it is written.
+            for i in 0..m {
+                for j in 0..n {
+                    let p = c.add(i * ldc + j);
+                    let start = match onto {
+                        Onto::Nothing => 0.0,
+                        Onto::Itself => p.read(),
+                        Onto::Residual(r) => r[i * ldc + j],
+                    };
+                    p.write(start + bias.map_or(0.0, |b| b[j]));
+                }
+            }
+            return;
+        }
+        let last = (a.rows - 1) * a.rs + (a.cols - 1) * a.cs;
+        assert!(last < a.data.len(), "A view runs past its buffer");
+        let last = (b.rows - 1) * b.rs + (b.cols - 1) * b.cs;
+        assert!(last < b.data.len(), "B view runs past its buffer");
+
+        // Without AVX2 + FMA (an Arm machine, an old x86, or KIBBLE_PORTABLE=1) the `gemm`
+        // crate's kernels run (NEON, AVX-512 or scalar, chosen at run time) instead of ours.
+        if !super::cpu::avx2_fma() {
+            return portable(a, b, c, ldc, onto, bias, serial);
+        }
+
+        let threads = rayon::current_num_threads();
+        let parallel = !serial && threads > 1 && m * n * k >= 1 << 20;
+        let mut b_packed = PACKED_B.take();
+        pack_b(b, parallel, &mut b_packed);
+        let npad = n.div_ceil(NR) * NR;
+
+        // Row blocks of at most MC rows, as many as a multiple of the thread count and as equal
+        // as MR-row panels allow: 21 blocks of 96 rows and one of 32 (m = 2048) left one thread
+        // idle at the end of every product.
+        let panels = m.div_ceil(MR);
+        let mut m_blocks = m.div_ceil(MC);
+        if parallel {
+            m_blocks = (m_blocks.div_ceil(threads) * threads).min(panels);
+        }
+        let rows_of = |ib: usize| {
+            (
+                (ib * panels / m_blocks * MR).min(m),
+                ((ib + 1) * panels / m_blocks * MR).min(m),
+            )
+        };
+        // Split the columns too when there are too few row blocks to keep every thread busy.
+        let n_chunks = if m_blocks >= 2 * threads {
+            1
+        } else {
+            (2 * threads)
+                .div_ceil(m_blocks)
+                .min(n.div_ceil(4 * NR))
+                .max(1)
+        };
+        let nc = n.div_ceil(n_chunks).div_ceil(NR) * NR;
+        let tasks: Vec<((usize, usize), usize)> = (0..m_blocks)
+            .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (rows_of(ib), jb * nc)))
+            .collect();
+        // Row-major A is read in place, six rows at a time: packing it meant a scalar
+        // transpose of every block (5-7 % of a training step). Other layouts are packed.
+        let direct_a = a.cs == 1;
+        let dst = SharedMut(c);
+        let run = |&((i0, i1), j0): &((usize, usize), usize)| {
+            let mc = i1 - i0;
+            debug_assert!(mc <= MC, "a row block of {mc} rows");
+            let cols = nc.min(n - j0);
+            let mut a_packed = Vec::new();
+            for p0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - p0);
+                // The first slice's partial sums go onto what `onto` names, later ones onto c.
+                let from = |tile: *mut f32, at: usize| -> *const f32 {
+                    match onto {
+                        _ if p0 > 0 => tile,
+                        Onto::Nothing => std::ptr::null(),
+                        Onto::Itself => tile,
+                        Onto::Residual(r) => r[at..].as_ptr(),
+                    }
                 };
-                p.write(start + bias.map_or(0.0, |b| b[j]));
-            }
-        }
-        return;
-    }
-    let last = (a.rows - 1) * a.rs + (a.cols - 1) * a.cs;
-    assert!(last < a.data.len(), "A view runs past its buffer");
-    let last = (b.rows - 1) * b.rs + (b.cols - 1) * b.cs;
-    assert!(last < b.data.len(), "B view runs past its buffer");
-
-    // Without AVX2 + FMA (an Arm machine, an old x86, or KIBBLE_PORTABLE=1) the `gemm`
-    // crate's kernels run (NEON, AVX-512 or scalar, chosen at run time) instead of ours.
-    if !super::cpu::avx2_fma() {
-        return portable(a, b, c, ldc, onto, bias, serial);
-    }
-
-    let threads = rayon::current_num_threads();
-    let parallel = !serial && threads > 1 && m * n * k >= 1 << 20;
-    let mut b_packed = PACKED_B.take();
-    pack_b(b, parallel, &mut b_packed);
-    let npad = n.div_ceil(NR) * NR;
-
-    // Row blocks of at most MC rows, as many as a multiple of the thread count and as equal
-    // as MR-row panels allow: 21 blocks of 96 rows and one of 32 (m = 2048) left one thread
-    // idle at the end of every product.
-    let panels = m.div_ceil(MR);
-    let mut m_blocks = m.div_ceil(MC);
-    if parallel {
-        m_blocks = (m_blocks.div_ceil(threads) * threads).min(panels);
-    }
-    let rows_of = |ib: usize| {
-        (
-            (ib * panels / m_blocks * MR).min(m),
-            ((ib + 1) * panels / m_blocks * MR).min(m),
-        )
-    };
-    // Split the columns too when there are too few row blocks to keep every thread busy.
-    let n_chunks = if m_blocks >= 2 * threads {
-        1
-    } else {
-        (2 * threads)
-            .div_ceil(m_blocks)
-            .min(n.div_ceil(4 * NR))
-            .max(1)
-    };
-    let nc = n.div_ceil(n_chunks).div_ceil(NR) * NR;
-    let tasks: Vec<((usize, usize), usize)> = (0..m_blocks)
-        .flat_map(|ib| (0..n.div_ceil(nc)).map(move |jb| (rows_of(ib), jb * nc)))
-        .collect();
-    // Row-major A is read in place, six rows at a time: packing it meant a scalar
-    // transpose of every block (5-7 % of a training step). Other layouts are packed.
-    let direct_a = a.cs == 1;
-    let dst = SharedMut(c);
-    let run = |&((i0, i1), j0): &((usize, usize), usize)| {
-        let mc = i1 - i0;
-        debug_assert!(mc <= MC, "a row block of {mc} rows");
-        let cols = nc.min(n - j0);
-        let mut a_packed = Vec::new();
-        for p0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - p0);
-            // The first slice's partial sums go onto what `onto` names, later ones onto c.
-            let from = |tile: *mut f32, at: usize| -> *const f32 {
-                match onto {
-                    _ if p0 > 0 => tile,
-                    Onto::Nothing => std::ptr::null(),
-                    Onto::Itself => tile,
-                    Onto::Residual(r) => r[at..].as_ptr(),
+                // The bias goes in with the first slice's partial sums.
+                let bias = bias.filter(|_| p0 == 0);
+                if !direct_a {
+                    pack_a(a, i0, mc, p0, kc, &mut a_packed);
                 }
-            };
-            // The bias goes in with the first slice's partial sums.
-            let bias = bias.filter(|_| p0 == 0);
-            if !direct_a {
-                pack_a(a, i0, mc, p0, kc, &mut a_packed);
-            }
-            let slice = &b_packed[p0 * npad..];
-            for jr in (0..cols).step_by(NR) {
-                let nr = NR.min(cols - jr);
-                let b_panel = &slice[(j0 + jr) / NR * kc * NR..][..kc * NR];
-                for ir in (0..mc).step_by(MR) {
-                    let mr = MR.min(mc - ir);
-                    let a_rows = if direct_a {
-                        // Rows past the matrix repeat its last row: their results are
-                        // never written out.
-                        let top = &a.data[(i0 + ir) * a.rs + p0..];
-                        ARows {
-                            rows: std::array::from_fn(|r| top[r.min(mr - 1) * a.rs..].as_ptr()),
-                            step: 1,
-                        }
-                    } else {
-                        let panel = a_packed[ir / MR * kc * MR..][..kc * MR].as_ptr();
-                        ARows {
-                            rows: std::array::from_fn(|r| panel.add(r)),
-                            step: MR,
-                        }
-                    };
-                    // SAFETY: the tile (i0+ir.., j0+jr..) of c lies inside m x n, and no other
-                    // task writes it (tasks own disjoint row blocks x column chunks). Each A
-                    // row pointer has kc values `step` apart.
-                    let at = (i0 + ir) * ldc + j0 + jr;
-                    let tile = dst.ptr().add(at);
-                    let out = Out {
-                        from: from(tile, at),
-                        bias: bias.map_or(std::ptr::null(), |b| b[j0 + jr..].as_ptr()),
-                    };
-                    kernel(kc, a_rows, b_panel, tile, ldc, (mr, nr), out);
+                let slice = &b_packed[p0 * npad..];
+                for jr in (0..cols).step_by(NR) {
+                    let nr = NR.min(cols - jr);
+                    let b_panel = &slice[(j0 + jr) / NR * kc * NR..][..kc * NR];
+                    for ir in (0..mc).step_by(MR) {
+                        let mr = MR.min(mc - ir);
+                        let a_rows = if direct_a {
+                            // Rows past the matrix repeat its last row: their results are
+                            // never written out.
+                            let top = &a.data[(i0 + ir) * a.rs + p0..];
+                            ARows {
+                                rows: std::array::from_fn(|r| top[r.min(mr - 1) * a.rs..].as_ptr()),
+                                step: 1,
+                            }
+                        } else {
+                            let panel = a_packed[ir / MR * kc * MR..][..kc * MR].as_ptr();
+                            ARows {
+                                rows: std::array::from_fn(|r| panel.add(r)),
+                                step: MR,
+                            }
+                        };
+                        // SAFETY: the tile (i0+ir.., j0+jr..) of c lies inside m x n, and no other
+                        // task writes it (tasks own disjoint row blocks x column chunks). Each A
+                        // row pointer has kc values `step` apart.
+                        let at = (i0 + ir) * ldc + j0 + jr;
+                        let tile = dst.ptr().add(at);
+                        let out = Out {
+                            from: from(tile, at),
+                            bias: bias.map_or(std::ptr::null(), |b| b[j0 + jr..].as_ptr()),
+                        };
+                        kernel(kc, a_rows, b_panel, tile, ldc, (mr, nr), out);
+                    }
                 }
             }
+        };
+        if parallel && tasks.len() > 1 {
+            tasks.par_iter().for_each(run);
+        } else {
+            tasks.iter().for_each(run);
         }
-    };
-    if parallel && tasks.len() > 1 {
-        tasks.par_iter().for_each(run);
-    } else {
-        tasks.iter().for_each(run);
+        PACKED_B.set(b_packed);
     }
-    PACKED_B.set(b_packed);
 }
 
 thread_local! {
@@ -459,47 +463,49 @@ unsafe fn portable(
     bias: Option<&[f32]>,
     serial: bool,
 ) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    if let Onto::Residual(r) = onto {
-        for i in 0..m {
-            for j in 0..n {
-                c.add(i * ldc + j).write(r[i * ldc + j]);
+    unsafe {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        if let Onto::Residual(r) = onto {
+            for i in 0..m {
+                for j in 0..n {
+                    c.add(i * ldc + j).write(r[i * ldc + j]);
+                }
             }
         }
-    }
-    let threads = rayon::current_num_threads();
-    let parallelism = if serial || threads < 2 || m * n * k < 1 << 20 {
-        gemm::Parallelism::None
-    } else {
-        gemm::Parallelism::Rayon(threads)
-    };
-    // dst = alpha * dst + beta * A B, reading dst only when C accumulates.
-    gemm::gemm(
-        m,
-        n,
-        k,
-        c,
-        1,
-        ldc as isize,
-        !matches!(onto, Onto::Nothing),
-        a.data.as_ptr(),
-        a.cs as isize,
-        a.rs as isize,
-        b.data.as_ptr(),
-        b.cs as isize,
-        b.rs as isize,
-        1.0f32,
-        1.0f32,
-        false,
-        false,
-        false,
-        parallelism,
-    );
-    if let Some(bias) = bias {
-        for i in 0..m {
-            for (j, bv) in bias.iter().enumerate().take(n) {
-                let p = c.add(i * ldc + j);
-                p.write(p.read() + bv);
+        let threads = rayon::current_num_threads();
+        let parallelism = if serial || threads < 2 || m * n * k < 1 << 20 {
+            gemm::Parallelism::None
+        } else {
+            gemm::Parallelism::Rayon(threads)
+        };
+        // dst = alpha * dst + beta * A B, reading dst only when C accumulates.
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            1,
+            ldc as isize,
+            !matches!(onto, Onto::Nothing),
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        if let Some(bias) = bias {
+            for i in 0..m {
+                for (j, bv) in bias.iter().enumerate().take(n) {
+                    let p = c.add(i * ldc + j);
+                    p.write(p.read() + bv);
+                }
             }
         }
     }
@@ -548,21 +554,23 @@ unsafe fn kernel(
     (mr, nr): (usize, usize),
     out: Out,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if super::cpu::avx2_fma() {
-        return avx2::kernel(kc, a, b, c, ldc, (mr, nr), out);
-    }
-    let mut acc = [[0f32; NR]; MR];
-    for kk in 0..kc {
-        let bv = &b[kk * NR..][..NR];
-        for (row, p) in acc.iter_mut().zip(a.rows) {
-            let x = *p.add(kk * a.step);
-            for (s, y) in row.iter_mut().zip(bv) {
-                *s += x * y;
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        if super::cpu::avx2_fma() {
+            return avx2::kernel(kc, a, b, c, ldc, (mr, nr), out);
+        }
+        let mut acc = [[0f32; NR]; MR];
+        for kk in 0..kc {
+            let bv = &b[kk * NR..][..NR];
+            for (row, p) in acc.iter_mut().zip(a.rows) {
+                let x = *p.add(kk * a.step);
+                for (s, y) in row.iter_mut().zip(bv) {
+                    *s += x * y;
+                }
             }
         }
+        write_tile(&acc, c, ldc, (mr, nr), out);
     }
-    write_tile(&acc, c, ldc, (mr, nr), out);
 }
 
 /// SAFETY (callers): as `kernel`.
@@ -573,19 +581,21 @@ unsafe fn write_tile(
     (mr, nr): (usize, usize),
     out: Out,
 ) {
-    for (r, row) in acc.iter().enumerate().take(mr) {
-        for (j, v) in row.iter().enumerate().take(nr) {
-            let dst = c.add(r * ldc + j);
-            let v = if out.bias.is_null() {
-                *v
-            } else {
-                v + *out.bias.add(j)
-            };
-            *dst = if out.from.is_null() {
-                v
-            } else {
-                *out.from.add(r * ldc + j) + v
-            };
+    unsafe {
+        for (r, row) in acc.iter().enumerate().take(mr) {
+            for (j, v) in row.iter().enumerate().take(nr) {
+                let dst = c.add(r * ldc + j);
+                let v = if out.bias.is_null() {
+                    *v
+                } else {
+                    v + *out.bias.add(j)
+                };
+                *dst = if out.from.is_null() {
+                    v
+                } else {
+                    *out.from.add(r * ldc + j) + v
+                };
+            }
         }
     }
 }
@@ -603,47 +613,49 @@ mod avx2 {
     /// and `panel` kc x NR values.
     #[target_feature(enable = "avx")]
     pub(super) unsafe fn pack_columns(col: &[f32], cs: usize, kc: usize, panel: &mut [f32]) {
-        assert!(col.len() > (NR - 1) * cs + kc - 1 && panel.len() >= kc * NR);
-        let (src, dst) = (col.as_ptr(), panel.as_mut_ptr());
-        let whole = kc / 8 * 8;
-        for kk in (0..whole).step_by(8) {
-            for half in 0..NR / 8 {
-                let r: [__m256; 8] =
-                    std::array::from_fn(|l| _mm256_loadu_ps(src.add((half * 8 + l) * cs + kk)));
-                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-                let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-                let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-                let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-                let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-                let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-                let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-                let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-                let rows = [
-                    _mm256_permute2f128_ps::<0x20>(s0, s4),
-                    _mm256_permute2f128_ps::<0x20>(s1, s5),
-                    _mm256_permute2f128_ps::<0x20>(s2, s6),
-                    _mm256_permute2f128_ps::<0x20>(s3, s7),
-                    _mm256_permute2f128_ps::<0x31>(s0, s4),
-                    _mm256_permute2f128_ps::<0x31>(s1, s5),
-                    _mm256_permute2f128_ps::<0x31>(s2, s6),
-                    _mm256_permute2f128_ps::<0x31>(s3, s7),
-                ];
-                for (i, row) in rows.into_iter().enumerate() {
-                    _mm256_storeu_ps(dst.add((kk + i) * NR + half * 8), row);
+        unsafe {
+            assert!(col.len() > (NR - 1) * cs + kc - 1 && panel.len() >= kc * NR);
+            let (src, dst) = (col.as_ptr(), panel.as_mut_ptr());
+            let whole = kc / 8 * 8;
+            for kk in (0..whole).step_by(8) {
+                for half in 0..NR / 8 {
+                    let r: [__m256; 8] =
+                        std::array::from_fn(|l| _mm256_loadu_ps(src.add((half * 8 + l) * cs + kk)));
+                    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                    let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                    let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                    let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                    let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                    let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                    let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                    let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                    let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                    let rows = [
+                        _mm256_permute2f128_ps::<0x20>(s0, s4),
+                        _mm256_permute2f128_ps::<0x20>(s1, s5),
+                        _mm256_permute2f128_ps::<0x20>(s2, s6),
+                        _mm256_permute2f128_ps::<0x20>(s3, s7),
+                        _mm256_permute2f128_ps::<0x31>(s0, s4),
+                        _mm256_permute2f128_ps::<0x31>(s1, s5),
+                        _mm256_permute2f128_ps::<0x31>(s2, s6),
+                        _mm256_permute2f128_ps::<0x31>(s3, s7),
+                    ];
+                    for (i, row) in rows.into_iter().enumerate() {
+                        _mm256_storeu_ps(dst.add((kk + i) * NR + half * 8), row);
+                    }
                 }
             }
-        }
-        for kk in whole..kc {
-            for l in 0..NR {
-                *dst.add(kk * NR + l) = *src.add(l * cs + kk);
+            for kk in whole..kc {
+                for l in 0..NR {
+                    *dst.add(kk * NR + l) = *src.add(l * cs + kk);
+                }
             }
         }
     }
@@ -659,62 +671,64 @@ mod avx2 {
         (mr, nr): (usize, usize),
         out: Out,
     ) {
-        let (rows, step, bp) = (a.rows, a.step, b.as_ptr());
-        // Ask for the C tile now so it is in cache when the loop below ends: waiting for it
-        // afterwards (a miss per row) was about a sixth of the kernel's time.
-        for r in 0..mr {
-            let row = c.add(r * ldc);
-            _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
-            if !out.from.is_null() && !std::ptr::eq(out.from, c) {
-                let src = out.from.add(r * ldc);
-                _mm_prefetch::<_MM_HINT_T0>(src as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(src.add(nr - 1) as *const i8);
-            }
-        }
-        let mut lo = [_mm256_setzero_ps(); MR];
-        let mut hi = [_mm256_setzero_ps(); MR];
-        for kk in 0..kc {
-            // B's panel is read from L2 or memory the first time through (one line per kk);
-            // asking eight lines ahead gave 0-13 % per shape (3 % on average) in paired runs.
-            // Asking for A's rows the same way made it slower. (`wrapping_add`: the address
-            // may lie past the buffer, which a prefetch tolerates.)
-            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add((kk + 8) * NR) as *const i8);
-            let b0 = _mm256_loadu_ps(bp.add(kk * NR));
-            let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
-            for r in 0..MR {
-                let x = _mm256_broadcast_ss(&*rows[r].add(kk * step));
-                lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
-                hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
-            }
-        }
-        if mr == MR && nr == NR {
-            if !out.bias.is_null() {
-                let (b0, b1) = (_mm256_loadu_ps(out.bias), _mm256_loadu_ps(out.bias.add(8)));
-                for r in 0..MR {
-                    lo[r] = _mm256_add_ps(lo[r], b0);
-                    hi[r] = _mm256_add_ps(hi[r], b1);
-                }
-            }
-            for r in 0..MR {
+        unsafe {
+            let (rows, step, bp) = (a.rows, a.step, b.as_ptr());
+            // Ask for the C tile now so it is in cache when the loop below ends: waiting for it
+            // afterwards (a miss per row) was about a sixth of the kernel's time.
+            for r in 0..mr {
                 let row = c.add(r * ldc);
-                let (mut l, mut h) = (lo[r], hi[r]);
-                if !out.from.is_null() {
+                _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
+                if !out.from.is_null() && !std::ptr::eq(out.from, c) {
                     let src = out.from.add(r * ldc);
-                    l = _mm256_add_ps(l, _mm256_loadu_ps(src));
-                    h = _mm256_add_ps(h, _mm256_loadu_ps(src.add(8)));
+                    _mm_prefetch::<_MM_HINT_T0>(src as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(src.add(nr - 1) as *const i8);
                 }
-                _mm256_storeu_ps(row, l);
-                _mm256_storeu_ps(row.add(8), h);
             }
-            return;
+            let mut lo = [_mm256_setzero_ps(); MR];
+            let mut hi = [_mm256_setzero_ps(); MR];
+            for kk in 0..kc {
+                // B's panel is read from L2 or memory the first time through (one line per kk);
+                // asking eight lines ahead gave 0-13 % per shape (3 % on average) in paired runs.
+                // Asking for A's rows the same way made it slower. (`wrapping_add`: the address
+                // may lie past the buffer, which a prefetch tolerates.)
+                _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add((kk + 8) * NR) as *const i8);
+                let b0 = _mm256_loadu_ps(bp.add(kk * NR));
+                let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
+                for r in 0..MR {
+                    let x = _mm256_broadcast_ss(&*rows[r].add(kk * step));
+                    lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
+                    hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
+                }
+            }
+            if mr == MR && nr == NR {
+                if !out.bias.is_null() {
+                    let (b0, b1) = (_mm256_loadu_ps(out.bias), _mm256_loadu_ps(out.bias.add(8)));
+                    for r in 0..MR {
+                        lo[r] = _mm256_add_ps(lo[r], b0);
+                        hi[r] = _mm256_add_ps(hi[r], b1);
+                    }
+                }
+                for r in 0..MR {
+                    let row = c.add(r * ldc);
+                    let (mut l, mut h) = (lo[r], hi[r]);
+                    if !out.from.is_null() {
+                        let src = out.from.add(r * ldc);
+                        l = _mm256_add_ps(l, _mm256_loadu_ps(src));
+                        h = _mm256_add_ps(h, _mm256_loadu_ps(src.add(8)));
+                    }
+                    _mm256_storeu_ps(row, l);
+                    _mm256_storeu_ps(row.add(8), h);
+                }
+                return;
+            }
+            let mut acc = [[0f32; NR]; MR];
+            for r in 0..MR {
+                _mm256_storeu_ps(acc[r].as_mut_ptr(), lo[r]);
+                _mm256_storeu_ps(acc[r].as_mut_ptr().add(8), hi[r]);
+            }
+            super::write_tile(&acc, c, ldc, (mr, nr), out);
         }
-        let mut acc = [[0f32; NR]; MR];
-        for r in 0..MR {
-            _mm256_storeu_ps(acc[r].as_mut_ptr(), lo[r]);
-            _mm256_storeu_ps(acc[r].as_mut_ptr().add(8), hi[r]);
-        }
-        super::write_tile(&acc, c, ldc, (mr, nr), out);
     }
 }
 

@@ -1410,45 +1410,47 @@ unsafe fn mm<T: 'static + Float>(
     rhs_rs: usize,
     rhs_cs: usize,
 ) {
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && m * n * k > 0 {
-        // Our kernel for f32 (training); the `gemm` crate for f64 (the gradient checks).
-        let view = |p: *const T, rows: usize, cols: usize, rs: usize, cs: usize| {
-            let len = (rows - 1) * rs + (cols - 1) * cs + 1;
-            super::gemm::View {
-                data: std::slice::from_raw_parts(p as *const f32, len),
-                rows,
-                cols,
-                rs,
-                cs,
-            }
-        };
-        let (a, b) = (
-            view(lhs, m, k, lhs_rs, lhs_cs),
-            view(rhs, k, n, rhs_rs, rhs_cs),
-        );
-        return super::gemm::matmul_serial(a, b, dst as *mut f32, dst_rs, false);
+    unsafe {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && m * n * k > 0 {
+            // Our kernel for f32 (training); the `gemm` crate for f64 (the gradient checks).
+            let view = |p: *const T, rows: usize, cols: usize, rs: usize, cs: usize| {
+                let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+                super::gemm::View {
+                    data: std::slice::from_raw_parts(p as *const f32, len),
+                    rows,
+                    cols,
+                    rs,
+                    cs,
+                }
+            };
+            let (a, b) = (
+                view(lhs, m, k, lhs_rs, lhs_cs),
+                view(rhs, k, n, rhs_rs, rhs_cs),
+            );
+            return super::gemm::matmul_serial(a, b, dst as *mut f32, dst_rs, false);
+        }
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            false,
+            lhs,
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
     }
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_rs as isize,
-        false,
-        lhs,
-        lhs_cs as isize,
-        lhs_rs as isize,
-        rhs,
-        rhs_cs as isize,
-        rhs_rs as isize,
-        T::zero(),
-        T::one(),
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    )
 }
 
 /// Scores -> masked, scaled softmax, in place, for one (batch, head): rows of length t.

@@ -110,63 +110,65 @@ unsafe fn panels_rows(
     y: *mut f32,
     d_out: usize,
 ) {
-    let d_in = w.d_in;
-    debug_assert!(
-        (1..=6).contains(&g) || g == 8,
-        "row groups are 1 to 6 or 8 rows"
-    );
-    let xs = &x[r0 * d_in..(r0 + g) * d_in];
-    let yp = y.add(r0 * d_out);
-    #[cfg(target_arch = "x86_64")]
-    if super::cpu::avx2_fma() {
-        if g == 8 {
-            for p in p0..p1 {
+    unsafe {
+        let d_in = w.d_in;
+        debug_assert!(
+            (1..=6).contains(&g) || g == 8,
+            "row groups are 1 to 6 or 8 rows"
+        );
+        let xs = &x[r0 * d_in..(r0 + g) * d_in];
+        let yp = y.add(r0 * d_out);
+        #[cfg(target_arch = "x86_64")]
+        if super::cpu::avx2_fma() {
+            if g == 8 {
+                for p in p0..p1 {
+                    let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];
+                    avx2::panel::<8>(xs, pw, d_in, b, p, yp, d_out);
+                }
+                return;
+            }
+            let mut p = p0;
+            // Two panels at a time for up to 6 rows: 2R accumulators hide the FMA latency and
+            // each broadcast feeds two FMAs.
+            if g <= 6 {
+                while p + 2 <= p1 {
+                    let pw = &w.data[p * d_in * LANES..(p + 2) * d_in * LANES];
+                    match g {
+                        6 => avx2::panel2::<6>(xs, pw, d_in, b, p, yp, d_out),
+                        5 => avx2::panel2::<5>(xs, pw, d_in, b, p, yp, d_out),
+                        4 => avx2::panel2::<4>(xs, pw, d_in, b, p, yp, d_out),
+                        3 => avx2::panel2::<3>(xs, pw, d_in, b, p, yp, d_out),
+                        2 => avx2::panel2::<2>(xs, pw, d_in, b, p, yp, d_out),
+                        _ => avx2::panel2::<1>(xs, pw, d_in, b, p, yp, d_out),
+                    }
+                    p += 2;
+                }
+            }
+            for p in p..p1 {
                 let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];
-                avx2::panel::<8>(xs, pw, d_in, b, p, yp, d_out);
+                match g {
+                    6 => avx2::panel::<6>(xs, pw, d_in, b, p, yp, d_out),
+                    5 => avx2::panel::<5>(xs, pw, d_in, b, p, yp, d_out),
+                    4 => avx2::panel::<4>(xs, pw, d_in, b, p, yp, d_out),
+                    3 => avx2::panel::<3>(xs, pw, d_in, b, p, yp, d_out),
+                    2 => avx2::panel::<2>(xs, pw, d_in, b, p, yp, d_out),
+                    _ => avx2::panel::<1>(xs, pw, d_in, b, p, yp, d_out),
+                }
             }
             return;
         }
-        let mut p = p0;
-        // Two panels at a time for up to 6 rows: 2R accumulators hide the FMA latency and
-        // each broadcast feeds two FMAs.
-        if g <= 6 {
-            while p + 2 <= p1 {
-                let pw = &w.data[p * d_in * LANES..(p + 2) * d_in * LANES];
-                match g {
-                    6 => avx2::panel2::<6>(xs, pw, d_in, b, p, yp, d_out),
-                    5 => avx2::panel2::<5>(xs, pw, d_in, b, p, yp, d_out),
-                    4 => avx2::panel2::<4>(xs, pw, d_in, b, p, yp, d_out),
-                    3 => avx2::panel2::<3>(xs, pw, d_in, b, p, yp, d_out),
-                    2 => avx2::panel2::<2>(xs, pw, d_in, b, p, yp, d_out),
-                    _ => avx2::panel2::<1>(xs, pw, d_in, b, p, yp, d_out),
-                }
-                p += 2;
-            }
-        }
-        for p in p..p1 {
+        for p in p0..p1 {
             let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];
-            match g {
-                6 => avx2::panel::<6>(xs, pw, d_in, b, p, yp, d_out),
-                5 => avx2::panel::<5>(xs, pw, d_in, b, p, yp, d_out),
-                4 => avx2::panel::<4>(xs, pw, d_in, b, p, yp, d_out),
-                3 => avx2::panel::<3>(xs, pw, d_in, b, p, yp, d_out),
-                2 => avx2::panel::<2>(xs, pw, d_in, b, p, yp, d_out),
-                _ => avx2::panel::<1>(xs, pw, d_in, b, p, yp, d_out),
-            }
-        }
-        return;
-    }
-    for p in p0..p1 {
-        let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];
-        for r in 0..g {
-            let mut acc = [0f32; LANES];
-            for (k, wk) in pw.chunks_exact(LANES).enumerate() {
-                let xv = xs[r * d_in + k];
-                for (a, wv) in acc.iter_mut().zip(wk) {
-                    *a += xv * wv;
+            for r in 0..g {
+                let mut acc = [0f32; LANES];
+                for (k, wk) in pw.chunks_exact(LANES).enumerate() {
+                    let xv = xs[r * d_in + k];
+                    for (a, wv) in acc.iter_mut().zip(wk) {
+                        *a += xv * wv;
+                    }
                 }
+                store(&acc, b, p, yp.add(r * d_out), d_out);
             }
-            store(&acc, b, p, yp.add(r * d_out), d_out);
         }
     }
 }
@@ -175,10 +177,12 @@ unsafe fn panels_rows(
 ///
 /// SAFETY (callers): `yrow` points at a row of d_out values.
 unsafe fn store(acc: &[f32; LANES], b: &[f32], p: usize, yrow: *mut f32, d_out: usize) {
-    for (j, a) in acc.iter().enumerate() {
-        let o = p * LANES + j;
-        if o < d_out {
-            *yrow.add(o) = a + b.get(o).copied().unwrap_or(0.0);
+    unsafe {
+        for (j, a) in acc.iter().enumerate() {
+            let o = p * LANES + j;
+            if o < d_out {
+                *yrow.add(o) = a + b.get(o).copied().unwrap_or(0.0);
+            }
         }
     }
 }
@@ -212,16 +216,18 @@ mod avx2 {
         y: *mut f32,
         d_out: usize,
     ) {
-        let mut acc = [_mm256_setzero_ps(); R];
-        let (xp, wp) = (x.as_ptr(), pw.as_ptr());
-        for k in 0..d_in {
-            _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(k * LANES + PREFETCH) as *const i8);
-            let wv = _mm256_loadu_ps(wp.add(k * LANES));
-            for (r, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(_mm256_broadcast_ss(&*xp.add(r * d_in + k)), wv, *a);
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); R];
+            let (xp, wp) = (x.as_ptr(), pw.as_ptr());
+            for k in 0..d_in {
+                _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(k * LANES + PREFETCH) as *const i8);
+                let wv = _mm256_loadu_ps(wp.add(k * LANES));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(_mm256_broadcast_ss(&*xp.add(r * d_in + k)), wv, *a);
+                }
             }
+            write::<R>(&acc, b, p, y, d_out);
         }
-        write::<R>(&acc, b, p, y, d_out);
     }
 
     /// R rows times two adjacent panels.
@@ -237,21 +243,23 @@ mod avx2 {
         y: *mut f32,
         d_out: usize,
     ) {
-        let mut a0 = [_mm256_setzero_ps(); R];
-        let mut a1 = [_mm256_setzero_ps(); R];
-        let (xp, w0) = (x.as_ptr(), pw.as_ptr());
-        let w1 = w0.add(d_in * LANES);
-        for k in 0..d_in {
-            let v0 = _mm256_loadu_ps(w0.add(k * LANES));
-            let v1 = _mm256_loadu_ps(w1.add(k * LANES));
-            for r in 0..R {
-                let xv = _mm256_broadcast_ss(&*xp.add(r * d_in + k));
-                a0[r] = _mm256_fmadd_ps(xv, v0, a0[r]);
-                a1[r] = _mm256_fmadd_ps(xv, v1, a1[r]);
+        unsafe {
+            let mut a0 = [_mm256_setzero_ps(); R];
+            let mut a1 = [_mm256_setzero_ps(); R];
+            let (xp, w0) = (x.as_ptr(), pw.as_ptr());
+            let w1 = w0.add(d_in * LANES);
+            for k in 0..d_in {
+                let v0 = _mm256_loadu_ps(w0.add(k * LANES));
+                let v1 = _mm256_loadu_ps(w1.add(k * LANES));
+                for r in 0..R {
+                    let xv = _mm256_broadcast_ss(&*xp.add(r * d_in + k));
+                    a0[r] = _mm256_fmadd_ps(xv, v0, a0[r]);
+                    a1[r] = _mm256_fmadd_ps(xv, v1, a1[r]);
+                }
             }
+            write::<R>(&a0, b, p, y, d_out);
+            write::<R>(&a1, b, p + 1, y, d_out);
         }
-        write::<R>(&a0, b, p, y, d_out);
-        write::<R>(&a1, b, p + 1, y, d_out);
     }
 
     /// SAFETY (callers): `y` is R rows of d_out.
@@ -263,14 +271,16 @@ mod avx2 {
         y: *mut f32,
         d_out: usize,
     ) {
-        let full = (p + 1) * LANES <= d_out && b.is_empty();
-        for (r, a) in acc.iter().enumerate() {
-            if full {
-                _mm256_storeu_ps(y.add(r * d_out + p * LANES), *a);
-            } else {
-                let mut lanes = [0f32; LANES];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
-                super::store(&lanes, b, p, y.add(r * d_out), d_out);
+        unsafe {
+            let full = (p + 1) * LANES <= d_out && b.is_empty();
+            for (r, a) in acc.iter().enumerate() {
+                if full {
+                    _mm256_storeu_ps(y.add(r * d_out + p * LANES), *a);
+                } else {
+                    let mut lanes = [0f32; LANES];
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
+                    super::store(&lanes, b, p, y.add(r * d_out), d_out);
+                }
             }
         }
     }
