@@ -97,6 +97,38 @@ fn word_rate(policy_dir: &Path, prompts: &[String], word: &str) -> f64 {
     hits as f64 / samples.len() as f64
 }
 
+/// The reward model both loops train (on one criterion of the task, or its first).
+fn rm_config(criterion: Option<&str>) -> RmJobConfig {
+    RmJobConfig {
+        vocab_size: 400,
+        max_len: 48,
+        eval_fraction: EVAL_FRACTION,
+        criterion: criterion.map(str::to_string),
+        train: TrainConfig {
+            epochs: 2,
+            lr: 1e-3,
+            ..TrainConfig::default()
+        },
+        ..RmJobConfig::default()
+    }
+}
+
+/// SFT warm start on every candidate, as both loops use it.
+fn sft_config() -> SftConfig {
+    SftConfig {
+        vocab_size: 400,
+        epochs: 4,
+        max_response_tokens: 16,
+        all_candidates: true,
+        eval_fraction: EVAL_FRACTION,
+        train: PolicyTrainConfig {
+            lr: 2e-3,
+            ..PolicyTrainConfig::default()
+        },
+        ..SftConfig::default()
+    }
+}
+
 fn improve_cfg(method: Method, sft_run: i64) -> ImproveConfig {
     ImproveConfig {
         method,
@@ -137,34 +169,13 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
     assert_eq!(sim.ranked, 160);
 
     // Reward model on the simulated rankings.
-    let rm_cfg = RmJobConfig {
-        vocab_size: 400,
-        max_len: 48,
-        eval_fraction: EVAL_FRACTION,
-        train: TrainConfig {
-            epochs: 2,
-            lr: 1e-3,
-            ..TrainConfig::default()
-        },
-        ..RmJobConfig::default()
-    };
+    let rm_cfg = rm_config(None);
     let rm = train_rm::run(&mut store, &db, &rm_cfg, None, "test", &mut |_| {}, &cancel).unwrap();
     assert_eq!(rm.status, RunStatus::Done, "{:?}", rm.message);
     assert!(rm.eval_accuracy.unwrap() > 0.8, "{:?}", rm.eval_accuracy);
 
     // SFT warm start on every candidate: the policy says kiwi about a quarter of the time.
-    let sft_cfg = SftConfig {
-        vocab_size: 400,
-        epochs: 4,
-        max_response_tokens: 16,
-        all_candidates: true,
-        eval_fraction: EVAL_FRACTION,
-        train: PolicyTrainConfig {
-            lr: 2e-3,
-            ..PolicyTrainConfig::default()
-        },
-        ..SftConfig::default()
-    };
+    let sft_cfg = sft_config();
     let sft = policy::train_sft(&mut store, &db, &sft_cfg, "test", &mut |_| {}, &cancel).unwrap();
     assert_eq!(sft.status, RunStatus::Done, "{:?}", sft.message);
     let sft_dir = sft.checkpoint_path.clone().unwrap();
@@ -460,18 +471,7 @@ fn a_round_on_a_weighted_combination_moves_the_criteria_it_weights() {
     .unwrap();
     sim(&mut store, Some("funny"), "regex:plum", 0.0, 0, None, None).unwrap();
     for criterion in ["helpful", "funny"] {
-        let rm_cfg = RmJobConfig {
-            vocab_size: 400,
-            max_len: 48,
-            eval_fraction: EVAL_FRACTION,
-            criterion: Some(criterion.into()),
-            train: TrainConfig {
-                epochs: 2,
-                lr: 1e-3,
-                ..TrainConfig::default()
-            },
-            ..RmJobConfig::default()
-        };
+        let rm_cfg = rm_config(Some(criterion));
         let rm =
             train_rm::run(&mut store, &db, &rm_cfg, None, "test", &mut |_| {}, &cancel).unwrap();
         assert!(
@@ -480,18 +480,7 @@ fn a_round_on_a_weighted_combination_moves_the_criteria_it_weights() {
             rm.eval_accuracy
         );
     }
-    let sft_cfg = SftConfig {
-        vocab_size: 400,
-        epochs: 4,
-        max_response_tokens: 16,
-        all_candidates: true,
-        eval_fraction: EVAL_FRACTION,
-        train: PolicyTrainConfig {
-            lr: 2e-3,
-            ..PolicyTrainConfig::default()
-        },
-        ..SftConfig::default()
-    };
+    let sft_cfg = sft_config();
     let sft = policy::train_sft(&mut store, &db, &sft_cfg, "test", &mut |_| {}, &cancel).unwrap();
     let sft_dir = sft.checkpoint_path.clone().unwrap();
     let rate = |dir: &str, w: &str| word_rate(Path::new(dir), &held_out, w);

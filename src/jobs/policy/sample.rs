@@ -233,13 +233,7 @@ impl Sampled {
         prompts: &[String],
     ) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
         let answers = self.texts(codec);
-        let pairs: Vec<(&str, &str)> = self
-            .samples
-            .iter()
-            .zip(&answers)
-            .map(|((i, _), t)| (prompts[*i].as_str(), t.as_str()))
-            .collect();
-        let scores = scorer.score(&pairs)?;
+        let scores = scorer.score(&self.prompt_answer(prompts, &answers))?;
         Ok((answers, scores))
     }
 
@@ -254,13 +248,20 @@ impl Sampled {
             return Ok(vec![]);
         }
         let answers = self.texts(codec);
-        let pairs: Vec<(&str, &str)> = self
-            .samples
+        reward.per_criterion(&self.prompt_answer(prompts, &answers))
+    }
+
+    /// (prompt text, answer text) of each sample, as reward models read them.
+    fn prompt_answer<'a>(
+        &self,
+        prompts: &'a [String],
+        answers: &'a [String],
+    ) -> Vec<(&'a str, &'a str)> {
+        self.samples
             .iter()
-            .zip(&answers)
+            .zip(answers)
             .map(|((i, _), t)| (prompts[*i].as_str(), t.as_str()))
-            .collect();
-        reward.per_criterion(&pairs)
+            .collect()
     }
 
     /// `prompt ++ sampled tokens` and the prompt's length, for log-probabilities.
