@@ -51,6 +51,10 @@ pub struct AppArgs {
     /// Share of items drawn from gold prompts (those imported with a known "gold" answer).
     #[arg(long, default_value_t = 0.0)]
     pub gold_rate: f64,
+    /// Serve only prompts tagged NAME (`tag:NAME`, from meta.tags) or with an answer whose source
+    /// starts with PREFIX (`source:PREFIX`, e.g. source:policy); give both to need both.
+    #[arg(long, value_name = "tag:NAME|source:PREFIX")]
+    pub only: Vec<String>,
     /// Draw with ASCII characters only.
     #[arg(long)]
     pub ascii: bool,

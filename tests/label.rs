@@ -7,7 +7,7 @@ mod common;
 use common::{add_xy_prompts, app_at, app_on, draw, press, screen, store_with, type_text};
 use kibble::domain::{Message, PromptBody, Verdict};
 use kibble::store::{RankingFilter, Store};
-use kibble::tui::app::{Confirm, Overlay};
+use kibble::tui::app::{App, AppConfig, Clock, Confirm, Overlay};
 use kibble::tui::keymap::Keymap;
 
 const FOUR: &[&str] = &[
@@ -565,6 +565,101 @@ fn the_end_of_the_queue_sums_up_my_agreement_with_others() {
     let text = screen(&b, 120, 40);
     assert!(
         text.contains("Your pairs agree with other annotators'"),
+        "{text}"
+    );
+}
+
+/// `--only tag:NAME` / `source:PREFIX`: a session is served only the prompts it asks for, says so
+/// in the header, and says what ran out when none is left.
+#[test]
+fn a_session_can_be_served_only_a_tag_or_a_source() {
+    use kibble::store::QueueFilter;
+    let mut store = Store::open_in_memory().unwrap();
+    let mut w = store.begin_import().unwrap();
+    for (i, (tags, source)) in [
+        (vec!["code"], "import:a"),
+        (vec!["chat"], "policy:3/round1"),
+        (vec!["code", "chat"], "policy:4/round2"),
+        (vec![], "import:b"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = w
+            .add_prompt(
+                &PromptBody::Text(format!("prompt {i}")),
+                None,
+                &serde_json::json!({ "tags": tags }),
+            )
+            .unwrap();
+        w.add_candidate(p, "x", source).unwrap();
+        w.add_candidate(p, "y", source).unwrap();
+    }
+    w.finish("t", "kibble").unwrap();
+    let served = |store: &mut Store, who: &str, only: &[&str]| {
+        let mut f = QueueFilter::default();
+        for o in only {
+            f.add(o).unwrap();
+        }
+        let mut got = Vec::new();
+        while let Some(p) = store.claim_next_where(who, Default::default(), &f).unwrap() {
+            got.push(p);
+            store.release_lease(p, who).unwrap();
+            // Decided, so it is not served again.
+            let ids: Vec<i64> = store.candidates(p).unwrap().iter().map(|c| c.id).collect();
+            store
+                .append_ranking(&kibble::domain::NewRanking {
+                    prompt_id: p,
+                    annotator: who.into(),
+                    os_user: None,
+                    created_at_ms: 0,
+                    duration_ms: None,
+                    shown_order: ids.clone(),
+                    verdict: kibble::domain::Verdict::Skip,
+                    mode: kibble::domain::RankingMode::Full,
+                    groups: vec![],
+                    strength: None,
+                    flags: vec![],
+                    note: None,
+                    rushed: false,
+                    answer_marks: vec![],
+                    dedupe_key: None,
+                    task_version: 1,
+                    criterion: None,
+                    judgements: vec![],
+                })
+                .unwrap();
+        }
+        got
+    };
+    assert_eq!(served(&mut store, "a", &["tag:code"]), vec![1, 3]);
+    assert_eq!(served(&mut store, "b", &["source:policy"]), vec![2, 3]);
+    assert_eq!(
+        served(&mut store, "c", &["tag:chat", "source:policy:4"]),
+        vec![3]
+    );
+    assert_eq!(served(&mut store, "d", &[]), vec![1, 2, 3, 4]);
+    let e = QueueFilter::default().add("colour:red").unwrap_err();
+    assert!(e.contains("tag:NAME"), "{e}");
+
+    let mut cfg = AppConfig::new("e");
+    cfg.db_label = "test.db".into();
+    cfg.color = false;
+    cfg.only.add("tag:code").unwrap();
+    let mut app = App::new(
+        store,
+        cfg,
+        Keymap::load(None).unwrap(),
+        Clock::Manual(std::time::Duration::ZERO),
+    )
+    .unwrap();
+    assert_eq!(app.item.as_ref().unwrap().prompt.id, 1);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("· only tag:code ·"), "{text}");
+    press(&mut app, "x x");
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("Nothing left to label among tag:code."),
         "{text}"
     );
 }

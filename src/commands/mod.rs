@@ -217,6 +217,9 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
         lease_ms: (args.lease_minutes * 60_000.0) as i64,
         gold_rate: args.gold_rate.clamp(0.0, 1.0),
     };
+    for f in &args.only {
+        cfg.only.add(f).map_err(BadInput)?;
+    }
     cfg.min_seconds = args.min_seconds;
     for reason in user.flag_reasons {
         if !cfg.flag_reasons.contains(&reason) && cfg.flag_reasons.len() < 9 {

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use imports::{ImportCounts, ImportWriter};
 pub use migrations::MIGRATIONS;
-pub use queue::{FoundPrompt, Progress, QueueOptions};
+pub use queue::{FoundPrompt, Progress, QueueFilter, QueueOptions};
 pub use rankings::{RankingFilter, RowCount};
 pub use runs::{CheckpointRow, MetricPoint, RunRow, RunStatus, ScoredCandidate};
 pub use stats::{AnnotatorStats, Stats};

@@ -52,6 +52,44 @@ impl Default for QueueOptions {
     }
 }
 
+/// Which prompts a session is served (`kibble --only tag:NAME --only source:PREFIX`): both
+/// must hold when both are given. Gold prompts and a prompt the annotator holds still come.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFilter {
+    /// A value of the prompt's `meta.tags`.
+    pub tag: Option<String>,
+    /// The start of one of its candidates' sources (`import:`, `policy:3`, `model:`).
+    pub source: Option<String>,
+}
+
+impl QueueFilter {
+    /// Adds `tag:NAME` or `source:PREFIX`.
+    pub fn add(&mut self, s: &str) -> std::result::Result<(), String> {
+        match s.split_once(':') {
+            Some(("tag", v)) if !v.is_empty() => self.tag = Some(v.to_string()),
+            Some(("source", v)) if !v.is_empty() => self.source = Some(v.to_string()),
+            _ => {
+                return Err(format!(
+                    "--only {s:?}: use tag:NAME (a value of the prompt's meta.tags) or source:PREFIX (e.g. source:policy)"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// `tag:code source:policy`, or empty.
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = &self.tag {
+            parts.push(format!("tag:{t}"));
+        }
+        if let Some(s) = &self.source {
+            parts.push(format!("source:{s}"));
+        }
+        parts.join(" ")
+    }
+}
+
 /// The best prompt at one `n_ranked` level, or none. Uses the partial index `prompts_queue`:
 /// it walks prompts in priority order and stops at the first one this annotator may take.
 const NEXT_AT_LEVEL: &str = "
@@ -62,6 +100,9 @@ const NEXT_AT_LEVEL: &str = "
              AND NOT EXISTS (SELECT 1 FROM retractions x WHERE x.ranking_id = r.id))
       AND p.n_ranked + (SELECT count(*) FROM leases l
                         WHERE l.prompt_id = p.id AND l.annotator_id <> ?2 AND l.expires_at > ?3) < ?4
+      AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(p.meta, '$.tags') t WHERE t.value = ?5))
+      AND (?6 IS NULL OR EXISTS (SELECT 1 FROM candidates c
+                                 WHERE c.prompt_id = p.id AND substr(c.source, 1, length(?6)) = ?6))
     ORDER BY p.priority DESC, p.id
     LIMIT 1";
 
@@ -91,6 +132,16 @@ impl Store {
     /// Claims the next prompt for `annotator` and returns it, or `None` when the queue is empty.
     /// A prompt this annotator still holds a live lease on (say, after a crash) comes back first.
     pub fn claim_next(&mut self, annotator: &str, opts: QueueOptions) -> Result<Option<PromptId>> {
+        self.claim_next_where(annotator, opts, &QueueFilter::default())
+    }
+
+    /// `claim_next` among the prompts `filter` lets through.
+    pub fn claim_next_where(
+        &mut self,
+        annotator: &str,
+        opts: QueueOptions,
+        filter: &QueueFilter,
+    ) -> Result<Option<PromptId>> {
         let now = now_ms();
         let tx = self
             .conn
@@ -122,9 +173,17 @@ impl Store {
                 let mut stmt = tx.prepare_cached(NEXT_AT_LEVEL)?;
                 for level in (0..opts.overlap.max(1) as i64).rev() {
                     let found: Option<(PromptId, i64)> = stmt
-                        .query_row(params![level, me, now, opts.overlap.max(1)], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
+                        .query_row(
+                            params![
+                                level,
+                                me,
+                                now,
+                                opts.overlap.max(1),
+                                filter.tag,
+                                filter.source
+                            ],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
                         .optional()?;
                     if let Some((id, priority)) = found {
                         let key = (priority, level, -id);

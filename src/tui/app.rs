@@ -523,7 +523,10 @@ impl App {
     pub fn next_item(&mut self) -> anyhow::Result<()> {
         // A new task applies from the next item on; the one on screen keeps its criteria.
         (self.task_version, self.task) = self.store.task()?;
-        match self.store.claim_next(&self.cfg.annotator, self.cfg.queue)? {
+        match self
+            .store
+            .claim_next_where(&self.cfg.annotator, self.cfg.queue, &self.cfg.only)?
+        {
             Some(id) => self.load_item(id),
             None => {
                 // The end of the queue: how this annotator's work compares, read once here (it

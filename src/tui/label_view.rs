@@ -68,9 +68,13 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
                     .label(Action::Screen(super::keymap::Screen::Data))
             ),
         };
+        let title = match app.cfg.only.label() {
+            l if l.is_empty() => "Nothing left to label.".to_string(),
+            l => format!("Nothing left to label among {}.", sanitize_line(&l, 40)),
+        };
         let msg = vec![
             Line::from(""),
-            Line::styled("Nothing left to label.", theme.accent()),
+            Line::styled(title, theme.accent()),
             Line::from(""),
             Line::from(session),
             Line::from(""),

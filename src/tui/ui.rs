@@ -261,8 +261,13 @@ fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         1 => String::new(),
         k => format!(" by {k}"),
     };
+    // Done/total count the whole DB; a filtered session says what it is served.
+    let only = match app.cfg.only.label() {
+        l if l.is_empty() => String::new(),
+        l => format!("{sep}only {}", sanitize_line(&l, 30)),
+    };
     let text = format!(
-        "{done}/{total} done{overlap}{imported}{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
+        "{done}/{total} done{overlap}{imported}{only}{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
         app.session_count,
         rate.map_or("-".into(), |r| format!("{r:.0}")),
         eta.unwrap_or_else(|| "-".into()),

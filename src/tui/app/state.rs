@@ -9,6 +9,8 @@ pub struct AppConfig {
     pub os_user: Option<String>,
     pub db_label: String,
     pub queue: QueueOptions,
+    /// Only prompts with this tag and/or candidate source (`--only`).
+    pub only: crate::store::QueueFilter,
     /// Decisions faster than this are marked as rushed.
     pub min_seconds: f64,
     pub flag_reasons: Vec<String>,
@@ -25,6 +27,7 @@ impl AppConfig {
             os_user: None,
             db_label: String::new(),
             queue: QueueOptions::default(),
+            only: Default::default(),
             min_seconds: 0.0,
             flag_reasons: DEFAULT_FLAG_REASONS.iter().map(|s| s.to_string()).collect(),
             ascii: false,
