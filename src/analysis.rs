@@ -160,6 +160,33 @@ fn pair_agreement(
     (agree, total)
 }
 
+/// Prompts where two annotators' latest full rankings order some pair of answers oppositely
+/// (ties aside): what a reviewer adjudicates. Ascending ids.
+pub fn disagreeing_prompts(rankings: &[Ranking]) -> Vec<PromptId> {
+    let mut latest: BTreeMap<(PromptId, &str), &Ranking> = BTreeMap::new();
+    for r in rankings {
+        if r.verdict == Verdict::Rank && r.mode == RankingMode::Full {
+            latest.insert((r.prompt_id, r.annotator.as_str()), r);
+        }
+    }
+    let mut by_prompt: BTreeMap<PromptId, Vec<HashMap<CandidateId, usize>>> = BTreeMap::new();
+    for ((prompt, _), r) in latest {
+        by_prompt.entry(prompt).or_default().push(ranks(r));
+    }
+    by_prompt
+        .into_iter()
+        .filter(|(_, rs)| {
+            rs.iter().enumerate().any(|(i, a)| {
+                rs[i + 1..].iter().any(|b| {
+                    let (agree, total) = pair_agreement(a, b);
+                    agree < total
+                })
+            })
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
 /// Measures agreement and bias over live rankings. `gold` maps prompts to their known answer
 /// (tie groups of candidate ids). Only full rankings count; imports are people too if named so.
 pub fn measure(rankings: &[Ranking], gold: &HashMap<PromptId, Vec<Vec<CandidateId>>>) -> Agreement {

@@ -55,6 +55,10 @@ pub struct AppArgs {
     /// starts with PREFIX (`source:PREFIX`, e.g. source:policy); give both to need both.
     #[arg(long, value_name = "tag:NAME|source:PREFIX")]
     pub only: Vec<String>,
+    /// Review: serve the prompts annotators disagree on, with each one's ranking shown; your
+    /// ranking becomes the prompt's gold answer (exports can prefer it: --prefer-gold).
+    #[arg(long, conflicts_with = "only")]
+    pub review: bool,
     /// Draw with ASCII characters only.
     #[arg(long)]
     pub ascii: bool,
@@ -254,6 +258,10 @@ pub struct ExportArgs {
     /// criterion gives the pairs its points imply (difference in points as the margin).
     #[arg(long, value_name = "NAME")]
     pub criterion: Option<String>,
+    /// Where a prompt has a gold (adjudicated, `kibble --review`) answer, export it alone instead
+    /// of the annotators' rankings.
+    #[arg(long)]
+    pub prefer_gold: bool,
 }
 
 #[derive(Debug, Args)]

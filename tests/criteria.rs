@@ -180,13 +180,8 @@ fn ratings_imply_pairs_with_the_difference_as_margin_and_equal_points_tie() {
     // The export of that criterion carries the margin; the default (first criterion) is the same.
     let mut out = Vec::new();
     let opts = kibble::jobs::export::ExportOptions {
-        format: kibble::data::export::ExportFormat::Trl,
-        annotator: None,
-        split: None,
-        exclude: Default::default(),
-        weights: false,
-        merge: None,
         criterion: Some("harmless".into()),
+        ..kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Trl)
     };
     kibble::jobs::export::export(&app.store, &opts, &mut out, None).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -290,15 +285,7 @@ fn a_db_from_before_tasks_keeps_its_rankings_meaning() {
     let mut out = Vec::new();
     kibble::jobs::export::export(
         &store,
-        &kibble::jobs::export::ExportOptions {
-            format: kibble::data::export::ExportFormat::Trl,
-            annotator: None,
-            split: None,
-            exclude: Default::default(),
-            weights: false,
-            merge: None,
-            criterion: None,
-        },
+        &kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Trl),
         &mut out,
         None,
     )
@@ -321,13 +308,8 @@ fn export_on(
 ) -> String {
     let mut out = Vec::new();
     let opts = kibble::jobs::export::ExportOptions {
-        format,
-        annotator: None,
-        split: None,
-        exclude: Default::default(),
-        weights: false,
-        merge: None,
         criterion: criterion.map(str::to_string),
+        ..kibble::jobs::export::ExportOptions::new(format)
     };
     kibble::jobs::export::export(store, &opts, &mut out, None).unwrap();
     String::from_utf8(out).unwrap()

@@ -463,15 +463,7 @@ fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
     press(&mut app, "enter");
     kibble::jobs::export::export(
         &app.store,
-        &kibble::jobs::export::ExportOptions {
-            format: kibble::data::export::ExportFormat::Kibble,
-            annotator: None,
-            split: None,
-            exclude: Default::default(),
-            weights: false,
-            merge: None,
-            criterion: None,
-        },
+        &kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Kibble),
         &mut out,
         None,
     )
@@ -662,4 +654,95 @@ fn a_session_can_be_served_only_a_tag_or_a_source() {
         text.contains("Nothing left to label among tag:code."),
         "{text}"
     );
+}
+
+/// Review mode: a reviewer is served the prompt annotators disagree on, sees each one's ranking
+/// in their own letters, and their ranking becomes its gold answer (undo takes it back);
+/// `--prefer-gold` exports it instead of the annotators' rankings.
+#[test]
+fn review_mode_adjudicates_disagreements_into_gold() {
+    use common::{app_with, keys_for_order};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mut w = store.begin_import().unwrap();
+        for i in 0..3 {
+            let p = w
+                .add_prompt(
+                    &PromptBody::Text(format!("question {i}")),
+                    None,
+                    &serde_json::json!({}),
+                )
+                .unwrap();
+            for a in ["alpha", "beta", "gamma"] {
+                w.add_candidate(p, &format!("{a} {i}"), "t").unwrap();
+            }
+        }
+        w.finish("t", "kibble").unwrap();
+    }
+    // ann and bob agree on questions 1 and 2, and order question 0 oppositely.
+    for (who, first) in [
+        ("ann", ["alpha", "beta", "gamma"]),
+        ("bob", ["gamma", "beta", "alpha"]),
+    ] {
+        let mut app = app_at(&path, who, 2);
+        while let Some(item) = app.item.clone() {
+            let order = if item.prompt.id == 1 {
+                first
+            } else {
+                ["alpha", "beta", "gamma"]
+            };
+            let keys = keys_for_order(&app, &order);
+            press(&mut app, &keys);
+        }
+    }
+    let mut cfg = AppConfig::new("rev");
+    cfg.review = true;
+    cfg.db_label = "r.db".into();
+    let mut app = app_with(&path, cfg);
+    assert_eq!(app.item.as_ref().unwrap().prompt.id, 1, "the disagreement");
+    let others = &app.item.as_ref().unwrap().others;
+    assert_eq!(others.len(), 2);
+    insta::assert_snapshot!("review_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("review_120x40", screen(&app, 120, 40));
+    let keys = keys_for_order(&app, &["beta", "alpha", "gamma"]);
+    press(&mut app, &keys);
+    assert!(app.item.is_none(), "nothing else to review");
+    assert!(screen(&app, 80, 24).contains("No disagreements left to review."));
+    let gold = |app: &App| app.store.gold_answers().unwrap().get(&1).cloned();
+    let texts = |app: &App, g: Vec<Vec<i64>>| -> Vec<String> {
+        g.iter()
+            .flatten()
+            .map(|id| app.store.candidate(*id).unwrap().unwrap().text)
+            .collect()
+    };
+    assert_eq!(
+        texts(&app, gold(&app).unwrap()),
+        ["beta 0", "alpha 0", "gamma 0"]
+    );
+    // Undo takes the gold back and brings the prompt back; saving again sets it again.
+    press(&mut app, "u");
+    assert_eq!(gold(&app), None);
+    assert_eq!(app.item.as_ref().unwrap().prompt.id, 1);
+    press(&mut app, "enter");
+    assert!(gold(&app).is_some());
+    // Exports: the reviewer's pairs alone for question 0, everyone's elsewhere.
+    let export = |prefer_gold: bool| {
+        let mut out = Vec::new();
+        let opts = kibble::jobs::export::ExportOptions {
+            prefer_gold,
+            ..kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Trl)
+        };
+        kibble::jobs::export::export(&app.store, &opts, &mut out, None).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let q0 = |text: &str| text.lines().filter(|l| l.contains("question 0")).count();
+    assert_eq!(
+        q0(&export(false)),
+        9,
+        "ann's, bob's and the reviewer's pairs"
+    );
+    assert_eq!(q0(&export(true)), 3, "the gold answer's pairs only");
+    assert_eq!(export(true).lines().count(), 3 + 2 * 2 * 3);
 }

@@ -220,6 +220,7 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
     for f in &args.only {
         cfg.only.add(f).map_err(BadInput)?;
     }
+    cfg.review = args.review;
     cfg.min_seconds = args.min_seconds;
     for reason in user.flag_reasons {
         if !cfg.flag_reasons.contains(&reason) && cfg.flag_reasons.len() < 9 {
@@ -309,6 +310,7 @@ fn export_cmd(db: &Path, args: ExportArgs) -> anyhow::Result<()> {
         weights: args.weight,
         merge: args.merge,
         criterion: args.criterion,
+        prefer_gold: args.prefer_gold,
     };
     let counts = match (&args.out, args.split) {
         (None, _) => {

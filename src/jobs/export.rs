@@ -31,6 +31,25 @@ pub struct ExportOptions {
     /// Pair, ranking and SFT formats: the criterion judged (default: the task's first).
     /// A rated criterion gives the pairs its points imply.
     pub criterion: Option<String>,
+    /// Where a prompt has a gold (adjudicated) answer, export it alone instead of its rankings
+    /// (the task's first rank criterion only: that is what a reviewer's gold orders).
+    pub prefer_gold: bool,
+}
+
+impl ExportOptions {
+    /// Everything in `format`: every annotator, no split, nothing left out.
+    pub fn new(format: ExportFormat) -> ExportOptions {
+        ExportOptions {
+            format,
+            annotator: None,
+            split: None,
+            exclude: Exclude::default(),
+            weights: false,
+            merge: None,
+            criterion: None,
+            prefer_gold: false,
+        }
+    }
 }
 
 /// Which rankings an export leaves out.
@@ -107,9 +126,22 @@ pub fn export(
             by_prompt.entry(r.prompt_id).or_default().push(r);
         }
     }
+    let first_rank = task
+        .criteria
+        .iter()
+        .find(|c| c.kind == crate::domain::CriterionKind::Rank)
+        .map(|c| c.name.clone());
+    let gold_applies = opts.prefer_gold && per_criterion && filter.criterion == first_rank;
     let mut counts = ExportCounts::default();
     store.for_each_prompt(|prompt, candidates| {
-        let rankings = by_prompt.get(&prompt.id).map(Vec::as_slice).unwrap_or(&[]);
+        let adjudicated = match (&prompt.gold, gold_applies) {
+            (Some(g), true) => Some(vec![gold_ranking(prompt.id, g, &first_rank)]),
+            _ => None,
+        };
+        let rankings = match &adjudicated {
+            Some(g) => g.as_slice(),
+            None => by_prompt.get(&prompt.id).map(Vec::as_slice).unwrap_or(&[]),
+        };
         let records = records_for(store, opts, prompt, candidates, rankings)?;
         if records.is_empty() {
             return Ok(());
@@ -135,6 +167,34 @@ pub fn export(
         Ok(())
     })?;
     Ok(counts)
+}
+
+/// A prompt's gold answer as the one ranking to export (annotator `gold`).
+fn gold_ranking(
+    prompt_id: PromptId,
+    groups: &[Vec<CandidateId>],
+    criterion: &Option<String>,
+) -> Ranking {
+    Ranking {
+        id: 0,
+        prompt_id,
+        annotator: "gold".into(),
+        os_user: None,
+        created_at_ms: 0,
+        duration_ms: None,
+        shown_order: vec![],
+        verdict: Verdict::Rank,
+        mode: crate::domain::RankingMode::Full,
+        groups: groups.to_vec(),
+        strength: None,
+        flags: vec![],
+        note: None,
+        rushed: false,
+        answer_marks: vec![],
+        task_version: 1,
+        criterion: criterion.clone(),
+        points: vec![],
+    }
 }
 
 fn records_for(

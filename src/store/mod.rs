@@ -7,6 +7,7 @@ mod migrations;
 mod prompts;
 mod queue;
 mod rankings;
+mod review;
 mod runs;
 mod settings;
 mod stats;

@@ -519,14 +519,30 @@ impl App {
         self.improve.wait(deadline);
     }
 
+    /// Review mode: the first prompt annotators disagree on that nobody else is reviewing.
+    fn next_review(&mut self) -> anyhow::Result<Option<PromptId>> {
+        for p in self.store.review_queue(&self.cfg.annotator)? {
+            if self
+                .store
+                .try_claim(p, &self.cfg.annotator, self.cfg.queue.lease_ms)?
+            {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
     /// Claims the next prompt from the queue.
     pub fn next_item(&mut self) -> anyhow::Result<()> {
         // A new task applies from the next item on; the one on screen keeps its criteria.
         (self.task_version, self.task) = self.store.task()?;
-        match self
-            .store
-            .claim_next_where(&self.cfg.annotator, self.cfg.queue, &self.cfg.only)?
-        {
+        let next = if self.cfg.review {
+            self.next_review()?
+        } else {
+            self.store
+                .claim_next_where(&self.cfg.annotator, self.cfg.queue, &self.cfg.only)?
+        };
+        match next {
             Some(id) => self.load_item(id),
             None => {
                 // The end of the queue: how this annotator's work compares, read once here (it
@@ -581,7 +597,23 @@ impl App {
             crate::domain::PromptBody::Chat(_) => u16::MAX,
             crate::domain::PromptBody::Text(_) => 0,
         };
+        // Review mode: what the others said, in this reviewer's letters.
+        let others = if self.cfg.review {
+            let shown: Vec<CandidateId> = cands.iter().map(|c| c.id).collect();
+            self.store
+                .live_rankings(&crate::store::RankingFilter {
+                    prompt_id: Some(prompt_id),
+                    ..Default::default()
+                })?
+                .into_iter()
+                .filter(|r| r.verdict == Verdict::Rank && r.annotator != self.cfg.annotator)
+                .map(|r| (r.annotator.clone(), order_letters(&r.groups, &shown)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.item = Some(Item {
+            others,
             scroll: vec![0; cands.len()],
             answer_views: vec![Cell::new(View::default()); cands.len()],
             prompt_view: Cell::new(View::default()),
@@ -638,6 +670,21 @@ fn scroll_step(action: Action) -> (i32, i32) {
 
 pub fn letter(pos: usize) -> char {
     (b'A' + pos as u8) as char
+}
+
+/// Tie groups of candidate ids as letters in a shown order: `B > A = C` (`?`: not shown).
+pub fn order_letters(groups: &[Vec<CandidateId>], shown: &[CandidateId]) -> String {
+    let letter_of = |c: &CandidateId| {
+        shown
+            .iter()
+            .position(|s| s == c)
+            .map_or("?".to_string(), |p| letter(p).to_string())
+    };
+    groups
+        .iter()
+        .map(|g| g.iter().map(letter_of).collect::<Vec<_>>().join(" = "))
+        .collect::<Vec<_>>()
+        .join(" > ")
 }
 
 /// Same annotator and prompt, same order: reproducible, and different across annotators.

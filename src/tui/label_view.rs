@@ -69,6 +69,7 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
             ),
         };
         let title = match app.cfg.only.label() {
+            _ if app.cfg.review => "No disagreements left to review.".to_string(),
             l if l.is_empty() => "Nothing left to label.".to_string(),
             l => format!("Nothing left to label among {}.", sanitize_line(&l, 40)),
         };
@@ -152,6 +153,21 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
         ));
     }
     let mut pblock = theme.block(Line::from(ptitle), false);
+    // Review mode: each annotator's ranking, in this screen's letters, under the prompt.
+    if !item.others.is_empty() {
+        let said: Vec<String> = item
+            .others
+            .iter()
+            .map(|(who, order)| format!("{}: {order}", sanitize_line(who, 16)))
+            .collect();
+        pblock = pblock.title_bottom(Line::styled(
+            format!(
+                " {} ",
+                sanitize_line(&said.join(" · "), inner_w.saturating_sub(2))
+            ),
+            theme.fg(Color::Yellow),
+        ));
+    }
     if let Some(c) = criterion_title(app) {
         pblock = pblock.title(Line::styled(c, theme.accent()).right_aligned());
     }

@@ -263,6 +263,7 @@ fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     };
     // Done/total count the whole DB; a filtered session says what it is served.
     let only = match app.cfg.only.label() {
+        _ if app.cfg.review => format!("{sep}REVIEW"),
         l if l.is_empty() => String::new(),
         l => format!("{sep}only {}", sanitize_line(&l, 30)),
     };

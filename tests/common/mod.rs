@@ -100,6 +100,12 @@ pub fn type_text(app: &mut App, text: &str) {
 pub fn app_at(path: &std::path::Path, who: &str, overlap: u32) -> App {
     let mut cfg = AppConfig::new(who);
     cfg.queue.overlap = overlap;
+    app_with(path, cfg)
+}
+
+/// An app on the DB file at `path` with `cfg`, on a hand-driven clock, without colour.
+pub fn app_with(path: &std::path::Path, mut cfg: AppConfig) -> App {
+    cfg.color = false;
     App::new(
         Store::open(path).unwrap(),
         cfg,
@@ -107,4 +113,23 @@ pub fn app_at(path: &std::path::Path, who: &str, overlap: u32) -> App {
         Clock::Manual(Duration::ZERO),
     )
     .unwrap()
+}
+
+/// The keys that rank the answer texts starting with `order` (best first) on this screen,
+/// whatever order this annotator was shown them in, then Enter.
+pub fn keys_for_order(app: &App, order: &[&str]) -> String {
+    let item = app.item.as_ref().expect("an item on screen");
+    let mut keys: Vec<String> = order
+        .iter()
+        .map(|w| {
+            let pos = item
+                .shown
+                .iter()
+                .position(|c| c.text.starts_with(w))
+                .expect("an answer starting so");
+            ((b'a' + pos as u8) as char).to_string()
+        })
+        .collect();
+    keys.push("enter".into());
+    keys.join(" ")
 }

@@ -220,7 +220,12 @@ impl App {
         &mut self,
         ranking: &NewRanking,
     ) -> Result<Option<Saved>, crate::store::StoreError> {
-        let Some(id) = self.store.append_ranking(ranking)? else {
+        let appended = if self.cfg.review {
+            self.store.append_review(ranking)?
+        } else {
+            self.store.append_ranking(ranking)?
+        };
+        let Some(id) = appended else {
             return Ok(None);
         };
         self.session_count += 1;

@@ -114,18 +114,7 @@ impl App {
             .into_iter()
             .map(|r| {
                 // Letters as this annotator saw them; an import has no shown order.
-                let letter_of = |c: &CandidateId| {
-                    r.shown_order
-                        .iter()
-                        .position(|s| s == c)
-                        .map_or("?".to_string(), |p| letter(p).to_string())
-                };
-                let order = r
-                    .groups
-                    .iter()
-                    .map(|g| g.iter().map(letter_of).collect::<Vec<_>>().join(" = "))
-                    .collect::<Vec<_>>()
-                    .join(" > ");
+                let order = order_letters(&r.groups, &r.shown_order);
                 let prompt = match self.store.prompt(r.prompt_id) {
                     Ok(Some(p)) => match p.body {
                         crate::domain::PromptBody::Text(t) => t,

@@ -11,6 +11,9 @@ pub struct AppConfig {
     pub queue: QueueOptions,
     /// Only prompts with this tag and/or candidate source (`--only`).
     pub only: crate::store::QueueFilter,
+    /// Review mode (`--review`): prompts annotators disagree on, their rankings shown; the
+    /// reviewer's ranking becomes the prompt's gold answer.
+    pub review: bool,
     /// Decisions faster than this are marked as rushed.
     pub min_seconds: f64,
     pub flag_reasons: Vec<String>,
@@ -28,6 +31,7 @@ impl AppConfig {
             db_label: String::new(),
             queue: QueueOptions::default(),
             only: Default::default(),
+            review: false,
             min_seconds: 0.0,
             flag_reasons: DEFAULT_FLAG_REASONS.iter().map(|s| s.to_string()).collect(),
             ascii: false,
@@ -74,6 +78,8 @@ pub struct Item {
     pub note: Option<String>,
     /// Flags and notes on single answers, by candidate id (not the shuffled letter).
     pub answer_marks: Vec<AnswerMark>,
+    /// Review mode: each other annotator's ranking, in this screen's letters.
+    pub others: Vec<(String, String)>,
 }
 
 impl Item {

@@ -149,6 +149,12 @@ impl App {
             self.rejoin_ahead();
             return;
         }
+        // A reviewer's undone decision is no longer the prompt's gold answer.
+        if self.cfg.review {
+            if let Err(e) = self.store.clear_gold(last.prompt_id) {
+                self.status = format!("could not take back the gold answer: {e}");
+            }
+        }
         // The current prompt goes back to the queue; the undone one comes back pre-filled.
         if let Some(cur) = &self.item {
             let _ = self.store.release_lease(cur.prompt.id, &self.cfg.annotator);
