@@ -681,7 +681,8 @@ fn review_mode_adjudicates_disagreements_into_gold() {
         }
         w.finish("t", "kibble").unwrap();
     }
-    // ann and bob agree on questions 1 and 2, and order question 0 oppositely.
+    // ann and bob agree on questions 1 and 2, and order question 0 oppositely; bob flags
+    // question 2 (a flag asks for a second look too).
     for (who, first) in [
         ("ann", ["alpha", "beta", "gamma"]),
         ("bob", ["gamma", "beta", "alpha"]),
@@ -693,6 +694,9 @@ fn review_mode_adjudicates_disagreements_into_gold() {
             } else {
                 ["alpha", "beta", "gamma"]
             };
+            if who == "bob" && item.prompt.id == 3 {
+                press(&mut app, "! 1 enter");
+            }
             let keys = keys_for_order(&app, &order);
             press(&mut app, &keys);
         }
@@ -708,6 +712,9 @@ fn review_mode_adjudicates_disagreements_into_gold() {
     insta::assert_snapshot!("review_120x40", screen(&app, 120, 40));
     let keys = keys_for_order(&app, &["beta", "alpha", "gamma"]);
     press(&mut app, &keys);
+    assert_eq!(app.item.as_ref().unwrap().prompt.id, 3, "the flagged one");
+    let keys = keys_for_order(&app, &["alpha", "beta", "gamma"]);
+    press(&mut app, &keys);
     assert!(app.item.is_none(), "nothing else to review");
     assert!(screen(&app, 80, 24).contains("No disagreements left to review."));
     let gold = |app: &App| app.store.gold_answers().unwrap().get(&1).cloned();
@@ -722,7 +729,7 @@ fn review_mode_adjudicates_disagreements_into_gold() {
         ["beta 0", "alpha 0", "gamma 0"]
     );
     // Undo takes the gold back and brings the prompt back; saving again sets it again.
-    press(&mut app, "u");
+    press(&mut app, "u u");
     assert_eq!(gold(&app), None);
     assert_eq!(app.item.as_ref().unwrap().prompt.id, 1);
     press(&mut app, "enter");
@@ -744,5 +751,6 @@ fn review_mode_adjudicates_disagreements_into_gold() {
         "ann's, bob's and the reviewer's pairs"
     );
     assert_eq!(q0(&export(true)), 3, "the gold answer's pairs only");
-    assert_eq!(export(true).lines().count(), 3 + 2 * 2 * 3);
+    // Questions 0 and 2 (flagged) have gold: 3 pairs each; question 1 has ann's and bob's.
+    assert_eq!(export(true).lines().count(), 3 + 2 * 3 + 3);
 }

@@ -7,8 +7,8 @@ use super::{annotator_id, rankings, Result, Store};
 use crate::domain::{now_ms, NewRanking, PromptId, RankingId, Verdict};
 
 impl Store {
-    /// Prompts annotators disagree on that have no gold answer yet and that `reviewer` has not
-    /// decided, ascending.
+    /// Prompts annotators disagree on, or that someone flagged (the prompt or one answer), that
+    /// have no gold answer yet and that `reviewer` has not decided, ascending.
     pub fn review_queue(&self, reviewer: &str) -> Result<Vec<PromptId>> {
         let rankings = self.live_rankings(&Default::default())?;
         let mine: std::collections::HashSet<PromptId> = rankings
@@ -21,7 +21,19 @@ impl Store {
             .filter(|r| r.annotator != reviewer)
             .collect();
         let gold = self.gold_answers()?;
-        Ok(crate::analysis::disagreeing_prompts(&others)
+        let mut queue: std::collections::BTreeSet<PromptId> =
+            crate::analysis::disagreeing_prompts(&others)
+                .into_iter()
+                .collect();
+        queue.extend(
+            others
+                .iter()
+                .filter(|r| {
+                    !r.flags.is_empty() || r.answer_marks.iter().any(|m| !m.flags.is_empty())
+                })
+                .map(|r| r.prompt_id),
+        );
+        Ok(queue
             .into_iter()
             .filter(|p| !mine.contains(p) && !gold.contains_key(p))
             .collect())
