@@ -1,0 +1,155 @@
+//! Matrix products: a candle op over our GEMM, the rayon pool helper, `SharedMut`, `mm`.
+
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use num_traits::Float;
+
+/// `a b` of two 2-D tensors. f32 on the CPU goes through `gemm::matmul`, which reads any
+/// strides (so `w.t()` costs no copy) and is faster than candle's at our shapes; the rest
+/// (other dtypes, devices, ranks) through candle's matmul.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let fast = a.device().is_cpu()
+        && (a.dtype(), b.dtype()) == (DType::F32, DType::F32)
+        && (a.rank(), b.rank()) == (2, 2);
+    if fast {
+        a.apply_op2(b, Matmul)
+    } else {
+        a.matmul(b)
+    }
+}
+
+struct Matmul;
+
+fn view<'a>(data: &'a [f32], layout: &Layout) -> crate::ml::gemm::View<'a> {
+    let (dims, stride) = (layout.dims(), layout.stride());
+    crate::ml::gemm::View {
+        data: &data[layout.start_offset()..],
+        rows: dims[0],
+        cols: dims[1],
+        rs: stride[0],
+        cs: stride[1],
+    }
+}
+
+impl CustomOp2 for Matmul {
+    fn name(&self) -> &'static str {
+        "kibble-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(a), CpuStorage::F32(b)) = (s1, s2) else {
+            candle_core::bail!("kibble-matmul: f32 only");
+        };
+        let (m, k, n) = (l1.dims()[0], l1.dims()[1], l2.dims()[1]);
+        if l2.dims()[0] != k {
+            candle_core::bail!("matmul: {m}x{k} times {:?}", l2.dims());
+        }
+        let c = crate::ml::gemm::product(view(a, l1), view(b, l2));
+        Ok((CpuStorage::F32(c), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(matmul(grad, &b.t()?)?), Some(matmul(&a.t()?, grad)?)))
+    }
+}
+
+/// Runs `f` on a thread of rayon's pool (the caller waits). Each parallel op inside then
+/// hands half its work to the other pool thread through its queue, with the waiting side
+/// spinning; from a thread outside the pool every op is a round trip through the global
+/// queue and a sleep/wake on a condition variable, which costs more than a decode step's
+/// small products.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
+/// A raw pointer that rayon tasks may share because each writes a disjoint region. Only
+/// for element types that may move between threads (the tasks write values of T there).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut<T>(pub(crate) *mut T);
+// SAFETY: the pointer is only used to write disjoint regions, one task each; T: Send makes
+// handing those values to another thread sound.
+unsafe impl<T: Send> Send for SharedMut<T> {}
+// SAFETY: as above; sharing the wrapper shares only the address.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// A method, so closures capture the whole (Send) wrapper, not the raw pointer field.
+    pub(crate) fn ptr(self) -> *mut T {
+        self.0
+    }
+}
+
+/// `dst (m x n) = lhs (m x k) * rhs (k x n)` with element strides (row, column), single-threaded:
+/// attention runs one (batch, head) per rayon task.
+///
+/// # Safety
+/// For every i < m, j < n, l < k: `lhs + i*lhs_rs + l*lhs_cs` and `rhs + l*rhs_rs + j*rhs_cs`
+/// are readable initialised values, and `dst + i*dst_rs + j` is writable and not read or
+/// written by anyone else during the call (it need not be initialised: it is overwritten).
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn mm<T: 'static + Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: usize,
+    lhs: *const T,
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: *const T,
+    rhs_rs: usize,
+    rhs_cs: usize,
+) {
+    unsafe {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && m * n * k > 0 {
+            // Our kernel for f32 (training); the `gemm` crate for f64 (the gradient checks).
+            let view = |p: *const T, rows: usize, cols: usize, rs: usize, cs: usize| {
+                let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+                crate::ml::gemm::View {
+                    data: std::slice::from_raw_parts(p as *const f32, len),
+                    rows,
+                    cols,
+                    rs,
+                    cs,
+                }
+            };
+            let (a, b) = (
+                view(lhs, m, k, lhs_rs, lhs_cs),
+                view(rhs, k, n, rhs_rs, rhs_cs),
+            );
+            return crate::ml::gemm::matmul_serial(a, b, dst as *mut f32, dst_rs, false);
+        }
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            false,
+            lhs,
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
