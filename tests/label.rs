@@ -234,6 +234,10 @@ fn page_down_moves_by_the_visible_height_with_one_line_of_overlap() {
     draw(&app, 80, 24);
     press(&mut app, "k");
     assert_eq!(app.item.as_ref().unwrap().scroll[pos], end - 1);
+    // The long code answer as an annotator meets it, from its top.
+    app.item.as_mut().unwrap().scroll[pos] = 0;
+    insta::assert_snapshot!("long_code_80x24", draw(&app, 80, 24).backend());
+    insta::assert_snapshot!("long_code_120x40", draw(&app, 120, 40).backend());
 }
 
 #[test]
@@ -261,6 +265,7 @@ fn a_long_chat_prompt_shows_its_last_turn_first() {
     let text = screen(&app, 80, 24);
     assert!(text.contains("LAST QUESTION"), "{text}");
     insta::assert_snapshot!("long_chat_80x24", draw(&app, 80, 24).backend());
+    insta::assert_snapshot!("long_chat_120x40", draw(&app, 120, 40).backend());
     // Paging the prompt up reaches its beginning.
     press(&mut app, "ctrl-u ctrl-u ctrl-u ctrl-u ctrl-u ctrl-u");
     assert!(screen(&app, 80, 24).contains("turn 0"));
@@ -322,6 +327,7 @@ fn guidelines_show_once_per_version_and_on_g() {
         "{text}"
     );
     insta::assert_snapshot!("guidelines_80x24", draw(&app, 80, 24).backend());
+    insta::assert_snapshot!("guidelines_120x40", draw(&app, 120, 40).backend());
     press(&mut app, "x");
     assert_eq!(app.overlay, Overlay::None);
     // Seen: not again for alice, but for bob; and again for alice when they change.
