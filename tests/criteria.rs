@@ -86,6 +86,10 @@ fn digits_rate_the_focused_answer_and_enter_walks_the_criteria() {
     assert_eq!(app.criterion().name, "harmless");
     assert_eq!(app.entry.points, vec![Some(2), Some(4), Some(5)]);
     press(&mut app, "enter");
+    // Switching to best/worst and back clears only the ranking being typed, not the points.
+    press(&mut app, "m m");
+    assert_eq!(app.criterion().name, "helpful");
+    assert!(app.entry.said[0].is_some(), "harmless is still said");
     // On a rank criterion the letters rank, as always; the optional criterion can stay blank.
     press(&mut app, "c b enter");
     assert_eq!(app.criterion().name, "funny");

@@ -292,12 +292,12 @@ impl App {
                 };
             }
             ToggleMode => {
+                // Clears the ranking on screen only: what was said on the item's other
+                // criteria stays.
                 let bw = !self.entry.best_worst;
-                self.entry = Entry {
-                    best_worst: bw,
-                    strength: self.entry.strength,
-                    ..Entry::default()
-                };
+                self.entry.best_worst = bw;
+                self.entry.groups.clear();
+                self.entry.tie_next = false;
                 self.status = if bw {
                     "best/worst mode: pick the best answer, then the worst".into()
                 } else {
