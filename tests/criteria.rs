@@ -592,11 +592,15 @@ fn a_kibble_backup_keeps_every_criterion() {
     let mut store = three_answers();
     store.set_task(&task).unwrap();
     let mut app = app_on(store, "ann");
-    // harmless 5 2 2; helpful a>b>c; funny blank; concise c>b>a.
-    press(&mut app, "5 2 2 enter a b c enter enter c b a enter");
+    // harmless 5 2 2; helpful a>b>c; funny blank; concise best c, worst a (best/worst mode).
+    press(&mut app, "5 2 2 enter a b c enter enter m c a enter");
     assert_eq!(only(&app.store, "concise").len(), 1);
     let backup = export_as(&app.store, Kibble);
-    assert!(backup.contains("\"orders\":{\"concise\":"), "{backup}");
+    assert!(
+        backup.contains("\"orders\":{\"concise\":{\"groups\""),
+        "{backup}"
+    );
+    assert!(backup.contains("\"mode\":\"best_worst\""), "{backup}");
     assert!(backup.contains("\"ratings\":{\"harmless\":"), "{backup}");
     let mut fresh = Store::open_in_memory().unwrap();
     fresh.set_task(&task).unwrap();

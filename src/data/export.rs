@@ -293,9 +293,18 @@ pub fn kibble_record(
             for j in others {
                 match j {
                     Judgement::Order {
-                        criterion, groups, ..
+                        criterion,
+                        groups,
+                        mode,
                     } => {
-                        orders.insert(criterion.clone(), json!(at(groups)));
+                        // Groups, or {"groups", "mode"} for a best/worst ranking.
+                        let v = match mode {
+                            crate::domain::RankingMode::Full => json!(at(groups)),
+                            crate::domain::RankingMode::BestWorst => {
+                                json!({"groups": at(groups), "mode": mode})
+                            }
+                        };
+                        orders.insert(criterion.clone(), v);
                     }
                     Judgement::Points { criterion, points } => {
                         let per: Vec<Option<u8>> = candidates

@@ -516,10 +516,14 @@ fn parse_kibble_ranking(field: &str, v: &Value, index_map: &[usize]) -> Parsed<I
         Some(Value::Object(o)) => o
             .iter()
             .map(|(name, g)| {
-                let wrapped = serde_json::json!({ "groups": g });
+                // Groups, or {"groups", "mode"} for a best/worst ranking.
+                let wrapped = match g {
+                    Value::Object(_) => g.clone(),
+                    _ => serde_json::json!({ "groups": g }),
+                };
                 let r =
                     parse_kibble_ranking(&format!("{field}.orders.{name}"), &wrapped, index_map)?;
-                Ok((name.clone(), r.groups))
+                Ok((name.clone(), r.groups, r.mode))
             })
             .collect::<Parsed<_>>()?,
         Some(other) => {

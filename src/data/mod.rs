@@ -69,8 +69,9 @@ pub struct ImportRanking {
     pub criterion: Option<String>,
     /// Points per criterion: (criterion, [(candidate index, points)]).
     pub ratings: Vec<CriterionPoints>,
-    /// Rankings on the task's other rank criteria: (criterion, tie groups of candidate indices).
-    pub orders: Vec<(String, Vec<Vec<usize>>)>,
+    /// Rankings on the task's other rank criteria: (criterion, tie groups of candidate indices,
+    /// how the groups are read).
+    pub orders: Vec<(String, Vec<Vec<usize>>, RankingMode)>,
 }
 
 /// Everything one line of any format contributes.

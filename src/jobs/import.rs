@@ -351,7 +351,7 @@ fn judged(
         }
     };
     let mut judgements = Vec::new();
-    for (name, groups) in &r.orders {
+    for (name, groups, mode) in &r.orders {
         if task.criterion(name).map(|c| &c.kind) != Some(&CriterionKind::Rank) {
             return Err(format!(
                 "field \"orders.{name}\": the task has no rank criterion {name:?} ({}); add it with kibble task set FILE",
@@ -364,7 +364,7 @@ fn judged(
                 .iter()
                 .map(|g| g.iter().map(|&i| ids[i]).collect())
                 .collect(),
-            mode: crate::domain::RankingMode::Full,
+            mode: *mode,
         });
     }
     for (name, points) in &r.ratings {
