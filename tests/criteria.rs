@@ -641,3 +641,24 @@ fn train_and_improve_screens_choose_criteria() {
     press(&mut app, "esc");
     assert!(screen(&app, 80, 24).contains("n reward: newest RM"));
 }
+
+/// Rankings made before the task changed are backed up with their criterion, and a backup
+/// imports under the task version that has it (version 1 holds `overall` in every DB).
+#[test]
+fn a_backup_from_before_a_task_change_imports_under_its_own_version() {
+    use kibble::data::export::ExportFormat::Kibble;
+    let mut app = app_on(store_with(&[("q", &["a", "b", "c"])]), "ann");
+    press(&mut app, "a b enter");
+    app.store.set_task(&task()).unwrap();
+    let backup = export_as(&app.store, Kibble);
+    assert!(backup.contains("\"criterion\":\"overall\""), "{backup}");
+    let mut fresh = Store::open_in_memory().unwrap();
+    fresh.set_task(&task()).unwrap();
+    assert_eq!(import_text(&mut fresh, &backup), Ok(1));
+    let r = only(&fresh, "overall");
+    assert_eq!((r.len(), r[0].task_version), (1, 1));
+    assert_eq!(export_as(&fresh, Kibble), backup);
+    // A criterion no version has is still refused, naming the current task's.
+    let e = import_text(&mut fresh, &backup.replace("\"overall\"", "\"witty\"")).unwrap_err();
+    assert!(e.contains("harmless, helpful, funny"), "{e}");
+}

@@ -163,7 +163,7 @@ pub fn import_reader(
     let mut rejects: Vec<u8> = Vec::new();
     let source = format!("import:{name}");
     let mut writer = store.begin_import()?;
-    let task = writer.task()?;
+    let tasks = writer.tasks()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(16);
     let (written, format) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || parse_lines(input, opts.format, opts.skip_invalid, tx));
@@ -173,7 +173,7 @@ pub fn import_reader(
             // input like any other (the prompt may be in the DB already, from another file).
             let parsed = match parsed {
                 Parsed::Item { line, item, raw } => {
-                    let problem = match criteria_problem(&task, &item) {
+                    let problem = match criteria_problem(&tasks, &item) {
                         Some(p) => Some(p),
                         None => too_many_answers(&mut writer, &item)?,
                     };
@@ -190,7 +190,7 @@ pub fn import_reader(
             };
             match parsed {
                 Parsed::Item { item, .. } => {
-                    write_item(&mut writer, &item, &source, &task)?;
+                    write_item(&mut writer, &item, &source, &tasks)?;
                     writer.count_line(false);
                 }
                 Parsed::Invalid { line, error, raw } if opts.skip_invalid => {
@@ -317,8 +317,38 @@ fn too_many_answers(
     }))
 }
 
-/// The criteria an imported decision is about, or why the current task cannot take it.
+/// The task version an imported decision goes under (the newest that has all its criteria, of
+/// the right kinds and scales), what it says on them, or why no version can take it. A ranking
+/// that names no criterion is on the current task's first rank criterion.
 fn judged(
+    tasks: &[(i64, Task)],
+    r: &ImportRanking,
+    ids: &[i64],
+) -> Result<(i64, Option<String>, Vec<Judgement>), String> {
+    let current = &tasks[0];
+    let mut named = r.clone();
+    if named.criterion.is_none() && !named.groups.is_empty() {
+        named.criterion = current
+            .1
+            .criteria
+            .iter()
+            .find(|c| c.kind == CriterionKind::Rank)
+            .map(|c| c.name.clone());
+    }
+    let first = judged_under(current, &named, ids);
+    if let Ok((c, j)) = first {
+        return Ok((current.0, c, j));
+    }
+    for task in &tasks[1..] {
+        if let Ok((c, j)) = judged_under(task, &named, ids) {
+            return Ok((task.0, c, j));
+        }
+    }
+    first.map(|(c, j)| (current.0, c, j))
+}
+
+/// What an imported decision says on the criteria of one task version, or why it cannot.
+fn judged_under(
     task: &(i64, Task),
     r: &ImportRanking,
     ids: &[i64],
@@ -336,7 +366,8 @@ fn judged(
                 .map(|c| c.name.clone())
                 .ok_or_else(|| {
                     format!(
-                        "the task (version {version}) has no rank criterion for this ranking;                          add one (kibble task set FILE) or give the ranking a \"criterion\""
+                        "the task (version {version}) has no rank criterion for this ranking; \
+                         add one (kibble task set FILE) or give the ranking a \"criterion\""
                     )
                 })?,
         };
@@ -388,19 +419,19 @@ fn judged(
     Ok((criterion, judgements))
 }
 
-/// Why the current task cannot take `item`'s decisions, if it cannot.
-fn criteria_problem(task: &(i64, Task), item: &ImportItem) -> Option<String> {
+/// Why no task version can take `item`'s decisions, if none can.
+fn criteria_problem(tasks: &[(i64, Task)], item: &ImportItem) -> Option<String> {
     let ids: Vec<i64> = (0..item.candidates.len() as i64).collect();
     item.rankings
         .iter()
-        .find_map(|r| judged(task, r, &ids).err())
+        .find_map(|r| judged(tasks, r, &ids).err())
 }
 
 fn write_item(
     w: &mut ImportWriter,
     item: &ImportItem,
     source: &str,
-    task: &(i64, Task),
+    tasks: &[(i64, Task)],
 ) -> Result<(), ImportError> {
     let store = ImportError::Store;
     let prompt_id = w
@@ -435,8 +466,8 @@ fn write_item(
                 key.update(id.to_le_bytes());
             }
         }
-        let (criterion, judgements) =
-            judged(task, r, &ids).map_err(|m| store(StoreError::Invalid(m)))?;
+        let (task_version, criterion, judgements) =
+            judged(tasks, r, &ids).map_err(|m| store(StoreError::Invalid(m)))?;
         // Keys of rankings on `overall` alone stay as they always were, so old files re-import
         // as nothing new.
         if let Some(c) = criterion
@@ -466,7 +497,7 @@ fn write_item(
             }
         }
         let ranking = NewRanking {
-            task_version: task.0,
+            task_version,
             criterion,
             judgements,
             prompt_id,

@@ -178,9 +178,10 @@ impl ImportWriter<'_> {
         Ok(id)
     }
 
-    /// The current task and its version (what imported decisions are made under).
-    pub fn task(&self) -> Result<(i64, crate::domain::Task)> {
-        super::tasks::current(&self.tx)
+    /// Every task version, newest first: an imported decision is recorded under the newest one
+    /// that has its criteria (a backup made before the task changed imports as it was made).
+    pub fn tasks(&self) -> Result<Vec<(i64, crate::domain::Task)>> {
+        super::tasks::all(&self.tx)
     }
 
     pub fn count_line(&mut self, rejected: bool) {

@@ -15,6 +15,17 @@ pub(super) fn task_version(conn: &Connection, version: i64) -> Result<Task> {
     Ok(serde_json::from_str(&text)?)
 }
 
+/// Every task version, newest first.
+pub(super) fn all(conn: &Connection) -> Result<Vec<(i64, Task)>> {
+    let mut stmt = conn.prepare("SELECT version, definition FROM tasks ORDER BY version DESC")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(v, text)| Ok((v, serde_json::from_str(&text)?)))
+        .collect()
+}
+
 pub(super) fn current(conn: &Connection) -> Result<(i64, Task)> {
     let (version, text): (i64, String) = conn.query_row(
         "SELECT version, definition FROM tasks ORDER BY version DESC LIMIT 1",
