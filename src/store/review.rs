@@ -10,13 +10,18 @@ impl Store {
     /// Prompts annotators disagree on, or that someone flagged (the prompt or one answer), that
     /// have no gold answer yet and that `reviewer` has not decided, ascending.
     pub fn review_queue(&self, reviewer: &str) -> Result<Vec<PromptId>> {
-        let rankings = self.live_rankings(&Default::default())?;
-        let mine: std::collections::HashSet<PromptId> = rankings
+        // Decided by the reviewer: anything, skips included.
+        let mine: std::collections::HashSet<PromptId> = self
+            .live_rankings(&super::RankingFilter {
+                annotator: Some(reviewer.to_string()),
+                ..Default::default()
+            })?
             .iter()
-            .filter(|r| r.annotator == reviewer)
             .map(|r| r.prompt_id)
             .collect();
-        let others: Vec<_> = rankings
+        // Disagreement is about one criterion: the first ranked one, as gold is.
+        let others: Vec<_> = self
+            .live_rankings(&self.first_rank_filter()?)?
             .into_iter()
             .filter(|r| r.annotator != reviewer)
             .collect();

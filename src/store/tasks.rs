@@ -109,6 +109,21 @@ impl Store {
         Ok(version + 1)
     }
 
+    /// Only the decisions on the current task's first rank criterion (what `overall` always
+    /// was): for readers that want one ranking per decision, not a mix of criteria.
+    pub fn first_rank_filter(&self) -> Result<super::RankingFilter> {
+        let (_, task) = self.task()?;
+        let first = task
+            .criteria
+            .iter()
+            .find(|c| c.kind == CriterionKind::Rank)
+            .unwrap_or(task.first());
+        Ok(super::RankingFilter {
+            criterion: Some(first.name.clone()),
+            ..Default::default()
+        })
+    }
+
     /// Live decisions per criterion (rankings and ratings together), in no particular order.
     pub fn criterion_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare(

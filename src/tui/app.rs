@@ -603,7 +603,7 @@ impl App {
             self.store
                 .live_rankings(&crate::store::RankingFilter {
                     prompt_id: Some(prompt_id),
-                    ..Default::default()
+                    ..self.store.first_rank_filter()?
                 })?
                 .into_iter()
                 .filter(|r| r.verdict == Verdict::Rank && r.annotator != self.cfg.annotator)

@@ -70,13 +70,27 @@ impl ScoresData {
     pub fn load(store: &Store, checkpoint_id: i64) -> anyhow::Result<ScoresData> {
         let candidates = store.scored_candidates(checkpoint_id)?;
         let score: HashMap<i64, f64> = candidates.iter().map(|c| (c.id, c.value)).collect();
+        // The criterion the checkpoint's run learnt (the task's first when it names none).
+        let run_id = store.checkpoint(checkpoint_id)?.map(|c| c.run_id);
+        let learnt = match run_id {
+            Some(id) => store
+                .run(id)?
+                .and_then(|r| r.config["criterion"].as_str().map(str::to_string)),
+            None => None,
+        };
+        let criterion = match learnt {
+            Some(c) => c,
+            None => store.task()?.1.first().name.clone(),
+        };
         let rankings: Vec<_> = store
-            .live_rankings(&RankingFilter::default())?
+            .live_rankings(&RankingFilter {
+                criterion: Some(criterion),
+                ..Default::default()
+            })?
             .into_iter()
             .filter(|r| r.verdict == Verdict::Rank)
             .collect();
         // Held out: the eval split of the run that made this checkpoint (all rankings if unknown).
-        let run_id = store.checkpoint(checkpoint_id)?.map(|c| c.run_id);
         let eval: Option<HashSet<i64>> = match run_id {
             Some(id) => {
                 let rr = store.run_rankings(id)?;

@@ -383,7 +383,7 @@ pub(super) fn improve_round(
                 .enumerate()
                 .map(|(k, p)| (p.0, k))
                 .collect();
-            let (pairs, _) = store.preference_pairs(&RankingFilter::default())?;
+            let (pairs, _) = store.preference_pairs(&store.first_rank_filter()?)?;
             for p in pairs {
                 let Some(&k) = prompt_ids.get(&p.prompt_id) else {
                     continue;

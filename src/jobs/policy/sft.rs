@@ -82,7 +82,8 @@ pub(super) fn sft_examples(
         })?;
         return Ok(out);
     }
-    for r in store.live_rankings(&RankingFilter::default())? {
+    // Best answers on one criterion (the first ranked one), not a mix.
+    for r in store.live_rankings(&store.first_rank_filter()?)? {
         if r.verdict != Verdict::Rank {
             continue;
         }
