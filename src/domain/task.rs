@@ -81,6 +81,20 @@ impl Task {
         &self.criteria[0]
     }
 
+    /// The criterion named `name`, else the first; an unknown name is an error listing the
+    /// task's criteria.
+    pub fn pick(&self, name: Option<&str>) -> Result<&Criterion, String> {
+        match name {
+            None => Ok(self.first()),
+            Some(n) => self.criterion(n).ok_or_else(|| {
+                format!(
+                    "criterion {n:?} is not in the task ({}); see kibble task show",
+                    self.names().join(", ")
+                )
+            }),
+        }
+    }
+
     pub fn names(&self) -> Vec<&str> {
         self.criteria.iter().map(|c| c.name.as_str()).collect()
     }

@@ -103,22 +103,15 @@ pub fn export(
             | ExportFormat::Ratings
             | ExportFormat::Ultrafeedback
     );
-    if let Some(c) = &opts.criterion {
-        if task.criterion(c).is_none() {
-            anyhow::bail!(
-                "--criterion {c:?}: the task has {}; see kibble task show",
-                task.names().join(", ")
-            );
-        }
-    }
+    let picked = task
+        .pick(opts.criterion.as_deref())
+        .map_err(anyhow::Error::msg)?
+        .name
+        .clone();
     let filter = RankingFilter {
         annotator: opts.annotator.clone(),
         prompt_id: None,
-        criterion: per_criterion.then(|| {
-            opts.criterion
-                .clone()
-                .unwrap_or_else(|| task.first().name.clone())
-        }),
+        criterion: per_criterion.then_some(picked),
     };
     let mut by_prompt: HashMap<PromptId, Vec<Ranking>> = HashMap::new();
     for r in store.live_rankings(&filter)? {

@@ -69,13 +69,11 @@ pub fn parse_gate(s: &str) -> Result<(String, f64), String> {
 /// The newest reward-model run on `criterion` (runs that name none learnt the task's first
 /// criterion), as its best checkpoint.
 pub fn checkpoint_for(store: &Store, criterion: &str) -> anyhow::Result<CheckpointRow> {
-    let (_, task) = store.task()?;
-    if task.criterion(criterion).is_none() {
-        anyhow::bail!(
-            "criterion {criterion:?} is not in the task ({}); see kibble task show",
-            task.names().join(", ")
-        );
-    }
+    store
+        .task()?
+        .1
+        .pick(Some(criterion))
+        .map_err(anyhow::Error::msg)?;
     for run in store.rm_runs_on(criterion)? {
         let best = match store.best_checkpoint(run.id)? {
             Some(c) => Some(c),

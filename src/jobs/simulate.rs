@@ -99,16 +99,7 @@ pub fn simulate_on(
     }
     let rule = Rule::parse(rule_text, store)?;
     let (task_version, task) = store.task()?;
-    let criterion = match criterion {
-        Some(c) => task.criterion(c).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--criterion {c:?}: the task has {}; see kibble task show",
-                task.names().join(", ")
-            )
-        })?,
-        None => task.first(),
-    }
-    .clone();
+    let criterion = task.pick(criterion).map_err(anyhow::Error::msg)?.clone();
     // One simulated annotator per rule and criterion (the first criterion keeps the old name).
     let annotator = if criterion.name == task.first().name {
         format!("sim:{rule_text}")

@@ -236,14 +236,10 @@ pub fn runs_dir(db: &Path) -> PathBuf {
 /// The criterion a run learns: the one it names, else the task's first.
 pub fn criterion_of(store: &Store, cfg: &RmJobConfig) -> anyhow::Result<String> {
     let (_, task) = store.task()?;
-    match &cfg.criterion {
-        Some(c) if task.criterion(c).is_some() => Ok(c.clone()),
-        Some(c) => anyhow::bail!(
-            "--criterion {c:?}: the task has {}; see kibble task show",
-            task.names().join(", ")
-        ),
-        None => Ok(task.first().name.clone()),
-    }
+    let picked = task
+        .pick(cfg.criterion.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    Ok(picked.name.clone())
 }
 
 /// Training data built from the store, with its provenance.

@@ -79,7 +79,10 @@ impl Store {
             };
             // The newest reward-model run on this criterion.
             let mut rm_accuracy = None;
-            for run in runs.iter().filter(|r| learnt(r, &task) == Some(&c.name)) {
+            for run in runs
+                .iter()
+                .filter(|r| criterion_learnt(r, &task) == Some(c.name.as_str()))
+            {
                 let best = self.best_checkpoint(run.id)?;
                 rm_accuracy = best.and_then(|b| b.metrics["eval_accuracy"].as_f64());
                 if rm_accuracy.is_some() {
@@ -106,7 +109,7 @@ impl Store {
         Ok(self
             .runs()?
             .into_iter()
-            .filter(|r| learnt(r, &task).map(String::as_str) == Some(criterion))
+            .filter(|r| criterion_learnt(r, &task) == Some(criterion))
             .collect())
     }
 
@@ -117,7 +120,10 @@ impl Store {
         let runs = self.runs()?;
         let mut out = Vec::new();
         for c in &task.criteria {
-            for run in runs.iter().filter(|r| learnt(r, &task) == Some(&c.name)) {
+            for run in runs
+                .iter()
+                .filter(|r| criterion_learnt(r, &task) == Some(c.name.as_str()))
+            {
                 let scored: Option<i64> = self.conn.query_row(
                     "SELECT max(s.checkpoint_id) FROM scores s
                      JOIN checkpoints k ON k.id = s.checkpoint_id WHERE k.run_id = ?1",
@@ -253,18 +259,15 @@ fn median(sorted: &[i64]) -> Option<f64> {
     })
 }
 
-/// The criterion a reward-model run learnt (runs that name none learnt the task's first);
-/// `None` for other runs.
-fn learnt<'a>(run: &'a super::RunRow, task: &'a crate::domain::Task) -> Option<&'a String> {
-    if run.kind != "rm" {
-        return None;
-    }
-    match run.config.get("criterion").and_then(|c| c.as_str()) {
-        Some(_) => task
-            .criteria
-            .iter()
-            .map(|c| &c.name)
-            .find(|n| Some(n.as_str()) == run.config["criterion"].as_str()),
-        None => Some(&task.first().name),
-    }
+/// The criterion a reward-model run learnt: the one its config names, else the task's first
+/// (runs from before tasks name none); `None` for other runs.
+pub fn criterion_learnt<'a>(
+    run: &'a super::RunRow,
+    task: &'a crate::domain::Task,
+) -> Option<&'a str> {
+    (run.kind == "rm").then(|| {
+        run.config["criterion"]
+            .as_str()
+            .unwrap_or(&task.first().name)
+    })
 }

@@ -72,16 +72,16 @@ impl ScoresData {
         let score: HashMap<i64, f64> = candidates.iter().map(|c| (c.id, c.value)).collect();
         // The criterion the checkpoint's run learnt (the task's first when it names none).
         let run_id = store.checkpoint(checkpoint_id)?.map(|c| c.run_id);
-        let learnt = match run_id {
-            Some(id) => store
-                .run(id)?
-                .and_then(|r| r.config["criterion"].as_str().map(str::to_string)),
+        let (_, task) = store.task()?;
+        let run = match run_id {
+            Some(id) => store.run(id)?,
             None => None,
         };
-        let criterion = match learnt {
-            Some(c) => c,
-            None => store.task()?.1.first().name.clone(),
-        };
+        let criterion = run
+            .as_ref()
+            .and_then(|r| crate::store::criterion_learnt(r, &task))
+            .unwrap_or(&task.first().name)
+            .to_string();
         let rankings: Vec<_> = store
             .live_rankings(&RankingFilter {
                 criterion: Some(criterion),
