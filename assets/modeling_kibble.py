@@ -4,6 +4,8 @@ Load with:
     AutoModelForSequenceClassification.from_pretrained(DIR, trust_remote_code=True)
 and score a (prompt, response) pair with tokenizer(prompt, response). `logits[:, 0]` is the raw
 reward; kibble's normalised score is (reward - config.kibble_reward_mean) / config.kibble_reward_std.
+A model trained with `train-rm --criteria` has one output per criterion (config.id2label names
+them; config.kibble_head_stats holds each one's [mean, std]).
 The plain BertForSequenceClassification would pool the [CLS] token through a pooler this model
 does not have; kibble mean-pools the encoder output over real tokens instead.
 """
@@ -16,9 +18,9 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 class KibbleBertForSequenceClassification(BertPreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
-        self.num_labels = 1
+        self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
@@ -32,5 +34,5 @@ class KibbleBertForSequenceClassification(BertPreTrainedModel):
         logits = self.classifier(pooled)
         loss = None
         if labels is not None:
-            loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))
+            loss = nn.functional.mse_loss(logits.view_as(labels), labels.to(logits.dtype))
         return SequenceClassifierOutput(loss=loss, logits=logits)

@@ -319,6 +319,15 @@ pub struct TrainRmArgs {
     /// points imply, with the difference in points as the margin.
     #[arg(long, value_name = "NAME")]
     pub criterion: Option<String>,
+    /// One backbone with one head per criterion: `all`, or names separated by commas. Each
+    /// head learns its criterion's rankings and ratings; `score` then scores every head.
+    #[arg(
+        long,
+        value_name = "all|A,B",
+        value_delimiter = ',',
+        conflicts_with = "criterion"
+    )]
+    pub criteria: Vec<String>,
     /// Continue this run from its last checkpoint, bit-identically.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<i64>,

@@ -374,11 +374,175 @@ fn ratings_round_trip_in_both_shapes_and_helpsteer2_files_come_in() {
 /// held-out prompts (the rated one from the pairs its points imply).
 #[test]
 fn a_reward_model_per_criterion_learns_that_criterion() {
-    use kibble::jobs::simulate::simulate_on;
     use kibble::jobs::train_rm::{run, CancelToken, RmJobConfig};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("two.db");
-    let mut store = Store::open(&db).unwrap();
+    let mut store = kiwi_plum_store(&db);
+    let mut accuracy = std::collections::HashMap::new();
+    for criterion in ["helpful", "funny"] {
+        let mut cfg = RmJobConfig {
+            vocab_size: 400,
+            max_len: 32,
+            eval_fraction: 0.2,
+            criterion: Some(criterion.into()),
+            ..RmJobConfig::default()
+        };
+        cfg.train.epochs = 3;
+        cfg.train.lr = 1e-3;
+        cfg.train.seed = 7;
+        let s = run(
+            &mut store,
+            &db,
+            &cfg,
+            None,
+            "test",
+            &mut |_| {},
+            &CancelToken::default(),
+        )
+        .unwrap();
+        let acc = s.eval_accuracy.unwrap();
+        eprintln!("{criterion}: held-out accuracy {acc:.3}");
+        accuracy.insert(criterion, acc);
+        // The run records which criterion it learnt.
+        let row = store.run(s.run_id).unwrap().unwrap();
+        assert_eq!(row.config["criterion"], criterion);
+    }
+    assert!(accuracy["helpful"] >= 0.9, "{accuracy:?}");
+    assert!(accuracy["funny"] >= 0.9, "{accuracy:?}");
+    // `stats` and the Data screen put each criterion's RM beside its decisions.
+    let q = store.criteria_quality().unwrap();
+    let rows: Vec<(&str, usize, Option<f64>)> = q
+        .iter()
+        .map(|c| (c.criterion.as_str(), c.decisions, c.rm_accuracy))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("helpful", 240, Some(accuracy["helpful"])),
+            ("funny", 240, Some(accuracy["funny"]))
+        ]
+    );
+    // Scored by each criterion's model, the two pull apart (kiwi and plum are independent).
+    for criterion in ["helpful", "funny"] {
+        let (ck, _) = kibble::jobs::reward::checkpoint_for(&store, criterion).unwrap();
+        kibble::jobs::score::score_candidates(
+            &mut store,
+            &kibble::jobs::score::CheckpointRef::Id(ck.id),
+            |_, _| {},
+        )
+        .unwrap();
+    }
+    let c = kibble::jobs::report::criteria_correlations(&store).unwrap();
+    assert_eq!(c.names, ["helpful", "funny"]);
+    assert!((c.r[0][0].unwrap() - 1.0).abs() < 1e-9);
+    let r = c.r[0][1].unwrap();
+    assert!(r.abs() < 0.3, "independent criteria correlate {r}");
+    let html = kibble::jobs::report::render(&store).unwrap();
+    assert!(
+        html.contains("reward by criterion"),
+        "the report shows each criterion"
+    );
+}
+
+/// `train-rm --criteria all`: one backbone, one head per criterion. Each head learns its own
+/// criterion; scores, the quality table, correlations and the reward mix use the right head.
+#[test]
+fn one_backbone_with_a_head_per_criterion_learns_each_criterion() {
+    use kibble::jobs::score::{score_candidates, CheckpointRef, Scorer};
+    use kibble::jobs::train_rm::{run, CancelToken, RmJobConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("heads.db");
+    let mut store = kiwi_plum_store(&db);
+    let mut cfg = RmJobConfig {
+        vocab_size: 400,
+        max_len: 32,
+        eval_fraction: 0.2,
+        criteria: vec!["all".into()],
+        ..RmJobConfig::default()
+    };
+    cfg.train.epochs = 3;
+    cfg.train.lr = 1e-3;
+    cfg.train.seed = 7;
+    let mut per_head = Vec::new();
+    let s = run(
+        &mut store,
+        &db,
+        &cfg,
+        None,
+        "test",
+        &mut |e| {
+            if let kibble::jobs::train_rm::RmEvent::Eval(e) = e {
+                per_head = e.head_accuracy;
+            }
+        },
+        &CancelToken::default(),
+    )
+    .unwrap();
+    eprintln!("heads: held-out accuracy {per_head:?}");
+    // The run names its heads; each head learnt its own criterion.
+    let row = store.run(s.run_id).unwrap().unwrap();
+    assert_eq!(
+        row.config["criteria"],
+        serde_json::json!(["helpful", "funny"])
+    );
+    assert_eq!(per_head.len(), 2);
+    assert!(per_head.iter().all(|a| *a >= 0.9), "{per_head:?}");
+    let q = store.criteria_quality().unwrap();
+    let acc: Vec<Option<f64>> = q.iter().map(|c| c.rm_accuracy).collect();
+    let best = store.best_checkpoint(s.run_id).unwrap().unwrap();
+    let by = &best.metrics["eval_accuracy_by_criterion"];
+    assert_eq!(acc, vec![by["helpful"].as_f64(), by["funny"].as_f64()]);
+    // One scoring pass stores every head; each criterion finds its head.
+    let (ck, head) = kibble::jobs::reward::checkpoint_for(&store, "funny").unwrap();
+    assert_eq!((ck.id, head), (best.id, 1));
+    let summary = score_candidates(&mut store, &CheckpointRef::Id(ck.id), |_, _| {}).unwrap();
+    assert_eq!(summary.scored, 960);
+    let found = store.criterion_scored_checkpoints().unwrap();
+    assert_eq!(
+        found,
+        vec![
+            ("helpful".to_string(), ck.id, 0),
+            ("funny".to_string(), ck.id, 1)
+        ]
+    );
+    let c = kibble::jobs::report::criteria_correlations(&store).unwrap();
+    let r = c.r[0][1].unwrap();
+    assert!(r.abs() < 0.3, "independent criteria correlate {r}");
+    // The funny head prefers plum, the helpful head kiwi.
+    let pairs = [("q", "river kiwi stone"), ("q", "river plum stone")];
+    let funny = Scorer::open(None, &CheckpointRef::Dir(ck.path.clone().into()))
+        .unwrap()
+        .with_head(1)
+        .unwrap()
+        .score(&pairs)
+        .unwrap();
+    assert!(funny[1] > funny[0], "{funny:?}");
+    let helpful = Scorer::open(None, &CheckpointRef::Dir(ck.path.clone().into()))
+        .unwrap()
+        .score(&pairs)
+        .unwrap();
+    assert!(helpful[0] > helpful[1], "{helpful:?}");
+    // Scores stored per head agree with the scorer's.
+    let stored = store.scored_candidates(ck.id, 1).unwrap();
+    assert_eq!(stored.len(), 960);
+    let (parts, _) = kibble::jobs::reward::resolve_parts(
+        &store,
+        &[("helpful".into(), 1.0), ("funny".into(), 1.0)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(parts.iter().map(|p| p.head).collect::<Vec<_>>(), [0, 1]);
+    assert!(Scorer::open(None, &CheckpointRef::Dir(ck.path.into()))
+        .unwrap()
+        .with_head(2)
+        .is_err());
+}
+
+/// 240 prompts of four answers; `helpful` (ranked) prefers answers with "kiwi", `funny`
+/// (rated 1-5) answers with "plum", independently; both simulated on every prompt.
+fn kiwi_plum_store(db: &Path) -> Store {
+    use kibble::jobs::simulate::simulate_on;
+    let mut store = Store::open(db).unwrap();
     let words = [
         "river", "stone", "paper", "cloud", "engine", "garden", "window", "silver",
     ];
@@ -441,70 +605,7 @@ scale = [1, 5]
     simulate_on(&mut store, Some("funny"), "regex:plum", 0.0, 2, None, None).unwrap();
     assert_eq!(only(&store, "helpful").len(), 240);
     assert_eq!(only(&store, "funny").len(), 240);
-    let mut accuracy = std::collections::HashMap::new();
-    for criterion in ["helpful", "funny"] {
-        let mut cfg = RmJobConfig {
-            vocab_size: 400,
-            max_len: 32,
-            eval_fraction: 0.2,
-            criterion: Some(criterion.into()),
-            ..RmJobConfig::default()
-        };
-        cfg.train.epochs = 3;
-        cfg.train.lr = 1e-3;
-        cfg.train.seed = 7;
-        let s = run(
-            &mut store,
-            &db,
-            &cfg,
-            None,
-            "test",
-            &mut |_| {},
-            &CancelToken::default(),
-        )
-        .unwrap();
-        let acc = s.eval_accuracy.unwrap();
-        eprintln!("{criterion}: held-out accuracy {acc:.3}");
-        accuracy.insert(criterion, acc);
-        // The run records which criterion it learnt.
-        let row = store.run(s.run_id).unwrap().unwrap();
-        assert_eq!(row.config["criterion"], criterion);
-    }
-    assert!(accuracy["helpful"] >= 0.9, "{accuracy:?}");
-    assert!(accuracy["funny"] >= 0.9, "{accuracy:?}");
-    // `stats` and the Data screen put each criterion's RM beside its decisions.
-    let q = store.criteria_quality().unwrap();
-    let rows: Vec<(&str, usize, Option<f64>)> = q
-        .iter()
-        .map(|c| (c.criterion.as_str(), c.decisions, c.rm_accuracy))
-        .collect();
-    assert_eq!(
-        rows,
-        vec![
-            ("helpful", 240, Some(accuracy["helpful"])),
-            ("funny", 240, Some(accuracy["funny"]))
-        ]
-    );
-    // Scored by each criterion's model, the two pull apart (kiwi and plum are independent).
-    for criterion in ["helpful", "funny"] {
-        let ck = kibble::jobs::reward::checkpoint_for(&store, criterion).unwrap();
-        kibble::jobs::score::score_candidates(
-            &mut store,
-            &kibble::jobs::score::CheckpointRef::Id(ck.id),
-            |_, _| {},
-        )
-        .unwrap();
-    }
-    let c = kibble::jobs::report::criteria_correlations(&store).unwrap();
-    assert_eq!(c.names, ["helpful", "funny"]);
-    assert!((c.r[0][0].unwrap() - 1.0).abs() < 1e-9);
-    let r = c.r[0][1].unwrap();
-    assert!(r.abs() < 0.3, "independent criteria correlate {r}");
-    let html = kibble::jobs::report::render(&store).unwrap();
-    assert!(
-        html.contains("reward by criterion"),
-        "the report shows each criterion"
-    );
+    store
 }
 
 /// Two annotators on one item: agreement per criterion, ordinal alpha on the ranking and
@@ -626,6 +727,17 @@ fn train_and_improve_screens_choose_criteria() {
         Some("helpful")
     );
     assert!(screen(&app, 80, 24).contains("criterion helpful"));
+    // After the task's criteria: all of them, one head each.
+    press(&mut app, "tab tab");
+    let cfg = app.train.form.job_config();
+    assert_eq!(
+        (cfg.criterion, cfg.criteria),
+        (None, vec!["all".to_string()])
+    );
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("criterion all heads"), "{s}");
+    press(&mut app, "tab");
+    assert_eq!(app.train.form.criterion, "harmless");
     press(&mut app, "f3 n");
     type_text(&mut app, "helpful=1;harmless<-0.5");
     press(&mut app, "enter");

@@ -175,6 +175,7 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
         ln_eps: 1e-12,
         type_vocab_size: 2,
         freeze_backbone: false,
+        n_outputs: 1,
     };
     let dev = candle_core::Device::Cpu;
     let model = RewardModel::new(&config, 1, &dev).unwrap();
@@ -187,6 +188,8 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
         max_len: 16,
         reward_mean: 0.0,
         reward_std: 1.0,
+        heads: vec![],
+        head_stats: vec![],
         ranking_ids: vec![],
         data_hash: String::new(),
         metrics: serde_json::Value::Null,
@@ -203,7 +206,7 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
 fn load_and_score(dir: &std::path::Path) -> Result<(), String> {
     use kibble::ml::checkpoint::load_backbone;
     let dev = candle_core::Device::Cpu;
-    let (model, encoder) = load_backbone(dir, false, 16, 0, &dev).map_err(|e| e.to_string())?;
+    let (model, encoder) = load_backbone(dir, false, 16, 1, 0, &dev).map_err(|e| e.to_string())?;
     let enc = encoder
         .encode("a prompt 3", "an answer 6")
         .map_err(|e| e.to_string())?;
@@ -331,5 +334,60 @@ fn hostile_model_configs_are_clear_errors_never_panics() {
         if let Err(e) = load_and_score(&bert) {
             assert!(names_a_file(&e), "{name}: {e}");
         }
+    }
+}
+
+/// A kibble checkpoint whose head count disagrees with its names, stats or weights is refused
+/// with the file named, before any score is trusted.
+#[test]
+fn hostile_reward_heads_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    bert_folder(dir.path());
+    let ckpt = dir.path().join("ckpt");
+    let cfg_path = ckpt.join("config.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    let dev = candle_core::Device::Cpu;
+    kibble::ml::checkpoint::load(&ckpt, &dev).expect("the untouched checkpoint loads");
+    let cases = [
+        (
+            serde_json::json!(2),
+            serde_json::json!([]),
+            serde_json::json!([]),
+        ),
+        (
+            serde_json::json!(1000),
+            serde_json::json!([]),
+            serde_json::json!([]),
+        ),
+        (
+            serde_json::json!(2),
+            serde_json::json!(["a", "b"]),
+            serde_json::json!([[0.0, 1.0]]),
+        ),
+        (
+            serde_json::json!(2),
+            serde_json::json!(["a", "b"]),
+            serde_json::json!([[0.0, 1.0], [0.0, -1.0]]),
+        ),
+        // Names and stats agree, but the weights hold one head.
+        (
+            serde_json::json!(2),
+            serde_json::json!(["a", "b"]),
+            serde_json::json!([[0.0, 1.0], [0.0, 1.0]]),
+        ),
+    ];
+    for (n, heads, stats) in cases {
+        let mut c = original.clone();
+        c["model"]["n_outputs"] = n.clone();
+        c["heads"] = heads.clone();
+        c["head_stats"] = stats.clone();
+        std::fs::write(&cfg_path, c.to_string()).unwrap();
+        let got = kibble::ml::checkpoint::load(&ckpt, &dev);
+        let e = got.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            e.contains("config.json") || e.contains("model.safetensors"),
+            "n_outputs {n}, heads {heads}, stats {stats}: {e:?}"
+        );
     }
 }

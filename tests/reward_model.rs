@@ -364,7 +364,7 @@ fn broken_backbone_folders_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let bb = dir.path().join("bert");
     std::fs::create_dir(&bb).unwrap();
-    let err = |d: &Path| match checkpoint::load_backbone(d, false, 64, 0, &Device::Cpu) {
+    let err = |d: &Path| match checkpoint::load_backbone(d, false, 64, 1, 0, &Device::Cpu) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("loaded a broken folder"),
     };

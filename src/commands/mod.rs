@@ -543,6 +543,7 @@ fn rm_job_config(args: &TrainRmArgs) -> anyhow::Result<crate::jobs::train_rm::Rm
     cfg.eval_fraction = args.eval_fraction.unwrap_or(cfg.eval_fraction);
     cfg.annotator = args.only_annotator.clone();
     cfg.criterion = args.criterion.clone();
+    cfg.criteria = args.criteria.iter().map(|c| c.trim().to_string()).collect();
     match args.epochs.as_deref() {
         None => {}
         Some("auto") => {
@@ -592,8 +593,13 @@ fn cancel_on_signals() -> anyhow::Result<crate::jobs::train_rm::CancelToken> {
 
 fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::Result<()> {
     use crate::jobs::train_rm::{run, RmEvent};
-    let cfg = rm_job_config(&args)?;
+    let mut cfg = rm_job_config(&args)?;
     let mut store = open_store(db)?;
+    if !cfg.criteria.is_empty() {
+        cfg.criteria = crate::jobs::train_rm::heads_of(&store, &cfg)
+            .map_err(|e| BadInput(format!("{e:#}")))?;
+    }
+    let heads = cfg.criteria.clone();
     let cancel = cancel_on_signals()?;
     let bar = indicatif::ProgressBar::hidden();
     let json = args.json;
@@ -632,10 +638,18 @@ fn train_rm(db: &Path, annotator: Option<String>, args: TrainRmArgs) -> anyhow::
                     m.loss, m.accuracy, m.lr, m.pairs_per_s
                 ));
             }
-            RmEvent::Eval(e) => bar.println(format!(
-                "step {}: eval loss {:.4}, eval accuracy {:.3} on {} pairs",
-                e.step, e.loss, e.accuracy, e.pairs
-            )),
+            RmEvent::Eval(e) => {
+                let per: String = heads
+                    .iter()
+                    .zip(&e.head_accuracy)
+                    .filter(|(_, a)| a.is_finite())
+                    .map(|(n, a)| format!(", {n} {a:.3}"))
+                    .collect();
+                bar.println(format!(
+                    "step {}: eval loss {:.4}, eval accuracy {:.3} on {} pairs{per}",
+                    e.step, e.loss, e.accuracy, e.pairs
+                ))
+            }
             RmEvent::Checkpoint { .. } => {}
             RmEvent::Done(_) => bar.finish_and_clear(),
         }
@@ -685,6 +699,7 @@ fn score_cmd(db: &Path, args: ScoreArgs) -> anyhow::Result<()> {
         Some(c) => CheckpointRef::Id(
             crate::jobs::reward::checkpoint_for(&store, c)
                 .map_err(|e| BadInput(format!("{e:#}")))?
+                .0
                 .id,
         ),
         None => CheckpointRef::parse(args.checkpoint.as_deref()),

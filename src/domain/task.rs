@@ -227,6 +227,12 @@ pub fn parse_task_file(file: &Path, text: &str) -> Result<(Task, Option<String>)
                 ),
             ));
         }
+        if name == "all" {
+            return Err(err(
+                line,
+                "criterion name \"all\" is reserved (`train-rm --criteria all` means every criterion); choose another".to_string(),
+            ));
+        }
         if criteria.iter().any(|k| &k.name == name) {
             return Err(err(line, format!("criterion {:?} is named twice", name)));
         }

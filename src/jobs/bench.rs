@@ -266,6 +266,7 @@ fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<
             groups: None,
             margin: 0.0,
             pair_margins: None,
+            head: 0,
         })
         .collect();
     let data = TrainData {

@@ -146,7 +146,7 @@ pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointErro
 const MODELING_PY: &str = include_str!("../../assets/modeling_kibble.py");
 
 /// Writes a BERT-family reward-model checkpoint as an HF sequence-classification folder
-/// (num_labels = 1): `bert.*` encoder weights and a `classifier` head, with
+/// (num_labels = 1, or one per criterion): `bert.*` encoder weights and a `classifier` head, with
 /// `modeling_kibble.py` for `trust_remote_code` (kibble mean-pools; BERT's own class would
 /// pool [CLS]). The train-split reward mean/std go into config.json.
 pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
@@ -174,7 +174,23 @@ pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), Checkpoi
         .collect();
     let tok = &loaded.encoder.tokenizer;
     let token = |id: u32| tok.id_to_token(id);
-    let config = serde_json::json!({
+    // One output per criterion for a model trained with `--criteria`, else one "reward".
+    let labels: Vec<String> = if loaded.meta.heads.is_empty() {
+        vec!["reward".into()]
+    } else {
+        loaded.meta.heads.clone()
+    };
+    let id2label: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i.to_string(), l.clone().into()))
+        .collect();
+    let label2id: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.clone(), i.into()))
+        .collect();
+    let mut config = serde_json::json!({
         "architectures": ["KibbleBertForSequenceClassification"],
         "auto_map": {
             "AutoModelForSequenceClassification": "modeling_kibble.KibbleBertForSequenceClassification"
@@ -192,16 +208,19 @@ pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), Checkpoi
         "hidden_dropout_prob": 0.0,
         "attention_probs_dropout_prob": 0.0,
         "pad_token_id": loaded.encoder.pad_id,
-        "num_labels": 1,
+        "num_labels": labels.len(),
         "problem_type": "regression",
-        "id2label": {"0": "reward"},
-        "label2id": {"reward": 0},
+        "id2label": id2label,
+        "label2id": label2id,
         "torch_dtype": "float32",
         "kibble_pooling": "mean",
         "kibble_reward_mean": loaded.meta.reward_mean,
         "kibble_reward_std": loaded.meta.reward_std,
         "kibble_max_len": loaded.meta.max_len,
     });
+    if !loaded.meta.head_stats.is_empty() {
+        config["kibble_head_stats"] = serde_json::json!(loaded.meta.head_stats);
+    }
     write_folder_atomically(out, |tmp| {
         let w = tmp.join("model.safetensors");
         candle_core::safetensors::save(&hf, &w).map_err(|e| file_err(&w, e))?;
@@ -405,6 +424,7 @@ mod tests {
                 ln_eps: 1e-12,
                 type_vocab_size: 2,
                 freeze_backbone: false,
+                n_outputs: 1,
             };
             let model = RewardModel::new(&config, 1, &dev).unwrap();
             let encoder = PairEncoder::for_bert(tok.clone(), 16).unwrap();
@@ -416,6 +436,8 @@ mod tests {
                 max_len: 16,
                 reward_mean: 0.5,
                 reward_std: 2.0,
+                heads: vec![],
+                head_stats: vec![],
                 ranking_ids: vec![],
                 data_hash: String::new(),
                 metrics: serde_json::Value::Null,

@@ -166,7 +166,7 @@ struct ScoreData {
 }
 
 fn score_data(store: &Store, checkpoint: i64) -> anyhow::Result<ScoreData> {
-    let cands = store.scored_candidates(checkpoint)?;
+    let cands = store.scored_candidates(checkpoint, 0)?;
     let score: std::collections::HashMap<i64, f64> =
         cands.iter().map(|c| (c.id, c.value)).collect();
     let mut by_source: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -235,8 +235,8 @@ pub struct CriteriaCorrelations {
 
 pub fn criteria_correlations(store: &Store) -> anyhow::Result<CriteriaCorrelations> {
     let mut by_criterion: Vec<(String, std::collections::HashMap<i64, f64>)> = Vec::new();
-    for (name, ck) in store.criterion_scored_checkpoints()? {
-        let s = store.scored_candidates(ck)?;
+    for (name, ck, head) in store.criterion_scored_checkpoints()? {
+        let s = store.scored_candidates(ck, head)?;
         by_criterion.push((name, s.iter().map(|c| (c.id, c.value)).collect()));
     }
     let names: Vec<String> = by_criterion.iter().map(|c| c.0.clone()).collect();

@@ -17,6 +17,9 @@ pub struct RewardPart {
     pub criterion: String,
     pub weight: f64,
     pub checkpoint: String,
+    /// The checkpoint's head for this criterion (models trained with `--criteria` have several).
+    #[serde(default)]
+    pub head: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +27,8 @@ pub struct RewardGate {
     pub criterion: String,
     pub below: f64,
     pub checkpoint: String,
+    #[serde(default)]
+    pub head: usize,
 }
 
 /// `helpful=1,informative=0.5`: criteria and weights.
@@ -67,20 +72,18 @@ pub fn parse_gate(s: &str) -> Result<(String, f64), String> {
 }
 
 /// The newest reward-model run on `criterion` (runs that name none learnt the task's first
-/// criterion), as its best checkpoint.
-pub fn checkpoint_for(store: &Store, criterion: &str) -> anyhow::Result<CheckpointRow> {
-    store
-        .task()?
-        .1
-        .pick(Some(criterion))
-        .map_err(anyhow::Error::msg)?;
+/// criterion), as its best checkpoint and the head that learnt the criterion.
+pub fn checkpoint_for(store: &Store, criterion: &str) -> anyhow::Result<(CheckpointRow, usize)> {
+    let (_, task) = store.task()?;
+    task.pick(Some(criterion)).map_err(anyhow::Error::msg)?;
     for run in store.rm_runs_on(criterion)? {
+        let head = crate::store::head_for(&run, &task, criterion).unwrap_or(0);
         let best = match store.best_checkpoint(run.id)? {
             Some(c) => Some(c),
             None => store.checkpoints(Some(run.id))?.into_iter().last(),
         };
         if let Some(c) = best {
-            return Ok(c);
+            return Ok((c, head));
         }
     }
     anyhow::bail!(
@@ -97,19 +100,23 @@ pub fn resolve_parts(
     let parts = weights
         .iter()
         .map(|(c, w)| {
+            let (ck, head) = checkpoint_for(store, c)?;
             Ok(RewardPart {
                 criterion: c.clone(),
                 weight: *w,
-                checkpoint: checkpoint_for(store, c)?.path,
+                checkpoint: ck.path,
+                head,
             })
         })
         .collect::<anyhow::Result<_>>()?;
     let gate = gate
         .map(|(c, t)| {
+            let (ck, head) = checkpoint_for(store, c)?;
             Ok::<_, anyhow::Error>(RewardGate {
                 criterion: c.clone(),
                 below: *t,
-                checkpoint: checkpoint_for(store, c)?.path,
+                checkpoint: ck.path,
+                head,
             })
         })
         .transpose()?;
@@ -133,15 +140,21 @@ impl Reward {
     }
 
     pub fn open(parts: &[RewardPart], gate: Option<&RewardGate>) -> anyhow::Result<Reward> {
-        let open = |dir: &str| Scorer::open(None, &CheckpointRef::Dir(PathBuf::from(dir)));
+        let open = |dir: &str, head: usize| {
+            Scorer::open(None, &CheckpointRef::Dir(PathBuf::from(dir)))?.with_head(head)
+        };
         Ok(Reward {
             parts: parts
                 .iter()
-                .map(|p| Ok((p.criterion.clone(), p.weight, open(&p.checkpoint)?)))
+                .map(|p| Ok((p.criterion.clone(), p.weight, open(&p.checkpoint, p.head)?)))
                 .collect::<anyhow::Result<_>>()?,
             gate: gate
                 .map(|g| {
-                    Ok::<_, anyhow::Error>((g.criterion.clone(), g.below, open(&g.checkpoint)?))
+                    Ok::<_, anyhow::Error>((
+                        g.criterion.clone(),
+                        g.below,
+                        open(&g.checkpoint, g.head)?,
+                    ))
                 })
                 .transpose()?,
         })

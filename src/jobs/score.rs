@@ -11,7 +11,7 @@ use crate::data::formats::{detect, parse_item, parse_object};
 use crate::data::reader::{open_input, LineReader};
 use crate::data::Format;
 use crate::ml::checkpoint::{self, Loaded};
-use crate::ml::train::score;
+use crate::ml::train::{score, score_heads};
 use crate::store::Store;
 
 /// A checkpoint named on the command line: a DB checkpoint id, or a folder.
@@ -55,28 +55,44 @@ pub fn resolve(store: Option<&Store>, r: &CheckpointRef) -> anyhow::Result<(Path
     }
 }
 
-/// A reward-model checkpoint as a scorer of (prompt, response) texts.
+/// A reward-model checkpoint as a scorer of (prompt, response) texts, by one of its heads
+/// (a model trained with `--criteria` has one per criterion).
 pub struct Scorer {
     pub loaded: Loaded,
+    pub head: usize,
 }
 
 impl Scorer {
-    /// Loads the checkpoint `r` names (see [`resolve`]).
+    /// Loads the checkpoint `r` names (see [`resolve`]); scores with its first head.
     pub fn open(store: Option<&Store>, r: &CheckpointRef) -> anyhow::Result<Scorer> {
         let (dir, _) = resolve(store, r)?;
         Ok(Scorer {
             loaded: checkpoint::load(&dir, &Device::Cpu)?,
+            head: 0,
         })
     }
 
-    /// Raw rewards, in batches of 64 without gradients.
-    pub fn raw(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<f32>> {
+    /// Scores with head `head` instead.
+    pub fn with_head(mut self, head: usize) -> anyhow::Result<Scorer> {
+        let n = self.loaded.model.config.n_outputs;
+        if head >= n {
+            anyhow::bail!(
+                "{}: the model has {n} head(s), not a head {head}",
+                self.loaded.dir.display()
+            );
+        }
+        self.head = head;
+        Ok(self)
+    }
+
+    /// Raw rewards of every head, one row per (prompt, response), in batches of 64.
+    pub fn raw_heads(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<Vec<f32>>> {
         let enc: Vec<_> = prompt_response
             .iter()
             .map(|(p, r)| self.loaded.encoder.encode(p, r))
             .collect::<Result<_, _>>()?;
         let refs: Vec<_> = enc.iter().collect();
-        Ok(score(
+        Ok(score_heads(
             &self.loaded.model,
             &refs,
             self.loaded.encoder.pad_id,
@@ -85,10 +101,29 @@ impl Scorer {
         )?)
     }
 
-    /// A raw reward normalised with the checkpoint's train-split mean and std.
-    pub fn normalise(&self, raw: f32) -> f64 {
+    /// Raw rewards of this scorer's head.
+    pub fn raw(&self, prompt_response: &[(&str, &str)]) -> anyhow::Result<Vec<f32>> {
+        Ok(self
+            .raw_heads(prompt_response)?
+            .into_iter()
+            .map(|r| r[self.head])
+            .collect())
+    }
+
+    /// A raw reward of `head` normalised with that head's train-split mean and std.
+    pub fn normalise_head(&self, head: usize, raw: f32) -> f64 {
         let m = &self.loaded.meta;
-        (raw as f64 - m.reward_mean) / m.reward_std
+        let (mean, std) = m
+            .head_stats
+            .get(head)
+            .copied()
+            .unwrap_or((m.reward_mean, m.reward_std));
+        (raw as f64 - mean) / std
+    }
+
+    /// A raw reward of this scorer's head, normalised.
+    pub fn normalise(&self, raw: f32) -> f64 {
+        self.normalise_head(self.head, raw)
     }
 
     /// Normalised rewards.
@@ -118,7 +153,9 @@ pub fn score_candidates(
     let (dir, id) = resolve(Some(store), r)?;
     let scorer = Scorer {
         loaded: checkpoint::load(&dir, &Device::Cpu)?,
+        head: 0,
     };
+    let heads = scorer.loaded.model.config.n_outputs;
     let checkpoint_id = match id {
         Some(id) => id,
         // A folder from elsewhere gets a run and a checkpoint row so its scores have a home.
@@ -157,14 +194,19 @@ pub fn score_candidates(
             .iter()
             .map(|(_, p, text)| (prompt_text[p].as_str(), text.as_str()))
             .collect();
-        let raw = scorer.raw(&pairs)?;
-        let rows: Vec<(i64, f64, f64)> = chunk
-            .iter()
-            .zip(raw)
-            .map(|((cid, _, _), r)| (*cid, scorer.normalise(r), r as f64))
+        // Every head at once: one forward pass gives them all.
+        let raw = scorer.raw_heads(&pairs)?;
+        let per_head: Vec<Vec<(i64, f64, f64)>> = (0..heads)
+            .map(|h| {
+                chunk
+                    .iter()
+                    .zip(&raw)
+                    .map(|((cid, _, _), r)| (*cid, scorer.normalise_head(h, r[h]), r[h] as f64))
+                    .collect()
+            })
             .collect();
-        store.add_scores(checkpoint_id, &rows)?;
-        progress(rows.len(), total);
+        store.add_head_scores(checkpoint_id, &per_head)?;
+        progress(chunk.len(), total);
     }
     Ok(ScoreSummary {
         checkpoint_id,

@@ -17,7 +17,7 @@ use crate::ml::checkpoint::{self, CheckpointMeta};
 use crate::ml::model::{ModelConfig, RewardModel};
 use crate::ml::tokenizer::{self, PairEncoder};
 use crate::ml::train::{
-    score, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer,
+    score_heads, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer,
 };
 use crate::store::{RankingFilter, RunStatus, Store};
 
@@ -53,6 +53,10 @@ pub struct RmJobConfig {
     /// points imply, with the difference in points as the margin.
     #[serde(default)]
     pub criterion: Option<String>,
+    /// `--criteria`: one backbone with one head per criterion, in this order (`all` is
+    /// resolved to the task's criteria when the run starts). Empty: one head, `criterion`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<String>,
 }
 
 /// The rule `--epochs auto` follows (per preset, see `auto_epochs`).
@@ -153,6 +157,7 @@ impl Default for RmJobConfig {
             annotator: None,
             auto_epochs: None,
             criterion: None,
+            criteria: Vec::new(),
         }
     }
 }
@@ -242,6 +247,30 @@ pub fn criterion_of(store: &Store, cfg: &RmJobConfig) -> anyhow::Result<String> 
     Ok(picked.name.clone())
 }
 
+/// The criteria a run learns, one per head: `criteria` (with `all` as every criterion of the
+/// task), else the one `criterion_of` picks.
+pub fn heads_of(store: &Store, cfg: &RmJobConfig) -> anyhow::Result<Vec<String>> {
+    if cfg.criteria.is_empty() {
+        return Ok(vec![criterion_of(store, cfg)?]);
+    }
+    if cfg.criterion.is_some() {
+        anyhow::bail!("use either --criterion NAME (one head) or --criteria (one head each)");
+    }
+    let (_, task) = store.task()?;
+    if cfg.criteria.iter().any(|c| c == "all") {
+        return Ok(task.criteria.iter().map(|c| c.name.clone()).collect());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in &cfg.criteria {
+        let c = task.pick(Some(name)).map_err(anyhow::Error::msg)?;
+        if out.contains(&c.name) {
+            anyhow::bail!("--criteria names {name:?} twice");
+        }
+        out.push(c.name.clone());
+    }
+    Ok(out)
+}
+
 /// Training data built from the store, with its provenance.
 pub struct LoadedData {
     pub data: TrainData,
@@ -258,19 +287,25 @@ pub fn load_data(
     cfg: &RmJobConfig,
     only: Option<&[(i64, bool)]>,
 ) -> anyhow::Result<LoadedData> {
-    let filter = RankingFilter {
-        annotator: cfg.annotator.clone(),
-        prompt_id: None,
-        criterion: Some(criterion_of(store, cfg)?),
-    };
-    let mut rankings: Vec<_> = store
-        .live_rankings(&filter)?
-        .into_iter()
-        .filter(|r| r.verdict == Verdict::Rank)
-        .collect();
+    let heads = heads_of(store, cfg)?;
+    let mut rankings = Vec::new();
+    for (head, criterion) in heads.iter().enumerate() {
+        let filter = RankingFilter {
+            annotator: cfg.annotator.clone(),
+            prompt_id: None,
+            criterion: Some(criterion.clone()),
+        };
+        rankings.extend(
+            store
+                .live_rankings(&filter)?
+                .into_iter()
+                .filter(|r| r.verdict == Verdict::Rank)
+                .map(|r| (head, r)),
+        );
+    }
     let forced: Option<HashMap<i64, bool>> = only.map(|o| o.iter().copied().collect());
     if let Some(f) = &forced {
-        rankings.retain(|r| f.contains_key(&r.id));
+        rankings.retain(|(_, r)| f.contains_key(&r.id));
     }
     let mut prompts: HashMap<PromptId, (String, Vec<Candidate>, bool)> = HashMap::new();
     let mut seq_index: HashMap<(PromptId, i64), usize> = HashMap::new();
@@ -278,7 +313,7 @@ pub fn load_data(
     let mut texts = Vec::new();
     let mut ids = Vec::new();
     let mut hasher = Sha256::new();
-    for r in &rankings {
+    for (head, r) in &rankings {
         if !prompts.contains_key(&r.prompt_id) {
             let p = store
                 .prompt(r.prompt_id)?
@@ -336,7 +371,11 @@ pub fn load_data(
                     .map(|p| p.margin.unwrap_or(0.0) as f32)
                     .collect()
             }),
+            head: *head,
         };
+        if heads.len() > 1 {
+            hasher.update(heads[*head].as_bytes());
+        }
         hasher.update(r.id.to_le_bytes());
         hasher.update(serde_json::to_vec(&r.groups)?);
         ids.push((r.id, eval));
@@ -349,6 +388,9 @@ pub fn load_data(
     for (text, _, _) in prompts.values() {
         texts.push(text.clone());
     }
+    // A decision judged on several criteria is one ranking of the run.
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|(id, _)| seen.insert(*id));
     let digest = hasher.finalize();
     Ok(LoadedData {
         data,
@@ -364,11 +406,13 @@ fn new_model(
     cfg: &RmJobConfig,
     device: &Device,
 ) -> anyhow::Result<(RewardModel, PairEncoder)> {
+    let heads = cfg.criteria.len().max(1);
     if let Some(dir) = &cfg.backbone {
         return Ok(checkpoint::load_backbone(
             dir,
             cfg.freeze_backbone,
             cfg.max_len,
+            heads,
             cfg.train.seed,
             device,
         )?);
@@ -384,26 +428,36 @@ fn new_model(
     let encoder = PairEncoder::for_bpe(tok, cfg.max_len)?;
     let mut mc = ModelConfig::tiny(vocab);
     mc.max_len = cfg.max_len;
+    mc.n_outputs = heads;
     Ok((RewardModel::new(&mc, cfg.train.seed, device)?, encoder))
 }
 
-/// Mean and std of rewards over (a sample of) the train split's sequences.
+/// Mean and std of each head's rewards over (a sample of) the train split's sequences.
 fn reward_stats(
     trainer: &Trainer,
     data_seqs: &[crate::ml::tokenizer::Encoded],
     pad: u32,
     device: &Device,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<Vec<(f64, f64)>> {
+    let heads = trainer.model.config.n_outputs;
     let step = (data_seqs.len() / 512).max(1);
     let sample: Vec<_> = data_seqs.iter().step_by(step).collect();
     if sample.is_empty() {
-        return Ok((0.0, 1.0));
+        return Ok(vec![(0.0, 1.0); heads]);
     }
-    let r = score(&trainer.model, &sample, pad, 64, device)?;
-    let n = r.len() as f64;
-    let mean = r.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let var = r.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
-    Ok((mean, var.sqrt().max(1e-6)))
+    let rows = score_heads(&trainer.model, &sample, pad, 64, device)?;
+    let n = rows.len() as f64;
+    Ok((0..heads)
+        .map(|h| {
+            let mean = rows.iter().map(|r| r[h] as f64).sum::<f64>() / n;
+            let var = rows
+                .iter()
+                .map(|r| (r[h] as f64 - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            (mean, var.sqrt().max(1e-6))
+        })
+        .collect())
 }
 
 /// Runs a whole training job in this thread. `resume` continues a run from its last checkpoint.
@@ -420,9 +474,14 @@ pub fn run(
     let started = Instant::now();
     let (model, encoder, cfg, run_id, only, start_step, opt_state) = match resume {
         None => {
-            let (model, encoder) = new_model(store, cfg, &device)?;
-            let run_id = store.create_run("rm", &serde_json::to_value(cfg)?, created_by)?;
-            (model, encoder, cfg.clone(), run_id, None, 0, None)
+            let mut cfg = cfg.clone();
+            if !cfg.criteria.is_empty() {
+                // The run records the criteria its heads learnt, by name, in head order.
+                cfg.criteria = heads_of(store, &cfg)?;
+            }
+            let (model, encoder) = new_model(store, &cfg, &device)?;
+            let run_id = store.create_run("rm", &serde_json::to_value(&cfg)?, created_by)?;
+            (model, encoder, cfg, run_id, None, 0, None)
         }
         Some(run_id) => {
             let ck = store
@@ -587,23 +646,41 @@ fn train_loop(
         if trainer.eval_due() || trainer.done() {
             let e = trainer.evaluate()?;
             if e.pairs > 0 {
-                store.add_metrics(
-                    run_id,
-                    &[
-                        (e.step as i64, "eval_loss", e.loss),
-                        (e.step as i64, "eval_accuracy", e.accuracy),
-                    ],
-                )?;
-                emit(RmEvent::Eval(e));
+                let mut rows = vec![
+                    (e.step as i64, "eval_loss".to_string(), e.loss),
+                    (e.step as i64, "eval_accuracy".to_string(), e.accuracy),
+                ];
+                if cfg.criteria.len() > 1 {
+                    for (name, acc) in cfg.criteria.iter().zip(&e.head_accuracy) {
+                        if acc.is_finite() {
+                            rows.push((e.step as i64, format!("eval_accuracy.{name}"), *acc));
+                        }
+                    }
+                }
+                let rows: Vec<(i64, &str, f64)> =
+                    rows.iter().map(|(s, n, v)| (*s, n.as_str(), *v)).collect();
+                store.add_metrics(run_id, &rows)?;
+                emit(RmEvent::Eval(e.clone()));
                 last_eval = Some(e);
             }
-            let improved = match (&best, last_eval) {
+            let improved = match (&best, &last_eval) {
                 (_, None) => false,
                 (None, Some(_)) => true,
-                (Some(b), Some(e)) => e.step == trainer.step && b.beaten_by(&e),
+                (Some(b), Some(e)) => e.step == trainer.step && b.beaten_by(e),
             };
-            let (mean, std) = reward_stats(&trainer, &seqs, encoder.pad_id, device)?;
-            let meta = CheckpointMeta {
+            let stats = reward_stats(&trainer, &seqs, encoder.pad_id, device)?;
+            let (mean, std) = stats[0];
+            let by_criterion: serde_json::Map<String, serde_json::Value> = match &last_eval {
+                Some(e) if cfg.criteria.len() > 1 => cfg
+                    .criteria
+                    .iter()
+                    .zip(&e.head_accuracy)
+                    .filter(|(_, a)| a.is_finite())
+                    .map(|(n, a)| (n.clone(), (*a).into()))
+                    .collect(),
+                _ => Default::default(),
+            };
+            let mut meta = CheckpointMeta {
                 kind: checkpoint::KIND.into(),
                 model: trainer.model.config.clone(),
                 train: train_cfg.clone(),
@@ -611,20 +688,33 @@ fn train_loop(
                 max_len: cfg.max_len,
                 reward_mean: mean,
                 reward_std: std,
+                heads: if cfg.criteria.is_empty() {
+                    Vec::new()
+                } else {
+                    cfg.criteria.clone()
+                },
+                head_stats: if cfg.criteria.is_empty() {
+                    Vec::new()
+                } else {
+                    stats
+                },
                 ranking_ids: loaded.ranking_ids.iter().map(|r| r.0).collect(),
                 data_hash: loaded.data_hash.clone(),
                 metrics: serde_json::json!({
-                    "eval_accuracy": last_eval.map(|e| e.accuracy),
-                    "eval_loss": last_eval.map(|e| e.loss),
+                    "eval_accuracy": last_eval.as_ref().map(|e| e.accuracy),
+                    "eval_loss": last_eval.as_ref().map(|e| e.loss),
                     "train_loss": m.loss,
                 }),
             };
+            if !by_criterion.is_empty() {
+                meta.metrics["eval_accuracy_by_criterion"] = by_criterion.into();
+            }
             let dir = run_dir.join(format!("step-{}", trainer.step));
             checkpoint::save(&dir, &trainer.model, &encoder, &meta, Some(&trainer.opt))?;
             let path = dir.display().to_string();
             let id = store.add_checkpoint(run_id, trainer.step as i64, &path, &meta.metrics)?;
             if improved {
-                let e = last_eval.expect("improved means evaluated");
+                let e = last_eval.as_ref().expect("improved means evaluated");
                 store.set_best_checkpoint(run_id, id)?;
                 let old = best.replace(BestCheckpoint {
                     checkpoint_id: id,
@@ -675,8 +765,8 @@ fn train_loop(
         checkpoint_id: last_ckpt.as_ref().map(|c| c.0),
         checkpoint_path: last_ckpt.map(|c| c.1),
         best,
-        eval_accuracy: last_eval.map(|e| e.accuracy),
-        eval_loss: last_eval.map(|e| e.loss),
+        eval_accuracy: last_eval.as_ref().map(|e| e.accuracy),
+        eval_loss: last_eval.as_ref().map(|e| e.loss),
         steps: trainer.step,
         seconds: 0.0,
         message,
@@ -713,6 +803,7 @@ mod tests {
             loss,
             accuracy,
             pairs: 10,
+            head_accuracy: vec![],
         };
         assert!(b.beaten_by(&e(0.85, 0.9)));
         assert!(b.beaten_by(&e(0.8, 0.4)));

@@ -40,6 +40,12 @@ pub struct CheckpointMeta {
     /// Mean and standard deviation of raw rewards on the train split: scores are normalised with them.
     pub reward_mean: f64,
     pub reward_std: f64,
+    /// A model with one head per criterion: the criteria, in head order, and each head's
+    /// (mean, std). Empty for a one-head model (its criterion is in the run's config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head_stats: Vec<(f64, f64)>,
     /// Provenance: the rankings trained on and a hash of their content.
     pub ranking_ids: Vec<i64>,
     pub data_hash: String,
@@ -170,6 +176,29 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
             format!("model.{}", m.trim_start_matches("field ")),
         )
     })?;
+    let heads = meta.model.n_outputs;
+    if (!meta.heads.is_empty() || heads > 1)
+        && (meta.heads.len() != heads || meta.head_stats.len() != heads)
+    {
+        return Err(file_err(
+            &config_path,
+            format!(
+                "model.n_outputs is {heads} but the file names {} heads with {} (mean, std) pairs",
+                meta.heads.len(),
+                meta.head_stats.len()
+            ),
+        ));
+    }
+    if let Some((m, s)) = meta
+        .head_stats
+        .iter()
+        .find(|(m, s)| !m.is_finite() || !s.is_finite() || *s <= 0.0)
+    {
+        return Err(file_err(
+            &config_path,
+            format!("head_stats ({m}, {s}): a mean and a positive std are needed"),
+        ));
+    }
     let tok = tokenizer::load(&dir.join("tokenizer.json"))?;
     let encoder = encoder_for(&meta.model, tok)?;
     let weights_path = dir.join("model.safetensors");
@@ -228,6 +257,7 @@ pub fn load_backbone(
     dir: &Path,
     freeze: bool,
     max_len: usize,
+    heads: usize,
     seed: u64,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
@@ -258,6 +288,7 @@ pub fn load_backbone(
         ln_eps: hf.layer_norm_eps,
         type_vocab_size: hf.type_vocab_size,
         freeze_backbone: freeze,
+        n_outputs: heads,
     };
     config
         .validate(HF_BERT_NAMES)

@@ -38,6 +38,13 @@ pub struct ModelConfig {
     /// Train the head only; the backbone stays as loaded.
     #[serde(default)]
     pub freeze_backbone: bool,
+    /// Scalar outputs of the head: one per criterion learnt (`train-rm --criteria`), else 1.
+    #[serde(default = "one_output")]
+    pub n_outputs: usize,
+}
+
+fn one_output() -> usize {
+    1
 }
 
 impl ModelConfig {
@@ -54,6 +61,7 @@ impl ModelConfig {
             ln_eps: 1e-5,
             type_vocab_size: 0,
             freeze_backbone: false,
+            n_outputs: 1,
         }
     }
 }
@@ -70,6 +78,7 @@ impl ModelConfig {
         dim(&n("n_layers"), self.n_layers, 256)?;
         dim(&n("n_heads"), self.n_heads, 1024)?;
         dim(&n("d_ff"), self.d_ff, 1 << 17)?;
+        dim(&n("n_outputs"), self.n_outputs, 64)?;
         divides(&n("n_heads"), self.n_heads, &n("d_model"), self.d_model)?;
         if self.arch == Arch::Bert {
             dim(&n("type_vocab_size"), self.type_vocab_size, 1024)?;
@@ -538,7 +547,7 @@ impl RewardModel {
         // The head is never frozen.
         let freeze = p.freeze_loaded;
         p.freeze_loaded = p.freeze_head;
-        let head = Linear::new(&mut p, "head", c.d_model, 1)?;
+        let head = Linear::new(&mut p, "head", c.d_model, c.n_outputs)?;
         p.freeze_loaded = freeze;
         Ok(RewardModel {
             config: c.clone(),
@@ -548,10 +557,17 @@ impl RewardModel {
         })
     }
 
-    /// Rewards for a batch: (batch,). Padding never changes a sequence's reward: padded keys
-    /// are masked out of attention and left out of the mean pool.
+    /// Rewards for a batch: (batch,), from the first head. Padding never changes a sequence's
+    /// reward: padded keys are masked out of attention and left out of the mean pool.
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
-        self.head.forward(&self.pooled(batch)?)?.squeeze(D::Minus1)
+        self.forward_heads(batch)?
+            .narrow(1, 0, 1)?
+            .squeeze(D::Minus1)
+    }
+
+    /// Rewards of every head: (batch, n_outputs).
+    pub fn forward_heads(&self, batch: &Batch) -> Result<Tensor> {
+        self.head.forward(&self.pooled(batch)?)
     }
 
     /// The masked mean-pooled encoder output: (batch, d_model).

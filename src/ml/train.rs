@@ -87,6 +87,8 @@ pub struct Comparison {
     pub margin: f32,
     /// One margin per pair where they differ (ratings: the difference in points); else `margin`.
     pub pair_margins: Option<Vec<f32>>,
+    /// The head (criterion) this ranking trains; 0 for a one-head model.
+    pub head: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,6 +106,7 @@ struct PairItem {
     tie: bool,
     margin: f32,
     weight: f32,
+    head: usize,
 }
 
 fn pair_items(comps: &[Comparison], cfg: &TrainConfig) -> Vec<PairItem> {
@@ -125,6 +128,7 @@ fn pair_items(comps: &[Comparison], cfg: &TrainConfig) -> Vec<PairItem> {
                 _ => margin,
             },
             weight: w,
+            head: c.head,
         }));
         if with_ties {
             out.extend(c.ties.iter().map(|&(a, b)| PairItem {
@@ -133,6 +137,7 @@ fn pair_items(comps: &[Comparison], cfg: &TrainConfig) -> Vec<PairItem> {
                 tie: true,
                 margin: 0.0,
                 weight: w,
+                head: c.head,
             }));
         }
     }
@@ -163,12 +168,15 @@ pub struct StepMetrics {
     pub pairs_per_s: f64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvalMetrics {
     pub step: u64,
     pub loss: f64,
     pub accuracy: f64,
     pub pairs: usize,
+    /// Accuracy of each head on its own held-out pairs (NaN where it has none).
+    #[serde(default)]
+    pub head_accuracy: Vec<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +213,15 @@ impl Trainer {
         pad: u32,
         device: &Device,
     ) -> Result<Trainer> {
+        let heads = model.config.n_outputs;
+        if let Some(c) = data
+            .train
+            .iter()
+            .chain(&data.eval)
+            .find(|c| c.head >= heads)
+        {
+            candle_core::bail!("a ranking trains head {} of a model with {heads}", c.head);
+        }
         let opt = AdamW::new(
             model.trainable(),
             AdamWConfig {
@@ -308,7 +325,8 @@ impl Trainer {
         let n = items.len();
         let mut ids: Vec<usize> = items.iter().map(|p| p.a).collect();
         ids.extend(items.iter().map(|p| p.b));
-        let r = model.forward(&self.batch_of(&ids)?)?;
+        let heads: Vec<usize> = items.iter().chain(items).map(|p| p.head).collect();
+        let r = self.rewards_of(model, &ids, &heads)?;
         let (ra, rb) = (r.narrow(0, 0, n)?, r.narrow(0, n, n)?);
         let f = |v: Vec<f32>| Tensor::from_vec(v, n, &self.device);
         let w = f(items.iter().map(|p| p.weight).collect())?;
@@ -332,12 +350,30 @@ impl Trainer {
         Ok((loss, ra.to_vec1()?, rb.to_vec1()?))
     }
 
+    /// Rewards of sequences `ids`, each from its head: (ids.len(),).
+    fn rewards_of(&self, model: &RewardModel, ids: &[usize], heads: &[usize]) -> Result<Tensor> {
+        let all = model.forward_heads(&self.batch_of(ids)?)?;
+        let h = all.dim(1)?;
+        if h == 1 {
+            return all.squeeze(1);
+        }
+        // Row i's reward sits at i * h + head in the flattened (batch, heads) matrix.
+        let at: Vec<u32> = heads
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| (i * h + k) as u32)
+            .collect();
+        all.flatten_all()?
+            .index_select(&Tensor::from_vec(at, ids.len(), &self.device)?, 0)
+    }
+
     /// Plackett-Luce over whole rankings; rankings without full groups use their pairs (BT).
     fn listwise_loss(&self, comps: &[usize]) -> Result<(Tensor, Vec<(f32, f32)>)> {
         let mut seq_ids = Vec::new();
         let mut rankings = Vec::new();
         let mut weights = Vec::new();
         let mut pair_pos = Vec::new();
+        let mut heads = Vec::new();
         for &ci in comps {
             let c = &self.data.train[ci];
             let base = seq_ids.len();
@@ -361,9 +397,10 @@ impl Trainer {
             for &(a, b) in &c.pairs {
                 pair_pos.push((local(a), local(b), 0.0));
             }
+            heads.extend(members.iter().map(|_| c.head));
             seq_ids.extend(members);
         }
-        let r = self.model.forward(&self.batch_of(&seq_ids)?)?;
+        let r = self.rewards_of(&self.model, &seq_ids, &heads)?;
         let mut loss = loss::plackett_luce(&r, &rankings, &weights)?;
         let bt: Vec<&(usize, usize, f32)> = pair_pos.iter().filter(|p| p.2 > 0.0).collect();
         if !bt.is_empty() {
@@ -463,13 +500,19 @@ impl Trainer {
 
     fn evaluate_here(&self) -> Result<EvalMetrics> {
         let (mut loss_sum, mut w_sum, mut correct) = (0f64, 0f64, 0usize);
+        let mut per_head = vec![(0usize, 0usize); self.model.config.n_outputs];
         let frozen = self.model.frozen_copy()?;
         for chunk in self.eval_pairs.chunks(32) {
             let (loss, ra, rb) = self.pair_loss(&frozen, chunk)?;
             let w: f64 = chunk.iter().map(|p| p.weight as f64).sum();
             loss_sum += loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()? * w;
             w_sum += w;
-            correct += ra.iter().zip(&rb).filter(|(a, b)| a > b).count();
+            for (p, (a, b)) in chunk.iter().zip(ra.iter().zip(&rb)) {
+                let h = &mut per_head[p.head];
+                h.0 += 1;
+                h.1 += (a > b) as usize;
+                correct += (a > b) as usize;
+            }
         }
         let n = self.eval_pairs.len();
         Ok(EvalMetrics {
@@ -485,6 +528,10 @@ impl Trainer {
                 f64::NAN
             },
             pairs: n,
+            head_accuracy: per_head
+                .iter()
+                .map(|&(n, c)| if n > 0 { c as f64 / n as f64 } else { f64::NAN })
+                .collect(),
         })
     }
 
@@ -502,7 +549,7 @@ impl Trainer {
     }
 }
 
-/// Rewards of many sequences, in batches, without building a gradient graph.
+/// Rewards of many sequences (the first head), in batches, without building a gradient graph.
 pub fn score(
     model: &RewardModel,
     seqs: &[&Encoded],
@@ -510,6 +557,20 @@ pub fn score(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>> {
+    Ok(score_heads(model, seqs, pad, batch, device)?
+        .into_iter()
+        .map(|r| r[0])
+        .collect())
+}
+
+/// Rewards of every head for many sequences: one row of `n_outputs` per sequence.
+pub fn score_heads(
+    model: &RewardModel,
+    seqs: &[&Encoded],
+    pad: u32,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
     // Plain-tensor weights: no gradient graph, so each layer's activations are freed at once.
     let model = model.frozen_copy()?;
     on_pool(|| {
@@ -517,8 +578,8 @@ pub fn score(
         for chunk in seqs.chunks(batch.max(1)) {
             let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
             let types: Vec<&[u32]> = chunk.iter().map(|e| e.type_ids.as_slice()).collect();
-            let r = model.forward(&Batch::new(&ids, Some(&types), pad, device)?)?;
-            out.extend(r.to_vec1::<f32>()?);
+            let r = model.forward_heads(&Batch::new(&ids, Some(&types), pad, device)?)?;
+            out.extend(r.to_vec2::<f32>()?);
         }
         Ok(out)
     })

@@ -6,7 +6,25 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Entry `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+
+/// A reward model with one head per criterion (`train-rm --criteria`) scores each candidate
+/// once per head; a one-head model's scores are head 0, as every score made before was.
+const V4: &str = r#"
+CREATE TABLE scores_by_head (
+    checkpoint_id INTEGER NOT NULL REFERENCES checkpoints (id),
+    head          INTEGER NOT NULL,           -- the model output: its run's criteria, in order
+    candidate_id  INTEGER NOT NULL REFERENCES candidates (id),
+    value         REAL NOT NULL,              -- normalised with the head's train-split stats
+    raw           REAL NOT NULL,
+    PRIMARY KEY (checkpoint_id, head, candidate_id)
+) WITHOUT ROWID;
+INSERT INTO scores_by_head (checkpoint_id, head, candidate_id, value, raw)
+    SELECT checkpoint_id, 0, candidate_id, value, raw FROM scores;
+DROP TABLE scores;
+ALTER TABLE scores_by_head RENAME TO scores;
+CREATE INDEX scores_candidate ON scores (candidate_id);
+"#;
 
 /// Tasks: the criteria an item is judged on, versioned. Version 1 is what kibble always asked
 /// (one required ranking named `overall`), so every ranking made before keeps its meaning.

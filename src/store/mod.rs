@@ -23,7 +23,7 @@ pub use migrations::MIGRATIONS;
 pub use queue::{FoundPrompt, Progress, QueueFilter, QueueOptions};
 pub use rankings::{RankingFilter, RowCount};
 pub use runs::{CheckpointRow, MetricPoint, RunRow, RunStatus, ScoredCandidate};
-pub use stats::{criterion_learnt, AnnotatorStats, Stats};
+pub use stats::{criteria_learnt, head_for, AnnotatorStats, Stats};
 
 /// Writers wait this long for the lock before giving up (big imports hold it for seconds).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

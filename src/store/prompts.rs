@@ -139,7 +139,7 @@ impl Store {
     /// Latest normalised reward score of each candidate of a prompt, by the newest checkpoint that scored it.
     pub fn latest_scores(&self, prompt_id: PromptId) -> Result<Vec<(CandidateId, f64)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT c.id, (SELECT s.value FROM scores s WHERE s.candidate_id = c.id
+            "SELECT c.id, (SELECT s.value FROM scores s WHERE s.candidate_id = c.id AND s.head = 0
                             ORDER BY s.checkpoint_id DESC LIMIT 1)
              FROM candidates c WHERE c.prompt_id = ?1",
         )?;

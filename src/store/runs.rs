@@ -357,21 +357,27 @@ impl Store {
     ) -> Result<Vec<(CandidateId, i64, String)>> {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.prompt_id, c.text FROM candidates c
-             WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.checkpoint_id = ?1 AND s.candidate_id = c.id)
+             WHERE NOT EXISTS (SELECT 1 FROM scores s
+                               WHERE s.checkpoint_id = ?1 AND s.head = 0 AND s.candidate_id = c.id)
              ORDER BY c.prompt_id, c.id",
         )?;
         let rows = stmt.query_map([checkpoint_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Every candidate scored by a checkpoint, with what the Scores screen plots.
-    pub fn scored_candidates(&self, checkpoint_id: i64) -> Result<Vec<ScoredCandidate>> {
+    /// Every candidate scored by a checkpoint's `head` (0 for a one-head model), with what the
+    /// Scores screen plots.
+    pub fn scored_candidates(
+        &self,
+        checkpoint_id: i64,
+        head: usize,
+    ) -> Result<Vec<ScoredCandidate>> {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.prompt_id, c.source, length(c.text), s.value, substr(c.text, 1, 200)
              FROM scores s JOIN candidates c ON c.id = s.candidate_id
-             WHERE s.checkpoint_id = ?1 ORDER BY c.id",
+             WHERE s.checkpoint_id = ?1 AND s.head = ?2 ORDER BY c.id",
         )?;
-        let rows = stmt.query_map([checkpoint_id], |r| {
+        let rows = stmt.query_map(params![checkpoint_id, head as i64], |r| {
             Ok(ScoredCandidate {
                 id: r.get(0)?,
                 prompt_id: r.get(1)?,
@@ -391,19 +397,32 @@ impl Store {
             .query_row("SELECT max(checkpoint_id) FROM scores", [], |r| r.get(0))?)
     }
 
-    /// Stores reward scores of one checkpoint: (candidate, normalised value, raw value).
+    /// Stores reward scores of a one-head checkpoint: (candidate, normalised value, raw value).
     pub fn add_scores(
         &mut self,
         checkpoint_id: i64,
         scores: &[(CandidateId, f64, f64)],
     ) -> Result<()> {
+        self.add_head_scores(checkpoint_id, std::slice::from_ref(&scores.to_vec()))
+    }
+
+    /// Stores the scores of every head of a checkpoint (`per_head[h]` for head `h`) in one
+    /// transaction, so a candidate is scored by all heads or by none.
+    pub fn add_head_scores(
+        &mut self,
+        checkpoint_id: i64,
+        per_head: &[Vec<(CandidateId, f64, f64)>],
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO scores (checkpoint_id, candidate_id, value, raw) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO scores (checkpoint_id, head, candidate_id, value, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for (cand, value, raw) in scores {
-                stmt.execute(params![checkpoint_id, cand, value, raw])?;
+            for (head, scores) in per_head.iter().enumerate() {
+                for (cand, value, raw) in scores {
+                    stmt.execute(params![checkpoint_id, head as i64, cand, value, raw])?;
+                }
             }
         }
         tx.commit()?;

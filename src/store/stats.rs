@@ -77,14 +77,19 @@ impl Store {
                     (a, alpha, "interval")
                 }
             };
-            // The newest reward-model run on this criterion.
+            // The newest reward-model run on this criterion (a head of several: its own accuracy).
             let mut rm_accuracy = None;
             for run in runs
                 .iter()
-                .filter(|r| criterion_learnt(r, &task) == Some(c.name.as_str()))
+                .filter(|r| head_for(r, &task, &c.name).is_some())
             {
                 let best = self.best_checkpoint(run.id)?;
-                rm_accuracy = best.and_then(|b| b.metrics["eval_accuracy"].as_f64());
+                rm_accuracy = best.and_then(|b| {
+                    let m = &b.metrics;
+                    m["eval_accuracy_by_criterion"][&c.name]
+                        .as_f64()
+                        .or_else(|| m["eval_accuracy"].as_f64())
+                });
                 if rm_accuracy.is_some() {
                     break;
                 }
@@ -109,29 +114,31 @@ impl Store {
         Ok(self
             .runs()?
             .into_iter()
-            .filter(|r| criterion_learnt(r, &task) == Some(criterion))
+            .filter(|r| head_for(r, &task, criterion).is_some())
             .collect())
     }
 
     /// Each criterion of the task with the newest checkpoint of its reward models that has
     /// scores (`kibble score --criterion NAME`), for per-criterion histograms and correlations.
-    pub fn criterion_scored_checkpoints(&self) -> Result<Vec<(String, i64)>> {
+    /// Returns (criterion, checkpoint, head).
+    pub fn criterion_scored_checkpoints(&self) -> Result<Vec<(String, i64, usize)>> {
         let (_, task) = self.task()?;
         let runs = self.runs()?;
         let mut out = Vec::new();
         for c in &task.criteria {
-            for run in runs
+            for (run, head) in runs
                 .iter()
-                .filter(|r| criterion_learnt(r, &task) == Some(c.name.as_str()))
+                .filter_map(|r| Some((r, head_for(r, &task, &c.name)?)))
             {
                 let scored: Option<i64> = self.conn.query_row(
                     "SELECT max(s.checkpoint_id) FROM scores s
-                     JOIN checkpoints k ON k.id = s.checkpoint_id WHERE k.run_id = ?1",
-                    [run.id],
+                     JOIN checkpoints k ON k.id = s.checkpoint_id
+                     WHERE k.run_id = ?1 AND s.head = ?2",
+                    rusqlite::params![run.id, head as i64],
                     |r| r.get(0),
                 )?;
                 if let Some(id) = scored {
-                    out.push((c.name.clone(), id));
+                    out.push((c.name.clone(), id, head));
                     break;
                 }
             }
@@ -259,15 +266,24 @@ fn median(sorted: &[i64]) -> Option<f64> {
     })
 }
 
-/// The criterion a reward-model run learnt: the one its config names, else the task's first
-/// (runs from before tasks name none); `None` for other runs.
-pub fn criterion_learnt<'a>(
-    run: &'a super::RunRow,
-    task: &'a crate::domain::Task,
-) -> Option<&'a str> {
-    (run.kind == "rm").then(|| {
-        run.config["criterion"]
-            .as_str()
-            .unwrap_or(&task.first().name)
-    })
+/// The criteria a reward-model run learnt, in head order: its `criteria` (one head each),
+/// else the one criterion its config names, else the task's first (runs from before tasks name
+/// none). Empty for other runs.
+pub fn criteria_learnt<'a>(run: &'a super::RunRow, task: &'a crate::domain::Task) -> Vec<&'a str> {
+    if run.kind != "rm" {
+        return Vec::new();
+    }
+    if let Some(list) = run.config["criteria"].as_array().filter(|l| !l.is_empty()) {
+        return list.iter().filter_map(|v| v.as_str()).collect();
+    }
+    vec![run.config["criterion"]
+        .as_str()
+        .unwrap_or(&task.first().name)]
+}
+
+/// The head of a run's models that learnt `criterion`, if the run learnt it.
+pub fn head_for(run: &super::RunRow, task: &crate::domain::Task, criterion: &str) -> Option<usize> {
+    criteria_learnt(run, task)
+        .iter()
+        .position(|c| *c == criterion)
 }

@@ -62,6 +62,8 @@ pub struct App {
     drawn_minute: u64,
     /// Prompts to rank, those that reached the DB's overlap, and those that came ranked.
     pub progress: crate::store::Progress,
+    /// Live decisions per criterion, in task order, when the task has several (the header).
+    pub criterion_counts: Vec<(String, i64)>,
     pub status: String,
     pub show_scores: bool,
     /// First row of the Help screen (F7) shown, and its rows as last drawn.
@@ -115,6 +117,7 @@ impl App {
             progress_at: Duration::ZERO,
             drawn_minute: 0,
             progress: Default::default(),
+            criterion_counts: Vec::new(),
             status: String::new(),
             show_scores: false,
             help_scroll: 0,
@@ -567,13 +570,38 @@ impl App {
         if let Ok(k) = self.store.overlap() {
             self.cfg.queue.overlap = k;
         }
+        let counts = self.read_criterion_counts();
+        let counts_changed = counts != self.criterion_counts;
+        self.criterion_counts = counts;
         match self.store.queue_progress_split(self.cfg.queue.overlap) {
             Ok(p) if p != self.progress => {
                 self.progress = p;
                 true
             }
-            _ => false,
+            _ => counts_changed,
         }
+    }
+
+    /// Decisions per criterion in task order; nothing for a one-criterion task (done/total says it).
+    fn read_criterion_counts(&self) -> Vec<(String, i64)> {
+        // The DB's task, which another session may have changed since the item was loaded.
+        let Ok((_, task)) = self.store.task() else {
+            return Vec::new();
+        };
+        if task.criteria.len() < 2 {
+            return Vec::new();
+        }
+        let found = self.store.criterion_counts().unwrap_or_default();
+        task.criteria
+            .iter()
+            .map(|c| {
+                let n = found
+                    .iter()
+                    .find(|(name, _)| *name == c.name)
+                    .map_or(0, |f| f.1);
+                (c.name.clone(), n)
+            })
+            .collect()
     }
 
     pub(super) fn load_item(&mut self, prompt_id: PromptId) -> anyhow::Result<()> {

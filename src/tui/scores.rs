@@ -68,7 +68,9 @@ pub struct ScoresData {
 
 impl ScoresData {
     pub fn load(store: &Store, checkpoint_id: i64) -> anyhow::Result<ScoresData> {
-        let candidates = store.scored_candidates(checkpoint_id)?;
+        // A model with one head per criterion shows its first head here; the criteria view
+        // shows them all.
+        let candidates = store.scored_candidates(checkpoint_id, 0)?;
         let score: HashMap<i64, f64> = candidates.iter().map(|c| (c.id, c.value)).collect();
         // The criterion the checkpoint's run learnt (the task's first when it names none).
         let run_id = store.checkpoint(checkpoint_id)?.map(|c| c.run_id);
@@ -79,7 +81,7 @@ impl ScoresData {
         };
         let criterion = run
             .as_ref()
-            .and_then(|r| crate::store::criterion_learnt(r, &task))
+            .and_then(|r| crate::store::criteria_learnt(r, &task).first().copied())
             .unwrap_or(&task.first().name)
             .to_string();
         let rankings: Vec<_> = store

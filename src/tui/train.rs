@@ -30,10 +30,14 @@ pub struct TrainForm {
     pub loss: LossKind,
     pub ties: TieMode,
     pub eval_fraction: f64,
-    /// The task criterion to learn, one of `criteria` (the task's, in order).
+    /// The task criterion to learn, one of `criteria` (the task's, in order, then `all` when
+    /// it has several: one head per criterion on one backbone).
     pub criterion: String,
     pub criteria: Vec<String>,
 }
+
+/// The criterion field's last choice: every criterion, one head each (`--criteria all`).
+const ALL: &str = "all";
 
 pub const FIELDS: [&str; 8] = [
     "model",
@@ -63,7 +67,11 @@ impl TrainForm {
             .or_else(|| crate::jobs::train_rm::preset(preset).ok())
             .unwrap_or_default();
         let mut form = Self::from_config(preset, &cfg);
-        form.criterion = cfg.criterion.clone().unwrap_or_default();
+        form.criterion = if cfg.criteria.is_empty() {
+            cfg.criterion.clone().unwrap_or_default()
+        } else {
+            ALL.into()
+        };
         form.read_criteria(store);
         form
     }
@@ -73,6 +81,9 @@ impl TrainForm {
     pub fn read_criteria(&mut self, store: &Store) {
         if let Ok((_, task)) = store.task() {
             self.criteria = task.criteria.into_iter().map(|c| c.name).collect();
+            if self.criteria.len() > 1 {
+                self.criteria.push(ALL.into());
+            }
         }
         if !self.criteria.contains(&self.criterion) {
             self.criterion = self.criteria[0].clone();
@@ -101,6 +112,7 @@ impl TrainForm {
             3 => self.batch.to_string(),
             4 => format!("{:?}", self.loss).to_lowercase(),
             5 => format!("{:?}", self.ties).to_lowercase(),
+            7 if self.criterion == ALL => "all heads".into(),
             7 => self.criterion.clone(),
             _ => format!("{:.2}", self.eval_fraction),
         }
@@ -182,7 +194,11 @@ impl TrainForm {
         cfg.train.batch_pairs = self.batch;
         cfg.train.loss = self.loss;
         cfg.train.ties = self.ties;
-        cfg.criterion = Some(self.criterion.clone());
+        if self.criterion == ALL {
+            cfg.criteria = vec![ALL.into()];
+        } else {
+            cfg.criterion = Some(self.criterion.clone());
+        }
         cfg
     }
 }

@@ -267,8 +267,19 @@ fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         l if l.is_empty() => String::new(),
         l => format!("{sep}only {}", sanitize_line(&l, 30)),
     };
+    // A task of several criteria: how many decisions each has (optional ones can lag).
+    let per_criterion: String = app
+        .criterion_counts
+        .iter()
+        .map(|(c, n)| format!("{} {n}", sanitize_line(c, 12)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let per_criterion = match per_criterion.is_empty() {
+        true => String::new(),
+        false => format!(" ({per_criterion})"),
+    };
     let text = format!(
-        "{done}/{total} done{overlap}{imported}{only}{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
+        "{done}/{total} done{per_criterion}{overlap}{imported}{only}{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
         app.session_count,
         rate.map_or("-".into(), |r| format!("{r:.0}")),
         eta.unwrap_or_else(|| "-".into()),
