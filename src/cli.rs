@@ -289,11 +289,11 @@ pub struct TrainRmArgs {
     #[arg(long)]
     pub batch: Option<usize>,
     #[arg(long, value_enum, default_value = "bt")]
-    pub loss: crate::ml::train::LossKind,
+    pub loss: crate::ml::training::reward::LossKind,
     #[arg(long, value_enum, default_value = "drop")]
-    pub ties: crate::ml::train::TieMode,
+    pub ties: crate::ml::training::reward::TieMode,
     #[arg(long, value_enum, default_value = "cosine")]
-    pub schedule: crate::ml::optim::Schedule,
+    pub schedule: crate::ml::training::optim::Schedule,
     /// Share of prompts held out for evaluation (split by prompt).
     #[arg(long)]
     pub eval_fraction: Option<f64>,

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod domain;
+pub mod files;
 pub mod jobs;
 pub mod ml;
 pub mod store;

@@ -157,8 +157,9 @@ fn keymap_parser_takes_garbage_without_panicking() {
 /// A small BERT folder in HF layout, as `export-model` writes one (what `--backbone` loads).
 fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
     use kibble::ml::checkpoint::{self, CheckpointMeta};
-    use kibble::ml::model::{Arch, ModelConfig, RewardModel};
-    use kibble::ml::tokenizer::{train_bpe, PairEncoder};
+    use kibble::ml::models::config::{Arch, ModelConfig};
+    use kibble::ml::models::reward::RewardModel;
+    use kibble::ml::text::tokenizer::{train_bpe, PairEncoder};
     let texts = (0..50).map(|i| format!("a prompt {i} and an answer {}", i * 2));
     let mut tok = train_bpe(texts, 200).unwrap();
     tok.add_special_tokens(
@@ -210,7 +211,7 @@ fn load_and_score(dir: &std::path::Path) -> Result<(), String> {
     let enc = encoder
         .encode("a prompt 3", "an answer 6")
         .map_err(|e| e.to_string())?;
-    let batch = kibble::ml::model::Batch::new(
+    let batch = kibble::ml::models::reward::Batch::new(
         &[enc.ids.as_slice()],
         Some(&[enc.type_ids.as_slice()]),
         0,

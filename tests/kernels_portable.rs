@@ -7,7 +7,7 @@ mod kernels;
 fn portable() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::env::set_var("KIBBLE_PORTABLE", "1"));
-    assert!(!kibble::ml::cpu::avx2_fma() && !kibble::ml::cpu::avx());
+    assert!(!kibble::ml::kernels::cpu::avx2_fma() && !kibble::ml::kernels::cpu::avx());
 }
 
 #[test]

@@ -12,9 +12,9 @@ use kibble::jobs::policy::{
 };
 use kibble::jobs::simulate::simulate;
 use kibble::jobs::train_rm::{self, CancelToken, RmJobConfig};
-use kibble::ml::decode::{Decoder, GenConfig};
-use kibble::ml::policy_train::PolicyTrainConfig;
-use kibble::ml::train::TrainConfig;
+use kibble::ml::infer::decode::{Decoder, GenConfig};
+use kibble::ml::training::policy::PolicyTrainConfig;
+use kibble::ml::training::reward::TrainConfig;
 use kibble::store::{RowCount, RunStatus, Store};
 
 const WORDS: &[&str] = &[
@@ -284,7 +284,7 @@ fn best_of_n_and_dpo_rounds_each_raise_a_hidden_rule_on_held_out_prompts() {
     );
     assert_eq!(a.len(), b.len());
     for (name, t) in &a {
-        let diff = kibble::ml::ops::max_abs_diff(t, &b[name]).unwrap();
+        let diff = kibble::ml::kernels::max_abs_diff(t, &b[name]).unwrap();
         assert_eq!(diff, 0.0, "{name} differs after resume");
     }
     let again = policy::resume_improve(&mut store, &db, cut.run_id, &mut |_| {}, &cancel);

@@ -8,7 +8,7 @@ use candle_core::Device;
 use kibble::domain::{now_ms, NewRanking, PromptBody, RankingMode, Verdict};
 use kibble::jobs::train_rm::{run, CancelToken, RmEvent, RmJobConfig};
 use kibble::ml::checkpoint;
-use kibble::ml::model::Batch;
+use kibble::ml::models::reward::Batch;
 use kibble::store::{RunStatus, Store};
 
 const WORDS: &[&str] = &[
@@ -176,8 +176,15 @@ fn tiny_model_learns_a_known_rule_on_held_out_prompts() {
         .encoder
         .encode("question: river stone?", "paper cloud engine")
         .unwrap();
-    let score = |m: &kibble::ml::model::RewardModel| -> Vec<f32> {
-        kibble::ml::train::score(m, &[&enc, &enc2], loaded.encoder.pad_id, 8, &Device::Cpu).unwrap()
+    let score = |m: &kibble::ml::models::reward::RewardModel| -> Vec<f32> {
+        kibble::ml::training::reward::score(
+            m,
+            &[&enc, &enc2],
+            loaded.encoder.pad_id,
+            8,
+            &Device::Cpu,
+        )
+        .unwrap()
     };
     let again = checkpoint::load(ck_dir, &Device::Cpu).unwrap();
     assert_eq!(score(&loaded.model), score(&again.model));

@@ -9,8 +9,9 @@ use crate::cli::{
     AppArgs, Cli, Command, EvalRmArgs, ExportArgs, ImportArgs, ScoreArgs, StatsArgs, TrainRmArgs,
 };
 use crate::data::sample::SAMPLE_FILES;
+use crate::files::AtomicFile;
 use crate::jobs::export::{export, ExportOptions};
-use crate::jobs::import::{import_file, import_reader, temp_name, ImportOptions};
+use crate::jobs::import::{import_file, import_reader, ImportOptions};
 use crate::store::{QueueOptions, Store};
 
 mod policy;
@@ -39,7 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Report { out }) => {
             let store = open_store(&cli.db)?;
             let html = crate::jobs::report::render(&store)?;
-            crate::jobs::import::write_atomically(&out, html.as_bytes())
+            crate::files::write_atomically(&out, html.as_bytes())
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {}", out.display());
             Ok(())
@@ -364,55 +365,15 @@ pub fn split_paths(path: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
-/// A file written under a temporary name and renamed into place only on `commit`.
-struct AtomicFile {
-    target: PathBuf,
-    tmp: PathBuf,
-    out: Option<BufWriter<std::fs::File>>,
-}
-
-impl AtomicFile {
-    fn create(target: &Path) -> anyhow::Result<AtomicFile> {
-        let tmp = temp_name(target);
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(AtomicFile {
-            target: target.to_path_buf(),
-            tmp,
-            out: Some(BufWriter::new(f)),
-        })
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        self.out.as_mut().expect("writer used after commit")
-    }
-
-    fn commit(mut self) -> anyhow::Result<()> {
-        if let Some(w) = self.out.take() {
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&self.tmp, &self.target)
-            .with_context(|| format!("cannot write {}", self.target.display()))?;
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.out.is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
 fn write_file_atomically<T>(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let mut file = AtomicFile::create(path)?;
+    let mut file = AtomicFile::create(path)
+        .with_context(|| format!("cannot create a file beside {}", path.display()))?;
     let value = f(file.writer())?;
-    file.commit()?;
+    file.commit()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(value)
 }
 

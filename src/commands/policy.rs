@@ -11,9 +11,9 @@ use crate::jobs::policy::{
     SftConfig,
 };
 use crate::jobs::train_rm::CancelToken;
-use crate::ml::decode::GenConfig;
-use crate::ml::llama::LoraConfig;
-use crate::ml::policy_train::PolicyTrainConfig;
+use crate::ml::infer::decode::GenConfig;
+use crate::ml::models::llama::LoraConfig;
+use crate::ml::training::policy::PolicyTrainConfig;
 
 /// The sampling settings: each flag the user gave, else the model's (`defaults`).
 fn gen_config(

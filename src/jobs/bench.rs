@@ -215,7 +215,7 @@ fn bench_import(
 const RM_VOCAB: usize = 8192;
 const RM_T: usize = 128;
 
-fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::tokenizer::Encoded> {
+fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::text::tokenizer::Encoded> {
     let mut x = seed | 1;
     (0..n)
         .map(|_| {
@@ -227,7 +227,7 @@ fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::tokenizer::Encoded> {
                     (x % RM_VOCAB as u64) as u32
                 })
                 .collect();
-            crate::ml::tokenizer::Encoded {
+            crate::ml::text::tokenizer::Encoded {
                 type_ids: vec![0; ids.len()],
                 ids,
             }
@@ -236,7 +236,7 @@ fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::tokenizer::Encoded> {
 }
 
 /// Non-embedding parameters and layers of the tiny model, for the FLOP formula of the peer script.
-fn tiny_flops(model: &crate::ml::model::RewardModel) -> (f64, f64) {
+fn tiny_flops(model: &crate::ml::models::reward::RewardModel) -> (f64, f64) {
     let c = &model.config;
     let total: usize = model.params.all().values().map(|t| t.elem_count()).sum();
     let emb = (c.vocab_size + c.max_len) * c.d_model;
@@ -253,8 +253,9 @@ fn threads() -> usize {
 }
 
 fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
-    use crate::ml::model::{ModelConfig, RewardModel};
-    use crate::ml::train::{Comparison, TrainConfig, TrainData, Trainer};
+    use crate::ml::models::config::ModelConfig;
+    use crate::ml::models::reward::RewardModel;
+    use crate::ml::training::reward::{Comparison, TrainConfig, TrainData, Trainer};
     let device = candle_core::Device::Cpu;
     let pairs = 8;
     let n_steps = warmup + steps;
@@ -324,7 +325,8 @@ fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<
 }
 
 fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::Result<()> {
-    use crate::ml::model::{ModelConfig, RewardModel};
+    use crate::ml::models::config::ModelConfig;
+    use crate::ml::models::reward::RewardModel;
     let device = candle_core::Device::Cpu;
     let batch = 64;
     let model = RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, &device)?;
@@ -334,7 +336,7 @@ fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::Resul
     for (i, chunk) in seqs.chunks(batch).enumerate() {
         let refs: Vec<_> = chunk.iter().collect();
         let t = Instant::now();
-        crate::ml::train::score(&model, &refs, 0, batch, &device)?;
+        crate::ml::training::reward::score(&model, &refs, 0, batch, &device)?;
         if i >= warmup {
             times.push(t.elapsed().as_secs_f64());
         }
@@ -393,8 +395,9 @@ fn bench_sample(
     show: bool,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    use crate::ml::decode::{Decoder, GenConfig};
-    use crate::ml::policy::{Policy, PolicyConfig};
+    use crate::ml::infer::decode::{Decoder, GenConfig};
+    use crate::ml::models::config::PolicyConfig;
+    use crate::ml::models::policy::Policy;
     let new_tokens = 128;
     let load_started = Instant::now();
     let (decoder, codec, prompts) = match model {
@@ -474,8 +477,9 @@ fn bench_sample(
 }
 
 fn bench_dpo(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
-    use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
-    use crate::ml::policy_train::{PolicyTrainConfig, PolicyTrainer};
+    use crate::ml::models::config::PolicyConfig;
+    use crate::ml::models::policy::{Policy, SeqBatch};
+    use crate::ml::training::policy::{PolicyTrainConfig, PolicyTrainer};
     let device = candle_core::Device::Cpu;
     let (pairs, t_len, prompt_len) = (8, 128, 32);
     let cfg = PolicyConfig::tiny(POLICY_VOCAB);

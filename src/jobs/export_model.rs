@@ -8,10 +8,11 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use crate::jobs::policy::{load_policy, PolicyCodec};
-use crate::ml::checkpoint::{
+use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
-use crate::ml::policy::{Policy, PolicyArch, PolicyConfig};
+use crate::ml::models::config::{PolicyArch, PolicyConfig};
+use crate::ml::models::policy::Policy;
 
 /// (our name, GPT-2 name, transposed) for one block.
 fn block_names(i: usize) -> Vec<(String, String, bool)> {
@@ -152,7 +153,7 @@ const MODELING_PY: &str = include_str!("../../assets/modeling_kibble.py");
 pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
     let loaded = crate::ml::checkpoint::load(checkpoint, &Device::Cpu)?;
     let c = &loaded.meta.model;
-    if c.arch != crate::ml::model::Arch::Bert {
+    if c.arch != crate::ml::models::config::Arch::Bert {
         return Err(file_err(
             checkpoint,
             "only reward models on a BERT-family backbone (--preset minilm, --backbone DIR) export to HF: the tiny preset's pre-LN encoder has no transformers class",
@@ -337,9 +338,9 @@ pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Policy, PolicyCodec), C
     let policy =
         Policy::from_weights(&config, ours, false, device).map_err(|e| file_err(&path, e))?;
     let codec = PolicyCodec::new(
-        crate::ml::tokenizer::load(&dir.join("tokenizer.json"))?,
+        crate::ml::text::tokenizer::load(&dir.join("tokenizer.json"))?,
         config.ctx,
-        crate::ml::chat::PromptFormat::default(),
+        crate::ml::text::chat::PromptFormat::default(),
     )?;
     Ok((policy, codec))
 }
@@ -348,21 +349,21 @@ pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Policy, PolicyCodec), C
 mod tests {
     use super::*;
     use crate::jobs::policy::{save_policy, PolicyMeta, POLICY_KIND};
-    use crate::ml::chat::PromptFormat;
-    use crate::ml::policy::SeqBatch;
-    use crate::ml::policy_train::PolicyTrainConfig;
+    use crate::ml::models::policy::SeqBatch;
+    use crate::ml::text::chat::PromptFormat;
+    use crate::ml::training::policy::PolicyTrainConfig;
 
     #[test]
     fn a_llama_policy_exports_as_an_hf_folder_and_loads_back_with_the_same_logits() {
         let dev = Device::Cpu;
         let texts =
             (0..100).map(|i| format!("<|im_start|>user question {i} <|im_end|> answer {}", i * 3));
-        let mut tok = crate::ml::tokenizer::train_bpe(texts, 300).unwrap();
+        let mut tok = crate::ml::text::tokenizer::train_bpe(texts, 300).unwrap();
         tok.add_special_tokens(&[
             tokenizers::AddedToken::from("<|im_start|>", true),
             tokenizers::AddedToken::from("<|im_end|>", true),
         ]);
-        let mut config = crate::ml::decode::tests::small_llama();
+        let mut config = crate::ml::models::config::PolicyConfig::small_llama();
         config.vocab_size = tok.get_vocab_size(true);
         config.ctx = 64;
         let policy = Policy::new(&config, 9, &dev).unwrap();
@@ -403,11 +404,12 @@ mod tests {
     #[test]
     fn a_bert_reward_model_exports_for_sequence_classification_and_the_tiny_one_says_why_not() {
         use crate::ml::checkpoint::{self, CheckpointMeta};
-        use crate::ml::model::{Arch, ModelConfig, RewardModel};
-        use crate::ml::tokenizer::PairEncoder;
+        use crate::ml::models::config::{Arch, ModelConfig};
+        use crate::ml::models::reward::RewardModel;
+        use crate::ml::text::tokenizer::PairEncoder;
         let dev = Device::Cpu;
         let texts = (0..50).map(|i| format!("a prompt {i} and an answer {}", i * 2));
-        let mut tok = crate::ml::tokenizer::train_bpe(texts, 200).unwrap();
+        let mut tok = crate::ml::text::tokenizer::train_bpe(texts, 200).unwrap();
         tok.add_special_tokens(
             &["[PAD]", "[CLS]", "[SEP]"].map(|t| tokenizers::AddedToken::from(t, true)),
         );

@@ -1,7 +1,7 @@
 //! Importing files into the store: stream lines, parse, write in one transaction.
 //! All-or-nothing unless `skip_invalid`, in which case bad lines go to `FILE.rejects.jsonl`.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -71,7 +71,7 @@ pub fn import_file(
     let rejects_path = opts.skip_invalid.then(|| rejects_path(path));
     let mut report = import_reader(store, input, &shown, &file_name(path), opts)?;
     if let (Some(target), Some(rejects)) = (rejects_path, report.rejects.take()) {
-        write_atomically(&target, &rejects).map_err(|e| ImportError::File {
+        crate::files::write_atomically(&target, &rejects).map_err(|e| ImportError::File {
             file: target.display().to_string(),
             message: format!("cannot write rejects: {e}"),
         })?;
@@ -539,26 +539,5 @@ fn file_name(path: &Path) -> String {
 fn rejects_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".rejects.jsonl");
-    PathBuf::from(s)
-}
-
-/// Writes to a temporary name beside the target, syncs, then renames over it.
-pub fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_name(target);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, target)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-pub fn temp_name(target: &Path) -> PathBuf {
-    let mut s = target.as_os_str().to_owned();
-    s.push(format!(".tmp{}", std::process::id()));
     PathBuf::from(s)
 }

@@ -11,7 +11,7 @@ use crate::data::formats::{detect, parse_item, parse_object};
 use crate::data::reader::{open_input, LineReader};
 use crate::data::Format;
 use crate::ml::checkpoint::{self, Loaded};
-use crate::ml::train::{score, score_heads};
+use crate::ml::training::reward::{score, score_heads};
 use crate::store::Store;
 
 /// A checkpoint named on the command line: a DB checkpoint id, or a folder.
@@ -241,8 +241,8 @@ pub fn eval_file(loaded: &Loaded, file: &Path) -> anyhow::Result<EvalReport> {
     // (subset, chosen seq, rejected seq)
     let mut pending: Vec<(
         Option<String>,
-        crate::ml::tokenizer::Encoded,
-        crate::ml::tokenizer::Encoded,
+        crate::ml::text::tokenizer::Encoded,
+        crate::ml::text::tokenizer::Encoded,
     )> = Vec::new();
     let mut groups: BTreeMap<String, (EvalGroup, f64)> = BTreeMap::new();
     let mut overall = (EvalGroup::default(), 0f64);

@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{is_eval_prompt, Candidate, PromptId, RankingMode, Verdict};
 use crate::ml::checkpoint::{self, CheckpointMeta};
-use crate::ml::model::{ModelConfig, RewardModel};
-use crate::ml::tokenizer::{self, PairEncoder};
-use crate::ml::train::{
+use crate::ml::models::config::ModelConfig;
+use crate::ml::models::reward::RewardModel;
+use crate::ml::text::tokenizer::{self, PairEncoder};
+use crate::ml::training::reward::{
     score_heads, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer,
 };
 use crate::store::{RankingFilter, RunStatus, Store};
@@ -435,7 +436,7 @@ fn new_model(
 /// Mean and std of each head's rewards over (a sample of) the train split's sequences.
 fn reward_stats(
     trainer: &Trainer,
-    data_seqs: &[crate::ml::tokenizer::Encoded],
+    data_seqs: &[crate::ml::text::tokenizer::Encoded],
     pad: u32,
     device: &Device,
 ) -> anyhow::Result<Vec<(f64, f64)>> {

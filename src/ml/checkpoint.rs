@@ -9,25 +9,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Arch, ModelConfig, RewardModel};
-use super::optim::AdamW;
-use super::tokenizer::{self, PairEncoder};
-use super::train::TrainConfig;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
-    #[error(transparent)]
-    Tokenizer(#[from] tokenizer::TokenizerError),
-}
-
-pub(crate) fn file_err(path: &Path, message: impl std::fmt::Display) -> CheckpointError {
-    CheckpointError::File {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    }
-}
+use crate::ml::model_files::{
+    file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
+};
+use crate::ml::models::config::{Arch, ModelConfig};
+use crate::ml::models::reward::RewardModel;
+use crate::ml::text::tokenizer::{self, PairEncoder};
+use crate::ml::training::optim::AdamW;
+use crate::ml::training::reward::TrainConfig;
 
 /// What `config.json` of a kibble reward-model checkpoint holds besides the model shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,68 +65,6 @@ pub fn save(
             .map_err(|e| file_err(&t, e))?;
         write_json(&tmp.join("config.json"), meta)
     })
-}
-
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
-    let json = serde_json::to_string_pretty(value).map_err(|e| file_err(path, e))?;
-    std::fs::write(path, json).map_err(|e| file_err(path, e))
-}
-
-/// Fills a temporary sibling folder with `write`, syncs every file in it, then renames it to
-/// `dir`: a killed process leaves the old folder or the new one, never half of one.
-pub(crate) fn write_folder_atomically(
-    dir: &Path,
-    write: impl FnOnce(&Path) -> Result<(), CheckpointError>,
-) -> Result<(), CheckpointError> {
-    let tmp = sibling(dir, &format!(".tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
-    let written = write(&tmp).and_then(|_| {
-        for entry in std::fs::read_dir(&tmp).map_err(|e| file_err(&tmp, e))? {
-            let p = entry.map_err(|e| file_err(&tmp, e))?.path();
-            std::fs::File::open(&p)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| file_err(&p, e))?;
-        }
-        Ok(())
-    });
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    // Replace: move the old folder aside first, so there is always one complete checkpoint.
-    let old = sibling(dir, ".old");
-    if dir.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(|e| file_err(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| file_err(dir, e))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
-}
-
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut s = dir.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CheckpointError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| file_err(path, format!("malformed JSON: {e}")))
-}
-
-pub(crate) fn read_weights(
-    path: &Path,
-    device: &Device,
-) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
-    if !path.exists() {
-        return Err(file_err(path, "missing"));
-    }
-    let map = candle_core::safetensors::load(path, device)
-        .map_err(|e| file_err(path, format!("not a valid safetensors file: {e}")))?;
-    Ok(map.into_iter().collect())
 }
 
 fn encoder_for(
@@ -294,7 +221,7 @@ pub fn load_backbone(
         .validate(HF_BERT_NAMES)
         .map_err(|m| file_err(&cfg_path, m))?;
     // Our window is cut to the file's positions; the file's own count must be sane too.
-    super::limits::dim(
+    crate::ml::models::limits::dim(
         "max_position_embeddings",
         hf.max_position_embeddings,
         1 << 16,
@@ -319,7 +246,7 @@ pub fn load_backbone(
         .map(|(k, v)| (k.strip_prefix("bert.").unwrap_or(&k).to_string(), v))
         .collect();
     weights.retain(|k, _| !k.ends_with("position_ids"));
-    super::limits::layer_count(
+    crate::ml::models::limits::layer_count(
         weights.keys(),
         "encoder.layer.",
         "num_hidden_layers",

@@ -1,22 +1,12 @@
-//! Machine learning with candle: tokenizers, reward models, losses, optimiser and the
-//! training loop. Knows nothing of SQLite or the TUI: data comes in as token ids and pairs.
+//! Machine learning with candle, by role. Knows nothing of SQLite or the TUI: data comes in as
+//! token ids and pairs. Arrows point one way: `kernels` (CPU code, the only `unsafe`) <- `models`
+//! <- `training` / `infer`; `text` (tokenizers, chat templates, pretrained loading) stands apart;
+//! `checkpoint` saves and loads what `training` produces.
 
-pub mod block;
-pub mod chat;
 pub mod checkpoint;
-pub mod cpu;
-pub mod decode;
-pub mod encoder;
-pub mod gemm;
-pub mod limits;
-pub mod llama;
-pub mod loss;
-pub mod model;
-pub mod ops;
-pub mod optim;
-pub mod panels;
-pub mod policy;
-pub mod policy_train;
-pub mod pretrained;
-pub mod tokenizer;
-pub mod train;
+pub mod infer;
+pub mod kernels;
+pub mod model_files;
+pub mod models;
+pub mod text;
+pub mod training;

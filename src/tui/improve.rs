@@ -178,7 +178,7 @@ impl ImproveScreen {
             policy: PolicyRef::Latest,
             prompts: PromptSelection::Unlabelled,
             n: 4,
-            gen: crate::ml::decode::GenConfig {
+            gen: crate::ml::infer::decode::GenConfig {
                 max_new_tokens: 64,
                 ..Default::default()
             },

@@ -16,7 +16,7 @@ use ratatui::Frame;
 use super::charts::{draw_run_panels, RunSeries};
 use crate::domain::Verdict;
 use crate::jobs::train_rm::{CancelToken, RmEvent, RmJobConfig, RmSummary};
-use crate::ml::train::{LossKind, TieMode};
+use crate::ml::training::reward::{LossKind, TieMode};
 use crate::store::{RankingFilter, RunStatus, Store};
 
 /// What the form edits; turned into an `RmJobConfig` when the run starts.

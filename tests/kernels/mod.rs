@@ -3,8 +3,8 @@
 
 use candle_core::{Device, Tensor, Var};
 use kibble::domain::SplitMix64;
-use kibble::ml::gemm::{matmul, product_bias_residual, View};
-use kibble::ml::panels::{linear, Packed};
+use kibble::ml::kernels::blocked::{matmul, product_bias_residual, View};
+use kibble::ml::kernels::panels::{linear, Packed};
 
 fn rand(rng: &mut SplitMix64, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.next_f64() as f32 - 0.5).collect()
@@ -159,7 +159,7 @@ pub fn attention_matches_plain_loops() {
     let dev = Device::Cpu;
     let x = Var::from_vec(qkv.clone(), (b * t, 3 * d), &dev).unwrap();
     let m = Tensor::from_vec(mask.clone(), (b, t), &dev).unwrap();
-    let out = kibble::ml::ops::attention(x.as_tensor(), &m, b, t, h).unwrap();
+    let out = kibble::ml::kernels::attention(x.as_tensor(), &m, b, t, h).unwrap();
     let got: Vec<f32> = out.flatten_all().unwrap().to_vec1().unwrap();
     let q64: Vec<f64> = qkv.iter().map(|v| *v as f64).collect();
     let m64: Vec<f64> = mask.iter().map(|v| *v as f64).collect();
@@ -210,7 +210,7 @@ pub fn row_ops_match_their_formulas() {
         &dev,
     )
     .unwrap();
-    let g: Vec<f32> = kibble::ml::ops::gelu(&x)
+    let g: Vec<f32> = kibble::ml::kernels::gelu(&x)
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -227,7 +227,7 @@ pub fn row_ops_match_their_formulas() {
     }
     let ones = Tensor::ones(40, candle_core::DType::F32, &dev).unwrap();
     let zeros = Tensor::zeros(40, candle_core::DType::F32, &dev).unwrap();
-    let ln: Vec<f32> = kibble::ml::ops::layer_norm(&x, &ones, &zeros, 1e-5)
+    let ln: Vec<f32> = kibble::ml::kernels::layer_norm(&x, &ones, &zeros, 1e-5)
         .unwrap()
         .flatten_all()
         .unwrap()

@@ -14,17 +14,18 @@ use crate::domain::{is_eval_prompt, PromptId, Verdict, MAX_CANDIDATES};
 use crate::jobs::reward::{Reward, RewardGate, RewardPart};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
-use crate::ml::chat::PromptFormat;
-use crate::ml::checkpoint::{
+use crate::ml::infer::decode::{Decoder, GenConfig, Sample};
+use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
-use crate::ml::decode::{Decoder, GenConfig, Sample};
-use crate::ml::llama::LoraConfig;
-use crate::ml::optim::AdamW;
-use crate::ml::policy::{Policy, PolicyConfig, SeqBatch};
-use crate::ml::policy_train::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
-use crate::ml::pretrained::{self, Pretrained};
-use crate::ml::tokenizer::{self, PAD};
+use crate::ml::models::config::PolicyConfig;
+use crate::ml::models::llama::LoraConfig;
+use crate::ml::models::policy::{Policy, SeqBatch};
+use crate::ml::text::chat::PromptFormat;
+use crate::ml::text::pretrained::{self, Pretrained};
+use crate::ml::text::tokenizer::{self, PAD};
+use crate::ml::training::optim::AdamW;
+use crate::ml::training::policy::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
 use crate::store::{RankingFilter, RunStatus, Store};
 
 mod checkpoint;

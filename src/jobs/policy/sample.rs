@@ -54,7 +54,7 @@ pub fn model_sampling(store: &Store, r: &PolicyRef) -> anyhow::Result<ModelSampl
     }
     // A kibble checkpoint says which architecture it holds; a GGUF or HF folder is pretrained.
     let tiny = read_json::<PolicyMeta>(&dir.join("config.json"))
-        .is_ok_and(|m| m.config.arch == crate::ml::policy::PolicyArch::Gpt);
+        .is_ok_and(|m| m.config.arch == crate::ml::models::config::PolicyArch::Gpt);
     Ok(if tiny {
         ModelSampling {
             temperature: 1.0,

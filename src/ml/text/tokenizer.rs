@@ -22,6 +22,12 @@ pub enum TokenizerError {
     Other(String),
 }
 
+impl From<TokenizerError> for crate::ml::model_files::CheckpointError {
+    fn from(e: TokenizerError) -> Self {
+        crate::ml::model_files::CheckpointError::Tokenizer(e.to_string())
+    }
+}
+
 fn other(e: impl std::fmt::Display) -> TokenizerError {
     TokenizerError::Other(e.to_string())
 }

@@ -15,10 +15,10 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer, TokenizerBuilder};
 
-use super::chat::PromptFormat;
-use super::checkpoint::{file_err, read_json, read_weights, CheckpointError};
-use super::policy::{PolicyArch, PolicyConfig};
-use super::tokenizer;
+use crate::ml::model_files::{file_err, read_json, read_weights, CheckpointError};
+use crate::ml::models::config::{PolicyArch, PolicyConfig};
+use crate::ml::text::chat::PromptFormat;
+use crate::ml::text::tokenizer;
 
 /// Longest sequence kibble trains or samples with, whatever the model's own window.
 pub const MAX_CTX: usize = 2048;
@@ -97,7 +97,7 @@ pub fn load_hf(dir: &Path, device: &Device) -> Result<Pretrained, CheckpointErro
         return bad("head_dim x num_attention_heads must equal hidden_size".into());
     }
     let _ = (&hf.sliding_window, hf.use_sliding_window);
-    super::limits::dim("num_attention_heads", hf.num_attention_heads, 1024)
+    crate::ml::models::limits::dim("num_attention_heads", hf.num_attention_heads, 1024)
         .map_err(|m| file_err(&config_path, m))?;
     let config = PolicyConfig {
         arch: PolicyArch::Llama,
@@ -136,7 +136,7 @@ pub fn load_hf(dir: &Path, device: &Device) -> Result<Pretrained, CheckpointErro
         weights = read_weights(&dir.join("model.safetensors"), device)?;
     }
     weights.retain(|k, _| !k.ends_with("rotary_emb.inv_freq"));
-    super::limits::layer_count(
+    crate::ml::models::limits::layer_count(
         weights.keys(),
         "model.layers.",
         "num_hidden_layers",
@@ -281,10 +281,15 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointE
         .get("token_embd.weight")
         .and_then(|t| t.shape.dims().last().copied())
         .ok_or_else(|| err("no token_embd.weight tensor".into()))?;
-    super::limits::dim(&head_field, heads, 1024)
-        .and_then(|_| super::limits::divides(&kv_field, kv_heads, &head_field, heads))
+    crate::ml::models::limits::dim(&head_field, heads, 1024)
+        .and_then(|_| crate::ml::models::limits::divides(&kv_field, kv_heads, &head_field, heads))
         .and_then(|_| {
-            super::limits::divides(&head_field, heads, "token_embd.weight columns", width)
+            crate::ml::models::limits::divides(
+                &head_field,
+                heads,
+                "token_embd.weight columns",
+                width,
+            )
         })
         .map_err(err)?;
     let mut weights = BTreeMap::new();
@@ -343,7 +348,7 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointE
     .into();
     let names: Vec<(&str, &str)> = gguf_names.iter().map(|(a, b)| (*a, b.as_str())).collect();
     config.validate(&names).map_err(err)?;
-    super::limits::layer_count(
+    crate::ml::models::limits::layer_count(
         weights.keys(),
         "model.layers.",
         &format!("{arch}.block_count"),
@@ -575,7 +580,7 @@ pub(crate) fn write_gguf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::policy::{Policy, SeqBatch};
+    use crate::ml::models::policy::{Policy, SeqBatch};
 
     #[test]
     fn permute_and_unpermute_are_inverse() {
@@ -600,7 +605,7 @@ mod tests {
         let dev = Device::Cpu;
         let texts = (0..200).map(|i| format!("the kiwi number {i} likes green apples {}", i * 7));
         let tok = tokenizer::train_bpe(texts, 300).unwrap();
-        let mut config = crate::ml::decode::tests::small_llama();
+        let mut config = crate::ml::models::config::PolicyConfig::small_llama();
         config.vocab_size = tok.get_vocab_size(true);
         config.qkv_bias = false;
         let policy = Policy::new(&config, 7, &dev).unwrap();
@@ -682,7 +687,7 @@ mod tests {
         let texts =
             (0..200).map(|i| format!("the kiwi number {i} likes <sep> green apples {}", i * 7));
         let tok = tokenizer::train_bpe(texts, 300).unwrap();
-        let mut config = crate::ml::decode::tests::small_llama();
+        let mut config = crate::ml::models::config::PolicyConfig::small_llama();
         config.vocab_size = tok.get_vocab_size(true);
         config.qkv_bias = false;
         config.ln_eps = 1e-6f32 as f64; // GGUF stores it as f32
@@ -727,7 +732,7 @@ mod tests {
     #[test]
     #[ignore]
     fn smollm2_matches_transformers() {
-        use crate::ml::decode::{Decoder, GenConfig};
+        use crate::ml::infer::decode::{Decoder, GenConfig};
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
         let dev = Device::Cpu;

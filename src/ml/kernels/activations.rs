@@ -75,7 +75,7 @@ pub(crate) fn gelu_in_place_with_slope(x: &mut [f32]) -> Vec<f32> {
         .zip(x.par_chunks_mut(CHUNK))
         .for_each(|(s, xs)| {
             #[cfg(target_arch = "x86_64")]
-            if crate::ml::cpu::avx2_fma() {
+            if crate::ml::kernels::cpu::avx2_fma() {
                 // SAFETY: the CPU supports the features the function is compiled for.
                 return unsafe { gelu_with_slope_avx2(xs, s) };
             }
@@ -104,7 +104,7 @@ fn gelu_with_slope_body(x: &mut [f32], slope: &mut [std::mem::MaybeUninit<f32>])
 /// GELU (or its gradient times `g`) of one chunk, eight lanes wide where the CPU has AVX2.
 fn gelu_chunk(out: &mut [f32], x: &[f32], g: Option<&[f32]>) {
     #[cfg(target_arch = "x86_64")]
-    if crate::ml::cpu::avx2_fma() {
+    if crate::ml::kernels::cpu::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { gelu_chunk_avx2(out, x, g) };
     }

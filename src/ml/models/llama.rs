@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use candle_core::{Result, Tensor, D};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Init, Params};
-use super::ops::{causal_attention, matmul};
-use super::policy::PolicyConfig;
+use crate::ml::kernels::{causal_attention, matmul};
+use crate::ml::models::config::PolicyConfig;
+use crate::ml::models::reward::{Init, Params};
 
 /// Low-rank adapters: `W x + (alpha / rank) B A x`, A (rank x in), B (out x rank, starts at 0).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

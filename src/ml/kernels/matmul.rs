@@ -1,9 +1,9 @@
-//! Matrix products: a candle op over our GEMM, the rayon pool helper, `SharedMut`, `mm`.
+//! Matrix products: a candle op over our blocked GEMM, and `mm` for attention's small products.
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 
-/// `a b` of two 2-D tensors. f32 on the CPU goes through `gemm::matmul`, which reads any
+/// `a b` of two 2-D tensors. f32 on the CPU goes through `blocked::matmul`, which reads any
 /// strides (so `w.t()` costs no copy) and is faster than candle's at our shapes; the rest
 /// (other dtypes, devices, ranks) through candle's matmul.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -19,9 +19,9 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 struct Matmul;
 
-fn view<'a>(data: &'a [f32], layout: &Layout) -> crate::ml::gemm::View<'a> {
+fn view<'a>(data: &'a [f32], layout: &Layout) -> crate::ml::kernels::blocked::View<'a> {
     let (dims, stride) = (layout.dims(), layout.stride());
-    crate::ml::gemm::View {
+    crate::ml::kernels::blocked::View {
         data: &data[layout.start_offset()..],
         rows: dims[0],
         cols: dims[1],
@@ -49,7 +49,7 @@ impl CustomOp2 for Matmul {
         if l2.dims()[0] != k {
             candle_core::bail!("matmul: {m}x{k} times {:?}", l2.dims());
         }
-        let c = crate::ml::gemm::product(view(a, l1), view(b, l2));
+        let c = crate::ml::kernels::blocked::product(view(a, l1), view(b, l2));
         Ok((CpuStorage::F32(c), Shape::from((m, n))))
     }
 
@@ -61,32 +61,6 @@ impl CustomOp2 for Matmul {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         Ok((Some(matmul(grad, &b.t()?)?), Some(matmul(&a.t()?, grad)?)))
-    }
-}
-
-/// Runs `f` on a thread of rayon's pool (the caller waits). Each parallel op inside then
-/// hands half its work to the other pool thread through its queue, with the waiting side
-/// spinning; from a thread outside the pool every op is a round trip through the global
-/// queue and a sleep/wake on a condition variable, which costs more than a decode step's
-/// small products.
-pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
-}
-
-/// A raw pointer that rayon tasks may share because each writes a disjoint region. Only
-/// for element types that may move between threads (the tasks write values of T there).
-#[derive(Clone, Copy)]
-pub(crate) struct SharedMut<T>(pub(crate) *mut T);
-// SAFETY: the pointer is only used to write disjoint regions, one task each; T: Send makes
-// handing those values to another thread sound.
-unsafe impl<T: Send> Send for SharedMut<T> {}
-// SAFETY: as above; sharing the wrapper shares only the address.
-unsafe impl<T: Send> Sync for SharedMut<T> {}
-
-impl<T> SharedMut<T> {
-    /// A method, so closures capture the whole (Send) wrapper, not the raw pointer field.
-    pub(crate) fn ptr(self) -> *mut T {
-        self.0
     }
 }
 
@@ -116,7 +90,7 @@ pub(super) unsafe fn mm<T: 'static + Float>(
             // Our kernel for f32 (training); the `gemm` crate for f64 (the gradient checks).
             let view = |p: *const T, rows: usize, cols: usize, rs: usize, cs: usize| {
                 let len = (rows - 1) * rs + (cols - 1) * cs + 1;
-                crate::ml::gemm::View {
+                crate::ml::kernels::blocked::View {
                     data: std::slice::from_raw_parts(p as *const f32, len),
                     rows,
                     cols,
@@ -128,7 +102,13 @@ pub(super) unsafe fn mm<T: 'static + Float>(
                 view(lhs, m, k, lhs_rs, lhs_cs),
                 view(rhs, k, n, rhs_rs, rhs_cs),
             );
-            return crate::ml::gemm::matmul_serial(a, b, dst as *mut f32, dst_rs, false);
+            return crate::ml::kernels::blocked::matmul_serial(
+                a,
+                b,
+                dst as *mut f32,
+                dst_rs,
+                false,
+            );
         }
         gemm::gemm(
             m,

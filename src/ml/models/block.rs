@@ -23,8 +23,10 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use super::gemm::{self, View};
-use super::ops::{contiguous, dot8, gelu_f32, gelu_in_place_with_slope, sum8, FusedAttention};
+use crate::ml::kernels::blocked::{self, View};
+use crate::ml::kernels::{
+    contiguous, dot8, gelu_f32, gelu_in_place_with_slope, sum8, FusedAttention,
+};
 
 /// Gradients of weights that fused ops computed, waiting for [`backward`] to collect them.
 static SIDE_GRADS: Mutex<Option<HashMap<TensorId, Tensor>>> = Mutex::new(None);
@@ -197,11 +199,11 @@ impl FusedBlock {
         // out = mid + g W2^T + b2
         let d_fc2_w = weight_grad(dy, d, &s.g, ff);
         let d_fc2_b = col_sums(dy, d);
-        let dg = gemm::product(rows(dy, d), weight(10, d, ff)?);
+        let dg = blocked::product(rows(dy, d), weight(10, d, ff)?);
         let (dh, d_fc1_b) = times_slope(dg, &s.slope, ff);
         // h = y2 W1^T + b1
         let d_fc1_w = weight_grad(&dh, ff, &s.y2, d);
-        let dy2 = gemm::product(rows(&dh, ff), weight(8, ff, d)?);
+        let dy2 = blocked::product(rows(&dh, ff), weight(8, ff, d)?);
         drop(dh);
         // y2 = LayerNorm(mid); the residual passes dy straight through.
         let ln2 = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, dy);
@@ -209,13 +211,13 @@ impl FusedBlock {
         // mid = x + att Wp^T + bp
         let d_proj_w = weight_grad(&dmid, d, &s.att, d);
         let d_proj_b = ln2.dx_col_sums;
-        let datt = gemm::product(rows(&dmid, d), weight(4, d, d)?);
+        let datt = blocked::product(rows(&dmid, d), weight(4, d, d)?);
         let dqkv = self.attention.backward(&s.qkv, mask, &datt, d3, &s.probs);
         drop(datt);
         // qkv = y1 Wqkv^T + bqkv
         let d_qkv_w = weight_grad(&dqkv, d3, &s.y1, d);
         let d_qkv_b = col_sums(&dqkv, d3);
-        let dy1 = gemm::product(rows(&dqkv, d3), weight(2, d3, d)?);
+        let dy1 = blocked::product(rows(&dqkv, d3), weight(2, d3, d)?);
         // y1 = LayerNorm(x); the residual passes dmid straight through.
         let ln1 = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &dmid);
         let (dx, d_ln1_w, d_ln1_b) = (ln1.dx, ln1.dw, ln1.db);
@@ -447,8 +449,8 @@ fn linear(
         View::row_major(w, d_out, d_in).t(),
     );
     match residual {
-        Some(res) => gemm::product_bias_residual(x, w, b, res),
-        None => gemm::product_bias(x, w, b),
+        Some(res) => blocked::product_bias_residual(x, w, b, res),
+        None => blocked::product_bias(x, w, b),
     }
 }
 
@@ -462,9 +464,9 @@ fn weight_grad(dy: &[f32], d_out: usize, x: &[f32], d_in: usize) -> Vec<f32> {
     let n = dy.len() / d_out;
     let (dy, x) = (View::row_major(dy, n, d_out), View::row_major(x, n, d_in));
     if d_out >= d_in {
-        return gemm::product(dy.t(), x);
+        return blocked::product(dy.t(), x);
     }
-    transpose(&gemm::product(x.t(), dy), d_in, d_out)
+    transpose(&blocked::product(x.t(), dy), d_in, d_out)
 }
 
 /// The (cols, rows) transpose of a row-major (rows, cols) matrix.
@@ -502,7 +504,7 @@ fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::model::{Params, TinyBlock};
+    use crate::ml::models::reward::{Params, TinyBlock};
     use candle_core::Device;
 
     /// The fused block equals the composed candle ops: output, input gradient and every
@@ -539,14 +541,14 @@ mod tests {
             let run = |fused| run(&blk, fused, causal, &vars);
             let (yf, gf) = run(true);
             let (yc, gc) = run(false);
-            let diff = crate::ml::ops::max_abs_diff(&yf, &yc).unwrap();
+            let diff = crate::ml::kernels::max_abs_diff(&yf, &yc).unwrap();
             assert!(diff < 1e-5, "causal {causal}: outputs differ by {diff}");
             for (name, v) in &vars {
                 let (a, c) = (gf.get(v.as_tensor()), gc.get(v.as_tensor()));
                 let (Some(a), Some(c)) = (a, c) else {
                     panic!("causal {causal}: no gradient for {name}");
                 };
-                let diff = crate::ml::ops::max_abs_diff(a, c).unwrap();
+                let diff = crate::ml::kernels::max_abs_diff(a, c).unwrap();
                 assert!(
                     diff < 1e-4,
                     "causal {causal}: {name} gradients differ by {diff}"
@@ -562,7 +564,7 @@ mod tests {
             let (_, grads) = run(&frozen, fused, true, &x_only);
             grads.get(x.as_tensor()).unwrap().clone()
         };
-        let diff = crate::ml::ops::max_abs_diff(&grad_of_x(true), &grad_of_x(false)).unwrap();
+        let diff = crate::ml::kernels::max_abs_diff(&grad_of_x(true), &grad_of_x(false)).unwrap();
         assert!(
             diff < 1e-4,
             "frozen block: input gradients differ by {diff}"

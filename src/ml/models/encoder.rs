@@ -9,7 +9,7 @@
 //! into the block below, and the embedding gradients are written once, in parallel.
 //!
 //! Like the blocks' weights, the embedding tables' gradients go to the side table that
-//! [`super::block::backward`] collects: a backward pass through this op must go through it,
+//! [`crate::ml::models::block::backward`] collects: a backward pass through this op must go through it,
 //! not `Tensor::backward`. One backward pass per forward pass: it frees the activations.
 
 use std::borrow::Cow;
@@ -18,8 +18,8 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 
-use super::block::{add_into, new_rows, stash, FusedBlock, Saved, Slices};
-use super::ops::{contiguous, FusedAttention};
+use crate::ml::kernels::{contiguous, FusedAttention};
+use crate::ml::models::block::{add_into, new_rows, stash, FusedBlock, Saved, Slices};
 
 /// Rows of the token-embedding gradient written per rayon task.
 const TABLE_ROWS: usize = 256;
@@ -246,8 +246,8 @@ impl CustomOp1 for FusedEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::block::backward;
-    use crate::ml::model::{Init, Params, TinyBlock};
+    use crate::ml::models::block::backward;
+    use crate::ml::models::reward::{Init, Params, TinyBlock};
     use candle_core::{Device, Var};
 
     /// The fused encoder equals the embedding ops followed by the fused blocks one by one:
@@ -291,7 +291,7 @@ mod tests {
         for blk in &blocks {
             x = blk.forward(&x, &mask, b, t, heads, false).unwrap();
         }
-        let diff = crate::ml::ops::max_abs_diff(&fused, &x).unwrap();
+        let diff = crate::ml::kernels::max_abs_diff(&fused, &x).unwrap();
         assert!(diff < 1e-6, "outputs differ by {diff}");
 
         let grads = |y: &Tensor| {
@@ -303,7 +303,7 @@ mod tests {
             let (Some(a), Some(r)) = (gf.get(v.as_tensor()), gr.get(v.as_tensor())) else {
                 panic!("no gradient for {name}");
             };
-            let diff = crate::ml::ops::max_abs_diff(a, r).unwrap();
+            let diff = crate::ml::kernels::max_abs_diff(a, r).unwrap();
             assert!(diff < 1e-5, "{name}: gradients differ by {diff}");
         }
         // Tokens 3 and 5-8 never occur, and positions past the batch's length are unused.

@@ -85,7 +85,7 @@ impl FastExp for f32 {
 
     fn sum_exp(xs: &[f32], shift: f32) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        if super::cpu::avx2_fma() {
+        if crate::ml::kernels::cpu::avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { sum_exp_avx2(xs, shift) };
         }
@@ -94,7 +94,7 @@ impl FastExp for f32 {
 
     fn softmax_row(row: &mut [f32], keep: &[f32], scale: f32) {
         #[cfg(target_arch = "x86_64")]
-        if super::cpu::avx2_fma() {
+        if crate::ml::kernels::cpu::avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { softmax_row_avx2(row, keep, scale) };
         }
@@ -267,9 +267,13 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
 // After the helpers above: `float_kernel!` must be defined before the modules that use it.
 mod activations;
 mod attention;
+pub mod blocked;
+pub mod cpu;
 mod logprobs;
 mod matmul;
 mod norm;
+pub mod panels;
+mod pool;
 mod softmax;
 #[cfg(test)]
 mod tests;
@@ -279,4 +283,5 @@ pub use attention::*;
 pub use logprobs::*;
 pub use matmul::*;
 pub use norm::*;
+pub use pool::*;
 pub use softmax::*;

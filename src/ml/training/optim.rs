@@ -8,8 +8,8 @@ use candle_core::{CpuStorage, DType, InplaceOp1, InplaceOp2, Layout, Result, Ten
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ops::sum8;
-use super::train::TrainError;
+use crate::ml::kernels::sum8;
+use crate::ml::training::TrainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamWConfig {
@@ -155,7 +155,7 @@ const CHUNK: usize = 1 << 15;
 
 fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     match s {
-        CpuStorage::F32(v) => super::ops::contiguous(v, l, "AdamW"),
+        CpuStorage::F32(v) => crate::ml::kernels::contiguous(v, l, "AdamW"),
         _ => candle_core::bail!("AdamW: expected an f32 tensor"),
     }
 }
@@ -354,7 +354,7 @@ pub fn descend(
             value: loss_v,
         });
     }
-    let grads = super::block::backward(loss, vars)?;
+    let grads = crate::ml::models::block::backward(loss, vars)?;
     let grad_norm = grad_norm(&grads, vars)?;
     if !grad_norm.is_finite() {
         return Err(TrainError::NotFinite {

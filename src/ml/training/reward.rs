@@ -8,11 +8,12 @@ use std::time::Instant;
 use candle_core::{Device, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::loss;
-use super::model::{Batch, RewardModel};
-use super::ops::on_pool;
-use super::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
-use super::tokenizer::Encoded;
+use crate::ml::kernels::on_pool;
+use crate::ml::models::reward::{Batch, RewardModel};
+use crate::ml::text::tokenizer::Encoded;
+use crate::ml::training::loss;
+use crate::ml::training::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
+use crate::ml::training::TrainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -177,18 +178,6 @@ pub struct EvalMetrics {
     /// Accuracy of each head on its own held-out pairs (NaN where it has none).
     #[serde(default)]
     pub head_accuracy: Vec<f64>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("training diverged at step {step}: {what} is {value}; lower the learning rate (--lr) or keep gradient clipping on")]
-    NotFinite {
-        step: u64,
-        what: &'static str,
-        value: f64,
-    },
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
 }
 
 pub struct Trainer {

@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::ops::SharedMut;
+use crate::ml::kernels::SharedMut;
 
 const LANES: usize = 8;
 
@@ -119,7 +119,7 @@ unsafe fn panels_rows(
         let xs = &x[r0 * d_in..(r0 + g) * d_in];
         let yp = y.add(r0 * d_out);
         #[cfg(target_arch = "x86_64")]
-        if super::cpu::avx2_fma() {
+        if crate::ml::kernels::cpu::avx2_fma() {
             if g == 8 {
                 for p in p0..p1 {
                     let pw = &w.data[p * d_in * LANES..(p + 1) * d_in * LANES];

@@ -7,10 +7,10 @@ use std::time::Instant;
 use candle_core::{DType, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::ops::on_pool;
-use super::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
-use super::policy::{Policy, SeqBatch};
-use super::train::TrainError;
+use crate::ml::kernels::on_pool;
+use crate::ml::models::policy::{Policy, SeqBatch};
+use crate::ml::training::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
+use crate::ml::training::TrainError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyTrainConfig {
@@ -287,7 +287,7 @@ pub fn rloo_advantages(rewards: &[f64], k: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::policy::PolicyConfig;
+    use crate::ml::models::config::PolicyConfig;
     use candle_core::Device;
 
     fn small() -> PolicyConfig {
@@ -394,10 +394,10 @@ mod tests {
     #[test]
     fn lora_trains_only_the_adapters() {
         let dev = Device::Cpu;
-        let config = crate::ml::decode::tests::small_llama();
+        let config = crate::ml::models::config::PolicyConfig::small_llama();
         let base = Policy::new(&config, 5, &dev).unwrap();
         let weights = base.merged_weights().unwrap();
-        let lora = crate::ml::llama::LoraConfig {
+        let lora = crate::ml::models::llama::LoraConfig {
             rank: 4,
             alpha: 8.0,
         };
@@ -419,7 +419,7 @@ mod tests {
         // The frozen base is untouched; the merged weights moved.
         let frozen = &t.policy.params.frozen;
         let name = "model.layers.0.self_attn.q_proj.weight";
-        let diff = |a: &Tensor, b: &Tensor| crate::ml::ops::max_abs_diff(a, b).unwrap();
+        let diff = |a: &Tensor, b: &Tensor| crate::ml::kernels::max_abs_diff(a, b).unwrap();
         assert_eq!(diff(&frozen[name], &weights[name]), 0.0);
         let merged = t.policy.merged_weights().unwrap();
         assert!(diff(&merged[name], &weights[name]) > 1e-4);

@@ -8,117 +8,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use serde::{Deserialize, Serialize};
 
-use super::llama::{is_lora_weight, Llama, LoraConfig};
-use super::model::{Init, Norm, Params, TinyBlock};
-use super::ops::{matmul, token_logprobs};
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PolicyArch {
-    /// GPT-2 style: learned positions, LayerNorm, GELU MLP, biases (the `tiny` preset).
-    #[default]
-    Gpt,
-    /// Llama family: RoPE, RMSNorm, SwiGLU, grouped-query attention.
-    Llama,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicyConfig {
-    #[serde(default)]
-    pub arch: PolicyArch,
-    pub vocab_size: usize,
-    /// Context window (learned positions for GPT; the longest sequence used for Llama).
-    pub ctx: usize,
-    pub d_model: usize,
-    pub n_layers: usize,
-    pub n_heads: usize,
-    pub d_ff: usize,
-    /// LayerNorm (GPT) or RMSNorm (Llama) epsilon.
-    pub ln_eps: f64,
-    /// Llama: key/value heads (grouped-query attention); 0 means as many as query heads.
-    #[serde(default)]
-    pub n_kv_heads: usize,
-    #[serde(default)]
-    pub rope_theta: f64,
-    /// Qwen2 has biases on the q/k/v projections.
-    #[serde(default)]
-    pub qkv_bias: bool,
-    /// LM head shares the token embedding.
-    #[serde(default = "yes")]
-    pub tied: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl PolicyConfig {
-    /// Checks every size the kernels rely on; `names` maps our field names to the file's.
-    pub fn validate(&self, names: &[(&str, &str)]) -> std::result::Result<(), String> {
-        use super::limits::{dim, divides, field_name, finite_positive};
-        let n = |f: &'static str| field_name(names, f);
-        dim(&n("vocab_size"), self.vocab_size, 1 << 22)?;
-        dim(&n("ctx"), self.ctx, 1 << 20)?;
-        dim(&n("d_model"), self.d_model, 1 << 15)?;
-        dim(&n("n_layers"), self.n_layers, 512)?;
-        dim(&n("n_heads"), self.n_heads, 1024)?;
-        dim(&n("d_ff"), self.d_ff, 1 << 18)?;
-        divides(&n("n_heads"), self.n_heads, &n("d_model"), self.d_model)?;
-        finite_positive(&n("ln_eps"), self.ln_eps)?;
-        if self.arch == PolicyArch::Llama {
-            dim(&n("n_kv_heads"), self.kv_heads(), self.n_heads)?;
-            divides(
-                &n("n_kv_heads"),
-                self.kv_heads(),
-                &n("n_heads"),
-                self.n_heads,
-            )?;
-            // RoPE rotates pairs of a head's dimensions.
-            if !(self.d_model / self.n_heads).is_multiple_of(2) {
-                return Err(format!(
-                    "\"{}\" / \"{}\" = {} is odd; RoPE needs an even head dimension",
-                    n("d_model"),
-                    n("n_heads"),
-                    self.d_model / self.n_heads
-                ));
-            }
-            finite_positive(&n("rope_theta"), self.rope_theta)?;
-        }
-        Ok(())
-    }
-
-    /// The `tiny` preset: the peer benchmark's shape.
-    pub fn tiny(vocab_size: usize) -> PolicyConfig {
-        PolicyConfig {
-            arch: PolicyArch::Gpt,
-            vocab_size,
-            ctx: 256,
-            d_model: 256,
-            n_layers: 4,
-            n_heads: 4,
-            d_ff: 1024,
-            ln_eps: 1e-5,
-            n_kv_heads: 0,
-            rope_theta: 0.0,
-            qkv_bias: false,
-            tied: true,
-        }
-    }
-
-    pub fn head_dim(&self) -> usize {
-        self.d_model / self.n_heads
-    }
-
-    pub fn kv_heads(&self) -> usize {
-        if self.n_kv_heads == 0 {
-            self.n_heads
-        } else {
-            self.n_kv_heads
-        }
-    }
-}
+use crate::ml::kernels::{matmul, token_logprobs};
+use crate::ml::models::config::{PolicyArch, PolicyConfig};
+use crate::ml::models::llama::{is_lora_weight, Llama, LoraConfig};
+use crate::ml::models::reward::{Init, Norm, Params, TinyBlock};
 
 /// Token sequences for a training step: each is `prompt ++ response`, right-padded. Only
 /// response tokens are scored: the log-probability of a sequence is the sum over them.
@@ -411,7 +305,10 @@ mod tests {
     #[test]
     fn sequence_logps_match_the_full_logits() {
         let dev = Device::Cpu;
-        for config in [small(), crate::ml::decode::tests::small_llama()] {
+        for config in [
+            small(),
+            crate::ml::models::config::PolicyConfig::small_llama(),
+        ] {
             let policy = Policy::new(&config, 3, &dev).unwrap();
             let seqs: [(&[u32], usize); 3] = [
                 (&[1, 5, 7, 9, 11, 2], 2),
@@ -422,19 +319,19 @@ mod tests {
             let fast = policy.sequence_logps(&batch).unwrap();
             let logits = policy.logits(&batch.ids, &batch.mask).unwrap();
             let full = policy.sequence_logps_from(&logits, &batch).unwrap();
-            assert!(crate::ml::ops::max_abs_diff(&fast, &full).unwrap() < 1e-5);
+            assert!(crate::ml::kernels::max_abs_diff(&fast, &full).unwrap() < 1e-5);
             let w = Tensor::new(&[1.0f32, -2.0, 0.5], &dev).unwrap();
             let vars = policy.trainable();
             let grads = |x: &Tensor| {
                 let loss = x.mul(&w).unwrap().sum_all().unwrap();
-                crate::ml::block::backward(&loss, &vars).unwrap()
+                crate::ml::models::block::backward(&loss, &vars).unwrap()
             };
             let (gf, gs) = (grads(&fast), grads(&full));
             for (name, var) in policy.trainable() {
                 let (a, b) = (gf.get(var.as_tensor()), gs.get(var.as_tensor()));
                 match (a, b) {
                     (Some(a), Some(b)) => {
-                        let d = crate::ml::ops::max_abs_diff(a, b).unwrap();
+                        let d = crate::ml::kernels::max_abs_diff(a, b).unwrap();
                         assert!(d < 1e-5, "{name}: gradients differ by {d}");
                     }
                     _ => panic!("{name}: no gradient"),
@@ -446,7 +343,7 @@ mod tests {
     #[test]
     fn lora_merged_equals_unmerged_forward() {
         let dev = Device::Cpu;
-        let config = crate::ml::decode::tests::small_llama();
+        let config = crate::ml::models::config::PolicyConfig::small_llama();
         let base = Policy::new(&config, 4, &dev).unwrap();
         let lora = LoraConfig {
             rank: 2,

@@ -6,86 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
-use serde::{Deserialize, Serialize};
 
-use super::block::FusedBlock;
-use super::encoder::FusedEncoder;
-use super::ops::{
+use crate::ml::kernels::{
     attention, bias_add, causal_attention, gelu, layer_norm, masked_mean_pool, matmul, normalize,
     FusedAttention,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    Tiny,
-    Bert,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelConfig {
-    pub arch: Arch,
-    pub vocab_size: usize,
-    pub max_len: usize,
-    pub d_model: usize,
-    pub n_layers: usize,
-    pub n_heads: usize,
-    pub d_ff: usize,
-    pub ln_eps: f64,
-    /// BERT only: segment embeddings (prompt 0, response 1).
-    #[serde(default)]
-    pub type_vocab_size: usize,
-    /// Train the head only; the backbone stays as loaded.
-    #[serde(default)]
-    pub freeze_backbone: bool,
-    /// Scalar outputs of the head: one per criterion learnt (`train-rm --criteria`), else 1.
-    #[serde(default = "one_output")]
-    pub n_outputs: usize,
-}
-
-fn one_output() -> usize {
-    1
-}
-
-impl ModelConfig {
-    /// The `tiny` preset: exactly the peer benchmark's shape.
-    pub fn tiny(vocab_size: usize) -> ModelConfig {
-        ModelConfig {
-            arch: Arch::Tiny,
-            vocab_size,
-            max_len: 128,
-            d_model: 256,
-            n_layers: 4,
-            n_heads: 4,
-            d_ff: 1024,
-            ln_eps: 1e-5,
-            type_vocab_size: 0,
-            freeze_backbone: false,
-            n_outputs: 1,
-        }
-    }
-}
-
-impl ModelConfig {
-    /// Checks every size the kernels rely on. `names` maps our field names to the file's
-    /// (`("n_heads", "num_attention_heads")`), so the error names what the user can fix.
-    pub fn validate(&self, names: &[(&str, &str)]) -> std::result::Result<(), String> {
-        use super::limits::{dim, divides, finite_positive};
-        let n = |f: &'static str| super::limits::field_name(names, f);
-        dim(&n("vocab_size"), self.vocab_size, 1 << 22)?;
-        dim(&n("max_len"), self.max_len, 1 << 16)?;
-        dim(&n("d_model"), self.d_model, 1 << 14)?;
-        dim(&n("n_layers"), self.n_layers, 256)?;
-        dim(&n("n_heads"), self.n_heads, 1024)?;
-        dim(&n("d_ff"), self.d_ff, 1 << 17)?;
-        dim(&n("n_outputs"), self.n_outputs, 64)?;
-        divides(&n("n_heads"), self.n_heads, &n("d_model"), self.d_model)?;
-        if self.arch == Arch::Bert {
-            dim(&n("type_vocab_size"), self.type_vocab_size, 1024)?;
-        }
-        finite_positive(&n("ln_eps"), self.ln_eps)
-    }
-}
+use crate::ml::models::block::FusedBlock;
+use crate::ml::models::config::{Arch, ModelConfig};
+use crate::ml::models::encoder::FusedEncoder;
 
 /// A batch of padded sequences. `mask` is 1 for real tokens, 0 for padding.
 pub struct Batch {

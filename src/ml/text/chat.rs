@@ -6,7 +6,7 @@
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::tokenizer::{EOS, SEP};
+use crate::ml::text::tokenizer::{EOS, SEP};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptFormat {

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::ops::SharedMut;
+use crate::ml::kernels::SharedMut;
 
 const MR: usize = 6;
 const NR: usize = 16;
@@ -217,7 +217,7 @@ unsafe fn matmul_into(
 
         // Without AVX2 + FMA (an Arm machine, an old x86, or KIBBLE_PORTABLE=1) the `gemm`
         // crate's kernels run (NEON, AVX-512 or scalar, chosen at run time) instead of ours.
-        if !super::cpu::avx2_fma() {
+        if !crate::ml::kernels::cpu::avx2_fma() {
             return portable(a, b, c, ldc, onto, bias, serial);
         }
 
@@ -375,7 +375,7 @@ fn pack_b(b: View, parallel: bool, out: &mut Vec<f32>) {
             // Column-contiguous (a transposed weight): read each column front to back,
             // eight columns x eight depths at a time through an AVX transpose where it can.
             #[cfg(target_arch = "x86_64")]
-            if nr == NR && super::cpu::avx() {
+            if nr == NR && crate::ml::kernels::cpu::avx() {
                 let top = &b.data[j0 * b.cs + p0..];
                 // SAFETY: AVX is available; columns j0..j0+NR each have kc values from p0.
                 unsafe { avx2::pack_columns(top, b.cs, kc, panel) };
@@ -556,7 +556,7 @@ unsafe fn kernel(
 ) {
     unsafe {
         #[cfg(target_arch = "x86_64")]
-        if super::cpu::avx2_fma() {
+        if crate::ml::kernels::cpu::avx2_fma() {
             return avx2::kernel(kc, a, b, c, ldc, (mr, nr), out);
         }
         let mut acc = [[0f32; NR]; MR];

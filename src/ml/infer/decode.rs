@@ -8,11 +8,12 @@
 
 use rayon::prelude::*;
 
-use super::llama::rope_tables;
-use super::ops::{exp_f32, on_pool};
-use super::panels::{linear, Packed};
-use super::policy::{Policy, PolicyArch, PolicyConfig};
 use crate::domain::SplitMix64;
+use crate::ml::kernels::panels::{linear, Packed};
+use crate::ml::kernels::{exp_f32, on_pool};
+use crate::ml::models::config::{PolicyArch, PolicyConfig};
+use crate::ml::models::llama::rope_tables;
+use crate::ml::models::policy::Policy;
 
 /// How to sample.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -203,7 +204,7 @@ struct Heads {
 /// Compiled for AVX2 when the CPU has it.
 fn attend(q: &[f32], ks: &[f32], vs: &[f32], n: usize, heads: Heads, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if super::cpu::avx2_fma() {
+    if crate::ml::kernels::cpu::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { attend_avx2(q, ks, vs, n, heads, out) };
     }
@@ -712,7 +713,7 @@ impl Decoder {
 /// `out[i] = e^((x[i] - max) * inv_temp)`, vectorised (AVX2 when the CPU has it).
 fn exp_scaled(x: &[f32], max: f32, inv_temp: f32, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if super::cpu::avx2_fma() {
+    if crate::ml::kernels::cpu::avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { exp_scaled_avx2(x, max, inv_temp, out) };
     }
@@ -801,37 +802,10 @@ pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
 
-    fn small() -> PolicyConfig {
-        PolicyConfig {
-            vocab_size: 64,
-            ctx: 32,
-            d_model: 32,
-            n_layers: 2,
-            n_heads: 4,
-            d_ff: 64,
-            ln_eps: 1e-5,
-            ..PolicyConfig::tiny(64)
-        }
-    }
-
-    /// A Llama with grouped-query attention (4 query heads, 2 kv heads), q/k/v biases and an
-    /// untied head: every branch of the Llama path.
-    pub(crate) fn small_llama() -> PolicyConfig {
-        PolicyConfig {
-            arch: PolicyArch::Llama,
-            n_kv_heads: 2,
-            rope_theta: 10_000.0,
-            qkv_bias: true,
-            tied: false,
-            ln_eps: 1e-6,
-            ..small()
-        }
-    }
-
     #[test]
     fn kv_cache_logits_match_a_full_forward() {
-        kv_cache_matches(&small());
-        kv_cache_matches(&small_llama());
+        kv_cache_matches(&PolicyConfig::small_gpt());
+        kv_cache_matches(&PolicyConfig::small_llama());
     }
 
     fn kv_cache_matches(config: &PolicyConfig) {
@@ -869,7 +843,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sampling_is_seeded_and_independent_of_batch_size() {
-        let policy = Policy::new(&small(), 5, &Device::Cpu).unwrap();
+        let policy = Policy::new(&PolicyConfig::small_gpt(), 5, &Device::Cpu).unwrap();
         let dec = Decoder::from_policy(&policy).unwrap();
         let prompts: Vec<Vec<u32>> = (0..5).map(|i| vec![1 + i, 2, 3 + i]).collect();
         let gen = |batch| GenConfig {

@@ -1,0 +1,3 @@
+//! Decoding from a policy: KV-cached batched sampling over packed weights.
+
+pub mod decode;

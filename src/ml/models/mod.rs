@@ -1,0 +1,11 @@
+//! Model definitions: parameters and the reward model (`reward`), the fused transformer block
+//! and encoder, the policies (`policy`: tiny, and `llama` for Llama/Qwen2-family weights), and
+//! the limits every size read from a file is checked against.
+
+pub mod block;
+pub mod config;
+pub mod encoder;
+pub mod limits;
+pub mod llama;
+pub mod policy;
+pub mod reward;
