@@ -2,25 +2,26 @@
 //! tokenises, trains on its own thread, writes every metric to the DB, checkpoints atomically,
 //! and obeys a cancel token within one step. Headless from the CLI, or driven by the TUI.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
-use crate::domain::{is_eval_prompt, Candidate, PromptId, RankingMode, Verdict};
 use crate::ml::checkpoint::{self, CheckpointMeta};
 use crate::ml::models::config::ModelConfig;
 use crate::ml::models::reward::RewardModel;
 use crate::ml::text::tokenizer::{self, PairEncoder};
-use crate::ml::training::reward::{
-    score_heads, Comparison, EvalMetrics, StepMetrics, TrainConfig, TrainData, Trainer,
-};
-use crate::store::{RankingFilter, RunStatus, Store};
+use crate::ml::training::reward::{score_heads, EvalMetrics, StepMetrics, Trainer};
+use crate::store::{RunStatus, Store};
+
+mod config;
+mod data;
+
+pub use config::{auto_epochs, preset, preset_names, AutoEpochs, RmJobConfig};
+pub use data::{criterion_of, heads_of, load_data, LoadedData};
 
 /// Cancels a job from another thread; checked once per step.
 #[derive(Debug, Clone, Default)]
@@ -32,134 +33,6 @@ impl CancelToken {
     }
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RmJobConfig {
-    /// A BERT-family folder to fine-tune; `None` trains the `tiny` model from scratch.
-    pub backbone: Option<PathBuf>,
-    /// Train only the head on top of a frozen backbone.
-    pub freeze_backbone: bool,
-    pub vocab_size: usize,
-    pub max_len: usize,
-    pub eval_fraction: f64,
-    pub train: TrainConfig,
-    /// Only this annotator's rankings (default: everyone's, imports included).
-    pub annotator: Option<String>,
-    /// `--epochs auto`: `train.epochs` is set from the data size when the run starts.
-    #[serde(default)]
-    pub auto_epochs: Option<AutoEpochs>,
-    /// The criterion learnt (default: the task's first). A rated one trains on the pairs its
-    /// points imply, with the difference in points as the margin.
-    #[serde(default)]
-    pub criterion: Option<String>,
-    /// `--criteria`: one backbone with one head per criterion, in this order (`all` is
-    /// resolved to the task's criteria when the run starts). Empty: one head, `criterion`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub criteria: Vec<String>,
-}
-
-/// The rule `--epochs auto` follows (per preset, see `auto_epochs`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct AutoEpochs {
-    pub target_pairs: usize,
-    pub max_epochs: usize,
-}
-
-impl Default for AutoEpochs {
-    fn default() -> Self {
-        AutoEpochs {
-            target_pairs: 4000,
-            max_epochs: 5,
-        }
-    }
-}
-
-const RM_PRESETS: &str = include_str!("../../assets/rm_presets.toml");
-
-/// One `[name]` table of assets/rm_presets.toml.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RmPreset {
-    backbone: Option<PathBuf>,
-    vocab_size: Option<usize>,
-    max_len: Option<usize>,
-    /// A number, or "auto" (from the data size: `auto_target_pairs`, `auto_max_epochs`).
-    epochs: Option<toml::Value>,
-    auto_target_pairs: Option<usize>,
-    auto_max_epochs: Option<usize>,
-    patience: Option<usize>,
-    lr: Option<f64>,
-    batch: Option<usize>,
-    warmup: Option<f64>,
-    eval_fraction: Option<f64>,
-}
-
-/// The presets' names, in file order.
-pub fn preset_names() -> Vec<String> {
-    toml::from_str::<toml::Table>(RM_PRESETS)
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-/// The job a preset of assets/rm_presets.toml describes (the CLI and the Train screen both
-/// start from it), or why there is no such preset.
-pub fn preset(name: &str) -> Result<RmJobConfig, String> {
-    let mut presets: std::collections::BTreeMap<String, RmPreset> =
-        toml::from_str(RM_PRESETS).map_err(|e| format!("assets/rm_presets.toml: {e}"))?;
-    let p = presets.remove(name).ok_or_else(|| {
-        format!(
-            "unknown preset {name:?}; presets: {}",
-            preset_names().join(", ")
-        )
-    })?;
-    let d = RmJobConfig::default();
-    let mut cfg = RmJobConfig {
-        backbone: p.backbone,
-        vocab_size: p.vocab_size.unwrap_or(d.vocab_size),
-        max_len: p.max_len.unwrap_or(d.max_len),
-        eval_fraction: p.eval_fraction.unwrap_or(d.eval_fraction),
-        ..d
-    };
-    match p.epochs {
-        None => {}
-        Some(toml::Value::String(s)) if s == "auto" => {
-            let dflt = AutoEpochs::default();
-            cfg.auto_epochs = Some(AutoEpochs {
-                target_pairs: p.auto_target_pairs.unwrap_or(dflt.target_pairs),
-                max_epochs: p.auto_max_epochs.unwrap_or(dflt.max_epochs),
-            });
-        }
-        Some(toml::Value::Integer(n)) if n > 0 => cfg.train.epochs = n as usize,
-        Some(other) => {
-            return Err(format!(
-                "assets/rm_presets.toml [{name}]: epochs must be a positive number or \"auto\", found {other}"
-            ))
-        }
-    }
-    let t = &mut cfg.train;
-    t.patience = p.patience.unwrap_or(t.patience);
-    t.lr = p.lr.unwrap_or(t.lr);
-    t.batch_pairs = p.batch.unwrap_or(t.batch_pairs);
-    t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
-    Ok(cfg)
-}
-
-impl Default for RmJobConfig {
-    fn default() -> Self {
-        RmJobConfig {
-            backbone: None,
-            freeze_backbone: false,
-            vocab_size: 8192,
-            max_len: 128,
-            eval_fraction: 0.1,
-            train: TrainConfig::default(),
-            annotator: None,
-            auto_epochs: None,
-            criterion: None,
-            criteria: Vec::new(),
-        }
     }
 }
 
@@ -221,15 +94,6 @@ impl BestCheckpoint {
     }
 }
 
-/// Epochs from the data size: enough to see about `target_pairs` pairs, between 1 and
-/// `max_epochs`. Pretrained backbones need few passes (one over a few thousand pairs matches
-/// TRL's default run); a model trained from scratch needs many.
-pub fn auto_epochs(train_pairs: usize, target_pairs: usize, max_epochs: usize) -> usize {
-    target_pairs
-        .div_ceil(train_pairs.max(1))
-        .clamp(1, max_epochs.max(1))
-}
-
 /// Where a DB's checkpoints live: `kibble.db` -> `kibble.runs/`.
 pub fn runs_dir(db: &Path) -> PathBuf {
     let stem = db
@@ -237,168 +101,6 @@ pub fn runs_dir(db: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "kibble".into());
     db.with_file_name(format!("{stem}.runs"))
-}
-
-/// The criterion a run learns: the one it names, else the task's first.
-pub fn criterion_of(store: &Store, cfg: &RmJobConfig) -> anyhow::Result<String> {
-    let (_, task) = store.task()?;
-    let picked = task
-        .pick(cfg.criterion.as_deref())
-        .map_err(anyhow::Error::msg)?;
-    Ok(picked.name.clone())
-}
-
-/// The criteria a run learns, one per head: `criteria` (with `all` as every criterion of the
-/// task), else the one `criterion_of` picks.
-pub fn heads_of(store: &Store, cfg: &RmJobConfig) -> anyhow::Result<Vec<String>> {
-    if cfg.criteria.is_empty() {
-        return Ok(vec![criterion_of(store, cfg)?]);
-    }
-    if cfg.criterion.is_some() {
-        anyhow::bail!("use either --criterion NAME (one head) or --criteria (one head each)");
-    }
-    let (_, task) = store.task()?;
-    if cfg.criteria.iter().any(|c| c == "all") {
-        return Ok(task.criteria.iter().map(|c| c.name.clone()).collect());
-    }
-    let mut out: Vec<String> = Vec::new();
-    for name in &cfg.criteria {
-        let c = task.pick(Some(name)).map_err(anyhow::Error::msg)?;
-        if out.contains(&c.name) {
-            anyhow::bail!("--criteria names {name:?} twice");
-        }
-        out.push(c.name.clone());
-    }
-    Ok(out)
-}
-
-/// Training data built from the store, with its provenance.
-pub struct LoadedData {
-    pub data: TrainData,
-    pub texts: Vec<String>,
-    pub ranking_ids: Vec<(i64, bool)>,
-    pub data_hash: String,
-}
-
-/// Turns live rankings into sequences and comparisons; prompts go wholly to train or eval.
-/// With `only`, exactly those rankings are used (resume), whatever else the DB now holds.
-pub fn load_data(
-    store: &Store,
-    encoder: Option<&PairEncoder>,
-    cfg: &RmJobConfig,
-    only: Option<&[(i64, bool)]>,
-) -> anyhow::Result<LoadedData> {
-    let heads = heads_of(store, cfg)?;
-    let mut rankings = Vec::new();
-    for (head, criterion) in heads.iter().enumerate() {
-        let filter = RankingFilter {
-            annotator: cfg.annotator.clone(),
-            prompt_id: None,
-            criterion: Some(criterion.clone()),
-        };
-        rankings.extend(
-            store
-                .live_rankings(&filter)?
-                .into_iter()
-                .filter(|r| r.verdict == Verdict::Rank)
-                .map(|r| (head, r)),
-        );
-    }
-    let forced: Option<HashMap<i64, bool>> = only.map(|o| o.iter().copied().collect());
-    if let Some(f) = &forced {
-        rankings.retain(|(_, r)| f.contains_key(&r.id));
-    }
-    let mut prompts: HashMap<PromptId, (String, Vec<Candidate>, bool)> = HashMap::new();
-    let mut seq_index: HashMap<(PromptId, i64), usize> = HashMap::new();
-    let mut data = TrainData::default();
-    let mut texts = Vec::new();
-    let mut ids = Vec::new();
-    let mut hasher = Sha256::new();
-    for (head, r) in &rankings {
-        if !prompts.contains_key(&r.prompt_id) {
-            let p = store
-                .prompt(r.prompt_id)?
-                .ok_or_else(|| anyhow::anyhow!("ranking {} names a missing prompt", r.id))?;
-            let eval = is_eval_prompt(&store.prompt_hash(p.id)?, cfg.train.seed, cfg.eval_fraction);
-            prompts.insert(
-                p.id,
-                (p.body.as_plain_text(), store.candidates(p.id)?, eval),
-            );
-        }
-        let (prompt_text, cands, prompt_eval) = &prompts[&r.prompt_id];
-        let eval = forced.as_ref().map_or(*prompt_eval, |f| f[&r.id]);
-        let mut seq_of = |cid: i64| -> anyhow::Result<usize> {
-            if let Some(&i) = seq_index.get(&(r.prompt_id, cid)) {
-                return Ok(i);
-            }
-            let text = &cands
-                .iter()
-                .find(|c| c.id == cid)
-                .ok_or_else(|| anyhow::anyhow!("ranking {} names a missing candidate {cid}", r.id))?
-                .text;
-            texts.push(text.clone());
-            let enc = match encoder {
-                Some(e) => e.encode(prompt_text, text)?,
-                None => Default::default(),
-            };
-            data.seqs.push(enc);
-            seq_index.insert((r.prompt_id, cid), data.seqs.len() - 1);
-            Ok(data.seqs.len() - 1)
-        };
-        let (pairs, ties) = r.pairs();
-        let comparison = Comparison {
-            pairs: pairs
-                .iter()
-                .map(|p| Ok((seq_of(p.chosen)?, seq_of(p.rejected)?)))
-                .collect::<anyhow::Result<_>>()?,
-            ties: ties
-                .iter()
-                .map(|t| Ok((seq_of(t.a)?, seq_of(t.b)?)))
-                .collect::<anyhow::Result<_>>()?,
-            groups: if r.mode == RankingMode::Full {
-                Some(
-                    r.groups
-                        .iter()
-                        .map(|g| g.iter().map(|&c| seq_of(c)).collect::<anyhow::Result<_>>())
-                        .collect::<anyhow::Result<_>>()?,
-                )
-            } else {
-                None
-            },
-            margin: r.strength.unwrap_or(0.0) as f32,
-            pair_margins: (!r.points.is_empty()).then(|| {
-                pairs
-                    .iter()
-                    .map(|p| p.margin.unwrap_or(0.0) as f32)
-                    .collect()
-            }),
-            head: *head,
-        };
-        if heads.len() > 1 {
-            hasher.update(heads[*head].as_bytes());
-        }
-        hasher.update(r.id.to_le_bytes());
-        hasher.update(serde_json::to_vec(&r.groups)?);
-        ids.push((r.id, eval));
-        if eval {
-            data.eval.push(comparison);
-        } else {
-            data.train.push(comparison);
-        }
-    }
-    for (text, _, _) in prompts.values() {
-        texts.push(text.clone());
-    }
-    // A decision judged on several criteria is one ranking of the run.
-    let mut seen = std::collections::HashSet::new();
-    ids.retain(|(id, _)| seen.insert(*id));
-    let digest = hasher.finalize();
-    Ok(LoadedData {
-        data,
-        texts,
-        ranking_ids: ids,
-        data_hash: digest.iter().map(|b| format!("{b:02x}")).collect(),
-    })
 }
 
 /// Model and encoder for a new run: pretrained backbone, or `tiny` with a BPE trained on the DB.
@@ -779,18 +481,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_epochs_follow_the_data_size() {
-        // minilm's rule: one pass from 2000 pairs on, more below, at most 5.
-        assert_eq!(auto_epochs(2300, 2000, 5), 1);
-        assert_eq!(auto_epochs(2000, 2000, 5), 1);
-        assert_eq!(auto_epochs(900, 2000, 5), 3);
-        assert_eq!(auto_epochs(10, 2000, 5), 5);
-        assert_eq!(auto_epochs(0, 2000, 5), 5);
-        // tiny's: 4 epochs at 3000 pairs.
-        assert_eq!(auto_epochs(3000, 12000, 10), 4);
-    }
-
-    #[test]
     fn best_is_higher_accuracy_then_lower_loss() {
         let b = BestCheckpoint {
             checkpoint_id: 1,
@@ -810,27 +500,5 @@ mod tests {
         assert!(b.beaten_by(&e(0.8, 0.4)));
         assert!(!b.beaten_by(&e(0.8, 0.5)));
         assert!(!b.beaten_by(&e(0.75, 0.1)));
-    }
-
-    #[test]
-    fn presets_parse_with_auto_epochs() {
-        let m = preset("minilm").unwrap();
-        assert_eq!(m.backbone.as_deref(), Some(Path::new("models/minilm")));
-        assert_eq!(
-            m.auto_epochs,
-            Some(AutoEpochs {
-                target_pairs: 2000,
-                max_epochs: 5
-            })
-        );
-        assert_eq!(
-            (m.train.lr, m.train.batch_pairs, m.train.patience),
-            (5e-5, 16, 3)
-        );
-        let t = preset("tiny").unwrap();
-        assert!(t.backbone.is_none() && t.auto_epochs.is_some());
-        assert!(preset("huge")
-            .unwrap_err()
-            .contains("presets: minilm, tiny"));
     }
 }
