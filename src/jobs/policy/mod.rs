@@ -30,11 +30,15 @@ use crate::store::{RankingFilter, RunStatus, Store};
 
 mod checkpoint;
 mod improve;
+mod rloo;
+mod round_config;
 mod sample;
 mod sft;
 
 pub use checkpoint::*;
 pub use improve::*;
+use rloo::rloo;
+pub use round_config::*;
 pub use sample::*;
 pub use sft::*;
 

@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn presets_parse_with_auto_epochs() {
         let m = preset("minilm").unwrap();
-        assert_eq!(m.backbone.as_deref(), Some(std::path::Path::new("models/minilm")));
+        assert_eq!(
+            m.backbone.as_deref(),
+            Some(std::path::Path::new("models/minilm"))
+        );
         assert_eq!(
             m.auto_epochs,
             Some(AutoEpochs {
