@@ -59,14 +59,15 @@ pub(super) fn export_cmd(db: &Path, args: ExportArgs) -> anyhow::Result<()> {
     }
     let store = open_store(db)?;
     use crate::data::export::ExportFormat;
-    let pairs = matches!(args.format, ExportFormat::Trl | ExportFormat::Openrlhf);
+    let format: ExportFormat = args.format.into();
+    let pairs = matches!(format, ExportFormat::Trl | ExportFormat::Openrlhf);
     if !pairs && (args.weight || args.merge.is_some()) {
         return Err(
             BadInput("--weight and --merge apply to --format trl and openrlhf".into()).into(),
         );
     }
     let opts = ExportOptions {
-        format: args.format,
+        format,
         annotator: args.only_annotator,
         split: args.split.map(|f| (f, args.seed)),
         exclude: match &args.exclude {
@@ -74,7 +75,7 @@ pub(super) fn export_cmd(db: &Path, args: ExportArgs) -> anyhow::Result<()> {
             None => Default::default(),
         },
         weights: args.weight,
-        merge: args.merge,
+        merge: args.merge.map(Into::into),
         criterion: args.criterion,
         prefer_gold: args.prefer_gold,
     };

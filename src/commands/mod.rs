@@ -57,7 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 with_training,
                 json,
             } => crate::tui::bench::run(&cli.db, items, with_training, json),
-            other => crate::jobs::bench::run(other),
+            other => run_bench(other),
         },
     }
 }
@@ -301,4 +301,43 @@ fn runs_cmd(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The speed benchmarks of `jobs::bench`; `bench tui` is run by the caller (it needs the app).
+fn run_bench(what: crate::cli::BenchCommand) -> anyhow::Result<()> {
+    match what {
+        crate::cli::BenchCommand::Import {
+            prompts,
+            candidates,
+            words,
+            keep,
+            json,
+        } => crate::jobs::bench::bench_import(prompts, candidates, words, keep.as_deref(), json),
+        crate::cli::BenchCommand::RmTrain {
+            warmup,
+            steps,
+            json,
+        } => crate::jobs::bench::bench_rm_train(warmup, steps, json),
+        crate::cli::BenchCommand::RmScore {
+            warmup,
+            batches,
+            json,
+        } => crate::jobs::bench::bench_rm_score(warmup, batches, json),
+        crate::cli::BenchCommand::Sample {
+            warmup,
+            iters,
+            batch,
+            model,
+            show,
+            json,
+        } => crate::jobs::bench::bench_sample(warmup, iters, batch, model.as_deref(), show, json),
+        crate::cli::BenchCommand::Dpo {
+            warmup,
+            steps,
+            json,
+        } => crate::jobs::bench::bench_dpo(warmup, steps, json),
+        crate::cli::BenchCommand::Tui { .. } => {
+            unreachable!("bench tui is matched before run_bench")
+        }
+    }
 }

@@ -279,7 +279,8 @@ pub fn simulate(db: &Path, args: SimulateArgs) -> anyhow::Result<()> {
 
 pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyhow::Result<()> {
     let policy_ref = PolicyRef::parse(args.policy.as_deref());
-    let defaults = match args.method {
+    let method: crate::jobs::policy::Method = args.method.into();
+    let defaults = match method {
         policy::Method::Rloo => on_policy_sampling(),
         // A resumed round reads its own config; the defaults are not used.
         _ if args.resume.is_some() => on_policy_sampling(),
@@ -290,7 +291,7 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         say_sampling(&gen, &args.gen, &defaults);
     }
     let cfg = ImproveConfig {
-        method: args.method,
+        method,
         policy: policy_ref,
         reward_model: args.reward_model.clone(),
         n: args.n,
@@ -305,7 +306,7 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
         train: PolicyTrainConfig {
             // Adapters move the model less per step than full fine-tuning: 10x the rate.
             lr: args.lr.unwrap_or(
-                policy::default_lr(args.method) * if args.lora_rank.is_some() { 10.0 } else { 1.0 },
+                policy::default_lr(method) * if args.lora_rank.is_some() { 10.0 } else { 1.0 },
             ),
             beta: args.beta,
             ipo: args.ipo,

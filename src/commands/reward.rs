@@ -47,9 +47,9 @@ pub(super) fn rm_job_config(
     t.patience = args.patience.unwrap_or(t.patience);
     t.lr = args.lr.unwrap_or(t.lr);
     t.batch_pairs = args.batch.unwrap_or(t.batch_pairs);
-    t.schedule = args.schedule;
-    t.loss = args.loss;
-    t.ties = args.ties;
+    t.schedule = args.schedule.into();
+    t.loss = args.loss.into();
+    t.ties = args.ties.into();
     t.seed = args.seed;
     t.use_margin = !args.no_margin;
     t.center_lambda = args.center;

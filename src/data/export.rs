@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::{Candidate, CandidateId, Judgement, Prompt, PromptBody, Ranking};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     /// TRL preference pairs `{"prompt","chosen","rejected","margin"?}`, one per ordered pair
     Trl,
@@ -29,7 +29,7 @@ pub enum ExportFormat {
 }
 
 /// How several annotators' rankings of one prompt become one (`--merge`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Merge {
     /// A pair where more rankings put A above B than B above A; ties and even splits drop
     Majority,

@@ -10,7 +10,7 @@ pub mod sample;
 
 use crate::domain::{PromptBody, RankingMode};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `{"prompt", "candidates": [...], "id"?, "meta"?, "rankings"?}`
     Kibble,

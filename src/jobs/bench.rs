@@ -6,46 +6,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::cli::BenchCommand;
 use crate::domain::{now_ms, NewRanking, RankingMode, Verdict};
 use crate::jobs::import::{import_file, ImportOptions};
 use crate::store::{QueueOptions, Store};
-
-pub fn run(what: BenchCommand) -> anyhow::Result<()> {
-    match what {
-        BenchCommand::Import {
-            prompts,
-            candidates,
-            words,
-            keep,
-            json,
-        } => bench_import(prompts, candidates, words, keep.as_deref(), json),
-        BenchCommand::RmTrain {
-            warmup,
-            steps,
-            json,
-        } => bench_rm_train(warmup, steps, json),
-        BenchCommand::RmScore {
-            warmup,
-            batches,
-            json,
-        } => bench_rm_score(warmup, batches, json),
-        BenchCommand::Sample {
-            warmup,
-            iters,
-            batch,
-            model,
-            show,
-            json,
-        } => bench_sample(warmup, iters, batch, model.as_deref(), show, json),
-        BenchCommand::Dpo {
-            warmup,
-            steps,
-            json,
-        } => bench_dpo(warmup, steps, json),
-        BenchCommand::Tui { .. } => unreachable!("run by commands.rs: it needs the tui module"),
-    }
-}
 
 const WORDS: &[&str] = &[
     "the", "model", "answer", "because", "which", "function", "returns", "value", "data", "should",
@@ -115,7 +78,7 @@ pub fn percentile(sorted_us: &[f64], p: f64) -> f64 {
     sorted_us[i]
 }
 
-fn bench_import(
+pub fn bench_import(
     prompts: usize,
     k: usize,
     words: usize,
@@ -252,7 +215,7 @@ fn threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
+pub fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
     use crate::ml::models::config::ModelConfig;
     use crate::ml::models::reward::RewardModel;
     use crate::ml::training::reward::{Comparison, TrainConfig, TrainData, Trainer};
@@ -324,7 +287,7 @@ fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<
     print_result(&result, as_json)
 }
 
-fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::Result<()> {
+pub fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::Result<()> {
     use crate::ml::models::config::ModelConfig;
     use crate::ml::models::reward::RewardModel;
     let device = candle_core::Device::Cpu;
@@ -387,7 +350,7 @@ const BENCH_PROMPTS: [&str; 8] = [
     "What should I pack for a weekend hike?",
 ];
 
-fn bench_sample(
+pub fn bench_sample(
     warmup: usize,
     iters: usize,
     batch: usize,
@@ -476,7 +439,7 @@ fn bench_sample(
     print_result(&result, as_json)
 }
 
-fn bench_dpo(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
+pub fn bench_dpo(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
     use crate::ml::models::config::PolicyConfig;
     use crate::ml::models::policy::{Policy, SeqBatch};
     use crate::ml::training::policy::{PolicyTrainConfig, PolicyTrainer};

@@ -15,7 +15,7 @@ use crate::ml::training::loss;
 use crate::ml::training::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
 use crate::ml::training::TrainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossKind {
     /// Bradley-Terry on every ordered pair a ranking implies.
@@ -24,7 +24,7 @@ pub enum LossKind {
     Pl,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TieMode {
     Drop,

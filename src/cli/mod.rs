@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::export::ExportFormat;
-use crate::data::Format;
+mod values;
+
+pub use values::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -203,35 +204,10 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FormatArg {
-    Auto,
-    Kibble,
-    Trl,
-    Hh,
-    Prompts,
-    Ratings,
-    Ultrafeedback,
-}
-
-impl FormatArg {
-    pub fn format(self) -> Option<Format> {
-        match self {
-            FormatArg::Auto => None,
-            FormatArg::Kibble => Some(Format::Kibble),
-            FormatArg::Trl => Some(Format::Trl),
-            FormatArg::Hh => Some(Format::Hh),
-            FormatArg::Prompts => Some(Format::Prompts),
-            FormatArg::Ratings => Some(Format::Ratings),
-            FormatArg::Ultrafeedback => Some(Format::Ultrafeedback),
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[arg(long, value_enum)]
-    pub format: ExportFormat,
+    pub format: ExportFormatArg,
     /// Output file (written to a temporary name, then renamed). Default: standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -253,7 +229,7 @@ pub struct ExportArgs {
     /// trl/openrlhf: one set of pairs per prompt from all its rankings (majority vote per pair,
     /// or one ranking by mean rank) instead of every ranking's own pairs.
     #[arg(long, value_enum)]
-    pub merge: Option<crate::data::export::Merge>,
+    pub merge: Option<MergeArg>,
     /// Pair, ranking and SFT formats: the criterion exported (default: the task's first). A rated
     /// criterion gives the pairs its points imply (difference in points as the margin).
     #[arg(long, value_name = "NAME")]
@@ -289,11 +265,11 @@ pub struct TrainRmArgs {
     #[arg(long)]
     pub batch: Option<usize>,
     #[arg(long, value_enum, default_value = "bt")]
-    pub loss: crate::ml::training::reward::LossKind,
+    pub loss: LossArg,
     #[arg(long, value_enum, default_value = "drop")]
-    pub ties: crate::ml::training::reward::TieMode,
+    pub ties: TieArg,
     #[arg(long, value_enum, default_value = "cosine")]
-    pub schedule: crate::ml::training::optim::Schedule,
+    pub schedule: ScheduleArg,
     /// Share of prompts held out for evaluation (split by prompt).
     #[arg(long)]
     pub eval_fraction: Option<f64>,
@@ -453,7 +429,7 @@ pub struct SimulateArgs {
 #[derive(Debug, Args)]
 pub struct ImproveArgs {
     #[arg(long, value_enum, default_value = "bon")]
-    pub method: crate::jobs::policy::Method,
+    pub method: MethodArg,
     /// Policy run id or checkpoint folder to start from (default: the newest policy).
     #[arg(long)]
     pub policy: Option<String>,
