@@ -15,6 +15,7 @@ mod policy;
 mod reward;
 mod task;
 
+use crate::domain::metric;
 use data::*;
 use reward::*;
 
@@ -269,7 +270,7 @@ fn runs_cmd(db: &Path, args: StatsArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for r in &runs {
         let best = store
-            .metric_series(r.id, "eval_accuracy", -1)?
+            .metric_series(r.id, metric::EVAL_ACCURACY, -1)?
             .iter()
             .map(|p| p.value)
             .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod metric;
 pub mod task;
 pub use task::{Criterion, CriterionKind, Judgement, Scale, Task, OVERALL};
 

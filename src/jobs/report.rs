@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::{correlation, decimate, histogram, smooth};
+use crate::domain::metric;
 use crate::store::Store;
 
 const W: f64 = 560.0;
@@ -322,9 +323,12 @@ pub fn render(store: &Store) -> anyhow::Result<String> {
             };
             loss.push((
                 format!("run {} loss (smoothed)", r.id),
-                smooth(&pts("loss")?, 0.9),
+                smooth(&pts(metric::LOSS)?, 0.9),
             ));
-            acc.push((format!("run {} eval accuracy", r.id), pts("eval_accuracy")?));
+            acc.push((
+                format!("run {} eval accuracy", r.id),
+                pts(metric::EVAL_ACCURACY)?,
+            ));
         }
         html.push_str(&line_chart("training loss", &loss));
         html.push_str(&line_chart("eval accuracy", &acc));

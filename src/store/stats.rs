@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{Result, Store};
+use crate::domain::metric;
 use crate::domain::now_ms;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -88,7 +89,7 @@ impl Store {
                     let m = &b.metrics;
                     m["eval_accuracy_by_criterion"][&c.name]
                         .as_f64()
-                        .or_else(|| m["eval_accuracy"].as_f64())
+                        .or_else(|| m[metric::EVAL_ACCURACY].as_f64())
                 });
                 if rm_accuracy.is_some() {
                     break;

@@ -9,6 +9,7 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType};
 use ratatui::Frame;
 
 use crate::analysis::{decimate, decimate_indexed, MinMaxIndex};
+use crate::domain::metric;
 use crate::store::{Store, StoreError};
 
 /// EMA weight of the smoothed curves (TensorBoard's default is 0.6; runs here are noisier).
@@ -16,17 +17,17 @@ const SMOOTHING: f64 = 0.9;
 
 /// The metric names a run writes that charts show (reward-model runs, then policy runs).
 pub const SERIES: [&str; N_SERIES] = [
-    "loss",
-    "accuracy",
-    "eval_loss",
-    "eval_accuracy",
-    "lr",
-    "chosen_reward",
-    "rejected_reward",
-    "pairs_per_s",
-    "kl",
-    "margin",
-    "reward",
+    metric::LOSS,
+    metric::ACCURACY,
+    metric::EVAL_LOSS,
+    metric::EVAL_ACCURACY,
+    metric::LR,
+    metric::CHOSEN_REWARD,
+    metric::REJECTED_REWARD,
+    metric::PAIRS_PER_S,
+    metric::KL,
+    metric::MARGIN,
+    metric::REWARD,
 ];
 const N_SERIES: usize = 11;
 
@@ -102,7 +103,7 @@ impl RunSeries {
             self.index[i].update(&self.points[i]);
             self.smoothed_index[i].update(&self.smoothed[i]);
         }
-        if name == "loss" {
+        if name == metric::LOSS {
             self.last_step = self.last_step.max(step as i64);
         }
     }
@@ -118,12 +119,15 @@ impl RunSeries {
             }
         }
         if let Some(last) = store
-            .metric_series(self.run_id, "epoch", self.last_step.max(0) - 1)?
+            .metric_series(self.run_id, metric::EPOCH, self.last_step.max(0) - 1)?
             .last()
         {
             self.epoch = last.value;
         }
-        if let Some(t) = store.metric_series(self.run_id, "total_steps", -1)?.last() {
+        if let Some(t) = store
+            .metric_series(self.run_id, metric::TOTAL_STEPS, -1)?
+            .last()
+        {
             self.total_steps = t.value as u64;
         }
         self.last_step = self.points[0].last().map_or(-1, |p| p.0 as i64);
@@ -258,18 +262,23 @@ pub fn draw_run_panels<'a>(
     let top = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[0]);
     let bottom = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).split(rows[1]);
     let mut loss = vec![
-        s.curve("loss", false, "loss".into(), Color::DarkGray),
-        s.curve("loss", true, "smoothed".into(), Color::Cyan),
-        s.curve("eval_loss", false, "eval".into(), Color::Yellow),
+        s.curve(metric::LOSS, false, "loss".into(), Color::DarkGray),
+        s.curve(metric::LOSS, true, "smoothed".into(), Color::Cyan),
+        s.curve(metric::EVAL_LOSS, false, "eval".into(), Color::Yellow),
     ];
     let mut acc = vec![
-        s.curve("accuracy", true, "train".into(), Color::Cyan),
-        s.curve("eval_accuracy", false, "eval".into(), Color::Yellow),
+        s.curve(metric::ACCURACY, true, "train".into(), Color::Cyan),
+        s.curve(metric::EVAL_ACCURACY, false, "eval".into(), Color::Yellow),
     ];
     if let Some(o) = overlay {
-        loss.push(o.curve("loss", true, format!("run {}", o.run_id), Color::Magenta));
+        loss.push(o.curve(
+            metric::LOSS,
+            true,
+            format!("run {}", o.run_id),
+            Color::Magenta,
+        ));
         acc.push(o.curve(
-            "eval_accuracy",
+            metric::EVAL_ACCURACY,
             false,
             format!("run {} eval", o.run_id),
             Color::Magenta,
@@ -282,8 +291,8 @@ pub fn draw_run_panels<'a>(
         bottom[0],
         "reward: chosen vs rejected",
         vec![
-            s.curve("chosen_reward", true, "chosen".into(), Color::Green),
-            s.curve("rejected_reward", true, "rejected".into(), Color::Red),
+            s.curve(metric::CHOSEN_REWARD, true, "chosen".into(), Color::Green),
+            s.curve(metric::REJECTED_REWARD, true, "rejected".into(), Color::Red),
         ],
         color,
         ascii,
@@ -292,7 +301,7 @@ pub fn draw_run_panels<'a>(
         f,
         bottom[1],
         "learning rate",
-        vec![s.curve("lr", false, "lr".into(), Color::Blue)],
+        vec![s.curve(metric::LR, false, "lr".into(), Color::Blue)],
         color,
         ascii,
     );

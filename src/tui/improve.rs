@@ -17,6 +17,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use super::charts::{draw_chart, RunSeries};
+use crate::domain::metric;
 use crate::jobs::policy::{
     default_lr, ImproveConfig, Method, PolicyRef, PromptSelection, SampleConfig, POLICY_RUN_KINDS,
 };
@@ -350,11 +351,11 @@ impl ImproveScreen {
             }
             rounds.push(RoundLine {
                 criteria,
-                before: series(run.id, "heldout_reward_before")?,
-                after: series(run.id, "heldout_reward_after")?,
-                kl: one(run.id, "heldout_kl")?,
-                len_before: one(run.id, "heldout_len_before")?,
-                len_after: one(run.id, "heldout_len_after")?,
+                before: series(run.id, metric::HELDOUT_REWARD_BEFORE)?,
+                after: series(run.id, metric::HELDOUT_REWARD_AFTER)?,
+                kl: one(run.id, metric::HELDOUT_KL)?,
+                len_before: one(run.id, metric::HELDOUT_LEN_BEFORE)?,
+                len_after: one(run.id, metric::HELDOUT_LEN_AFTER)?,
                 run,
             });
         }
@@ -536,8 +537,8 @@ pub fn render(
             halves[0],
             &format!("run {} loss", series.run_id),
             vec![
-                series.curve("loss", false, "loss".into(), Color::DarkGray),
-                series.curve("loss", true, "smoothed".into(), Color::Cyan),
+                series.curve(metric::LOSS, false, "loss".into(), Color::DarkGray),
+                series.curve(metric::LOSS, true, "smoothed".into(), Color::Cyan),
             ],
             color,
             ascii,
@@ -547,9 +548,9 @@ pub fn render(
             halves[1],
             "KL to start · margin (DPO) · reward (RLOO)",
             vec![
-                series.curve("kl", true, "kl".into(), Color::Magenta),
-                series.curve("margin", true, "margin".into(), Color::Green),
-                series.curve("reward", true, "reward".into(), Color::Yellow),
+                series.curve(metric::KL, true, "kl".into(), Color::Magenta),
+                series.curve(metric::MARGIN, true, "margin".into(), Color::Green),
+                series.curve(metric::REWARD, true, "reward".into(), Color::Yellow),
             ],
             color,
             ascii,

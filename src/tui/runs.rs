@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use super::charts::{draw_run_panels, RunSeries};
+use crate::domain::metric;
 use crate::store::{RunRow, Store};
 
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ impl RunsScreen {
             .into_iter()
             .map(|run| {
                 let best_eval = store
-                    .metric_series(run.id, "eval_accuracy", -1)?
+                    .metric_series(run.id, metric::EVAL_ACCURACY, -1)?
                     .iter()
                     .map(|p| p.value)
                     .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));

@@ -14,6 +14,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use super::charts::{draw_run_panels, RunSeries};
+use crate::domain::metric;
 use crate::domain::Verdict;
 use crate::jobs::train_rm::{CancelToken, RmEvent, RmJobConfig, RmSummary};
 use crate::ml::training::reward::{LossKind, TieMode};
@@ -404,12 +405,12 @@ impl TrainScreen {
                             if let Some(s) = &mut self.series {
                                 let x = m.step as f64;
                                 for (name, v) in [
-                                    ("loss", m.loss),
-                                    ("accuracy", m.accuracy),
-                                    ("lr", m.lr),
-                                    ("chosen_reward", m.chosen_reward),
-                                    ("rejected_reward", m.rejected_reward),
-                                    ("pairs_per_s", m.pairs_per_s),
+                                    (metric::LOSS, m.loss),
+                                    (metric::ACCURACY, m.accuracy),
+                                    (metric::LR, m.lr),
+                                    (metric::CHOSEN_REWARD, m.chosen_reward),
+                                    (metric::REJECTED_REWARD, m.rejected_reward),
+                                    (metric::PAIRS_PER_S, m.pairs_per_s),
                                 ] {
                                     s.push(name, x, v);
                                 }
@@ -418,8 +419,8 @@ impl TrainScreen {
                         }
                         RmEvent::Eval(e) => {
                             if let Some(s) = &mut self.series {
-                                s.push("eval_loss", e.step as f64, e.loss);
-                                s.push("eval_accuracy", e.step as f64, e.accuracy);
+                                s.push(metric::EVAL_LOSS, e.step as f64, e.loss);
+                                s.push(metric::EVAL_ACCURACY, e.step as f64, e.accuracy);
                             }
                         }
                         RmEvent::Checkpoint { .. } => {}
@@ -490,8 +491,8 @@ impl TrainScreen {
 /// The evaluation whose checkpoint the run keeps: highest held-out accuracy, then lowest
 /// held-out loss, then the earliest (as the job decides). (step, accuracy).
 fn best_eval(s: &RunSeries) -> Option<(f64, f64)> {
-    let acc = s.get("eval_accuracy");
-    let loss = s.get("eval_loss");
+    let acc = s.get(metric::EVAL_ACCURACY);
+    let loss = s.get(metric::EVAL_LOSS);
     acc.iter()
         .zip(loss.iter())
         .max_by(|(a1, l1), (a2, l2)| {
@@ -581,7 +582,7 @@ pub fn render(
     match &t.series {
         Some(s) => {
             let step = s.last_step + 1;
-            let pps = s.get("pairs_per_s").last().map_or(0.0, |p| p.1);
+            let pps = s.get(metric::PAIRS_PER_S).last().map_or(0.0, |p| p.1);
             let elapsed = t.started.map(|i| i.elapsed().as_secs_f64());
             let eta = match (elapsed, s.total_steps) {
                 (Some(e), total) if step > 0 && total > 0 => {
@@ -590,7 +591,7 @@ pub fn render(
                 _ => "-".into(),
             };
             let acc = s
-                .get("eval_accuracy")
+                .get(metric::EVAL_ACCURACY)
                 .last()
                 .map_or("-".into(), |p| format!("{:.3}", p.1));
             let best = best_eval(s).map_or(String::new(), |(step, acc)| {

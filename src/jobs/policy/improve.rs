@@ -2,6 +2,7 @@
 //! samples before and after, the round's training set, checkpoints and resume.
 
 use super::*;
+use crate::domain::metric;
 
 /// A round's training sequences from its scored samples (`samples[k]` is (prompt index, sample),
 /// `answers[k]` its text, `scores[k]` its reward): best-of-n takes each prompt's best sample,
@@ -312,7 +313,7 @@ pub(super) fn improve_round(
     if let Some(dir) = resume {
         restore_trainer(&mut trainer, dir)?;
     }
-    store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
+    store.add_metrics(run_id, &[(0, metric::TOTAL_STEPS, total as f64)])?;
     let meta_at = |trainer: &PolicyTrainer, metrics: serde_json::Value| PolicyMeta {
         kind: POLICY_KIND.into(),
         config: trainer.policy.config.clone(),
@@ -432,25 +433,25 @@ pub(super) fn improve_round(
             .collect(),
     };
     let mut points: Vec<(i64, &str, f64)> = vec![
-        (0, "heldout_kl", report.kl),
-        (0, "heldout_reward_before_mean", report.before_mean),
-        (0, "heldout_reward_after_mean", report.after_mean),
-        (0, "heldout_len_before", report.length_before),
-        (0, "heldout_len_after", report.length_after),
+        (0, metric::HELDOUT_KL, report.kl),
+        (0, metric::HELDOUT_REWARD_BEFORE_MEAN, report.before_mean),
+        (0, metric::HELDOUT_REWARD_AFTER_MEAN, report.after_mean),
+        (0, metric::HELDOUT_LEN_BEFORE, report.length_before),
+        (0, metric::HELDOUT_LEN_AFTER, report.length_after),
     ];
     points.extend(
         report
             .before
             .iter()
             .enumerate()
-            .map(|(i, v)| (i as i64, "heldout_reward_before", *v)),
+            .map(|(i, v)| (i as i64, metric::HELDOUT_REWARD_BEFORE, *v)),
     );
     points.extend(
         report
             .after
             .iter()
             .enumerate()
-            .map(|(i, v)| (i as i64, "heldout_reward_after", *v)),
+            .map(|(i, v)| (i as i64, metric::HELDOUT_REWARD_AFTER, *v)),
     );
     // Each criterion of a combination, before and after, beside the combined reward.
     let named: Vec<(String, f64)> = report
@@ -459,11 +460,11 @@ pub(super) fn improve_round(
         .flat_map(|c| {
             [
                 (
-                    format!("heldout_reward_before_mean.{}", c.criterion),
+                    metric::per_criterion(metric::HELDOUT_REWARD_BEFORE_MEAN, &c.criterion),
                     c.before_mean,
                 ),
                 (
-                    format!("heldout_reward_after_mean.{}", c.criterion),
+                    metric::per_criterion(metric::HELDOUT_REWARD_AFTER_MEAN, &c.criterion),
                     c.after_mean,
                 ),
             ]

@@ -35,6 +35,7 @@ mod round_config;
 mod sample;
 mod sft;
 
+use crate::domain::metric;
 pub use checkpoint::*;
 pub use improve::*;
 use rloo::rloo;
@@ -154,18 +155,21 @@ pub(super) fn mean(v: &[f64]) -> f64 {
 pub(super) fn store_step(store: &mut Store, run_id: i64, m: &PolicyStep) -> anyhow::Result<()> {
     let s = m.step as i64;
     let mut points = vec![
-        (s, "loss", m.loss),
-        (s, "kl", m.kl),
-        (s, "grad_norm", m.grad_norm),
-        (s, "lr", m.lr),
-        (s, "tokens_per_s", m.tokens_per_s),
+        (s, metric::LOSS, m.loss),
+        (s, metric::KL, m.kl),
+        (s, metric::GRAD_NORM, m.grad_norm),
+        (s, metric::LR, m.lr),
+        (s, metric::TOKENS_PER_S, m.tokens_per_s),
     ];
     // Only the methods that produce them (DPO: margin and accuracy; RLOO: reward).
     if m.margin != 0.0 || m.accuracy != 0.0 {
-        points.extend([(s, "margin", m.margin), (s, "accuracy", m.accuracy)]);
+        points.extend([
+            (s, metric::MARGIN, m.margin),
+            (s, metric::ACCURACY, m.accuracy),
+        ]);
     }
     if m.reward != 0.0 {
-        points.push((s, "reward", m.reward));
+        points.push((s, metric::REWARD, m.reward));
     }
     store.add_metrics(run_id, &points)?;
     Ok(())

@@ -2,6 +2,7 @@
 //! model's own when the user sets none), at most `MAX_CANDIDATES` answers per prompt.
 
 use super::*;
+use crate::domain::metric;
 
 /// How a model asks to be sampled when the user sets nothing: its `generation_config.json`
 /// (temperature, top-k, top-p, when `do_sample` is not false), else defaults that give
@@ -432,7 +433,7 @@ pub fn sample(
         run_id,
         &[
             (0, "candidates", counts.candidates_added as f64),
-            (0, "tokens_per_s", tokens as f64 / seconds.max(1e-9)),
+            (0, metric::TOKENS_PER_S, tokens as f64 / seconds.max(1e-9)),
         ],
     )?;
     let cancelled = cancel.is_cancelled();

@@ -1,6 +1,7 @@
 //! Round 0: supervised fine-tuning of the tiny policy on the best-ranked answers.
 
 use super::*;
+use crate::domain::metric;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SftConfig {
@@ -139,7 +140,7 @@ pub fn train_sft(
         let steps_per_epoch = seqs.len().div_ceil(cfg.batch.max(1)) as u64;
         let total = steps_per_epoch * cfg.epochs as u64;
         let mut trainer = PolicyTrainer::new(policy, cfg.train.clone(), total)?;
-        store.add_metrics(run_id, &[(0, "total_steps", total as f64)])?;
+        store.add_metrics(run_id, &[(0, metric::TOTAL_STEPS, total as f64)])?;
         emit(PolicyEvent::Started {
             run_id,
             kind: "sft".into(),

@@ -10,6 +10,7 @@ use std::time::Instant;
 use candle_core::Device;
 use serde::Serialize;
 
+use crate::domain::metric;
 use crate::ml::checkpoint::{self, CheckpointMeta};
 use crate::ml::models::config::ModelConfig;
 use crate::ml::models::reward::RewardModel;
@@ -285,12 +286,15 @@ fn train_loop(
         encoder.pad_id,
         device,
     )?;
-    store.add_metrics(run_id, &[(0, "epochs", train_cfg.epochs as f64)])?;
+    store.add_metrics(run_id, &[(0, metric::EPOCHS, train_cfg.epochs as f64)])?;
     if let Some(path) = opt_state {
         trainer.opt.load(&path, start_step)?;
         trainer.step = start_step;
     }
-    store.add_metrics(run_id, &[(0, "total_steps", trainer.total_steps() as f64)])?;
+    store.add_metrics(
+        run_id,
+        &[(0, metric::TOTAL_STEPS, trainer.total_steps() as f64)],
+    )?;
     emit(RmEvent::Started {
         run_id,
         total_steps: trainer.total_steps(),
@@ -309,8 +313,8 @@ fn train_loop(
         Some(BestCheckpoint {
             checkpoint_id: c.id,
             step: c.step as u64,
-            eval_accuracy: c.metrics.get("eval_accuracy")?.as_f64()?,
-            eval_loss: c.metrics.get("eval_loss")?.as_f64()?,
+            eval_accuracy: c.metrics.get(metric::EVAL_ACCURACY)?.as_f64()?,
+            eval_loss: c.metrics.get(metric::EVAL_LOSS)?.as_f64()?,
             path: c.path,
         })
     });
@@ -334,15 +338,15 @@ fn train_loop(
         store.add_metrics(
             run_id,
             &[
-                (m.step as i64, "loss", m.loss),
-                (m.step as i64, "accuracy", m.accuracy),
-                (m.step as i64, "chosen_reward", m.chosen_reward),
-                (m.step as i64, "rejected_reward", m.rejected_reward),
-                (m.step as i64, "margin", m.margin),
-                (m.step as i64, "grad_norm", m.grad_norm),
-                (m.step as i64, "lr", m.lr),
-                (m.step as i64, "pairs_per_s", m.pairs_per_s),
-                (m.step as i64, "epoch", m.epoch as f64),
+                (m.step as i64, metric::LOSS, m.loss),
+                (m.step as i64, metric::ACCURACY, m.accuracy),
+                (m.step as i64, metric::CHOSEN_REWARD, m.chosen_reward),
+                (m.step as i64, metric::REJECTED_REWARD, m.rejected_reward),
+                (m.step as i64, metric::MARGIN, m.margin),
+                (m.step as i64, metric::GRAD_NORM, m.grad_norm),
+                (m.step as i64, metric::LR, m.lr),
+                (m.step as i64, metric::PAIRS_PER_S, m.pairs_per_s),
+                (m.step as i64, metric::EPOCH, m.epoch as f64),
             ],
         )?;
         emit(RmEvent::Step(m));
@@ -350,13 +354,17 @@ fn train_loop(
             let e = trainer.evaluate()?;
             if e.pairs > 0 {
                 let mut rows = vec![
-                    (e.step as i64, "eval_loss".to_string(), e.loss),
-                    (e.step as i64, "eval_accuracy".to_string(), e.accuracy),
+                    (e.step as i64, metric::EVAL_LOSS.to_string(), e.loss),
+                    (e.step as i64, metric::EVAL_ACCURACY.to_string(), e.accuracy),
                 ];
                 if cfg.criteria.len() > 1 {
                     for (name, acc) in cfg.criteria.iter().zip(&e.head_accuracy) {
                         if acc.is_finite() {
-                            rows.push((e.step as i64, format!("eval_accuracy.{name}"), *acc));
+                            rows.push((
+                                e.step as i64,
+                                metric::per_criterion(metric::EVAL_ACCURACY, name),
+                                *acc,
+                            ));
                         }
                     }
                 }
