@@ -75,9 +75,14 @@ pub fn improve(
     };
     let run_id = store.create_run(kind, &serde_json::to_value(&cfg)?, created_by)?;
     store.set_run_lineage(run_id, parent, round)?;
-    let result = improve_round(
-        store, db_path, &cfg, run_id, round, loaded, &scorer, emit, cancel, None,
-    );
+    let ctx = RunCtx {
+        store: &mut *store,
+        db_path,
+        run_id,
+        emit: &mut *emit,
+        cancel,
+    };
+    let result = improve_round(ctx, &cfg, round, loaded, &scorer, None);
     finish(store, run_id, started, result, emit)
 }
 
@@ -125,18 +130,14 @@ pub fn resume_improve(
     let round = run.round.unwrap_or(loaded.meta.round + 1);
     store.reopen_run(run_id)?;
     let started = Instant::now();
-    let result = improve_round(
-        store,
+    let ctx = RunCtx {
+        store: &mut *store,
         db_path,
-        &cfg,
         run_id,
-        round,
-        loaded,
-        &scorer,
-        emit,
+        emit: &mut *emit,
         cancel,
-        Some(Path::new(&ck.path)),
-    );
+    };
+    let result = improve_round(ctx, &cfg, round, loaded, &scorer, Some(Path::new(&ck.path)));
     finish(store, run_id, started, result, emit)
 }
 
@@ -200,39 +201,29 @@ pub(super) fn heldout(
     Ok((sampled, scores))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn improve_round(
-    store: &mut Store,
-    db_path: &Path,
+    mut ctx: RunCtx<'_, PolicyEvent>,
     cfg: &ImproveConfig,
-    run_id: i64,
     round: i64,
     loaded: LoadedPolicy,
     scorer: &Reward,
-    emit: &mut dyn FnMut(PolicyEvent),
-    cancel: &CancelToken,
     resume: Option<&Path>,
 ) -> anyhow::Result<PolicySummary> {
+    let (db_path, run_id, cancel) = (ctx.db_path, ctx.run_id, ctx.cancel);
     let device = Device::Cpu;
     let codec = loaded.codec.clone();
-    let (train_prompts, eval_prompts) = split_prompts(store, cfg)?;
+    let (train_prompts, eval_prompts) = split_prompts(ctx.store, cfg)?;
     if train_prompts.is_empty() {
         anyhow::bail!("no prompts to train on; import prompts first");
     }
-    let phase =
-        |store: &mut Store, name: &str, emit: &mut dyn FnMut(PolicyEvent)| -> anyhow::Result<()> {
-            store.set_run_message(run_id, name)?;
-            emit(PolicyEvent::Phase { phase: name.into() });
-            Ok(())
-        };
-    phase(store, "sampling held-out prompts (before)", emit)?;
+    ctx.phase("sampling held-out prompts (before)")?;
     let decoder = Decoder::from_policy(&loaded.policy)?;
     let (sampled_before, before) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
     let len_before = sampled_before.mean_length();
     let each_before = sampled_before.score_each(&codec, scorer, &eval_prompts)?;
 
     // The round's training data.
-    phase(store, "sampling", emit)?;
+    ctx.phase("sampling")?;
     let texts: Vec<String> = train_prompts.iter().map(|p| p.1.clone()).collect();
     let mut seqs: Vec<(Vec<u32>, usize)> = Vec::new();
     let mut sample_rewards = Vec::new();
@@ -243,10 +234,10 @@ pub(super) fn improve_round(
             &texts,
             cfg.n.max(2),
             &cfg.gen,
-            emit,
+            ctx.emit,
             cancel,
         )?;
-        phase(store, "scoring", emit)?;
+        ctx.phase("scoring")?;
         let (answers, scores) = sampled.score(&codec, scorer, &texts)?;
         sample_rewards = scores.clone();
         seqs = round_sequences(
@@ -264,20 +255,24 @@ pub(super) fn improve_round(
                 .enumerate()
                 .map(|(k, p)| (p.0, k))
                 .collect();
-            let (pairs, _) = store.preference_pairs(&store.first_rank_filter()?)?;
+            let (pairs, _) = ctx
+                .store
+                .preference_pairs(&ctx.store.first_rank_filter()?)?;
             for p in pairs {
                 let Some(&k) = prompt_ids.get(&p.prompt_id) else {
                     continue;
                 };
-                let (Some(c), Some(r)) = (store.candidate(p.chosen)?, store.candidate(p.rejected)?)
-                else {
+                let (Some(c), Some(r)) = (
+                    ctx.store.candidate(p.chosen)?,
+                    ctx.store.candidate(p.rejected)?,
+                ) else {
                     continue;
                 };
                 seqs.push(codec.sequence(&texts[k], &c.text, cfg.max_response_tokens)?);
                 seqs.push(codec.sequence(&texts[k], &r.text, cfg.max_response_tokens)?);
             }
         }
-        store.add_metrics(
+        ctx.store.add_metrics(
             run_id,
             &[
                 (0, "sample_reward", mean(&scores)),
@@ -290,7 +285,7 @@ pub(super) fn improve_round(
     // The starting policy's sampling copy is not needed while training (a 135M model is
     // about 0.6 GB per copy).
     drop(decoder);
-    phase(store, "training", emit)?;
+    ctx.phase("training")?;
     let batch = cfg.batch.max(1);
     let total = match cfg.method {
         Method::Bon => (seqs.len().div_ceil(batch) * cfg.epochs) as u64,
@@ -313,7 +308,8 @@ pub(super) fn improve_round(
     if let Some(dir) = resume {
         restore_trainer(&mut trainer, dir)?;
     }
-    store.add_metrics(run_id, &[(0, metric::TOTAL_STEPS, total as f64)])?;
+    ctx.store
+        .add_metrics(run_id, &[(0, metric::TOTAL_STEPS, total as f64)])?;
     let meta_at = |trainer: &PolicyTrainer, metrics: serde_json::Value| PolicyMeta {
         kind: POLICY_KIND.into(),
         config: trainer.policy.config.clone(),
@@ -342,7 +338,7 @@ pub(super) fn improve_round(
         }
         Ok(())
     };
-    emit(PolicyEvent::Started {
+    (ctx.emit)(PolicyEvent::Started {
         run_id,
         kind: cfg.method.as_str().into(),
         round,
@@ -350,14 +346,11 @@ pub(super) fn improve_round(
     });
     let status = match cfg.method {
         Method::Bon => train_epochs(
-            store,
-            run_id,
+            ctx.reborrow(),
             &mut trainer,
             &seqs,
             batch,
             cfg.epochs,
-            emit,
-            cancel,
             Step::Sft,
             &mut on_step,
         )?,
@@ -366,31 +359,28 @@ pub(super) fn improve_round(
                 anyhow::bail!("no preference pairs: the reward model scored every sample of every prompt the same");
             }
             train_epochs(
-                store,
-                run_id,
+                ctx.reborrow(),
                 &mut trainer,
                 &seqs,
                 batch,
                 cfg.epochs,
-                emit,
-                cancel,
                 Step::Dpo,
                 &mut on_step,
             )?
         }
-        Method::Rloo => rloo(
-            store,
-            run_id,
-            &mut trainer,
-            &codec,
-            scorer,
-            &texts,
-            cfg,
-            emit,
-            cancel,
-            &mut sample_rewards,
-            &mut on_step,
-        )?,
+        Method::Rloo => {
+            let (status, rewards) = rloo(
+                ctx.reborrow(),
+                &mut trainer,
+                &codec,
+                scorer,
+                &texts,
+                cfg,
+                &mut on_step,
+            )?;
+            sample_rewards.extend(rewards);
+            status
+        }
     };
 
     // A cancel during sampling leaves no data to train on: the round is cancelled, not done.
@@ -399,7 +389,7 @@ pub(super) fn improve_round(
     } else {
         status
     };
-    phase(store, "sampling held-out prompts (after)", emit)?;
+    ctx.phase("sampling held-out prompts (after)")?;
     let decoder = Decoder::from_policy(&trainer.policy)?;
     let (sampled_after, after) = heldout(&decoder, &codec, scorer, &eval_prompts, cfg, cancel)?;
     let len_after = sampled_after.mean_length();
@@ -471,8 +461,8 @@ pub(super) fn improve_round(
         })
         .collect();
     points.extend(named.iter().map(|(n, v)| (0, n.as_str(), *v)));
-    store.add_metrics(run_id, &points)?;
-    emit(PolicyEvent::Round(report.clone()));
+    ctx.store.add_metrics(run_id, &points)?;
+    (ctx.emit)(PolicyEvent::Round(report.clone()));
     let meta = meta_at(
         &trainer,
         serde_json::json!({
@@ -482,11 +472,11 @@ pub(super) fn improve_round(
             "sample_reward": mean(&sample_rewards),
         }),
     );
-    let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
+    let (id, path) = checkpoint_policy(ctx.store, db_path, &trainer, &codec, &meta)?;
     if let Some((old_id, old_path)) = last_ckpt {
         if old_path != path {
             let _ = std::fs::remove_dir_all(&old_path);
-            store.mark_checkpoint_deleted(old_id)?;
+            ctx.store.mark_checkpoint_deleted(old_id)?;
         }
     }
     Ok(PolicySummary {

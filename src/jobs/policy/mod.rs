@@ -14,6 +14,7 @@ use crate::domain::{is_eval_prompt, PromptId, Verdict, MAX_CANDIDATES};
 use crate::jobs::reward::{Reward, RewardGate, RewardPart};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
+use crate::jobs::RunCtx;
 use crate::ml::infer::decode::{Decoder, GenConfig, Sample};
 use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
@@ -212,3 +213,12 @@ pub(super) fn finish(
 // ---------------------------------------------------------------------------------------------
 // SFT warm-start
 // ---------------------------------------------------------------------------------------------
+
+impl RunCtx<'_, PolicyEvent> {
+    /// Names the phase a round is in: the run's message in the store and an event.
+    pub(super) fn phase(&mut self, name: &str) -> anyhow::Result<()> {
+        self.store.set_run_message(self.run_id, name)?;
+        (self.emit)(PolicyEvent::Phase { phase: name.into() });
+        Ok(())
+    }
+}

@@ -3,20 +3,24 @@
 
 use super::*;
 
-#[allow(clippy::too_many_arguments)]
+/// Returns how the phase ended and the rewards of every sample it drew.
 pub(super) fn rloo(
-    store: &mut Store,
-    run_id: i64,
+    ctx: RunCtx<'_, PolicyEvent>,
     trainer: &mut PolicyTrainer,
     codec: &PolicyCodec,
     scorer: &Reward,
     texts: &[String],
     cfg: &ImproveConfig,
-    emit: &mut dyn FnMut(PolicyEvent),
-    cancel: &CancelToken,
-    rewards: &mut Vec<f64>,
     on_step: &mut OnStep,
-) -> anyhow::Result<RunStatus> {
+) -> anyhow::Result<(RunStatus, Vec<f64>)> {
+    let RunCtx {
+        store,
+        run_id,
+        emit,
+        cancel,
+        ..
+    } = ctx;
+    let mut rewards = Vec::new();
     let device = Device::Cpu;
     let k = cfg.n.max(2);
     let prompts_per_step = (cfg.batch / k).max(1);
@@ -25,7 +29,7 @@ pub(super) fn rloo(
     // Each step samples with a seed of its own: a resumed run starts at its step.
     for step in trainer.step as usize..cfg.rloo_steps {
         if cancel.is_cancelled() {
-            return Ok(RunStatus::Cancelled);
+            return Ok((RunStatus::Cancelled, rewards));
         }
         let picked: Vec<String> = (0..prompts_per_step)
             .map(|j| texts[order[(step * prompts_per_step + j) % order.len()]].clone())
@@ -53,5 +57,5 @@ pub(super) fn rloo(
         emit(PolicyEvent::Step(m));
         on_step(store, trainer)?;
     }
-    Ok(RunStatus::Done)
+    Ok((RunStatus::Done, rewards))
 }

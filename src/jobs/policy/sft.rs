@@ -147,15 +147,19 @@ pub fn train_sft(
             round: 0,
             total_steps: total,
         });
-        let status = train_epochs(
-            store,
+        let ctx = RunCtx {
+            store: &mut *store,
+            db_path,
             run_id,
+            emit: &mut *emit,
+            cancel,
+        };
+        let status = train_epochs(
+            ctx,
             &mut trainer,
             &seqs,
             cfg.batch,
             cfg.epochs,
-            emit,
-            cancel,
             Step::Sft,
             &mut |_, _| Ok(()),
         )?;
@@ -210,19 +214,22 @@ pub(super) enum Step {
 
 /// Epochs over `seqs` in shuffled batches (seeded), storing every step's metrics.
 /// For DPO, `seqs` holds pairs as consecutive (chosen, rejected) entries.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn train_epochs(
-    store: &mut Store,
-    run_id: i64,
+    ctx: RunCtx<'_, PolicyEvent>,
     trainer: &mut PolicyTrainer,
     seqs: &[(Vec<u32>, usize)],
     batch: usize,
     epochs: usize,
-    emit: &mut dyn FnMut(PolicyEvent),
-    cancel: &CancelToken,
     kind: Step,
     on_step: &mut OnStep,
 ) -> anyhow::Result<RunStatus> {
+    let RunCtx {
+        store,
+        run_id,
+        emit,
+        cancel,
+        ..
+    } = ctx;
     let device = Device::Cpu;
     let unit = if matches!(kind, Step::Dpo) { 2 } else { 1 };
     let n_units = seqs.len() / unit;

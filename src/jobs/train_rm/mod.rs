@@ -11,6 +11,7 @@ use candle_core::Device;
 use serde::Serialize;
 
 use crate::domain::metric;
+use crate::jobs::RunCtx;
 use crate::ml::checkpoint::{self, CheckpointMeta};
 use crate::ml::models::config::ModelConfig;
 use crate::ml::models::reward::RewardModel;
@@ -212,10 +213,19 @@ pub fn run(
             )
         }
     };
-    let result = train_loop(
-        store, db_path, &cfg, &device, model, encoder, run_id, only, start_step, opt_state, emit,
+    let ctx = RunCtx {
+        store: &mut *store,
+        db_path,
+        run_id,
+        emit: &mut *emit,
         cancel,
-    );
+    };
+    let resumed = Resumed {
+        only,
+        start_step,
+        opt_state,
+    };
+    let result = train_loop(ctx, &cfg, &device, model, encoder, resumed);
     let summary = match result {
         Ok(mut s) => {
             s.seconds = started.elapsed().as_secs_f64();
@@ -246,21 +256,33 @@ pub fn run(
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a resumed run picks up: its rankings, its step and its optimizer state.
+struct Resumed {
+    only: Option<Vec<(i64, bool)>>,
+    start_step: u64,
+    opt_state: Option<PathBuf>,
+}
+
 fn train_loop(
-    store: &mut Store,
-    db_path: &Path,
+    ctx: RunCtx<'_, RmEvent>,
     cfg: &RmJobConfig,
     device: &Device,
     model: RewardModel,
     encoder: PairEncoder,
-    run_id: i64,
-    only: Option<Vec<(i64, bool)>>,
-    start_step: u64,
-    opt_state: Option<PathBuf>,
-    emit: &mut dyn FnMut(RmEvent),
-    cancel: &CancelToken,
+    resumed: Resumed,
 ) -> anyhow::Result<RmSummary> {
+    let RunCtx {
+        store,
+        db_path,
+        run_id,
+        emit,
+        cancel,
+    } = ctx;
+    let Resumed {
+        only,
+        start_step,
+        opt_state,
+    } = resumed;
     let loaded = load_data(store, Some(&encoder), cfg, only.as_deref())?;
     if loaded.data.train.is_empty() {
         anyhow::bail!(
