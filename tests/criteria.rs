@@ -680,6 +680,16 @@ fn agreement_is_measured_per_criterion() {
         text.contains("harmless       rate 1-5           4      2      100%  1.000 interval"),
         "{text}"
     );
+    // On a short terminal the criteria table is below the fold: the Data screen scrolls to it.
+    let short = screen(&app, 80, 16);
+    assert!(!short.contains("harmless       rate"), "{short}");
+    assert!(
+        short.contains("Data 1-"),
+        "the title says it scrolls: {short}"
+    );
+    press(&mut app, "j j j j j j j j j j j j j j j j");
+    let short = screen(&app, 80, 16);
+    assert!(short.contains("harmless       rate 1-5"), "{short}");
 }
 
 /// A backup (`--format kibble`) keeps every criterion of every decision: further rankings and

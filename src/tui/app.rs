@@ -70,6 +70,9 @@ pub struct App {
     /// First row of the Help screen (F7) shown, and its rows as last drawn.
     pub help_scroll: u16,
     pub help_view: Cell<View>,
+    /// The Data screen's first row shown, and its rows as last drawn (it outgrows 80x24).
+    pub data_scroll: u16,
+    pub data_view: Cell<View>,
     /// Rows of the scrolled overlay (guidelines) as last drawn.
     pub overlay_view: Cell<View>,
     /// When the queue was last re-checked while it was empty.
@@ -123,6 +126,8 @@ impl App {
             show_scores: false,
             help_scroll: 0,
             help_view: Cell::new(View::default()),
+            data_scroll: 0,
+            data_view: Cell::new(View::default()),
             overlay_view: Cell::new(View::default()),
             queue_checked: Duration::ZERO,
             stats: None,
@@ -251,6 +256,15 @@ impl App {
                     .help_view
                     .get()
                     .scrolled(self.help_scroll, lines, pages);
+            }
+            ScrollDown | ScrollUp | PageDown | PageUp
+                if self.screen == super::keymap::Screen::Data =>
+            {
+                let (lines, pages) = scroll_step(action);
+                self.data_scroll = self
+                    .data_view
+                    .get()
+                    .scrolled(self.data_scroll, lines, pages);
             }
             _ if self.screen != super::keymap::Screen::Label => {}
             // A rated criterion: letters pick the answer to rate; ranking keys do not apply.

@@ -546,8 +546,15 @@ fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             lines.push(Line::from(q.row()));
         }
     }
+    let (scroll, title) = scrolled_title(app, theme, " Data ", lines.len(), area, app.data_scroll);
+    app.data_view.set(View {
+        visible: area.height.saturating_sub(2),
+        total: lines.len().min(u16::MAX as usize) as u16,
+    });
     f.render_widget(
-        Paragraph::new(lines).block(theme.block(Line::from(" Data "), false)),
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(theme.block(Line::from(title), false)),
         area,
     );
 }
