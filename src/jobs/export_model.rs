@@ -7,12 +7,13 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::jobs::policy::{load_policy, PolicyCodec};
+use crate::jobs::policy::load_policy;
 use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
 use crate::ml::models::config::{PolicyArch, PolicyConfig};
 use crate::ml::models::policy::Policy;
+use crate::ml::text::codec::PolicyCodec;
 
 /// (our name, GPT-2 name, transposed) for one block.
 fn block_names(i: usize) -> Vec<(String, String, bool)> {

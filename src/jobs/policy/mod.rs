@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
-use tokenizers::Tokenizer;
 
 use crate::domain::{is_eval_prompt, PromptId, Verdict, MAX_CANDIDATES};
 use crate::jobs::reward::{Reward, RewardGate, RewardPart};
@@ -23,8 +22,9 @@ use crate::ml::models::config::PolicyConfig;
 use crate::ml::models::llama::LoraConfig;
 use crate::ml::models::policy::{Policy, SeqBatch};
 use crate::ml::text::chat::PromptFormat;
+use crate::ml::text::codec::PolicyCodec;
 use crate::ml::text::pretrained::{self, Pretrained};
-use crate::ml::text::tokenizer::{self, PAD};
+use crate::ml::text::tokenizer;
 use crate::ml::training::optim::AdamW;
 use crate::ml::training::policy::{PolicyStep, PolicyTrainConfig, PolicyTrainer};
 use crate::store::{RankingFilter, RunStatus, Store};

@@ -2,5 +2,6 @@
 //! pretrained policies from GGUF files and HF folders.
 
 pub mod chat;
+pub mod codec;
 pub mod pretrained;
 pub mod tokenizer;
