@@ -9,13 +9,13 @@
 //! backward pass writes each gradient once, bias and LayerNorm gradients included.
 //!
 //! The weights are not inputs of the op (a candle op takes at most three tensors), so their
-//! gradients go to a side table keyed by tensor id. [`backward`] runs candle's backward pass
-//! and then moves them into its `GradStore`: every training step calls it instead of
-//! `Tensor::backward`.
+//! gradients go to a side table keyed by tensor id, owned by the model (`Params::side`).
+//! [`SideGrads::backward`] runs candle's backward pass and then moves them into its
+//! `GradStore`: every training step calls it instead of `Tensor::backward`.
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLockReadGuard};
 
 use candle_core::backprop::GradStore;
 use candle_core::{
@@ -28,39 +28,37 @@ use crate::ml::kernels::{
     contiguous, dot8, gelu_f32, gelu_in_place_with_slope, sum8, FusedAttention,
 };
 
-/// Gradients of weights that fused ops computed, waiting for [`backward`] to collect them.
-static SIDE_GRADS: Mutex<Option<HashMap<TensorId, Tensor>>> = Mutex::new(None);
+/// Gradients of weights that fused ops computed, waiting for [`SideGrads::backward`] to
+/// collect them. Each model's parameters own one (`Params::side`), shared with the fused ops
+/// its forward passes build, so two trainings in one process never share a table.
+#[derive(Default)]
+pub struct SideGrads(Mutex<HashMap<TensorId, Tensor>>);
 
-pub(super) fn stash(weight: &Tensor, grad: Vec<f32>) -> Result<()> {
-    let grad = Tensor::from_vec(grad, weight.shape(), weight.device())?;
-    let mut side = SIDE_GRADS.lock().unwrap_or_else(|e| e.into_inner());
-    let side = side.get_or_insert_with(HashMap::new);
-    // A weight used twice in one graph (two forward passes in one loss) sums its gradients.
-    let grad = match side.remove(&weight.id()) {
-        Some(prev) => (prev + grad)?,
-        None => grad,
-    };
-    side.insert(weight.id(), grad);
-    Ok(())
-}
+impl SideGrads {
+    pub(super) fn stash(&self, weight: &Tensor, grad: Vec<f32>) -> Result<()> {
+        let grad = Tensor::from_vec(grad, weight.shape(), weight.device())?;
+        let mut side = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // A weight used twice in one graph (two forward passes in one loss) sums its gradients.
+        let grad = match side.remove(&weight.id()) {
+            Some(prev) => (prev + grad)?,
+            None => grad,
+        };
+        side.insert(weight.id(), grad);
+        Ok(())
+    }
 
-/// `loss.backward()`, plus the weight gradients that fused blocks computed for `vars`.
-pub fn backward(loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
-    let grads = loss.backward();
-    let mut side = SIDE_GRADS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut grads = match grads {
-        Ok(g) => g,
-        Err(e) => {
-            // Drop what a partial pass stashed, so it cannot leak into the next step.
-            if let Some(side) = side.as_mut() {
-                vars.iter().for_each(|(_, v)| {
-                    side.remove(&v.as_tensor().id());
-                });
+    /// `loss.backward()`, plus the weight gradients that fused blocks computed for `vars`.
+    pub fn backward(&self, loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
+        let grads = loss.backward();
+        let mut side = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut grads = match grads {
+            Ok(g) => g,
+            Err(e) => {
+                // Drop what a partial pass stashed, so it cannot leak into the next step.
+                side.clear();
+                return Err(e);
             }
-            return Err(e);
-        }
-    };
-    if let Some(side) = side.as_mut() {
+        };
         for (_, var) in vars {
             if let Some(g) = side.remove(&var.as_tensor().id()) {
                 let g = match grads.remove(var.as_tensor()) {
@@ -70,8 +68,8 @@ pub fn backward(loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
                 grads.insert(var.as_tensor(), g);
             }
         }
+        Ok(grads)
     }
-    Ok(grads)
 }
 
 /// The weights as f32 slices, read-locked for as long as this lives.
@@ -118,6 +116,8 @@ pub(crate) struct FusedBlock {
     /// Keep activations for a backward pass (the input is tracked or a weight trainable).
     train: bool,
     saved: Mutex<Option<Saved>>,
+    /// Where the weight gradients go (the model's table).
+    side: Arc<SideGrads>,
 }
 
 impl FusedBlock {
@@ -129,6 +129,7 @@ impl FusedBlock {
         attention: FusedAttention,
         eps: f64,
         input_tracked: bool,
+        side: Arc<SideGrads>,
     ) -> FusedBlock {
         let train = input_tracked || weights.iter().any(|w| w.is_variable());
         FusedBlock {
@@ -138,6 +139,7 @@ impl FusedBlock {
             eps: eps as f32,
             train,
             saved: Mutex::new(None),
+            side,
         }
     }
 
@@ -232,7 +234,7 @@ impl FusedBlock {
     pub(super) fn stash_grads(&self, grads: Vec<Vec<f32>>) -> Result<()> {
         for (w, g) in self.weights.iter().zip(grads) {
             if w.is_variable() {
-                stash(w, g)?;
+                self.side.stash(w, g)?;
             }
         }
         Ok(())
@@ -532,7 +534,8 @@ mod tests {
                 blk.forward_composed(x.as_tensor(), &mask, b, t, heads, causal)
             }
             .unwrap();
-            let grads = backward(&(&y * &probe).unwrap().sum_all().unwrap(), vars).unwrap();
+            let loss = (&y * &probe).unwrap().sum_all().unwrap();
+            let grads = p.side.backward(&loss, vars).unwrap();
             (y, grads)
         };
         let mut vars = p.vars();

@@ -9,17 +9,17 @@
 //! into the block below, and the embedding gradients are written once, in parallel.
 //!
 //! Like the blocks' weights, the embedding tables' gradients go to the side table that
-//! [`crate::ml::models::block::backward`] collects: a backward pass through this op must go through it,
-//! not `Tensor::backward`. One backward pass per forward pass: it frees the activations.
+//! [`crate::ml::models::block::SideGrads::backward`] collects (the model's own table): a backward
+//! pass through this op must go through it, not `Tensor::backward`. One backward pass per forward pass: it frees the activations.
 
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 
 use crate::ml::kernels::{contiguous, FusedAttention};
-use crate::ml::models::block::{add_into, new_rows, stash, FusedBlock, Saved, Slices};
+use crate::ml::models::block::{add_into, new_rows, FusedBlock, Saved, SideGrads, Slices};
 
 /// Rows of the token-embedding gradient written per rayon task.
 const TABLE_ROWS: usize = 256;
@@ -33,6 +33,8 @@ pub(crate) struct FusedEncoder {
     blocks: Vec<FusedBlock>,
     /// Each block's input and kept activations, bottom first, for the backward pass.
     saved: Mutex<Vec<(Vec<f32>, Saved)>>,
+    /// Where the embedding gradients go (the model's table; the blocks hold it too).
+    side: Arc<SideGrads>,
 }
 
 impl FusedEncoder {
@@ -40,7 +42,9 @@ impl FusedEncoder {
     /// does not apply (not CPU f32, or trainable weights that the op's graph would miss
     /// because `tok` is not tracked): the caller then composes the usual ops.
     ///
-    /// `blocks`: each block's weights in `TinyBlock::weights` order.
+    /// `blocks`: each block's weights in `TinyBlock::weights` order; `side`: the model's table
+    /// for the weight gradients.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn apply(
         tok: &Tensor,
         pos: &Tensor,
@@ -49,6 +53,7 @@ impl FusedEncoder {
         blocks: Vec<Vec<Tensor>>,
         heads: usize,
         eps: f64,
+        side: &Arc<SideGrads>,
     ) -> Result<Option<Tensor>> {
         let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
         let all: Vec<&Tensor> = [tok, pos]
@@ -94,7 +99,7 @@ impl FusedEncoder {
         let train = tok.track_op();
         let blocks = blocks
             .into_iter()
-            .map(|w| FusedBlock::new(w, mask.clone(), attention, eps, train))
+            .map(|w| FusedBlock::new(w, mask.clone(), attention, eps, train, side.clone()))
             .collect();
         let op = FusedEncoder {
             pos: pos.clone(),
@@ -102,6 +107,7 @@ impl FusedEncoder {
             seq: t,
             blocks,
             saved: Mutex::new(Vec::new()),
+            side: side.clone(),
         };
         Ok(Some(tok.contiguous()?.apply_op1(op)?))
     }
@@ -233,11 +239,12 @@ impl CustomOp1 for FusedEncoder {
             dy = Cow::Owned(dx);
         }
         if tok.is_variable() {
-            stash(tok, self.token_grad(&dy, vocab, d))?;
+            self.side.stash(tok, self.token_grad(&dy, vocab, d))?;
         }
         if self.pos.is_variable() {
             let rows = self.pos.dim(0)?;
-            stash(&self.pos, self.position_grad(&dy, rows, d))?;
+            self.side
+                .stash(&self.pos, self.position_grad(&dy, rows, d))?;
         }
         Ok(None)
     }
@@ -246,7 +253,6 @@ impl CustomOp1 for FusedEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::models::block::backward;
     use crate::ml::models::reward::{Init, Params, TinyBlock};
     use candle_core::{Device, Var};
 
@@ -276,7 +282,7 @@ mod tests {
         let vars = p.vars();
 
         let weights = blocks.iter().map(TinyBlock::weights).collect();
-        let fused = FusedEncoder::apply(&tok, &pos, &ids, &mask, weights, heads, 1e-5)
+        let fused = FusedEncoder::apply(&tok, &pos, &ids, &mask, weights, heads, 1e-5, &p.side)
             .unwrap()
             .expect("the fused encoder applies to CPU f32");
         let mut x = tok
@@ -296,7 +302,7 @@ mod tests {
 
         let grads = |y: &Tensor| {
             let loss = (y * &probe).unwrap().sum_all().unwrap();
-            backward(&loss, &vars).unwrap()
+            p.side.backward(&loss, &vars).unwrap()
         };
         let (gf, gr) = (grads(&fused), grads(&x));
         for (name, v) in &vars {
@@ -333,7 +339,9 @@ mod tests {
         let pos = p.get("pos", &[3, 8], Init::Normal).unwrap();
         let ids = Tensor::new(&[[1u32, 4]], &dev).unwrap();
         let mask = Tensor::new(&[[1f32, 1.]], &dev).unwrap();
-        let err = FusedEncoder::apply(&tok, &pos, &ids, &mask, Vec::new(), 2, 1e-5).unwrap_err();
+        let side = Arc::default();
+        let err =
+            FusedEncoder::apply(&tok, &pos, &ids, &mask, Vec::new(), 2, 1e-5, &side).unwrap_err();
         assert!(
             err.to_string()
                 .contains("token id 4 is outside the vocabulary of 4"),

@@ -324,7 +324,7 @@ mod tests {
             let vars = policy.trainable();
             let grads = |x: &Tensor| {
                 let loss = x.mul(&w).unwrap().sum_all().unwrap();
-                crate::ml::models::block::backward(&loss, &vars).unwrap()
+                policy.params.side.backward(&loss, &vars).unwrap()
             };
             let (gf, gs) = (grads(&fast), grads(&full));
             for (name, var) in policy.trainable() {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
@@ -11,7 +12,7 @@ use crate::ml::kernels::{
     attention, bias_add, causal_attention, gelu, layer_norm, masked_mean_pool, matmul, normalize,
     FusedAttention,
 };
-use crate::ml::models::block::FusedBlock;
+use crate::ml::models::block::{FusedBlock, SideGrads};
 use crate::ml::models::config::{Arch, ModelConfig};
 use crate::ml::models::encoder::FusedEncoder;
 
@@ -82,6 +83,8 @@ pub(crate) enum Init {
 
 /// Named parameters: trainable `Var`s and frozen tensors, in name order.
 pub struct Params {
+    /// Weight gradients the fused ops compute, collected by `SideGrads::backward`.
+    pub side: Arc<SideGrads>,
     pub trainable: BTreeMap<String, Var>,
     pub frozen: BTreeMap<String, Tensor>,
     pub(crate) device: Device,
@@ -102,6 +105,7 @@ pub struct Params {
 impl Params {
     pub(crate) fn new(device: &Device, dtype: DType, seed: u64) -> Params {
         Params {
+            side: Arc::default(),
             trainable: BTreeMap::new(),
             frozen: BTreeMap::new(),
             device: device.clone(),
@@ -211,6 +215,7 @@ impl Norm {
 
 /// A pre-LN transformer block (the `tiny` reward model's encoder and the `tiny` policy's decoder).
 pub(crate) struct TinyBlock {
+    side: Arc<SideGrads>,
     pub(crate) ln1: Norm,
     pub(crate) qkv: Linear,
     pub(crate) proj: Linear,
@@ -230,6 +235,7 @@ impl TinyBlock {
     ) -> Result<TinyBlock> {
         let n = |s: &str| format!("{prefix}.{s}");
         Ok(TinyBlock {
+            side: p.side.clone(),
             ln1: Norm::new(p, &n("ln1"), d, eps)?,
             qkv: Linear::new(p, &n("qkv"), d, 3 * d)?,
             proj: Linear::new(p, &n("proj"), d, d)?,
@@ -263,7 +269,14 @@ impl TinyBlock {
                 causal,
             };
             let mask = mask.to_dtype(DType::F32)?.contiguous()?;
-            let op = FusedBlock::new(weights, mask, attention, self.ln1.eps, x.track_op());
+            let op = FusedBlock::new(
+                weights,
+                mask,
+                attention,
+                self.ln1.eps,
+                x.track_op(),
+                self.side.clone(),
+            );
             return x.contiguous()?.apply_op1(op);
         }
         self.forward_composed(x, mask, b, t, heads, causal)
@@ -277,6 +290,7 @@ impl TinyBlock {
         let lin = |w, b| Linear { w, b };
         let norm = |w, b| Norm { w, b, eps };
         TinyBlock {
+            side: Arc::default(),
             ln1: norm(ln1_w, ln1_b),
             qkv: lin(qkv_w, qkv_b),
             proj: lin(proj_w, proj_b),
@@ -526,6 +540,7 @@ impl RewardModel {
                     weights,
                     c.n_heads,
                     c.ln_eps,
+                    &self.params.side,
                 )?;
                 // (b*t, d)
                 let x = match fused {

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ml::kernels::sum8;
+use crate::ml::models::block::SideGrads;
 use crate::ml::training::TrainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -338,9 +339,11 @@ pub fn learning_rate(schedule: Schedule, peak: f64, step: u64, warmup: u64, tota
 /// One update from `loss`: backward, clip the gradients to `clip_norm`, AdamW at `lr`.
 /// Returns the loss and the gradient norm before clipping; a loss or gradient norm that is
 /// not finite stops before the weights change, as `TrainError::NotFinite` at `step`.
+/// `side` is the model's table of fused-op weight gradients (`Params::side`).
 pub fn descend(
     loss: &Tensor,
     vars: &[(String, Var)],
+    side: &SideGrads,
     opt: &mut AdamW,
     clip_norm: f64,
     lr: f64,
@@ -354,7 +357,7 @@ pub fn descend(
             value: loss_v,
         });
     }
-    let grads = crate::ml::models::block::backward(loss, vars)?;
+    let grads = side.backward(loss, vars)?;
     let grad_norm = grad_norm(&grads, vars)?;
     if !grad_norm.is_finite() {
         return Err(TrainError::NotFinite {

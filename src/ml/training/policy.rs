@@ -122,6 +122,7 @@ impl PolicyTrainer {
         let (loss_v, grad_norm) = descend(
             loss,
             &vars,
+            &self.policy.params.side,
             &mut self.opt,
             self.config.clip_norm,
             lr,

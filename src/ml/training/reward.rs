@@ -460,6 +460,7 @@ impl Trainer {
         let (loss_v, grad_norm) = descend(
             &loss,
             &vars,
+            &self.model.params.side,
             &mut self.opt,
             self.config.clip_norm,
             lr,
