@@ -137,9 +137,16 @@ fn p_repeats_the_previous_criterion_and_undo_retracts_the_whole_item() {
     press(&mut app, "enter");
     assert_eq!(only(&app.store, "harmless").len(), 1);
     assert_eq!(only(&app.store, "helpful").len(), 1);
+    // The header counts what was said on each criterion at once (funny was left blank).
+    let counts = |app: &kibble::tui::app::App| -> Vec<i64> {
+        app.criterion_counts.iter().map(|c| c.1).collect()
+    };
+    assert_eq!(counts(&app), [1, 1, 0]);
+    assert!(screen(&app, 80, 24).contains("(harmless 1 helpful 1 funny 0)"));
 
     // Undo brings the item back with every criterion as it was, and retracts all of them.
     press(&mut app, "u");
+    assert_eq!(counts(&app), [0, 0, 0]);
     assert_eq!(only(&app.store, "harmless").len(), 0);
     assert_eq!(only(&app.store, "helpful").len(), 0);
     assert_eq!(app.criterion().name, "harmless");

@@ -151,6 +151,18 @@ impl App {
                 if verdict == Verdict::Rank && self.cfg.queue.overlap == 1 {
                     self.progress.done = (self.progress.done + 1).min(self.progress.total);
                 }
+                // The header's per-criterion counts follow at once; others' work shows on the tick.
+                for (c, _) in self
+                    .task
+                    .criteria
+                    .iter()
+                    .zip(&said)
+                    .filter(|(_, s)| s.is_some())
+                {
+                    if let Some(n) = self.criterion_counts.iter_mut().find(|n| n.0 == c.name) {
+                        n.1 += 1;
+                    }
+                }
                 self.status = match verdict {
                     Verdict::Rank => "saved".to_string(),
                     Verdict::Skip => "skipped".to_string(),
