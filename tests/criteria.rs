@@ -539,10 +539,35 @@ fn one_backbone_with_a_head_per_criterion_learns_each_criterion() {
     )
     .unwrap();
     assert_eq!(parts.iter().map(|p| p.head).collect::<Vec<_>>(), [0, 1]);
-    assert!(Scorer::open(None, &CheckpointRef::Dir(ck.path.into()))
-        .unwrap()
-        .with_head(2)
-        .is_err());
+    assert!(
+        Scorer::open(None, &CheckpointRef::Dir(ck.path.clone().into()))
+            .unwrap()
+            .with_head(2)
+            .is_err()
+    );
+    // `eval-rm --criterion funny` evaluates the funny head on a pairs file.
+    let trl = dir.path().join("funny.jsonl");
+    let words = ["river", "stone", "paper", "cloud", "engine", "garden"];
+    let lines: Vec<String> = (0..24)
+        .map(|i| {
+            let w = |k: usize| words[(i + k) % words.len()];
+            serde_json::json!({
+                "prompt": format!("question {i}"),
+                "chosen": format!("{} plum {} {} {}", w(0), w(1), w(2), i % 4),
+                "rejected": format!("{} {} {} {} {}", w(0), w(1), w(2), w(3), i % 4),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&trl, lines.join("\n")).unwrap();
+    let loaded =
+        kibble::ml::checkpoint::load(Path::new(&ck.path), &candle_core::Device::Cpu).unwrap();
+    let funny_head = kibble::jobs::score::head_named(&loaded, "funny").unwrap();
+    assert_eq!(funny_head, 1);
+    let report = kibble::jobs::score::eval_file(&loaded, &trl, funny_head).unwrap();
+    assert!(report.overall.accuracy >= 0.9, "{:?}", report.overall);
+    let e = kibble::jobs::score::head_named(&loaded, "tasty").unwrap_err();
+    assert!(e.contains("its heads are helpful, funny"), "{e}");
 }
 
 /// 240 prompts of four answers; `helpful` (ranked) prefers answers with "kiwi", `funny`

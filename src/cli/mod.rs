@@ -331,6 +331,10 @@ pub struct EvalRmArgs {
     pub checkpoint: String,
     /// TRL or HH preference file (.jsonl or .jsonl.gz).
     pub file: PathBuf,
+    /// A model trained with `train-rm --criteria`: the criterion whose head is evaluated
+    /// (default: its first).
+    #[arg(long, value_name = "NAME")]
+    pub criterion: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -203,7 +203,11 @@ pub(super) fn eval_rm(db: &Path, args: EvalRmArgs) -> anyhow::Result<()> {
     };
     let (dir, _) = resolve(store.as_ref(), &r)?;
     let loaded = crate::ml::checkpoint::load(&dir, &candle_core::Device::Cpu)?;
-    let report = eval_file(&loaded, &args.file)?;
+    let head = match &args.criterion {
+        None => 0,
+        Some(c) => crate::jobs::score::head_named(&loaded, c).map_err(BadInput)?,
+    };
+    let report = eval_file(&loaded, &args.file, head)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

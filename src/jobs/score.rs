@@ -11,7 +11,7 @@ use crate::data::formats::{detect, parse_item, parse_object};
 use crate::data::reader::{open_input, LineReader};
 use crate::data::Format;
 use crate::ml::checkpoint::{self, Loaded};
-use crate::ml::training::reward::{score, score_heads};
+use crate::ml::training::reward::score_heads;
 use crate::store::Store;
 
 /// A checkpoint named on the command line: a DB checkpoint id, or a folder.
@@ -233,8 +233,25 @@ pub struct EvalReport {
     pub by_subset: BTreeMap<String, EvalGroup>,
 }
 
-/// Pairwise accuracy of a checkpoint on a TRL (or HH) file, without importing it.
-pub fn eval_file(loaded: &Loaded, file: &Path) -> anyhow::Result<EvalReport> {
+/// The head of a checkpoint that learnt `criterion`: a model trained with `--criteria` names
+/// its heads; a one-head model answers only to the criterion its run learnt, which the
+/// folder does not record, so any name is its one head.
+pub fn head_named(loaded: &Loaded, criterion: &str) -> Result<usize, String> {
+    let heads = &loaded.meta.heads;
+    if heads.is_empty() {
+        return Ok(0);
+    }
+    heads.iter().position(|h| h == criterion).ok_or_else(|| {
+        format!(
+            "{}: no head learnt {criterion:?}; its heads are {}",
+            loaded.dir.display(),
+            heads.join(", ")
+        )
+    })
+}
+
+/// Pairwise accuracy of a checkpoint's `head` on a TRL (or HH) file, without importing it.
+pub fn eval_file(loaded: &Loaded, file: &Path, head: usize) -> anyhow::Result<EvalReport> {
     let device = Device::Cpu;
     let mut lines = LineReader::new(open_input(file)?);
     let mut format: Option<Format> = None;
@@ -256,7 +273,10 @@ pub fn eval_file(loaded: &Loaded, file: &Path) -> anyhow::Result<EvalReport> {
             refs.push(c);
             refs.push(r);
         }
-        let s = score(&loaded.model, &refs, loaded.encoder.pad_id, 64, &device)?;
+        let s: Vec<f32> = score_heads(&loaded.model, &refs, loaded.encoder.pad_id, 64, &device)?
+            .into_iter()
+            .map(|r| r[head])
+            .collect();
         for (i, (subset, _, _)) in pending.drain(..).enumerate() {
             let (rc, rr) = (s[2 * i], s[2 * i + 1]);
             let targets: Vec<&mut (EvalGroup, f64)> = match subset {
