@@ -244,6 +244,19 @@ impl App {
             Quit => self.quit(),
             Help => self.overlay = Overlay::Help,
             Screen(s) => self.switch_screen(s),
+            // Nothing to label: a labelling key looks again now, not only on the 10 s tick, so
+            // work another annotator left (an overlap slot, a lease that ran out) is served at
+            // once. The key itself is not applied to the item that arrives.
+            Pick(_) | Save | Skip
+                if self.screen == super::keymap::Screen::Label && self.item.is_none() =>
+            {
+                self.queue_checked = self.clock.elapsed();
+                match self.next_item() {
+                    Ok(()) if self.item.is_some() => self.status = "new work arrived".into(),
+                    Ok(()) => {}
+                    Err(e) => self.status = format!("could not read the queue: {e}"),
+                }
+            }
             _ if self.screen == super::keymap::Screen::Train => self.train_key(action),
             _ if self.screen == super::keymap::Screen::Runs => self.runs_key(action),
             _ if self.screen == super::keymap::Screen::Improve => self.improve_key(action),
