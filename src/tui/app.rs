@@ -210,16 +210,11 @@ impl App {
         let progressed =
             now.saturating_sub(self.progress_at) >= PROGRESS_EVERY && self.refresh_progress();
         // An empty queue is re-checked: prompts imported meanwhile appear without a restart.
-        if self.item.is_none() && now.saturating_sub(self.queue_checked) >= PROGRESS_EVERY {
-            self.queue_checked = now;
-            match self.next_item() {
-                Ok(()) if self.item.is_some() => {
-                    self.status = "new work arrived".into();
-                    return true;
-                }
-                Ok(()) => {}
-                Err(e) => self.status = format!("could not read the queue: {e}"),
-            }
+        if self.item.is_none()
+            && now.saturating_sub(self.queue_checked) >= PROGRESS_EVERY
+            && self.recheck_queue()
+        {
+            return true;
         }
         // The header's rate and ETA drift with time: redraw once a minute, not every tick,
         // so an idle session over SSH sends (almost) nothing.
@@ -250,12 +245,7 @@ impl App {
             Pick(_) | Save | Skip
                 if self.screen == super::keymap::Screen::Label && self.item.is_none() =>
             {
-                self.queue_checked = self.clock.elapsed();
-                match self.next_item() {
-                    Ok(()) if self.item.is_some() => self.status = "new work arrived".into(),
-                    Ok(()) => {}
-                    Err(e) => self.status = format!("could not read the queue: {e}"),
-                }
+                self.recheck_queue();
             }
             _ if self.screen == super::keymap::Screen::Train => self.train_key(action),
             _ if self.screen == super::keymap::Screen::Runs => self.runs_key(action),

@@ -4,6 +4,23 @@
 use super::*;
 
 impl App {
+    /// Looks at an empty queue again (on the tick, or on a labelling key); returns whether
+    /// work arrived.
+    pub(super) fn recheck_queue(&mut self) -> bool {
+        self.queue_checked = self.clock.elapsed();
+        match self.next_item() {
+            Ok(()) if self.item.is_some() => {
+                self.status = "new work arrived".into();
+                true
+            }
+            Ok(()) => false,
+            Err(e) => {
+                self.status = format!("could not read the queue: {e}");
+                false
+            }
+        }
+    }
+
     /// Review mode: the first prompt annotators disagree on that nobody else is reviewing.
     pub(super) fn next_review(&mut self) -> anyhow::Result<Option<PromptId>> {
         for p in self.store.review_queue(&self.cfg.annotator)? {
