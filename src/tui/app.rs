@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sha2::{Digest, Sha256};
 
+use super::background::{JobEvent, JobSender};
 use super::keymap::{Action, Keymap, Screen};
+use super::Event;
 use crate::analysis::Agreement;
 use crate::domain::{
     now_ms, AnswerMark, Candidate, CandidateId, NewRanking, Prompt, PromptId, Ranking, RankingId,
@@ -93,12 +95,19 @@ pub struct App {
     /// Called with each ranking id once it is durable (the headless driver prints them).
     pub on_saved: Option<Box<dyn FnMut(RankingId)>>,
     panic_on_key: bool,
+    /// The sending end of the loop's channel (background jobs report through it), and its
+    /// receiving end until a loop takes it.
+    events: std::sync::mpsc::Sender<Event>,
+    inbox: Option<std::sync::mpsc::Receiver<Event>>,
 }
 
 impl App {
     pub fn new(store: Store, cfg: AppConfig, keymap: Keymap, clock: Clock) -> anyhow::Result<App> {
         let train = super::train::TrainScreen::new(&store);
+        let (events, inbox) = std::sync::mpsc::channel();
         let mut app = App {
+            events,
+            inbox: Some(inbox),
             train,
             runs: Default::default(),
             improve: super::improve::ImproveScreen::with_watch(cfg.watch),
@@ -190,8 +199,20 @@ impl App {
         }
     }
 
-    /// Periodic work: renew the lease on the prompt being worked on. Returns whether to redraw.
+    /// Periodic work (about once a second): renew the lease on the prompt being worked on, and
+    /// follow runs started elsewhere (the CLI) on the screen that shows them. Returns whether
+    /// to redraw.
     pub fn tick(&mut self) -> bool {
+        let followed = match self.screen {
+            // The elapsed time of a run started here moves every second.
+            Screen::Train => self.train.follow(&self.store) || self.train.running(),
+            Screen::Improve => self.improve.follow(&self.store),
+            _ => false,
+        };
+        self.label_tick() || followed
+    }
+
+    fn label_tick(&mut self) -> bool {
         let now = self.clock.elapsed();
         let lease = Duration::from_millis(self.cfg.queue.lease_ms.max(0) as u64);
         if let Some(item) = &mut self.item {
@@ -429,36 +450,51 @@ impl App {
         }
     }
 
-    /// Drains background work (training, scoring, a run followed from the DB).
-    pub fn poll(&mut self) -> bool {
-        let (changed, news) = self.train.poll(&self.store);
+    /// Takes in what a background job said (it arrived on the loop's channel).
+    /// Returns whether anything visible changed.
+    pub fn on_job(&mut self, e: JobEvent) -> bool {
+        let (changed, news) = match e {
+            e @ (JobEvent::Rm(_) | JobEvent::Scored(_)) => {
+                let news = self.train.on_job(e, &self.store);
+                (self.screen == Screen::Train, news)
+            }
+            e @ (JobEvent::Progress | JobEvent::LoopEnded(_)) => {
+                let (changed, news) = self.improve.on_job(e, &self.store);
+                (changed && self.screen == Screen::Improve, news)
+            }
+        };
         let has_news = news.is_some();
         if let Some(n) = news {
-            self.status = n;
-        }
-        let job_news = self.improve.finished_job();
-        let job_done = job_news.is_some();
-        if let Some(n) = job_news {
             self.status = crate::text::sanitize_line(&n, 200);
         }
-        let improve = self.screen == Screen::Improve && self.improve.poll(&self.store);
-        improve
-            || has_news
-            || job_done
-            || (self.screen == Screen::Train && (changed || self.train.running()))
+        changed || has_news
     }
 
-    /// How long the loop may sleep: short while a run is live on screen.
-    pub fn tick_interval(&self, idle: Duration) -> Duration {
-        if self.train.job.is_some()
-            || self.improve.job.is_some()
-            || (self.screen == Screen::Train && self.train.series.is_some())
-            || self.screen == Screen::Improve
-        {
-            Duration::from_millis(200)
-        } else {
-            idle
+    /// Headless drivers (tests, `--script`) have no loop: this takes in the job events waiting
+    /// in the app's own channel. Returns whether anything visible changed.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        while let Some(Ok(e)) = self.inbox.as_ref().map(|rx| rx.try_recv()) {
+            if let Event::Job(j) = e {
+                changed |= self.on_job(j);
+            }
         }
+        changed
+    }
+
+    /// The channel the loop reads: keys and signals are sent into it too. The app keeps the
+    /// receiving end until a loop takes it.
+    pub fn events(&self) -> std::sync::mpsc::Sender<Event> {
+        self.events.clone()
+    }
+
+    pub fn take_inbox(&mut self) -> Option<std::sync::mpsc::Receiver<Event>> {
+        self.inbox.take()
+    }
+
+    /// Where a job started from a screen reports.
+    pub fn jobs(&self) -> JobSender {
+        JobSender::new(self.events.clone())
     }
 
     fn switch_screen(&mut self, s: Screen) {
@@ -519,8 +555,8 @@ impl App {
             return Some(j.what.to_string());
         }
         match &self.train.job {
-            Some(super::train::Job::Train { .. }) => Some("a reward-model run".into()),
-            Some(super::train::Job::Score { .. }) => Some("scoring".into()),
+            Some(super::train::Job::Train(_)) => Some("a reward-model run".into()),
+            Some(super::train::Job::Score(_)) => Some("scoring".into()),
             None => None,
         }
     }

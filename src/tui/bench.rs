@@ -73,8 +73,9 @@ pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyho
     let train_draw = train_screen_draw_us(&mut app)?;
     if with_training {
         app.train.form.epochs = Some(1);
+        let jobs = app.jobs();
         app.train
-            .start(Some(db.to_path_buf()), "bench-tui")
+            .start(Some(db.to_path_buf()), "bench-tui", &jobs)
             .map_err(|e| anyhow::anyhow!(e))?;
         // Let it get past tokenizer training and into the steps.
         std::thread::sleep(Duration::from_secs(3));

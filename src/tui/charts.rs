@@ -1,4 +1,4 @@
-//! Training curves: the series of one run (fed by job events or read from the DB) and the
+//! Training curves: the series of one run (read from the DB, where jobs write them) and the
 //! braille line charts that draw them, decimated to the chart's width.
 
 use ratatui::layout::Rect;

@@ -7,8 +7,7 @@
 //! the CLI are followed from the DB the same way.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -16,10 +15,12 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
+use super::background::{Background, JobEvent, JobSender};
 use super::charts::{draw_chart, RunSeries};
 use crate::domain::metric;
 use crate::jobs::policy::{
-    default_lr, ImproveConfig, Method, PolicyRef, PromptSelection, SampleConfig, POLICY_RUN_KINDS,
+    default_lr, ImproveConfig, Method, PolicyEvent, PolicyRef, PromptSelection, SampleConfig,
+    POLICY_RUN_KINDS,
 };
 use crate::jobs::reward::{parse_gate, parse_weights, resolve_parts, RewardGate, RewardPart};
 use crate::jobs::train_rm::CancelToken;
@@ -122,8 +123,7 @@ impl RoundLine {
 #[derive(Debug)]
 pub struct WizardJob {
     pub what: &'static str,
-    rx: Receiver<String>,
-    cancel: CancelToken,
+    job: Background,
 }
 
 #[derive(Debug)]
@@ -138,7 +138,6 @@ pub struct ImproveScreen {
     /// The reward the next round uses, as typed (empty: the newest reward model) and resolved.
     pub reward_text: String,
     reward: (Vec<RewardPart>, Option<RewardGate>),
-    last_poll: Option<Instant>,
 }
 
 impl Default for ImproveScreen {
@@ -152,7 +151,6 @@ impl Default for ImproveScreen {
             watch: Watch::default(),
             reward_text: String::new(),
             reward: (Vec::new(), None),
-            last_poll: None,
         }
     }
 }
@@ -174,7 +172,12 @@ impl ImproveScreen {
     }
 
     /// Samples 4 answers per unlabelled prompt from the newest policy into the queue.
-    pub fn start_sampling(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
+    pub fn start_sampling(
+        &mut self,
+        db: Option<PathBuf>,
+        who: &str,
+        tx: &JobSender,
+    ) -> Result<(), String> {
         let mut cfg = SampleConfig {
             policy: PolicyRef::Latest,
             prompts: PromptSelection::Unlabelled,
@@ -185,11 +188,11 @@ impl ImproveScreen {
             },
             chat_template: None,
         };
-        self.spawn("sampling", db, who, move |store, who, cancel| {
+        self.spawn("sampling", db, who, tx, move |store, who, progress, cancel| {
             // The model's own sampling settings (generation_config.json), else kibble's.
             let ms = crate::jobs::policy::model_sampling(store, &cfg.policy)?;
             ms.apply(&mut cfg.gen);
-            let s = crate::jobs::policy::sample(store, &cfg, who, &mut |_| {}, cancel)?;
+            let s = crate::jobs::policy::sample(store, &cfg, who, progress, cancel)?;
             let full = if s.not_stored_full > 0 {
                 format!(" ({} not stored: prompt full)", s.not_stored_full)
             } else {
@@ -225,7 +228,12 @@ impl ImproveScreen {
 
     /// One improvement round with the chosen method, from the newest policy and RM (or the
     /// reward mix set with `set_reward`).
-    pub fn start_round(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
+    pub fn start_round(
+        &mut self,
+        db: Option<PathBuf>,
+        who: &str,
+        tx: &JobSender,
+    ) -> Result<(), String> {
         let method = self.method;
         let mut cfg = ImproveConfig {
             method,
@@ -235,13 +243,13 @@ impl ImproveScreen {
         };
         cfg.train.lr = default_lr(method);
         let db_file = db.clone();
-        self.spawn(method.as_str(), db, who, move |store, who, cancel| {
+        self.spawn(method.as_str(), db, who, tx, move |store, who, progress, cancel| {
             let db = db_file.unwrap_or_default();
             // Best-of-n and DPO sample as the model asks; RLOO stays on-policy (temperature 1).
             if method != Method::Rloo {
                 crate::jobs::policy::model_sampling(store, &cfg.policy)?.apply(&mut cfg.gen);
             }
-            let s = crate::jobs::policy::improve(store, &db, &cfg, who, &mut |_| {}, cancel)?;
+            let s = crate::jobs::policy::improve(store, &db, &cfg, who, progress, cancel)?;
             Ok(match (s.message, s.round) {
                 (Some(m), _) if m == s.status.as_str() => format!("run {} {m}", s.run_id),
                 (Some(m), _) => format!("run {} {}: {m}", s.run_id, s.status.as_str()),
@@ -259,48 +267,59 @@ impl ImproveScreen {
         what: &'static str,
         db: Option<PathBuf>,
         who: &str,
-        work: impl FnOnce(&mut Store, &str, &CancelToken) -> anyhow::Result<String> + Send + 'static,
+        tx: &JobSender,
+        work: impl FnOnce(
+                &mut Store,
+                &str,
+                &mut dyn FnMut(PolicyEvent),
+                &CancelToken,
+            ) -> anyhow::Result<String>
+            + Send
+            + 'static,
     ) -> Result<(), String> {
         if let Some(j) = &self.job {
             return Err(format!("{} is still running (x cancels it)", j.what));
         }
         let db = db.ok_or("the loop needs a database file")?;
-        let (tx, rx) = mpsc::channel();
-        let cancel = CancelToken::default();
-        let c = cancel.clone();
         let who = who.to_string();
-        std::thread::spawn(move || {
-            let outcome = Store::open(&db)
-                .map_err(anyhow::Error::from)
-                .and_then(|mut store| work(&mut store, &who, &c));
-            let _ = tx.send(match outcome {
+        let tx = tx.clone();
+        let job = Background::spawn(db, move |store, cancel| {
+            let mut progress = |_: PolicyEvent| tx.send(JobEvent::Progress);
+            let outcome = store.and_then(|mut store| work(&mut store, &who, &mut progress, cancel));
+            tx.send(JobEvent::LoopEnded(match outcome {
                 Ok(m) => m,
                 Err(e) => format!("{what} failed: {e:#}"),
-            });
+            }));
         });
-        self.job = Some(WizardJob { what, rx, cancel });
+        self.job = Some(WizardJob { what, job });
         Ok(())
     }
 
-    /// Blocks until the job has reported its end or `deadline` passes.
-    pub fn wait(&mut self, deadline: std::time::Instant) {
+    /// Blocks until the job's thread has ended or `deadline` passes.
+    pub fn wait(&mut self, deadline: Instant) {
         if let Some(j) = &self.job {
-            let _ =
-                j.rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+            j.job.wait(deadline);
         }
     }
 
     pub fn cancel(&mut self) -> Option<String> {
         let j = self.job.as_ref()?;
-        j.cancel.cancel();
+        j.job.cancel.cancel();
         Some(format!("cancelling {} (it stops within a step)", j.what))
     }
 
-    /// The outcome of a finished job, once.
-    pub fn finished_job(&mut self) -> Option<String> {
-        let msg = self.job.as_ref()?.rx.try_recv().ok()?;
-        self.job = None;
-        Some(msg)
+    /// Takes in what this screen's job said: its rows changed, or it ended (the line to show).
+    /// Returns (whether the screen changed, the news).
+    pub fn on_job(&mut self, e: JobEvent, store: &Store) -> (bool, Option<String>) {
+        match e {
+            JobEvent::Progress => (self.reread(store), None),
+            JobEvent::LoopEnded(msg) => {
+                self.job = None;
+                self.reread(store);
+                (true, Some(msg))
+            }
+            JobEvent::Rm(_) | JobEvent::Scored(_) => (false, None),
+        }
     }
 
     pub fn refresh(&mut self, store: &Store) -> anyhow::Result<()> {
@@ -377,16 +396,13 @@ impl ImproveScreen {
         Ok(())
     }
 
-    /// Follows the DB once a second (runs are started from the CLI); true when something the
-    /// screen shows changed, so an idle screen is not redrawn.
-    pub fn poll(&mut self, store: &Store) -> bool {
-        if self
-            .last_poll
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-        {
-            return false;
-        }
-        self.last_poll = Some(Instant::now());
+    /// Follows the DB (runs started from the CLI); called once a second. True when something
+    /// the screen shows changed, so an idle screen is not redrawn.
+    pub fn follow(&mut self, store: &Store) -> bool {
+        self.reread(store)
+    }
+
+    fn reread(&mut self, store: &Store) -> bool {
         let before = self.fingerprint();
         self.refresh(store).is_ok() && self.fingerprint() != before
     }

@@ -1,8 +1,10 @@
-//! The labelling app: one event loop over one channel (keys, resizes, ticks, signals),
-//! generic over the ratatui `Backend` so tests drive it with `TestBackend`.
+//! The labelling app: one event loop over one channel (keys, resizes, signals, background
+//! jobs' events) with a tick about once a second, generic over the ratatui `Backend` so tests
+//! drive it with `TestBackend`.
 //! The terminal is restored on normal exit, Ctrl-C, SIGTERM, SIGHUP and panic.
 
 pub mod app;
+pub mod background;
 pub mod bench;
 pub mod charts;
 mod dialogs;
@@ -16,8 +18,8 @@ pub mod train;
 pub mod ui;
 
 use std::io::{BufRead, Write};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::backend::{Backend, TestBackend};
@@ -33,6 +35,8 @@ pub enum Event {
     Resize,
     /// SIGTERM, SIGHUP (the SSH connection dropped) or SIGINT.
     Signal(i32),
+    /// What a background job started from a screen said.
+    Job(background::JobEvent),
 }
 
 /// Idle ticks: lease renewal and the header's clock. Nothing is drawn unless something changed.
@@ -49,7 +53,10 @@ impl Drop for RestoreGuard {
 
 /// Runs the app in the real terminal until the user quits or a signal arrives.
 pub fn run(mut app: App) -> anyhow::Result<()> {
-    let (tx, rx) = mpsc::channel();
+    let tx = app.events();
+    let rx = app
+        .take_inbox()
+        .ok_or_else(|| anyhow::anyhow!("the app's events are already read by another loop"))?;
     spawn_signal_thread(tx.clone())?;
     // ratatui::try_init also installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
@@ -70,26 +77,29 @@ pub fn run_loop<B: Backend>(
     rx: Receiver<Event>,
 ) -> anyhow::Result<()> {
     let mut dirty = true;
+    // Ticks keep their pace while events stream in (a job's steps, a fast typist): the lease
+    // is renewed whatever else happens.
+    let mut next_tick = Instant::now() + TICK;
     loop {
         if dirty {
             terminal.draw(|f| ui::render(app, f))?;
             dirty = false;
         }
-        let event = match rx.recv_timeout(app.tick_interval(TICK)) {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => {
-                dirty |= app.tick();
-                dirty |= app.poll();
-                continue;
+        match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+            Ok(e) => {
+                dirty |= handle(terminal, app, e)?;
+                // A burst of keys (a paste, a fast typist over SSH) is drawn once.
+                while let Ok(e) = rx.try_recv() {
+                    dirty |= handle(terminal, app, e)?;
+                }
             }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
-        };
-        dirty |= handle(terminal, app, event)?;
-        // A burst of keys (a paste, a fast typist over SSH) is drawn once.
-        while let Ok(e) = rx.try_recv() {
-            dirty |= handle(terminal, app, e)?;
         }
-        dirty |= app.poll();
+        if Instant::now() >= next_tick {
+            dirty |= app.tick();
+            next_tick = Instant::now() + TICK;
+        }
         if app.should_quit {
             break;
         }
@@ -112,6 +122,7 @@ fn handle<B: Backend>(
             app.quit();
             false
         }
+        Event::Job(j) => app.on_job(j),
     })
 }
 

@@ -1,11 +1,10 @@
 //! The Train screen: a form for a reward-model run, a data summary, the run as a background
-//! job (its own thread and DB connection; the UI only drains its events), live charts, cancel,
+//! job (its own thread and DB connection; its events reach the app loop's channel), live charts, cancel,
 //! and "score all candidates now". Runs started elsewhere (the CLI) are followed from the DB.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -13,10 +12,11 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
+use super::background::{Background, JobEvent, JobSender};
 use super::charts::{draw_run_panels, RunSeries};
 use crate::domain::metric;
 use crate::domain::Verdict;
-use crate::jobs::train_rm::{CancelToken, RmEvent, RmJobConfig, RmSummary};
+use crate::jobs::train_rm::{RmEvent, RmJobConfig, RmSummary};
 use crate::ml::training::reward::{LossKind, TieMode};
 use crate::store::{RankingFilter, RunStatus, Store};
 
@@ -245,13 +245,8 @@ impl DataSummary {
 }
 
 pub enum Job {
-    Train {
-        rx: Receiver<RmEvent>,
-        cancel: CancelToken,
-    },
-    Score {
-        rx: Receiver<Result<usize, String>>,
-    },
+    Train(Background),
+    Score(Background),
 }
 
 pub struct TrainScreen {
@@ -262,7 +257,6 @@ pub struct TrainScreen {
     pub summary: Option<RmSummary>,
     pub data: Option<DataSummary>,
     pub started: Option<Instant>,
-    last_poll: Option<Instant>,
 }
 
 impl TrainScreen {
@@ -275,16 +269,15 @@ impl TrainScreen {
             summary: None,
             data: None,
             started: None,
-            last_poll: None,
         }
     }
 
     pub fn running(&self) -> bool {
-        matches!(self.job, Some(Job::Train { .. }))
+        matches!(self.job, Some(Job::Train(_)))
     }
 
     /// Starts the run on its own thread with its own connection to the DB file.
-    pub fn start(&mut self, db: Option<PathBuf>, who: &str) -> Result<(), String> {
+    pub fn start(&mut self, db: Option<PathBuf>, who: &str, tx: &JobSender) -> Result<(), String> {
         if self.job.is_some() {
             return Err("a job is already running".into());
         }
@@ -298,29 +291,18 @@ impl TrainScreen {
                 ));
             }
         }
-        let (tx, rx) = mpsc::channel();
-        let cancel = CancelToken::default();
-        let c = cancel.clone();
         let who = who.to_string();
-        std::thread::spawn(move || {
-            let result = Store::open(&db)
-                .map_err(anyhow::Error::from)
-                .and_then(|mut store| {
-                    let tx2 = tx.clone();
-                    crate::jobs::train_rm::run(
-                        &mut store,
-                        &db,
-                        &cfg,
-                        None,
-                        &who,
-                        &mut |e| {
-                            let _ = tx2.send(e);
-                        },
-                        &c,
-                    )
-                });
+        let tx = tx.clone();
+        let db_path = db.clone();
+        let job = Background::spawn(db, move |store, cancel| {
+            let mut emit = |e| tx.send(JobEvent::Rm(e));
+            let result = store.and_then(|mut store| {
+                crate::jobs::train_rm::run(
+                    &mut store, &db_path, &cfg, None, &who, &mut emit, cancel,
+                )
+            });
             if let Err(e) = result {
-                let _ = tx.send(RmEvent::Done(RmSummary {
+                emit(RmEvent::Done(RmSummary {
                     run_id: 0,
                     status: RunStatus::Failed,
                     checkpoint_id: None,
@@ -334,7 +316,7 @@ impl TrainScreen {
                 }));
             }
         });
-        self.job = Some(Job::Train { rx, cancel });
+        self.job = Some(Job::Train(job));
         self.summary = None;
         self.series = None;
         self.started = Some(Instant::now());
@@ -342,31 +324,27 @@ impl TrainScreen {
     }
 
     pub fn cancel(&mut self) {
-        if let Some(Job::Train { cancel, .. }) = &self.job {
-            cancel.cancel();
+        if let Some(Job::Train(job)) = &self.job {
+            job.cancel.cancel();
         }
     }
 
-    /// Blocks until the job's thread is gone (its channel closes) or `deadline` passes.
+    /// Blocks until the job's thread is gone or `deadline` passes.
     pub fn wait(&mut self, deadline: Instant) {
-        let left = || deadline.saturating_duration_since(Instant::now());
-        match &self.job {
-            Some(Job::Train { rx, .. }) => while rx.recv_timeout(left()).is_ok() {},
-            Some(Job::Score { rx }) => while rx.recv_timeout(left()).is_ok() {},
-            None => {}
+        if let Some(Job::Train(job) | Job::Score(job)) = &self.job {
+            job.wait(deadline);
         }
     }
 
     /// Scores every candidate with the newest checkpoint, in the background.
-    pub fn score_now(&mut self, db: Option<PathBuf>) -> Result<(), String> {
+    pub fn score_now(&mut self, db: Option<PathBuf>, tx: &JobSender) -> Result<(), String> {
         if self.job.is_some() {
             return Err("a job is already running".into());
         }
         let db = db.ok_or("scoring needs a database file")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let r = Store::open(&db)
-                .map_err(anyhow::Error::from)
+        let tx = tx.clone();
+        let job = Background::spawn(db, move |store, _| {
+            let r = store
                 .and_then(|mut s| {
                     crate::jobs::score::score_candidates(
                         &mut s,
@@ -376,106 +354,77 @@ impl TrainScreen {
                 })
                 .map(|s| s.scored)
                 .map_err(|e| format!("{e:#}"));
-            let _ = tx.send(r);
+            tx.send(JobEvent::Scored(r));
         });
-        self.job = Some(Job::Score { rx });
+        self.job = Some(Job::Score(job));
         Ok(())
     }
 
-    /// Drains job events (own run) or reads new metrics (a run started elsewhere).
-    /// Returns whether anything changed, and a status message if there is news.
-    pub fn poll(&mut self, store: &Store) -> (bool, Option<String>) {
+    /// Takes in what this screen's job said. Returns a status line when there is news.
+    pub fn on_job(&mut self, e: JobEvent, store: &Store) -> Option<String> {
+        match e {
+            JobEvent::Rm(RmEvent::Started { run_id, .. }) => {
+                self.series = RunSeries::load(store, run_id).ok();
+                None
+            }
+            JobEvent::Rm(RmEvent::Step(_) | RmEvent::Eval(_)) => {
+                if let Some(s) = &mut self.series {
+                    let _ = s.refresh_from(store);
+                }
+                None
+            }
+            JobEvent::Rm(RmEvent::Checkpoint { .. }) => None,
+            JobEvent::Rm(RmEvent::Done(summary)) => {
+                if let Some(s) = &mut self.series {
+                    let _ = s.refresh_from(store);
+                }
+                let news = match summary.status {
+                    RunStatus::Done => format!(
+                        "run {} done: eval accuracy {}; press r to score all candidates",
+                        summary.run_id,
+                        summary
+                            .eval_accuracy
+                            .map_or("-".into(), |a| format!("{a:.3}"))
+                    ),
+                    s => format!(
+                        "run {} {}: {}",
+                        summary.run_id,
+                        s.as_str(),
+                        summary.message.clone().unwrap_or_default()
+                    ),
+                };
+                self.summary = Some(summary);
+                self.job = None;
+                self.data = DataSummary::read(store).ok();
+                Some(news)
+            }
+            JobEvent::Scored(r) => {
+                self.job = None;
+                Some(match r {
+                    Ok(n) => format!("scored {n} candidates; see the Scores screen"),
+                    Err(e) => format!("scoring failed: {e}"),
+                })
+            }
+            JobEvent::Progress | JobEvent::LoopEnded(_) => None,
+        }
+    }
+
+    /// Follows a reward-model run started elsewhere (the CLI) from the DB; called once a
+    /// second while no job of this screen runs. Returns whether the chart changed.
+    pub fn follow(&mut self, store: &Store) -> bool {
         let mut changed = false;
-        let mut news = None;
-        match &self.job {
-            Some(Job::Train { rx, .. }) => {
-                while let Ok(e) = rx.try_recv() {
-                    changed = true;
-                    match e {
-                        RmEvent::Started {
-                            run_id,
-                            total_steps,
-                            ..
-                        } => {
-                            let mut s = RunSeries::new(run_id);
-                            s.total_steps = total_steps;
-                            self.series = Some(s);
-                        }
-                        RmEvent::Step(m) => {
-                            if let Some(s) = &mut self.series {
-                                let x = m.step as f64;
-                                for (name, v) in [
-                                    (metric::LOSS, m.loss),
-                                    (metric::ACCURACY, m.accuracy),
-                                    (metric::LR, m.lr),
-                                    (metric::CHOSEN_REWARD, m.chosen_reward),
-                                    (metric::REJECTED_REWARD, m.rejected_reward),
-                                    (metric::PAIRS_PER_S, m.pairs_per_s),
-                                ] {
-                                    s.push(name, x, v);
-                                }
-                                s.epoch = m.epoch as f64;
-                            }
-                        }
-                        RmEvent::Eval(e) => {
-                            if let Some(s) = &mut self.series {
-                                s.push(metric::EVAL_LOSS, e.step as f64, e.loss);
-                                s.push(metric::EVAL_ACCURACY, e.step as f64, e.accuracy);
-                            }
-                        }
-                        RmEvent::Checkpoint { .. } => {}
-                        RmEvent::Done(summary) => {
-                            news = Some(match summary.status {
-                                RunStatus::Done => format!(
-                                    "run {} done: eval accuracy {}; press r to score all candidates",
-                                    summary.run_id,
-                                    summary.eval_accuracy.map_or("-".into(), |a| format!("{a:.3}"))
-                                ),
-                                s => format!(
-                                    "run {} {}: {}",
-                                    summary.run_id,
-                                    s.as_str(),
-                                    summary.message.clone().unwrap_or_default()
-                                ),
-                            });
-                            self.summary = Some(summary);
-                            self.job = None;
-                            self.data = None;
-                            break;
-                        }
-                    }
-                }
-            }
-            Some(Job::Score { rx }) => {
-                if let Ok(r) = rx.try_recv() {
-                    news = Some(match r {
-                        Ok(n) => format!("scored {n} candidates; see the Scores screen"),
-                        Err(e) => format!("scoring failed: {e}"),
-                    });
-                    self.job = None;
-                    changed = true;
-                }
-            }
-            None => {
-                // Follow a run started from the CLI, once a second.
-                if self
-                    .last_poll
-                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        if self.job.is_none() {
+            if let Ok(runs) = store.runs() {
+                if let Some(r) = runs
+                    .iter()
+                    .find(|r| r.kind == "rm" && r.status == RunStatus::Running)
                 {
-                    self.last_poll = Some(Instant::now());
-                    if let Ok(runs) = store.runs() {
-                        if let Some(r) = runs
-                            .iter()
-                            .find(|r| r.kind == "rm" && r.status == RunStatus::Running)
-                        {
-                            if self.series.as_ref().is_none_or(|s| s.run_id != r.id) {
-                                self.series = Some(RunSeries::new(r.id));
-                                self.started = None;
-                            }
-                            if let Some(s) = &mut self.series {
-                                changed |= s.refresh_from(store).unwrap_or(false);
-                            }
-                        }
+                    if self.series.as_ref().is_none_or(|s| s.run_id != r.id) {
+                        self.series = Some(RunSeries::new(r.id));
+                        self.started = None;
+                    }
+                    if let Some(s) = &mut self.series {
+                        changed |= s.refresh_from(store).unwrap_or(false);
                     }
                 }
             }
@@ -484,7 +433,7 @@ impl TrainScreen {
             self.data = DataSummary::read(store).ok();
             changed = true;
         }
-        (changed, news)
+        changed
     }
 }
 

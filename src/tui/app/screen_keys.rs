@@ -14,7 +14,8 @@ impl App {
             Action::Save => {
                 let db = self.db_path();
                 let who = self.cfg.annotator.clone();
-                self.status = match self.train.start(db, &who) {
+                let jobs = self.jobs();
+                self.status = match self.train.start(db, &who, &jobs) {
                     Ok(()) => "training started in the background; labelling goes on (F1)".into(),
                     Err(e) => format!("cannot start: {e}"),
                 };
@@ -22,7 +23,8 @@ impl App {
             Action::Skip if t.running() => self.overlay = Overlay::Confirm(Confirm::CancelRun),
             Action::ToggleScores => {
                 let db = self.db_path();
-                self.status = match self.train.score_now(db) {
+                let jobs = self.jobs();
+                self.status = match self.train.score_now(db, &jobs) {
                     Ok(()) => "scoring all candidates in the background".into(),
                     Err(e) => format!("cannot score: {e}"),
                 };
@@ -33,6 +35,7 @@ impl App {
 
     pub(super) fn improve_key(&mut self, action: Action) {
         let who = self.cfg.annotator.clone();
+        let jobs = self.jobs();
         let started = match action {
             Action::ScrollDown => return self.improve.move_by(1, &self.store),
             Action::ScrollUp => return self.improve.move_by(-1, &self.store),
@@ -45,14 +48,17 @@ impl App {
             }
             Action::Strength => self
                 .improve
-                .start_sampling(self.db_path(), &who)
+                .start_sampling(self.db_path(), &who, &jobs)
                 .map(|()| "sampling the newest policy into the labelling queue".to_string()),
-            Action::Save => self.improve.start_round(self.db_path(), &who).map(|()| {
-                format!(
-                    "{} round started in the background; its phase shows in the table",
-                    self.improve.method.as_str()
-                )
-            }),
+            Action::Save => self
+                .improve
+                .start_round(self.db_path(), &who, &jobs)
+                .map(|()| {
+                    format!(
+                        "{} round started in the background; its phase shows in the table",
+                        self.improve.method.as_str()
+                    )
+                }),
             Action::Skip => match self.improve.cancel() {
                 Some(m) => Ok(m),
                 None => return,
