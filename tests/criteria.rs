@@ -60,52 +60,60 @@ fn only(store: &Store, criterion: &str) -> Vec<kibble::domain::Ranking> {
 #[test]
 fn digits_rate_the_focused_answer_and_enter_walks_the_criteria() {
     let mut app = app_on(three_answers(), "ann");
-    assert_eq!(app.criterion().name, "harmless");
+    assert_eq!(app.label.criterion().name, "harmless");
     // Points for A and B; focus moves on by itself.
     press(&mut app, "1 4");
-    assert_eq!(app.entry.points, vec![Some(1), Some(4), None]);
-    assert_eq!(app.item.as_ref().unwrap().focus, 2);
+    assert_eq!(app.label.entry.points, vec![Some(1), Some(4), None]);
+    assert_eq!(app.label.item.as_ref().unwrap().focus, 2);
     // Enter with C unrated: a required criterion blocks.
     press(&mut app, "enter");
-    assert_eq!(app.criterion().name, "harmless");
+    assert_eq!(app.label.criterion().name, "harmless");
     assert!(
-        app.status.contains("1 answer(s) not rated"),
+        app.session.status.contains("1 answer(s) not rated"),
         "{}",
-        app.status
+        app.session.status
     );
     // Out of scale: refused, said so.
     press(&mut app, "7");
-    assert!(app.status.contains("rated 1-5"), "{}", app.status);
+    assert!(
+        app.session.status.contains("rated 1-5"),
+        "{}",
+        app.session.status
+    );
     // A letter picks the answer to rate; a digit then rates it.
     press(&mut app, "a 2 c 5");
-    assert_eq!(app.entry.points, vec![Some(2), Some(4), Some(5)]);
+    assert_eq!(app.label.entry.points, vec![Some(2), Some(4), Some(5)]);
     press(&mut app, "enter");
-    assert_eq!(app.criterion().name, "helpful");
+    assert_eq!(app.label.criterion().name, "helpful");
     // Backspace on the empty ranking goes back, with the points still there.
     press(&mut app, "backspace");
-    assert_eq!(app.criterion().name, "harmless");
-    assert_eq!(app.entry.points, vec![Some(2), Some(4), Some(5)]);
+    assert_eq!(app.label.criterion().name, "harmless");
+    assert_eq!(app.label.entry.points, vec![Some(2), Some(4), Some(5)]);
     press(&mut app, "enter");
     // Switching to best/worst and back clears only the ranking being typed, not the points.
     press(&mut app, "m m");
-    assert_eq!(app.criterion().name, "helpful");
-    assert!(app.entry.said[0].is_some(), "harmless is still said");
+    assert_eq!(app.label.criterion().name, "helpful");
+    assert!(app.label.entry.said[0].is_some(), "harmless is still said");
     // On a rank criterion the letters rank, as always; the optional criterion can stay blank.
     press(&mut app, "c b enter");
-    assert_eq!(app.criterion().name, "funny");
-    let first = app.item.as_ref().unwrap().prompt.id;
+    assert_eq!(app.label.criterion().name, "funny");
+    let first = app.label.item.as_ref().unwrap().prompt.id;
     press(&mut app, "enter");
     assert_ne!(
-        app.item.as_ref().unwrap().prompt.id,
+        app.label.item.as_ref().unwrap().prompt.id,
         first,
         "saved and moved on"
     );
 
     // One decision: the ranking on helpful, the points on harmless beside it, nothing on funny.
-    let r = &app.store.live_rankings(&RankingFilter::default()).unwrap()[0];
+    let r = &app
+        .session
+        .store
+        .live_rankings(&RankingFilter::default())
+        .unwrap()[0];
     assert_eq!(r.criterion.as_deref(), Some("helpful"));
     assert_eq!(r.groups.len(), 3);
-    let others = app.store.judgements(r.id).unwrap();
+    let others = app.session.store.judgements(r.id).unwrap();
     assert_eq!(others.len(), 1);
     let Judgement::Points { criterion, points } = &others[0] else {
         panic!("harmless is rated: {others:?}")
@@ -115,8 +123,8 @@ fn digits_rate_the_focused_answer_and_enter_walks_the_criteria() {
     let mut values: Vec<u8> = points.iter().map(|p| p.1).collect();
     values.sort();
     assert_eq!(values, vec![2, 4, 5]);
-    assert_eq!(r.task_version, app.task_version);
-    assert_eq!(only(&app.store, "funny").len(), 0);
+    assert_eq!(r.task_version, app.label.task_version);
+    assert_eq!(only(&app.session.store, "funny").len(), 0);
 }
 
 #[test]
@@ -125,21 +133,21 @@ fn p_repeats_the_previous_criterion_and_undo_retracts_the_whole_item() {
     press(&mut app, "3 1 5 enter");
     // The points imply C > A... on the shown order; p turns them into the ranking.
     press(&mut app, "p");
-    assert_eq!(app.entry.groups, vec![vec![2], vec![0], vec![1]]);
+    assert_eq!(app.label.entry.groups, vec![vec![2], vec![0], vec![1]]);
     press(&mut app, "enter");
     // funny is rated: the ranking just before gives no points, and p says so.
     press(&mut app, "p");
     assert!(
-        app.status.contains("does not give points"),
+        app.session.status.contains("does not give points"),
         "{}",
-        app.status
+        app.session.status
     );
     press(&mut app, "enter");
-    assert_eq!(only(&app.store, "harmless").len(), 1);
-    assert_eq!(only(&app.store, "helpful").len(), 1);
+    assert_eq!(only(&app.session.store, "harmless").len(), 1);
+    assert_eq!(only(&app.session.store, "helpful").len(), 1);
     // The header counts what was said on each criterion at once (funny was left blank).
     let counts = |app: &kibble::tui::app::App| -> Vec<i64> {
-        app.criterion_counts.iter().map(|c| c.1).collect()
+        app.label.criterion_counts.iter().map(|c| c.1).collect()
     };
     assert_eq!(counts(&app), [1, 1, 0]);
     assert!(screen(&app, 80, 24).contains("(harmless 1 helpful 1 funny 0)"));
@@ -147,18 +155,18 @@ fn p_repeats_the_previous_criterion_and_undo_retracts_the_whole_item() {
     // Undo brings the item back with every criterion as it was, and retracts all of them.
     press(&mut app, "u");
     assert_eq!(counts(&app), [0, 0, 0]);
-    assert_eq!(only(&app.store, "harmless").len(), 0);
-    assert_eq!(only(&app.store, "helpful").len(), 0);
-    assert_eq!(app.criterion().name, "harmless");
-    assert_eq!(app.entry.points, vec![Some(3), Some(1), Some(5)]);
+    assert_eq!(only(&app.session.store, "harmless").len(), 0);
+    assert_eq!(only(&app.session.store, "helpful").len(), 0);
+    assert_eq!(app.label.criterion().name, "harmless");
+    assert_eq!(app.label.entry.points, vec![Some(3), Some(1), Some(5)]);
     // Every criterion comes back pre-filled: Enter through them saves it again as it was.
     press(&mut app, "enter");
-    assert_eq!(app.entry.groups, vec![vec![2], vec![0], vec![1]]);
+    assert_eq!(app.label.entry.groups, vec![vec![2], vec![0], vec![1]]);
     press(&mut app, "enter enter");
-    let harmless = only(&app.store, "harmless");
+    let harmless = only(&app.session.store, "harmless");
     assert_eq!(harmless.len(), 1);
     assert_eq!(harmless[0].points.len(), 3);
-    assert_eq!(only(&app.store, "helpful").len(), 1);
+    assert_eq!(only(&app.session.store, "helpful").len(), 1);
 }
 
 #[test]
@@ -176,9 +184,9 @@ fn rating_screens_at_80x24_and_120x40() {
 fn ratings_imply_pairs_with_the_difference_as_margin_and_equal_points_tie() {
     let mut app = app_on(three_answers(), "ann");
     press(&mut app, "5 2 2 enter a b c enter enter");
-    let r = &only(&app.store, "harmless")[0];
+    let r = &only(&app.session.store, "harmless")[0];
     let (pairs, ties) = r.pairs();
-    let shown = &app.store.judgements(r.id).unwrap();
+    let shown = &app.session.store.judgements(r.id).unwrap();
     let Judgement::Points { points, .. } = &shown[0] else {
         panic!()
     };
@@ -194,13 +202,13 @@ fn ratings_imply_pairs_with_the_difference_as_margin_and_equal_points_tie() {
         criterion: Some("harmless".into()),
         ..kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Trl)
     };
-    kibble::jobs::export::export(&app.store, &opts, &mut out, None).unwrap();
+    kibble::jobs::export::export(&app.session.store, &opts, &mut out, None).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.lines().all(|l| l.contains("\"margin\":3")), "{text}");
     // An unknown criterion is an error naming the task's.
     let e = kibble::jobs::export::export(
-        &app.store,
+        &app.session.store,
         &kibble::jobs::export::ExportOptions {
             criterion: Some("witty".into()),
             ..opts
@@ -345,7 +353,7 @@ fn ratings_round_trip_in_both_shapes_and_helpsteer2_files_come_in() {
     press(&mut app, "5 2 2 enter a b c enter 4 0 1 enter");
     press(&mut app, "1 2 3 enter c b a enter enter");
     for format in [Ratings, Ultrafeedback] {
-        let text = export_as(&app.store, format);
+        let text = export_as(&app.session.store, format);
         let mut fresh = Store::open_in_memory().unwrap();
         fresh.set_task(&task()).unwrap();
         assert_eq!(import_text(&mut fresh, &text), Ok(2), "{text}");
@@ -353,7 +361,7 @@ fn ratings_round_trip_in_both_shapes_and_helpsteer2_files_come_in() {
         // Re-importing adds nothing.
         assert_eq!(import_text(&mut fresh, &text), Ok(0));
     }
-    let lines = export_as(&app.store, Ratings);
+    let lines = export_as(&app.session.store, Ratings);
     assert_eq!(lines.lines().count(), 6, "{lines}");
 
     // HelpSteer2's own layout: attributes as top-level numbers, one answer per line.
@@ -669,7 +677,7 @@ fn agreement_is_measured_per_criterion() {
     for who in ["ann", "bob"] {
         let mut app = app_at(&path, who, 2);
         for _ in 0..2 {
-            let item = app.item.clone().unwrap();
+            let item = app.label.item.clone().unwrap();
             let points: String = item
                 .shown
                 .iter()
@@ -737,8 +745,8 @@ fn a_kibble_backup_keeps_every_criterion() {
     let mut app = app_on(store, "ann");
     // harmless 5 2 2; helpful a>b>c; funny blank; concise best c, worst a (best/worst mode).
     press(&mut app, "5 2 2 enter a b c enter enter m c a enter");
-    assert_eq!(only(&app.store, "concise").len(), 1);
-    let backup = export_as(&app.store, Kibble);
+    assert_eq!(only(&app.session.store, "concise").len(), 1);
+    let backup = export_as(&app.session.store, Kibble);
     assert!(
         backup.contains("\"orders\":{\"concise\":{\"groups\""),
         "{backup}"
@@ -749,9 +757,12 @@ fn a_kibble_backup_keeps_every_criterion() {
     fresh.set_task(&task).unwrap();
     assert_eq!(import_text(&mut fresh, &backup), Ok(1));
     assert_eq!(export_as(&fresh, Kibble), backup);
-    assert_eq!(export_as(&fresh, Ratings), export_as(&app.store, Ratings));
+    assert_eq!(
+        export_as(&fresh, Ratings),
+        export_as(&app.session.store, Ratings)
+    );
     let concise = |s: &Store| export_on(s, Trl, Some("concise"));
-    assert_eq!(concise(&fresh), concise(&app.store));
+    assert_eq!(concise(&fresh), concise(&app.session.store));
     assert_eq!(concise(&fresh).lines().count(), 3);
 }
 
@@ -784,12 +795,14 @@ fn train_and_improve_screens_choose_criteria() {
     type_text(&mut app, "helpful=1;harmless<-0.5");
     press(&mut app, "enter");
     assert!(
-        app.status.contains("no reward model for \"helpful\""),
+        app.session
+            .status
+            .contains("no reward model for \"helpful\""),
         "{}",
-        app.status
+        app.session.status
     );
-    let kibble::tui::app::Overlay::RewardMix { buffer } = &app.overlay else {
-        panic!("the field stays open: {:?}", app.overlay)
+    let kibble::tui::app::Overlay::RewardMix { buffer } = &app.session.overlay else {
+        panic!("the field stays open: {:?}", app.session.overlay)
     };
     assert_eq!(buffer, "helpful=1;harmless<-0.5");
     press(&mut app, "esc");
@@ -803,8 +816,8 @@ fn a_backup_from_before_a_task_change_imports_under_its_own_version() {
     use kibble::data::export::ExportFormat::Kibble;
     let mut app = app_on(store_with(&[("q", &["a", "b", "c"])]), "ann");
     press(&mut app, "a b enter");
-    app.store.set_task(&task()).unwrap();
-    let backup = export_as(&app.store, Kibble);
+    app.session.store.set_task(&task()).unwrap();
+    let backup = export_as(&app.session.store, Kibble);
     assert!(backup.contains("\"criterion\":\"overall\""), "{backup}");
     let mut fresh = Store::open_in_memory().unwrap();
     fresh.set_task(&task()).unwrap();

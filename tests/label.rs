@@ -18,11 +18,14 @@ const FOUR: &[&str] = &[
 ];
 
 fn live(app: &kibble::tui::app::App) -> Vec<kibble::domain::Ranking> {
-    app.store.live_rankings(&RankingFilter::default()).unwrap()
+    app.session
+        .store
+        .live_rankings(&RankingFilter::default())
+        .unwrap()
 }
 
 fn prompt_of(app: &kibble::tui::app::App) -> i64 {
-    app.item.as_ref().unwrap().prompt.id
+    app.label.item.as_ref().unwrap().prompt.id
 }
 
 #[test]
@@ -35,13 +38,19 @@ fn a_second_undo_offers_to_keep_the_fix_and_walks_back_in_order() {
     press(&mut app, "a b c d enter");
     let q2 = prompt_of(&app);
     press(&mut app, "b a c d enter");
-    let (first, second) = (app.history[0].ranking_id, app.history[1].ranking_id);
+    let (first, second) = (
+        app.label.history[0].ranking_id,
+        app.label.history[1].ranking_id,
+    );
     // Undo brings Q2 back; the annotator re-ranks it, then presses undo again.
     press(&mut app, "u");
     assert_eq!(prompt_of(&app), q2);
     press(&mut app, "esc c d = a");
     press(&mut app, "u");
-    assert_eq!(app.overlay, Overlay::Confirm(Confirm::UndoWhileFixing));
+    assert_eq!(
+        app.session.overlay,
+        Overlay::Confirm(Confirm::UndoWhileFixing)
+    );
     assert_eq!(prompt_of(&app), q2, "nothing happens before the answer");
     // y: the fix is saved, then Q1 comes back.
     press(&mut app, "y");
@@ -56,11 +65,11 @@ fn a_second_undo_offers_to_keep_the_fix_and_walks_back_in_order() {
         fix.groups,
         vec![vec![shown[2]], vec![shown[3], shown[0]], vec![shown[1]]]
     );
-    assert!(app.store.is_retracted(first).unwrap());
-    assert!(app.store.is_retracted(second).unwrap());
+    assert!(app.session.store.is_retracted(first).unwrap());
+    assert!(app.session.store.is_retracted(second).unwrap());
     // Saving Q1 again puts the history back in the order the prompts were seen.
     press(&mut app, "enter");
-    let order: Vec<i64> = app.history.iter().map(|s| s.prompt_id).collect();
+    let order: Vec<i64> = app.label.history.iter().map(|s| s.prompt_id).collect();
     assert_eq!(order, vec![q1, q2]);
     press(&mut app, "u");
     assert_eq!(
@@ -77,10 +86,10 @@ fn undo_without_changes_puts_the_decision_back_and_r_restores_a_changed_one() {
         "alice",
     );
     press(&mut app, "a b c d enter x");
-    let q1 = app.history[0].prompt_id;
+    let q1 = app.label.history[0].prompt_id;
     // u u: the skip comes back unchanged and goes back as it was, then Q1 comes back.
     press(&mut app, "u u");
-    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.session.overlay, Overlay::None);
     assert_eq!(prompt_of(&app), q1);
     let rankings = live(&app);
     assert_eq!(rankings.len(), 1);
@@ -88,7 +97,10 @@ fn undo_without_changes_puts_the_decision_back_and_r_restores_a_changed_one() {
     // Q1 changed, then u and r: Q1 goes back as it was (nothing before it to undo).
     press(&mut app, "esc d c b");
     press(&mut app, "u");
-    assert!(matches!(app.overlay, Overlay::None), "no earlier decision");
+    assert!(
+        matches!(app.session.overlay, Overlay::None),
+        "no earlier decision"
+    );
     press(&mut app, "enter");
     assert_eq!(live(&app).len(), 2);
 }
@@ -99,7 +111,10 @@ fn r_puts_a_changed_fix_back_as_it_was() {
     press(&mut app, "a b c d enter b a c d enter");
     let before = live(&app)[1].groups.clone();
     press(&mut app, "u esc d c b a u");
-    assert_eq!(app.overlay, Overlay::Confirm(Confirm::UndoWhileFixing));
+    assert_eq!(
+        app.session.overlay,
+        Overlay::Confirm(Confirm::UndoWhileFixing)
+    );
     press(&mut app, "r");
     let rankings = live(&app);
     // Q1 is undone now (being fixed); Q2 holds its old ranking again, as a new entry.
@@ -123,10 +138,10 @@ fn after_undo_one_key_still_decides_two_answers() {
 fn quitting_with_unsaved_work_asks_and_a_fix_is_put_back() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
     press(&mut app, "a b q");
-    assert_eq!(app.overlay, Overlay::Confirm(Confirm::Quit));
+    assert_eq!(app.session.overlay, Overlay::Confirm(Confirm::Quit));
     assert!(!app.should_quit);
     press(&mut app, "n");
-    assert!(!app.should_quit && app.entry.placed() == 2);
+    assert!(!app.should_quit && app.label.entry.placed() == 2);
     // A fix in progress: quitting puts the undone decision back as it was.
     press(&mut app, "c d enter u esc");
     assert_eq!(live(&app).len(), 0);
@@ -139,7 +154,7 @@ fn quitting_with_unsaved_work_asks_and_a_fix_is_put_back() {
 fn an_all_tie_ranking_is_confirmed_first() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
     press(&mut app, "a = b = c = d enter");
-    assert_eq!(app.overlay, Overlay::Confirm(Confirm::AllTie));
+    assert_eq!(app.session.overlay, Overlay::Confirm(Confirm::AllTie));
     assert!(live(&app).is_empty());
     press(&mut app, "y");
     let r = live(&app);
@@ -160,7 +175,11 @@ fn a_rushed_save_says_so() {
     )
     .unwrap();
     press(&mut app, "a b c d enter");
-    assert!(app.status.contains("rushed (< 5 s)"), "{}", app.status);
+    assert!(
+        app.session.status.contains("rushed (< 5 s)"),
+        "{}",
+        app.session.status
+    );
 }
 
 fn nine() -> Vec<String> {
@@ -185,6 +204,7 @@ fn nine_answers_at_80x24_give_the_focused_one_room_and_draw_every_frame_whole() 
     insta::assert_snapshot!("nine_120x40", draw(&app, 120, 40).backend());
     // The focused answer shows several lines at 80x24, not one.
     let long = app
+        .label
         .item
         .as_ref()
         .unwrap()
@@ -211,6 +231,7 @@ fn page_down_moves_by_the_visible_height_with_one_line_of_overlap() {
         "alice",
     );
     let pos = app
+        .label
         .item
         .as_ref()
         .unwrap()
@@ -222,20 +243,22 @@ fn page_down_moves_by_the_visible_height_with_one_line_of_overlap() {
         press(&mut app, "tab");
     }
     draw(&app, 80, 24);
-    let visible = app.item.as_ref().unwrap().answer_views[pos].get().visible;
+    let visible = app.label.item.as_ref().unwrap().answer_views[pos]
+        .get()
+        .visible;
     assert!(visible > 3);
     press(&mut app, "pagedown");
-    assert_eq!(app.item.as_ref().unwrap().scroll[pos], visible - 1);
+    assert_eq!(app.label.item.as_ref().unwrap().scroll[pos], visible - 1);
     // Scrolling stops at the end: one key back up moves at once.
     for _ in 0..20 {
         press(&mut app, "pagedown");
     }
-    let end = app.item.as_ref().unwrap().scroll[pos];
+    let end = app.label.item.as_ref().unwrap().scroll[pos];
     draw(&app, 80, 24);
     press(&mut app, "k");
-    assert_eq!(app.item.as_ref().unwrap().scroll[pos], end - 1);
+    assert_eq!(app.label.item.as_ref().unwrap().scroll[pos], end - 1);
     // The long code answer as an annotator meets it, from its top.
-    app.item.as_mut().unwrap().scroll[pos] = 0;
+    app.label.item.as_mut().unwrap().scroll[pos] = 0;
     insta::assert_snapshot!("long_code_80x24", draw(&app, 80, 24).backend());
     insta::assert_snapshot!("long_code_120x40", draw(&app, 120, 40).backend());
 }
@@ -293,20 +316,20 @@ fn new_prompts_appear_in_an_empty_queue_without_a_restart() {
     let path = dir.path().join("live.db");
     drop(Store::open(&path).unwrap());
     let mut app = app_on(Store::open(&path).unwrap(), "alice");
-    assert!(app.item.is_none());
+    assert!(app.label.item.is_none());
     // Someone imports while the app is open.
     add_xy_prompts(
         &mut Store::open(&path).unwrap(),
         ["new".to_string()].into_iter(),
     );
     assert!(
-        !app.tick() || app.item.is_none(),
+        !app.tick() || app.label.item.is_none(),
         "not before the next check"
     );
-    app.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(11));
+    app.session.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(11));
     assert!(app.tick(), "redraws when work arrives");
-    assert!(app.item.is_some());
-    assert_eq!(app.status, "new work arrived");
+    assert!(app.label.item.is_some());
+    assert_eq!(app.session.status, "new work arrived");
 }
 
 #[test]
@@ -320,7 +343,7 @@ fn guidelines_show_once_per_version_and_on_g() {
     }
     let open = |who: &str| app_on(Store::open(&path).unwrap(), who);
     let mut app = open("alice");
-    assert!(matches!(app.overlay, Overlay::Guidelines { .. }));
+    assert!(matches!(app.session.overlay, Overlay::Guidelines { .. }));
     let text = screen(&app, 80, 24);
     assert!(
         text.contains("Rank by") && text.contains("truth first"),
@@ -329,19 +352,25 @@ fn guidelines_show_once_per_version_and_on_g() {
     insta::assert_snapshot!("guidelines_80x24", draw(&app, 80, 24).backend());
     insta::assert_snapshot!("guidelines_120x40", draw(&app, 120, 40).backend());
     press(&mut app, "x");
-    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.session.overlay, Overlay::None);
     // Seen: not again for alice, but for bob; and again for alice when they change.
-    assert_eq!(open("alice").overlay, Overlay::None);
-    assert!(matches!(open("bob").overlay, Overlay::Guidelines { .. }));
+    assert_eq!(open("alice").session.overlay, Overlay::None);
+    assert!(matches!(
+        open("bob").session.overlay,
+        Overlay::Guidelines { .. }
+    ));
     Store::open(&path)
         .unwrap()
         .set_guidelines(Some("Rank by truth."))
         .unwrap();
-    assert!(matches!(open("alice").overlay, Overlay::Guidelines { .. }));
+    assert!(matches!(
+        open("alice").session.overlay,
+        Overlay::Guidelines { .. }
+    ));
     // G shows them any time.
     let mut app = open("alice");
     press(&mut app, "x G");
-    assert!(matches!(app.overlay, Overlay::Guidelines { .. }));
+    assert!(matches!(app.session.overlay, Overlay::Guidelines { .. }));
 }
 
 #[test]
@@ -351,9 +380,9 @@ fn the_history_list_opens_an_earlier_decision_to_change_it() {
         "alice",
     );
     press(&mut app, "a b c d enter x");
-    let q1 = app.history[0].prompt_id;
+    let q1 = app.label.history[0].prompt_id;
     press(&mut app, "H");
-    let Overlay::History { entries, .. } = &app.overlay else {
+    let Overlay::History { entries, .. } = &app.session.overlay else {
         panic!("no history list");
     };
     assert_eq!(entries.len(), 2);
@@ -373,8 +402,12 @@ fn the_history_list_opens_an_earlier_decision_to_change_it() {
     assert_eq!(q1_rankings[0].groups[0], vec![shown[3]]);
     // With something typed on screen, opening another decision is refused, not dropped.
     press(&mut app, "a H enter");
-    assert!(app.status.contains("first"), "{}", app.status);
-    assert_eq!(app.entry.placed(), 1);
+    assert!(
+        app.session.status.contains("first"),
+        "{}",
+        app.session.status
+    );
+    assert_eq!(app.label.entry.placed(), 1);
 }
 
 #[test]
@@ -385,7 +418,7 @@ fn stats_count_flags_notes_and_rushed_decisions() {
         kibble::tui::keymap::Key::parse("z").unwrap(),
     ));
     press(&mut app, "enter a b c d enter");
-    let s = app.store.stats().unwrap();
+    let s = app.session.store.stats().unwrap();
     assert_eq!((s.flagged, s.noted), (1, 1));
     assert_eq!(s.annotators[0].flagged, 1);
 }
@@ -412,29 +445,29 @@ fn header_data_screen_and_stats_count_the_same_progress() {
     // Overlap 1: the imported pairs count as done, apart from people's work.
     let mut a = open("a", 1);
     let stats = || Store::open(&path).unwrap().stats().unwrap();
-    assert_eq!(a.progress.people(), (0, 4));
-    assert_eq!(a.progress.imported, 2);
-    assert_eq!(stats().progress, a.progress);
+    assert_eq!(a.label.progress.people(), (0, 4));
+    assert_eq!(a.label.progress.imported, 2);
+    assert_eq!(stats().progress, a.label.progress);
     press(&mut a, "a");
-    assert_eq!(a.progress.people(), (1, 4));
-    assert_eq!(stats().progress, a.progress);
+    assert_eq!(a.label.progress.people(), (1, 4));
+    assert_eq!(stats().progress, a.label.progress);
     // A session asking for overlap 2 sets it for the DB; the other session follows on its tick.
     let mut b = open("b", 2);
     assert_eq!(stats().overlap, 2);
-    a.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(11));
+    a.session.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(11));
     a.tick();
-    assert_eq!(a.cfg.queue.overlap, 2);
-    assert_eq!(a.progress, b.progress);
-    assert_eq!(stats().progress, b.progress);
+    assert_eq!(a.session.cfg.queue.overlap, 2);
+    assert_eq!(a.label.progress, b.label.progress);
+    assert_eq!(stats().progress, b.label.progress);
     // The prompt a ranked is served to b as well; done once both have ranked it.
     press(&mut b, "a");
     press(&mut a, "a");
-    a.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(22));
-    b.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(22));
+    a.session.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(22));
+    b.session.clock = kibble::tui::app::Clock::Manual(std::time::Duration::from_secs(22));
     a.tick();
     b.tick();
-    assert_eq!(a.progress, b.progress);
-    assert_eq!(stats().progress, a.progress);
+    assert_eq!(a.label.progress, b.label.progress);
+    assert_eq!(stats().progress, a.label.progress);
     assert_eq!(stats().progress.people().0, 1);
 }
 
@@ -443,7 +476,7 @@ fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
     press(&mut app, "tab F");
     assert!(matches!(
-        app.overlay,
+        app.session.overlay,
         Overlay::Flag {
             answer: Some(1),
             ..
@@ -454,7 +487,7 @@ fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
     type_text(&mut app, "wrong year");
     press(&mut app, "enter");
     assert!(screen(&app, 80, 24).contains("flag: low quality · note"));
-    let b = app.item.as_ref().unwrap().shown[1].id;
+    let b = app.label.item.as_ref().unwrap().shown[1].id;
     press(&mut app, "a b c d enter");
     let saved = live(&app).pop().unwrap();
     assert_eq!(saved.answer_marks.len(), 1);
@@ -463,12 +496,15 @@ fn flags_and_notes_on_one_answer_are_stored_by_its_id_and_come_back_on_undo() {
     assert_eq!(saved.answer_marks[0].note.as_deref(), Some("wrong year"));
     // Undo brings them back with the ranking; unchanged, a second undo has nothing to settle.
     press(&mut app, "u");
-    assert_eq!(app.item.as_ref().unwrap().answer_marks, saved.answer_marks);
+    assert_eq!(
+        app.label.item.as_ref().unwrap().answer_marks,
+        saved.answer_marks
+    );
     // A backup line carries them by candidate index and imports back the same.
     let mut out = Vec::new();
     press(&mut app, "enter");
     kibble::jobs::export::export(
-        &app.store,
+        &app.session.store,
         &kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Kibble),
         &mut out,
         None,
@@ -506,7 +542,11 @@ fn find_jumps_to_a_prompt_by_text_or_id() {
     press(&mut app, "enter");
     let plums = prompt_of(&app);
     assert_ne!(plums, first);
-    assert!(app.status.starts_with("found prompt"), "{}", app.status);
+    assert!(
+        app.session.status.starts_with("found prompt"),
+        "{}",
+        app.session.status
+    );
     // By id; the prompt left goes back to the queue (nothing was typed on it).
     press(&mut app, "/");
     type_text(&mut app, &first.to_string());
@@ -516,13 +556,21 @@ fn find_jumps_to_a_prompt_by_text_or_id() {
     press(&mut app, "a b c d enter /");
     type_text(&mut app, "apples");
     press(&mut app, "enter");
-    assert!(app.status.contains("decided by you"), "{}", app.status);
+    assert!(
+        app.session.status.contains("decided by you"),
+        "{}",
+        app.session.status
+    );
     // With a ranking typed, find refuses rather than dropping it.
     press(&mut app, "a /");
     type_text(&mut app, "pears");
     press(&mut app, "enter");
-    assert!(app.status.contains("first save or clear"), "{}", app.status);
-    assert_eq!(app.entry.placed(), 1);
+    assert!(
+        app.session.status.contains("first save or clear"),
+        "{}",
+        app.session.status
+    );
+    assert_eq!(app.label.entry.placed(), 1);
 }
 
 #[test]
@@ -557,8 +605,12 @@ fn the_end_of_the_queue_sums_up_my_agreement_with_others() {
     let mut b = app_at(&path, "b", 2);
     press(&mut a, "a a");
     press(&mut b, "a a");
-    assert!(b.item.is_none());
-    let q = b.my_quality.as_ref().expect("read when the queue ran out");
+    assert!(b.label.item.is_none());
+    let q = b
+        .label
+        .my_quality
+        .as_ref()
+        .expect("read when the queue ran out");
     assert!(q.compared_pairs > 0);
     let text = screen(&b, 120, 40);
     assert!(
@@ -651,7 +703,7 @@ fn a_session_can_be_served_only_a_tag_or_a_source() {
         Clock::Manual(std::time::Duration::ZERO),
     )
     .unwrap();
-    assert_eq!(app.item.as_ref().unwrap().prompt.id, 1);
+    assert_eq!(app.label.item.as_ref().unwrap().prompt.id, 1);
     let text = screen(&app, 80, 24);
     assert!(text.contains("· only tag:code ·"), "{text}");
     press(&mut app, "x x");
@@ -694,7 +746,7 @@ fn review_mode_adjudicates_disagreements_into_gold() {
         ("bob", ["gamma", "beta", "alpha"]),
     ] {
         let mut app = app_at(&path, who, 2);
-        while let Some(item) = app.item.clone() {
+        while let Some(item) = app.label.item.clone() {
             let order = if item.prompt.id == 1 {
                 first
             } else {
@@ -711,23 +763,31 @@ fn review_mode_adjudicates_disagreements_into_gold() {
     cfg.review = true;
     cfg.db_label = "r.db".into();
     let mut app = app_with(&path, cfg);
-    assert_eq!(app.item.as_ref().unwrap().prompt.id, 1, "the disagreement");
-    let others = &app.item.as_ref().unwrap().others;
+    assert_eq!(
+        app.label.item.as_ref().unwrap().prompt.id,
+        1,
+        "the disagreement"
+    );
+    let others = &app.label.item.as_ref().unwrap().others;
     assert_eq!(others.len(), 2);
     insta::assert_snapshot!("review_80x24", screen(&app, 80, 24));
     insta::assert_snapshot!("review_120x40", screen(&app, 120, 40));
     let keys = keys_for_order(&app, &["beta", "alpha", "gamma"]);
     press(&mut app, &keys);
-    assert_eq!(app.item.as_ref().unwrap().prompt.id, 3, "the flagged one");
+    assert_eq!(
+        app.label.item.as_ref().unwrap().prompt.id,
+        3,
+        "the flagged one"
+    );
     let keys = keys_for_order(&app, &["alpha", "beta", "gamma"]);
     press(&mut app, &keys);
-    assert!(app.item.is_none(), "nothing else to review");
+    assert!(app.label.item.is_none(), "nothing else to review");
     assert!(screen(&app, 80, 24).contains("No disagreements left to review."));
-    let gold = |app: &App| app.store.gold_answers().unwrap().get(&1).cloned();
+    let gold = |app: &App| app.session.store.gold_answers().unwrap().get(&1).cloned();
     let texts = |app: &App, g: Vec<Vec<i64>>| -> Vec<String> {
         g.iter()
             .flatten()
-            .map(|id| app.store.candidate(*id).unwrap().unwrap().text)
+            .map(|id| app.session.store.candidate(*id).unwrap().unwrap().text)
             .collect()
     };
     assert_eq!(
@@ -737,7 +797,7 @@ fn review_mode_adjudicates_disagreements_into_gold() {
     // Undo takes the gold back and brings the prompt back; saving again sets it again.
     press(&mut app, "u u");
     assert_eq!(gold(&app), None);
-    assert_eq!(app.item.as_ref().unwrap().prompt.id, 1);
+    assert_eq!(app.label.item.as_ref().unwrap().prompt.id, 1);
     press(&mut app, "enter");
     assert!(gold(&app).is_some());
     // Exports: the reviewer's pairs alone for question 0, everyone's elsewhere.
@@ -747,7 +807,7 @@ fn review_mode_adjudicates_disagreements_into_gold() {
             prefer_gold,
             ..kibble::jobs::export::ExportOptions::new(kibble::data::export::ExportFormat::Trl)
         };
-        kibble::jobs::export::export(&app.store, &opts, &mut out, None).unwrap();
+        kibble::jobs::export::export(&app.session.store, &opts, &mut out, None).unwrap();
         String::from_utf8(out).unwrap()
     };
     let q0 = |text: &str| text.lines().filter(|l| l.contains("question 0")).count();

@@ -179,12 +179,15 @@ fn scores_histogram_and_length_bias() {
     // Label next: Enter puts the suggestions at the front of the queue.
     press(&mut app, "tab tab tab enter");
     assert!(
-        app.status.contains("front of the labelling queue"),
+        app.session.status.contains("front of the labelling queue"),
         "{}",
-        app.status
+        app.session.status
     );
     let first = app.scores.suggested_prompts()[0];
-    assert_eq!(app.store.prompt(first).unwrap().unwrap().priority, 10);
+    assert_eq!(
+        app.session.store.prompt(first).unwrap().unwrap().priority,
+        10
+    );
 }
 
 #[test]
@@ -194,7 +197,11 @@ fn training_started_from_the_train_screen_by_keys() {
     let mut app = app_for(&path);
     // One epoch to keep the test short: the epochs field is the second one.
     press(&mut app, "f2 j left left left left left enter");
-    assert!(app.status.contains("training started"), "{}", app.status);
+    assert!(
+        app.session.status.contains("training started"),
+        "{}",
+        app.session.status
+    );
     let t0 = std::time::Instant::now();
     while app.train.job.is_some() {
         app.poll();
@@ -227,10 +234,18 @@ fn quitting_during_a_run_asks_once_then_cancels_it_and_waits() {
     let path = seeded_db(dir.path(), "quit.db");
     let mut app = app_for(&path);
     press(&mut app, "f2 enter");
-    assert!(app.status.contains("training started"), "{}", app.status);
+    assert!(
+        app.session.status.contains("training started"),
+        "{}",
+        app.session.status
+    );
     press(&mut app, "q");
     assert!(!app.should_quit);
-    assert!(app.status.contains("q again"), "{}", app.status);
+    assert!(
+        app.session.status.contains("q again"),
+        "{}",
+        app.session.status
+    );
     press(&mut app, "q");
     assert!(app.should_quit);
     app.wait_for_jobs(Duration::from_secs(120));
@@ -312,17 +327,27 @@ fn improve_screen_rounds_histograms_and_hacking_watch() {
     press(&mut app, "m");
     assert_eq!(app.improve.method.as_str(), "dpo");
     press(&mut app, "s");
-    assert!(app.status.contains("sampling"), "{}", app.status);
+    assert!(
+        app.session.status.contains("sampling"),
+        "{}",
+        app.session.status
+    );
     press(&mut app, "s");
-    assert!(app.status.contains("still running"), "{}", app.status);
+    assert!(
+        app.session.status.contains("still running"),
+        "{}",
+        app.session.status
+    );
     let t = std::time::Instant::now();
     while app.improve.job.is_some() && t.elapsed() < Duration::from_secs(30) {
         app.poll();
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(
-        app.status.contains("sampling failed: no policy yet"),
+        app.session
+            .status
+            .contains("sampling failed: no policy yet"),
         "{}",
-        app.status
+        app.session.status
     );
 }

@@ -34,7 +34,7 @@ fn snapshot_k4_with_a_tie() {
     );
     press(&mut app, "c = a b");
     insta::assert_snapshot!(draw(&app, 80, 24).backend());
-    assert_eq!(app.entry.groups, vec![vec![2, 0], vec![1]]);
+    assert_eq!(app.label.entry.groups, vec![vec![2, 0], vec![1]]);
 }
 
 #[test]
@@ -55,6 +55,7 @@ fn snapshot_long_candidate_scrolled() {
     );
     // Focus the long answer, wherever the shuffle put it, and scroll it.
     let pos = app
+        .label
         .item
         .as_ref()
         .unwrap()
@@ -77,7 +78,7 @@ fn snapshot_empty_queue_help_flag_and_too_small() {
     press(&mut app2, "?");
     insta::assert_snapshot!("help_overlay", draw(&app2, 80, 24).backend());
     press(&mut app2, "x !");
-    assert!(matches!(app2.overlay, Overlay::Flag { .. }));
+    assert!(matches!(app2.session.overlay, Overlay::Flag { .. }));
     press(&mut app2, "1 3");
     insta::assert_snapshot!("flag_dialog", draw(&app2, 80, 24).backend());
     insta::assert_snapshot!("too_small", draw(&app2, 50, 10).backend());
@@ -88,14 +89,18 @@ fn snapshot_empty_queue_help_flag_and_too_small() {
 #[test]
 fn rank_with_ties_backspace_and_save() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
-    let first = app.item.as_ref().unwrap().prompt.id;
+    let first = app.label.item.as_ref().unwrap().prompt.id;
     press(&mut app, "b = d a");
-    assert_eq!(app.entry.groups, vec![vec![1, 3], vec![0]]);
+    assert_eq!(app.label.entry.groups, vec![vec![1, 3], vec![0]]);
     press(&mut app, "backspace backspace");
-    assert_eq!(app.entry.groups, vec![vec![1]]);
+    assert_eq!(app.label.entry.groups, vec![vec![1]]);
     press(&mut app, "d a enter");
     // C, the one left out, goes last.
-    let saved = app.store.live_rankings(&RankingFilter::default()).unwrap();
+    let saved = app
+        .session
+        .store
+        .live_rankings(&RankingFilter::default())
+        .unwrap();
     assert_eq!(saved.len(), 1);
     let shown = &saved[0].shown_order;
     assert_eq!(
@@ -108,16 +113,21 @@ fn rank_with_ties_backspace_and_save() {
         ]
     );
     assert_eq!(saved[0].verdict, Verdict::Rank);
-    assert_ne!(app.item.as_ref().unwrap().prompt.id, first);
-    assert_eq!(app.session_count, 1);
+    assert_ne!(app.label.item.as_ref().unwrap().prompt.id, first);
+    assert_eq!(app.label.session_count, 1);
 }
 
 #[test]
 fn incomplete_ranking_is_not_saved() {
     let mut app = app_on(store_with(&[("Q1", FOUR)]), "alice");
     press(&mut app, "b enter");
-    assert!(app.status.contains("unranked"), "{}", app.status);
+    assert!(
+        app.session.status.contains("unranked"),
+        "{}",
+        app.session.status
+    );
     assert!(app
+        .session
         .store
         .live_rankings(&RankingFilter::default())
         .unwrap()
@@ -127,20 +137,24 @@ fn incomplete_ranking_is_not_saved() {
 #[test]
 fn undo_after_save_restores_the_ranking() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
-    let first = app.item.as_ref().unwrap().prompt.id;
+    let first = app.label.item.as_ref().unwrap().prompt.id;
     press(&mut app, "c = a b d enter");
-    let id = app.history[0].ranking_id;
+    let id = app.label.history[0].ranking_id;
     press(&mut app, "u");
-    assert_eq!(app.item.as_ref().unwrap().prompt.id, first);
-    assert_eq!(app.entry.groups, vec![vec![2, 0], vec![1], vec![3]]);
-    assert!(app.store.is_retracted(id).unwrap());
-    assert_eq!(app.session_count, 0);
+    assert_eq!(app.label.item.as_ref().unwrap().prompt.id, first);
+    assert_eq!(app.label.entry.groups, vec![vec![2, 0], vec![1], vec![3]]);
+    assert!(app.session.store.is_retracted(id).unwrap());
+    assert_eq!(app.label.session_count, 0);
     // Saving again appends a new ranking; the log keeps both.
     press(&mut app, "enter");
-    let live = app.store.live_rankings(&RankingFilter::default()).unwrap();
+    let live = app
+        .session
+        .store
+        .live_rankings(&RankingFilter::default())
+        .unwrap();
     assert_eq!(live.len(), 1);
     assert_ne!(live[0].id, id);
-    assert!(app.store.ranking(id).unwrap().is_some());
+    assert!(app.session.store.ranking(id).unwrap().is_some());
 }
 
 #[test]
@@ -156,7 +170,11 @@ fn skip_flag_note_and_strength_are_recorded() {
     press(&mut app, "enter x");
     // K = 2: strength twice (clearly), then one key decides and saves.
     press(&mut app, "s s b");
-    let all = app.store.live_rankings(&RankingFilter::default()).unwrap();
+    let all = app
+        .session
+        .store
+        .live_rankings(&RankingFilter::default())
+        .unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].verdict, Verdict::Skip);
     assert_eq!(
@@ -174,7 +192,11 @@ fn skip_flag_note_and_strength_are_recorded() {
 fn best_worst_mode_and_k2_tie() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", &["yes", "no"])]), "alice");
     press(&mut app, "m b d enter =");
-    let all = app.store.live_rankings(&RankingFilter::default()).unwrap();
+    let all = app
+        .session
+        .store
+        .live_rankings(&RankingFilter::default())
+        .unwrap();
     assert_eq!(all[0].mode, RankingMode::BestWorst);
     assert_eq!(all[0].groups.len(), 3);
     assert_eq!(all[0].groups[1].len(), 2);
@@ -187,7 +209,8 @@ fn shown_order_is_shuffled_per_annotator_reproducibly() {
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
     let order = |who: &str| {
         let app = app_on(store_with(&[("Q", &refs)]), who);
-        app.item
+        app.label
+            .item
             .unwrap()
             .shown
             .iter()
@@ -244,14 +267,14 @@ fn two_annotators_never_share_a_prompt_and_overlap_two_serves_each_twice() {
     let mut b = open("b", 1);
     for _ in 0..3 {
         let (pa, pb) = (
-            a.item.as_ref().unwrap().prompt.id,
-            b.item.as_ref().unwrap().prompt.id,
+            a.label.item.as_ref().unwrap().prompt.id,
+            b.label.item.as_ref().unwrap().prompt.id,
         );
         assert_ne!(pa, pb);
         press(&mut a, "a");
         press(&mut b, "b");
     }
-    assert!(a.item.is_none() && b.item.is_none());
+    assert!(a.label.item.is_none() && b.label.item.is_none());
 
     // Overlap 2 on a fresh DB of 6 prompts: three annotators, each prompt served exactly twice.
     std::fs::remove_file(&path).unwrap();
@@ -265,7 +288,7 @@ fn two_annotators_never_share_a_prompt_and_overlap_two_serves_each_twice() {
     loop {
         let mut any = false;
         for app in &mut apps {
-            if app.item.is_some() {
+            if app.label.item.is_some() {
                 press(app, "a");
                 any = true;
             }

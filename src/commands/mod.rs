@@ -231,7 +231,7 @@ fn open_app(db: &Path, annotator: Option<String>, args: AppArgs) -> anyhow::Resu
         }
     }
     cfg.ascii = args.ascii;
-    cfg.watch = crate::tui::improve::Watch {
+    cfg.watch = crate::tui::screens::improve::Watch {
         kl: args.kl_warn,
         length_drift: args.length_drift_warn,
     };

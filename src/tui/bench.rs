@@ -81,11 +81,11 @@ pub fn run(db: &Path, items: usize, with_training: bool, as_json: bool) -> anyho
         std::thread::sleep(Duration::from_secs(3));
     }
 
-    let (_, task) = app.store.task()?;
+    let (_, task) = app.session.store.task()?;
     let mut browse_us = Vec::new();
     let mut save_us = Vec::new();
     for _ in 0..items {
-        let Some(item) = &app.item else {
+        let Some(item) = &app.label.item else {
             break;
         };
         let script = keystrokes(&task, item.shown.len());

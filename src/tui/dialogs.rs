@@ -26,7 +26,8 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// One line per bound action; `with_names` adds the name a key map file uses for it (and
 /// lists the screen keys, which the overlay leaves to the tab bar above it).
 pub(super) fn help_lines(app: &App, with_names: bool) -> Vec<String> {
-    app.keymap
+    app.session
+        .keymap
         .bindings()
         .filter(|(_, keys)| !keys.is_empty())
         .filter(|(a, _)| with_names || !matches!(a, Action::Screen(_)))
@@ -76,8 +77,8 @@ pub(super) fn render_help_overlay(app: &App, theme: &Theme, f: &mut Frame, area:
 
 /// The question a confirmation asks, one line each (the answer keys last).
 fn confirm_lines(app: &App, what: Confirm) -> Vec<String> {
-    let undo = app.keymap.label(Action::Undo);
-    let fixing = app.fixing.is_some();
+    let undo = app.session.keymap.label(Action::Undo);
+    let fixing = app.label.fixing.is_some();
     match what {
         Confirm::CancelRun => vec!["Cancel the running training? y / n".into()],
         Confirm::DeleteCheckpoints => vec!["Delete this run's checkpoint files? y / n".into()],
@@ -131,6 +132,7 @@ pub(super) fn render_flag_dialog(
     answer: Option<usize>,
 ) {
     let mut lines: Vec<Line> = app
+        .session
         .cfg
         .flag_reasons
         .iter()
@@ -253,13 +255,23 @@ pub(super) fn render_guidelines(
         area.width.saturating_sub(4),
         area.height.saturating_sub(2),
     );
-    let lines = super::label_view::answer_lines(text, rect.width.saturating_sub(2) as usize, theme);
+    let lines = super::screens::label::view::answer_lines(
+        text,
+        rect.width.saturating_sub(2) as usize,
+        theme,
+    );
     app.overlay_view.set(View {
         visible: rect.height.saturating_sub(2),
         total: lines.len().min(u16::MAX as usize) as u16,
     });
-    let (scroll, mut title) =
-        super::ui::scrolled_title(app, theme, " Guidelines ", lines.len(), rect, scroll);
+    let (scroll, mut title) = super::ui::scrolled_title(
+        &app.session.keymap,
+        theme,
+        " Guidelines ",
+        lines.len(),
+        rect,
+        scroll,
+    );
     title.push(Span::styled("· any other key closes ", theme.dim()));
     f.render_widget(Clear, rect);
     f.render_widget(

@@ -8,13 +8,9 @@ pub mod background;
 pub mod bench;
 pub mod charts;
 mod dialogs;
-pub mod improve;
 pub mod keymap;
-mod label_view;
 pub mod markdown;
-pub mod runs;
-pub mod scores;
-pub mod train;
+pub mod screens;
 pub mod ui;
 
 use std::io::{BufRead, Write};
@@ -155,7 +151,7 @@ fn spawn_signal_thread(tx: Sender<Event>) -> anyhow::Result<()> {
 /// and feeds it through the same `on_key` path, drawing into an in-memory 80x24 screen.
 /// Prints `saved <ranking id>` as soon as each decision is durable.
 pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
-    app.on_saved = Some(Box::new(|id| {
+    app.label.on_saved = Some(Box::new(|id| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "saved {id}");
         let _ = out.flush();
@@ -170,13 +166,14 @@ pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
         }
         let key = Key::parse(name)
             .ok_or_else(|| anyhow::anyhow!("script line {}: unknown key {name:?}", n + 1))?;
-        let before = app.status.clone();
+        let before = app.session.status.clone();
         app.on_key(key_event(key));
         // What an annotator would see as an error goes to stderr, so scripts and tests notice.
-        if app.status != before
-            && (app.status.starts_with("NOT saved") || app.status.starts_with("could not"))
+        if app.session.status != before
+            && (app.session.status.starts_with("NOT saved")
+                || app.session.status.starts_with("could not"))
         {
-            eprintln!("line {}: {}", n + 1, app.status);
+            eprintln!("line {}: {}", n + 1, app.session.status);
         }
         terminal.draw(|f| ui::render(&app, f))?;
         if app.should_quit {

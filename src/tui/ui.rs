@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, Overlay, View};
+use super::app::{App, Overlay};
 use super::dialogs;
 use super::keymap::{Action, Screen};
 use crate::text::{sanitize_line, truncate_to_width};
@@ -31,30 +31,30 @@ const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Colours and glyphs, honouring NO_COLOR and --ascii.
-pub(super) struct Theme {
-    pub(super) color: bool,
-    pub(super) ascii: bool,
+pub(crate) struct Theme {
+    pub(crate) color: bool,
+    pub(crate) ascii: bool,
 }
 
 impl Theme {
-    pub(super) fn fg(&self, c: Color) -> Style {
+    pub(crate) fn fg(&self, c: Color) -> Style {
         if self.color {
             Style::default().fg(c)
         } else {
             Style::default()
         }
     }
-    pub(super) fn accent(&self) -> Style {
+    pub(crate) fn accent(&self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
-    pub(super) fn dim(&self) -> Style {
+    pub(crate) fn dim(&self) -> Style {
         if self.color {
             Style::default().fg(Color::DarkGray)
         } else {
             Style::default()
         }
     }
-    pub(super) fn block<'a>(&self, title: Line<'a>, focused: bool) -> Block<'a> {
+    pub(crate) fn block<'a>(&self, title: Line<'a>, focused: bool) -> Block<'a> {
         let b = Block::default().borders(Borders::ALL).title(title);
         let b = if self.ascii {
             b.border_set(ASCII_BORDER)
@@ -69,7 +69,7 @@ impl Theme {
             b.border_style(self.dim())
         }
     }
-    pub(super) fn sep(&self) -> &'static str {
+    pub(crate) fn sep(&self) -> &'static str {
         if self.ascii {
             " | "
         } else {
@@ -92,8 +92,8 @@ pub fn render(app: &App, f: &mut Frame) {
         return;
     }
     let theme = Theme {
-        color: app.cfg.color,
-        ascii: app.cfg.ascii,
+        color: app.session.cfg.color,
+        ascii: app.session.cfg.ascii,
     };
     let rows = Layout::vertical([
         Constraint::Length(1),
@@ -106,9 +106,9 @@ pub fn render(app: &App, f: &mut Frame) {
     render_tabs(app, &theme, f, rows[0]);
     render_header(app, &theme, f, rows[1]);
     match app.screen {
-        Screen::Label => super::label_view::render_label(app, &theme, f, rows[2]),
-        Screen::Data => render_data(app, &theme, f, rows[2]),
-        Screen::Train => super::train::render(
+        Screen::Label => super::screens::label::view::render_label(app, &theme, f, rows[2]),
+        Screen::Data => super::screens::data::render(app, &theme, f, rows[2]),
+        Screen::Train => super::screens::train::render(
             &app.train,
             f,
             rows[2],
@@ -117,7 +117,7 @@ pub fn render(app: &App, f: &mut Frame) {
             theme.accent(),
             theme.dim(),
         ),
-        Screen::Runs => super::runs::render(
+        Screen::Runs => super::screens::runs::render(
             &app.runs,
             f,
             rows[2],
@@ -126,7 +126,7 @@ pub fn render(app: &App, f: &mut Frame) {
             theme.accent(),
             theme.dim(),
         ),
-        Screen::Scores => super::scores::render(
+        Screen::Scores => super::screens::scores::render(
             &app.scores,
             f,
             rows[2],
@@ -135,8 +135,8 @@ pub fn render(app: &App, f: &mut Frame) {
             theme.accent(),
             theme.dim(),
         ),
-        Screen::Help => render_help_text(app, &theme, f, rows[2]),
-        Screen::Improve => super::improve::render(
+        Screen::Help => super::screens::help::render(app, &theme, f, rows[2]),
+        Screen::Improve => super::screens::improve::render(
             &app.improve,
             f,
             rows[2],
@@ -148,7 +148,7 @@ pub fn render(app: &App, f: &mut Frame) {
     }
     render_status(app, &theme, f, rows[3]);
     render_hints(app, &theme, f, rows[4]);
-    match &app.overlay {
+    match &app.session.overlay {
         Overlay::None => {}
         Overlay::Help => dialogs::render_help_overlay(app, &theme, f, area),
         Overlay::Confirm(what) => dialogs::render_confirm(app, *what, &theme, f, area),
@@ -179,7 +179,7 @@ pub fn render(app: &App, f: &mut Frame) {
 fn render_tabs(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled("kibble ", theme.accent())];
     for s in Screen::ALL {
-        let key = app.keymap.label(Action::Screen(s));
+        let key = app.session.keymap.label(Action::Screen(s));
         let text = format!(" {key} {} ", s.title());
         let style = if s == app.screen {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
@@ -203,8 +203,8 @@ fn fmt_duration(secs: f64) -> String {
 
 /// A scrolled box's first row shown (clamped) and its title: the name, then "first-last/total"
 /// and the scroll keys when the text is longer than the box (`area`, borders included).
-pub(super) fn scrolled_title(
-    app: &App,
+pub(crate) fn scrolled_title(
+    keymap: &super::keymap::Keymap,
     theme: &Theme,
     name: &'static str,
     total: usize,
@@ -222,8 +222,8 @@ pub(super) fn scrolled_title(
                 scroll + 1,
                 (scroll + visible).min(total),
                 total,
-                app.keymap.label(Action::ScrollDown),
-                app.keymap.label(Action::PageDown)
+                keymap.label(Action::ScrollDown),
+                keymap.label(Action::PageDown)
             ),
             theme.dim(),
         ));
@@ -246,29 +246,30 @@ pub fn progress_line(s: &crate::store::Stats) -> String {
 }
 
 fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let (done, total) = app.progress.people();
-    let rate = app.per_hour();
+    let (done, total) = app.label.progress.people();
+    let rate = app.label.per_hour();
     let eta = rate
         .filter(|r| *r > 0.0)
         .map(|r| fmt_duration((total - done).max(0) as f64 / r * 3600.0));
     let sep = theme.sep();
     // Imported rankings are not this team's work: counted apart.
-    let imported = match app.progress.imported {
+    let imported = match app.label.progress.imported {
         0 => String::new(),
         n => format!(" (+{n} imported)"),
     };
-    let overlap = match app.cfg.queue.overlap {
+    let overlap = match app.session.cfg.queue.overlap {
         1 => String::new(),
         k => format!(" by {k}"),
     };
     // Done/total count the whole DB; a filtered session says what it is served.
-    let only = match app.cfg.only.label() {
-        _ if app.cfg.review => format!("{sep}REVIEW"),
+    let only = match app.session.cfg.only.label() {
+        _ if app.session.cfg.review => format!("{sep}REVIEW"),
         l if l.is_empty() => String::new(),
         l => format!("{sep}only {}", sanitize_line(&l, 30)),
     };
     // A task of several criteria: how many decisions each has (optional ones can lag).
     let per_criterion: String = app
+        .label
         .criterion_counts
         .iter()
         .map(|(c, n)| format!("{} {n}", sanitize_line(c, 12)))
@@ -280,11 +281,11 @@ fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     };
     let text = format!(
         "{done}/{total} done{per_criterion}{overlap}{imported}{only}{sep}session {}{sep}{}/h{sep}ETA {}{sep}{}{sep}{}",
-        app.session_count,
+        app.label.session_count,
         rate.map_or("-".into(), |r| format!("{r:.0}")),
         eta.unwrap_or_else(|| "-".into()),
-        sanitize_line(&app.cfg.annotator, 24),
-        sanitize_line(&app.cfg.db_label, 40),
+        sanitize_line(&app.session.cfg.annotator, 24),
+        sanitize_line(&app.session.cfg.db_label, 40),
     );
     f.render_widget(
         Paragraph::new(truncate_to_width(&text, area.width as usize)).style(theme.dim()),
@@ -293,14 +294,14 @@ fn render_header(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
 }
 
 fn render_status(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let mut spans = if app.screen == Screen::Label && app.item.is_some() {
-        super::label_view::entry_text(app, theme)
+    let mut spans = if app.screen == Screen::Label && app.label.item.is_some() {
+        super::screens::label::view::entry_text(app, theme)
     } else {
         vec![]
     };
-    if !app.status.is_empty() {
+    if !app.session.status.is_empty() {
         let status = Span::styled(
-            sanitize_line(&app.status, area.width as usize),
+            sanitize_line(&app.session.status, area.width as usize),
             theme.fg(Color::Yellow),
         );
         let used: usize = spans.iter().map(|s| s.content.width()).sum();
@@ -321,8 +322,8 @@ fn render_status(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
 }
 
 fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let km = &app.keymap;
-    let k = app.item.as_ref().map_or(0, |i| i.shown.len());
+    let km = &app.session.keymap;
+    let k = app.label.item.as_ref().map_or(0, |i| i.shown.len());
     let mut hints: Vec<(String, String)> = Vec::new();
     let screen_hints: &[(Action, &str)] = match app.screen {
         Screen::Train => &[
@@ -361,13 +362,13 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     if app.screen == Screen::Label && k > 0 {
         let first = km.label(Action::Pick(0));
         let last = km.label(Action::Pick((k - 1) as u8));
-        let more = app.task.criteria.len() > 1;
-        let next = if app.entry.step + 1 < app.task.criteria.len() {
+        let more = app.label.task.criteria.len() > 1;
+        let next = if app.label.entry.step + 1 < app.label.task.criteria.len() {
             "next"
         } else {
             "save"
         };
-        if let Some(s) = app.rating_scale() {
+        if let Some(s) = app.label.rating_scale() {
             hints.push((format!("{}-{}", s.min, s.max), "points".into()));
             hints.push((format!("{first}..{last}"), "answer".into()));
             hints.push((km.label(Action::Save), next.into()));
@@ -424,137 +425,4 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {what} "), theme.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
-fn render_help_text(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let mut lines = vec![
-        Line::styled("Ranking", theme.accent()),
-        Line::from("Type the answers in preference order, best first: b a d c, then save."),
-        Line::from(
-            "= ties the next answer with the previous one. With two answers one key decides.",
-        ),
-        Line::from("The last answer may be left out: it goes last. Undo brings a decision back."),
-        Line::from(""),
-        Line::styled(
-            "Keys (in brackets: the action's name in ~/.config/kibble/keymap.toml)",
-            theme.accent(),
-        ),
-    ];
-    lines.extend(dialogs::help_lines(app, true).into_iter().map(Line::from));
-    let (scroll, title) = scrolled_title(app, theme, " Help ", lines.len(), area, app.help_scroll);
-    app.help_view.set(View {
-        visible: area.height.saturating_sub(2),
-        total: lines.len().min(u16::MAX as usize) as u16,
-    });
-    f.render_widget(
-        Paragraph::new(lines)
-            .scroll((scroll, 0))
-            .block(theme.block(Line::from(title), false)),
-        area,
-    );
-}
-
-fn render_data(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let mut lines = Vec::new();
-    match &app.stats {
-        None => lines.push(Line::from("no statistics yet")),
-        Some(s) => {
-            lines.push(Line::from(format!(
-                "prompts {} ({} to rank, {} ranked){}candidates {}",
-                s.prompts,
-                s.rankable_prompts,
-                s.ranked_prompts,
-                theme.sep(),
-                s.candidates
-            )));
-            lines.push(Line::from(progress_line(s)));
-            lines.push(Line::from(format!(
-                "rankings {} live, {} skips, {} retracted, {} in the last hour{}{} flagged, {} noted",
-                s.rankings,
-                s.skips,
-                s.retracted,
-                s.rankings_last_hour,
-                theme.sep(),
-                s.flagged,
-                s.noted
-            )));
-            lines.push(Line::from(""));
-            lines.push(Line::styled(
-                format!(
-                    "{:<20} {:>8} {:>6} {:>5} {:>5} {:>9} {:>9}",
-                    "annotator", "rankings", "skips", "flags", "notes", "median s", "per hour"
-                ),
-                theme.accent(),
-            ));
-            for a in &s.annotators {
-                let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
-                lines.push(Line::from(format!(
-                    "{:<20} {:>8} {:>6} {:>5} {:>5} {:>9} {:>9}",
-                    sanitize_line(&a.name, 20),
-                    a.rankings,
-                    a.skips,
-                    a.flagged,
-                    a.noted,
-                    opt(a.median_seconds),
-                    opt(a.per_hour)
-                )));
-            }
-        }
-    }
-    if let Some(ag) = &app.agreement {
-        let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0));
-        lines.push(Line::from(""));
-        lines.push(Line::from(format!(
-            "agreement: {} shared prompts{}pairwise {}{}alpha (ordinal) {}",
-            ag.shared_prompts,
-            theme.sep(),
-            pct(ag.pairwise_agreement),
-            theme.sep(),
-            ag.krippendorff_alpha_ordinal
-                .map_or("-".into(), |x| format!("{x:.3}"))
-        )));
-        lines.push(Line::styled(
-            format!(
-                "{:<24} {:>6} {:>13} {:>9} {:>6}",
-                "annotator", "ranked", "first-shown", "vs others", "gold"
-            ),
-            theme.accent(),
-        ));
-        for q in &ag.annotators {
-            lines.push(Line::from(format!(
-                "{:<24} {:>6} {:>13} {:>9} {:>6}",
-                sanitize_line(&q.name, 24),
-                q.ranked,
-                format!(
-                    "{} ({})",
-                    pct(q.first_shown_best),
-                    pct(q.first_shown_chance)
-                ),
-                pct(q.agreement_with_others),
-                pct(q.gold_agreement)
-            )));
-        }
-    }
-    // A task of its own: each criterion's counts, agreement and reward model side by side.
-    if app.task != crate::domain::Task::default() && !app.criteria_quality.is_empty() {
-        lines.push(Line::from(""));
-        lines.push(Line::styled(
-            crate::analysis::CRITERIA_HEADER,
-            theme.accent(),
-        ));
-        for q in &app.criteria_quality {
-            lines.push(Line::from(q.row()));
-        }
-    }
-    let (scroll, title) = scrolled_title(app, theme, " Data ", lines.len(), area, app.data_scroll);
-    app.data_view.set(View {
-        visible: area.height.saturating_sub(2),
-        total: lines.len().min(u16::MAX as usize) as u16,
-    });
-    f.render_widget(
-        Paragraph::new(lines)
-            .scroll((scroll, 0))
-            .block(theme.block(Line::from(title), false)),
-        area,
-    );
 }

@@ -118,7 +118,7 @@ pub fn app_with(path: &std::path::Path, mut cfg: AppConfig) -> App {
 /// The keys that rank the answer texts starting with `order` (best first) on this screen,
 /// whatever order this annotator was shown them in, then Enter.
 pub fn keys_for_order(app: &App, order: &[&str]) -> String {
-    let item = app.item.as_ref().expect("an item on screen");
+    let item = app.label.item.as_ref().expect("an item on screen");
     let mut keys: Vec<String> = order
         .iter()
         .map(|w| {

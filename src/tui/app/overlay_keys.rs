@@ -2,27 +2,28 @@
 //! the overlay takes every key, so typing a note never ranks an answer.
 
 use super::*;
+use crate::tui::screens::scroll_step;
 
 impl App {
     /// Handles a key for the open overlay; returns whether anything visible changed.
     pub(super) fn overlay_key(&mut self, key: KeyEvent) -> bool {
-        match &mut self.overlay {
+        match &mut self.session.overlay {
             Overlay::Note { buffer, answer } => {
                 match key.code {
                     KeyCode::Enter => {
                         let text = buffer.trim().to_string();
                         let note = (!text.is_empty()).then_some(text);
                         let answer = *answer;
-                        if let Some(item) = &mut self.item {
+                        if let Some(item) = &mut self.label.item {
                             match answer {
                                 None => item.note = note,
                                 Some(pos) => item.mark_mut(pos).note = note,
                             }
                             item.tidy_marks();
                         }
-                        self.overlay = Overlay::None;
+                        self.session.overlay = Overlay::None;
                     }
-                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Esc => self.session.overlay = Overlay::None,
                     code => return edit_line(buffer, code, 500),
                 }
                 true
@@ -37,6 +38,7 @@ impl App {
                     }
                     KeyCode::Enter => {
                         let chosen: Vec<String> = self
+                            .session
                             .cfg
                             .flag_reasons
                             .iter()
@@ -45,16 +47,16 @@ impl App {
                             .map(|(r, _)| r.clone())
                             .collect();
                         let answer = *answer;
-                        if let Some(item) = &mut self.item {
+                        if let Some(item) = &mut self.label.item {
                             match answer {
                                 None => item.flags = chosen,
                                 Some(pos) => item.mark_mut(pos).flags = chosen,
                             }
                             item.tidy_marks();
                         }
-                        self.overlay = Overlay::None;
+                        self.session.overlay = Overlay::None;
                     }
-                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Esc => self.session.overlay = Overlay::None,
                     _ => return false,
                 }
                 true
@@ -63,12 +65,12 @@ impl App {
                 match key.code {
                     KeyCode::Enter => {
                         let query = buffer.trim().to_string();
-                        self.overlay = Overlay::None;
+                        self.session.overlay = Overlay::None;
                         if !query.is_empty() {
-                            self.find(&query);
+                            self.label.find(&mut self.session, &query);
                         }
                     }
-                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Esc => self.session.overlay = Overlay::None,
                     code => return edit_line(buffer, code, 200),
                 }
                 true
@@ -77,26 +79,26 @@ impl App {
                 match key.code {
                     KeyCode::Enter => {
                         let text = buffer.trim().to_string();
-                        match self.improve.set_reward(&self.store, &text) {
+                        match self.improve.set_reward(&self.session.store, &text) {
                             Ok(said) => {
-                                self.overlay = Overlay::None;
-                                self.status = said;
+                                self.session.overlay = Overlay::None;
+                                self.session.status = said;
                             }
                             // The field stays open with what was typed, to be fixed.
-                            Err(e) => self.status = e,
+                            Err(e) => self.session.status = e,
                         }
                     }
-                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Esc => self.session.overlay = Overlay::None,
                     code => return edit_line(buffer, code, 200),
                 }
                 true
             }
             Overlay::Help => {
-                self.overlay = Overlay::None;
+                self.session.overlay = Overlay::None;
                 true
             }
             Overlay::Guidelines { scroll, .. } => {
-                match self.keymap.action(&key) {
+                match self.session.keymap.action(&key) {
                     Some(
                         a @ (Action::ScrollDown
                         | Action::ScrollUp
@@ -106,12 +108,12 @@ impl App {
                         let (lines, pages) = scroll_step(a);
                         *scroll = self.overlay_view.get().scrolled(*scroll, lines, pages);
                     }
-                    _ => self.overlay = Overlay::None,
+                    _ => self.session.overlay = Overlay::None,
                 }
                 true
             }
             Overlay::History { entries, selected } => {
-                match (key.code, self.keymap.action(&key)) {
+                match (key.code, self.session.keymap.action(&key)) {
                     (_, Some(Action::ScrollDown | Action::FocusNext)) => {
                         *selected = (*selected + 1).min(entries.len().saturating_sub(1))
                     }
@@ -120,24 +122,24 @@ impl App {
                     }
                     (KeyCode::Enter, _) => {
                         let chosen = entries.get(*selected).map(|e| (e.ranking_id, e.prompt_id));
-                        self.overlay = Overlay::None;
+                        self.session.overlay = Overlay::None;
                         if let Some((ranking, prompt)) = chosen {
-                            self.open_decision(ranking, prompt);
+                            self.label.open_decision(&mut self.session, ranking, prompt);
                         }
                     }
-                    _ => self.overlay = Overlay::None,
+                    _ => self.session.overlay = Overlay::None,
                 }
                 true
             }
             Overlay::Confirm(what) => {
                 let what = *what;
-                self.overlay = Overlay::None;
+                self.session.overlay = Overlay::None;
                 match key.code {
                     KeyCode::Char('y') => self.confirmed(what),
                     KeyCode::Char('r') if what == Confirm::UndoWhileFixing => {
-                        self.undo_past_fix(false)
+                        self.label.undo_past_fix(&mut self.session, false)
                     }
-                    _ => self.status = "not done".into(),
+                    _ => self.session.status = "not done".into(),
                 }
                 true
             }

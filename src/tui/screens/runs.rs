@@ -7,9 +7,12 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use super::charts::{draw_run_panels, RunSeries};
+use super::Session;
 use crate::domain::metric;
 use crate::store::{RunRow, Store};
+use crate::tui::app::{Confirm, Overlay};
+use crate::tui::charts::{draw_run_panels, RunSeries};
+use crate::tui::keymap::Action;
 
 #[derive(Debug, Clone)]
 pub struct RunLine {
@@ -29,6 +32,26 @@ pub struct RunsScreen {
 }
 
 impl RunsScreen {
+    /// Keys: j/k choose a run, m marks it, Enter opens it, Esc closes it, x deletes the
+    /// marked runs' checkpoints (asked first).
+    pub fn on_action(&mut self, action: Action, session: &mut Session) {
+        match action {
+            Action::ScrollDown if self.open.is_none() => self.move_by(1),
+            Action::ScrollUp if self.open.is_none() => self.move_by(-1),
+            Action::ToggleMode => self.toggle_mark(),
+            Action::Save => {
+                if let Err(e) = self.open(&session.store) {
+                    session.status = format!("cannot open the run: {e:#}");
+                }
+            }
+            Action::Clear => self.open = None,
+            Action::Skip if self.selected_run().is_some() => {
+                session.overlay = Overlay::Confirm(Confirm::DeleteCheckpoints)
+            }
+            _ => {}
+        }
+    }
+
     pub fn refresh(&mut self, store: &Store) -> anyhow::Result<()> {
         self.rows = store
             .runs()?

@@ -15,8 +15,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use super::background::{Background, JobEvent, JobSender};
-use super::charts::{draw_chart, RunSeries};
+use super::Session;
 use crate::domain::metric;
 use crate::jobs::policy::{
     default_lr, ImproveConfig, Method, PolicyEvent, PolicyRef, PromptSelection, SampleConfig,
@@ -25,6 +24,10 @@ use crate::jobs::policy::{
 use crate::jobs::reward::{parse_gate, parse_weights, resolve_parts, RewardGate, RewardPart};
 use crate::jobs::train_rm::CancelToken;
 use crate::store::{RunRow, Store};
+use crate::tui::app::Overlay;
+use crate::tui::background::{Background, JobEvent, JobSender};
+use crate::tui::charts::{draw_chart, RunSeries};
+use crate::tui::keymap::Action;
 
 /// The reward-hacking watch's thresholds (`kibble --kl-warn K --length-drift-warn F`): warn when
 /// a round's RM reward rises while its KL to the start exceeds `kl` or its mean response length
@@ -156,6 +159,39 @@ impl Default for ImproveScreen {
 }
 
 impl ImproveScreen {
+    /// Keys: j/k choose a round, m the method, n the reward, s samples, Enter runs a round,
+    /// x cancels.
+    pub fn on_action(&mut self, action: Action, session: &mut Session) {
+        let (db, jobs) = (session.db_path(), session.jobs());
+        let who = session.cfg.annotator.clone();
+        let started = match action {
+            Action::ScrollDown => return self.move_by(1, &session.store),
+            Action::ScrollUp => return self.move_by(-1, &session.store),
+            Action::ToggleMode => return self.next_method(),
+            Action::Note => {
+                session.overlay = Overlay::RewardMix {
+                    buffer: self.reward_text.clone(),
+                };
+                return;
+            }
+            Action::Strength => self
+                .start_sampling(db, &who, &jobs)
+                .map(|()| "sampling the newest policy into the labelling queue".to_string()),
+            Action::Save => self.start_round(db, &who, &jobs).map(|()| {
+                format!(
+                    "{} round started in the background; its phase shows in the table",
+                    self.method.as_str()
+                )
+            }),
+            Action::Skip => match self.cancel() {
+                Some(m) => Ok(m),
+                None => return,
+            },
+            _ => return,
+        };
+        session.status = started.unwrap_or_else(|e| format!("cannot start: {e}"));
+    }
+
     pub fn with_watch(watch: Watch) -> ImproveScreen {
         ImproveScreen {
             watch,

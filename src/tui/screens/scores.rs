@@ -13,9 +13,11 @@ use ratatui::widgets::{
 };
 use ratatui::Frame;
 
+use super::Session;
 use crate::analysis::{correlation, histogram};
 use crate::domain::{PromptId, Verdict};
 use crate::store::{RankingFilter, ScoredCandidate, Store};
+use crate::tui::keymap::Action;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -200,6 +202,29 @@ impl Default for ScoresScreen {
 }
 
 impl ScoresScreen {
+    /// Keys: Tab changes the view, j/k the bins, m by preference, Enter (on "label next")
+    /// moves the suggested prompts to the front of the queue.
+    pub fn on_action(&mut self, action: Action, session: &mut Session) {
+        match action {
+            Action::FocusNext => self.next_view(1),
+            Action::FocusPrev => self.next_view(-1),
+            Action::ScrollDown => self.bins = (self.bins + 2).min(60),
+            Action::ScrollUp => self.bins = self.bins.saturating_sub(2).max(2),
+            Action::ToggleMode => self.by_preference = !self.by_preference,
+            Action::Save if self.view() == View::LabelNext => {
+                let ids = self.suggested_prompts();
+                session.status = match session.store.set_priority(&ids, 10) {
+                    Ok(()) => format!(
+                        "{} prompts moved to the front of the labelling queue",
+                        ids.len()
+                    ),
+                    Err(e) => format!("could not reorder the queue: {e}"),
+                };
+            }
+            _ => {}
+        }
+    }
+
     pub fn refresh(&mut self, store: &Store) {
         self.message = None;
         self.criteria = crate::jobs::report::criteria_correlations(store).ok();

@@ -2,27 +2,27 @@
 
 use super::*;
 
-impl App {
+impl LabelScreen {
     /// Best/worst mode is on and means something (three or more answers).
     pub fn best_worst_applies(&self) -> bool {
         self.entry.best_worst && self.k() >= 3
     }
 
-    pub(super) fn k(&self) -> usize {
+    pub(crate) fn k(&self) -> usize {
         self.item.as_ref().map_or(0, |i| i.shown.len())
     }
 
-    pub(super) fn pick(&mut self, pos: usize) {
+    pub(crate) fn pick(&mut self, session: &mut Session, pos: usize) {
         let k = self.k();
         self.restart_complete_pair();
         if pos >= k {
             if k > 0 {
-                self.status = format!("there is no answer {}", letter(pos));
+                session.status = format!("there is no answer {}", letter(pos));
             }
             return;
         }
         if self.entry.contains(pos) {
-            self.status = format!("{} is already ranked", letter(pos));
+            session.status = format!("{} is already ranked", letter(pos));
             return;
         }
         if self.best_worst_applies() {
@@ -40,34 +40,34 @@ impl App {
         // Two answers: one key decides.
         if k == 2 && self.entry.groups.len() == 1 && self.entry.placed() == 1 {
             self.entry.groups.push(vec![1 - pos]);
-            self.save();
+            self.save(session);
         }
     }
 
     /// Two answers and both placed (an undone decision brought back): the next key decides
     /// afresh, as it does on a new prompt.
-    pub(super) fn restart_complete_pair(&mut self) {
+    pub(crate) fn restart_complete_pair(&mut self) {
         if self.k() == 2 && self.entry.placed() == 2 {
             self.entry.groups.clear();
             self.entry.tie_next = false;
         }
     }
 
-    pub(super) fn tie(&mut self) {
+    pub(crate) fn tie(&mut self, session: &mut Session) {
         self.restart_complete_pair();
         if self.k() == 2 && self.entry.placed() == 0 {
             self.entry.groups = vec![vec![0, 1]];
-            self.save();
+            self.save(session);
         } else if self.best_worst_applies() {
-            self.status = "no ties in best/worst mode".into();
+            session.status = "no ties in best/worst mode".into();
         } else if self.entry.groups.is_empty() {
-            self.status = "rank an answer first, then = ties the next one with it".into();
+            session.status = "rank an answer first, then = ties the next one with it".into();
         } else {
             self.entry.tie_next = true;
         }
     }
 
-    pub(super) fn unrank(&mut self) {
+    pub(crate) fn unrank(&mut self) {
         if self.entry.tie_next {
             self.entry.tie_next = false;
             return;
@@ -81,7 +81,7 @@ impl App {
     }
 
     /// The complete ranking in shown positions, or why it is not complete yet.
-    pub(super) fn complete_groups(&self) -> Result<Vec<Vec<usize>>, String> {
+    pub(crate) fn complete_groups(&self) -> Result<Vec<Vec<usize>>, String> {
         let k = self.k();
         let e = &self.entry;
         if self.best_worst_applies() {
@@ -104,41 +104,41 @@ impl App {
     }
 
     /// Enter: the current criterion is done (the item is saved after the last one).
-    pub(super) fn save(&mut self) {
+    pub(crate) fn save(&mut self, session: &mut Session) {
         let said = match self.current_said() {
             Ok(s) => s,
             Err(msg) => {
-                self.status = msg;
+                session.status = msg;
                 return;
             }
         };
         if let Some(Said::Order { groups, .. }) = &said {
             if groups.len() == 1 && self.k() > 2 {
-                self.overlay = Overlay::Confirm(Confirm::AllTie);
+                session.overlay = Overlay::Confirm(Confirm::AllTie);
                 return;
             }
         }
-        self.criterion_done(said);
+        self.criterion_done(session, said);
     }
 
-    pub(super) fn skip(&mut self) {
-        self.decide(Verdict::Skip);
+    pub(crate) fn skip(&mut self, session: &mut Session) {
+        self.decide(session, Verdict::Skip);
     }
 
     /// Appends the decision to the log; on success moves to the next prompt.
-    pub(super) fn decide(&mut self, verdict: Verdict) {
-        let rushed_below = self.cfg.min_seconds;
+    pub(crate) fn decide(&mut self, session: &mut Session, verdict: Verdict) {
+        let rushed_below = session.cfg.min_seconds;
         let said = match verdict {
             Verdict::Skip => vec![],
             Verdict::Rank => match self.said_now() {
                 Ok(s) => s,
                 Err(msg) => {
-                    self.status = msg;
+                    session.status = msg;
                     return;
                 }
             },
         };
-        match self.append_decision(verdict, &said) {
+        match self.append_decision(session, verdict, &said) {
             Ok(Some((saved, rushed))) => {
                 self.history.push(saved.clone());
                 // A fixed decision is back in its place: those made after it follow again.
@@ -148,7 +148,7 @@ impl App {
                     }
                 }
                 // With overlap 1 this decision finished the prompt; others' work shows on the tick.
-                if verdict == Verdict::Rank && self.cfg.queue.overlap == 1 {
+                if verdict == Verdict::Rank && session.cfg.queue.overlap == 1 {
                     self.progress.done = (self.progress.done + 1).min(self.progress.total);
                 }
                 // The header's per-criterion counts follow at once; others' work shows on the tick.
@@ -163,32 +163,33 @@ impl App {
                         n.1 += 1;
                     }
                 }
-                self.status = match verdict {
+                session.status = match verdict {
                     Verdict::Rank => "saved".to_string(),
                     Verdict::Skip => "skipped".to_string(),
                 };
                 if rushed {
-                    self.status += &format!(" · rushed (< {rushed_below} s)");
+                    session.status += &format!(" · rushed (< {rushed_below} s)");
                 }
                 // The mode carries over to the next prompt; strength is per decision.
                 self.entry = Entry {
                     best_worst: self.entry.best_worst,
                     ..Entry::default()
                 };
-                if let Err(e) = self.next_item() {
-                    self.status = format!("could not load the next prompt: {e}");
+                if let Err(e) = self.next_item(session) {
+                    session.status = format!("could not load the next prompt: {e}");
                 }
             }
-            Ok(None) => self.status = "already saved".into(),
+            Ok(None) => session.status = "already saved".into(),
             // Keep everything on screen so nothing is lost; the annotator can retry.
-            Err(e) => self.status = format!("NOT saved: {e} (press the key again to retry)"),
+            Err(e) => session.status = format!("NOT saved: {e} (press the key again to retry)"),
         }
     }
 
     /// Writes what is on screen as a decision (durable when this returns); the screen is unchanged.
     /// Returns the decision and whether it was rushed, or `None` if the store already had it.
-    pub(super) fn append_decision(
+    pub(crate) fn append_decision(
         &mut self,
+        session: &mut Session,
         verdict: Verdict,
         said: &[Option<Said>],
     ) -> Result<Option<(Saved, bool)>, crate::store::StoreError> {
@@ -196,13 +197,13 @@ impl App {
         let Some(item) = &self.item else {
             return Ok(None);
         };
-        let elapsed = self.clock.elapsed().saturating_sub(item.started);
+        let elapsed = session.clock.elapsed().saturating_sub(item.started);
         let ids =
             |g: &Vec<usize>| -> Vec<CandidateId> { g.iter().map(|&p| item.shown[p].id).collect() };
         let ranking = NewRanking {
             prompt_id: item.prompt.id,
-            annotator: self.cfg.annotator.clone(),
-            os_user: self.cfg.os_user.clone(),
+            annotator: session.cfg.annotator.clone(),
+            os_user: session.cfg.os_user.clone(),
             created_at_ms: now_ms(),
             duration_ms: Some(elapsed.as_millis() as i64),
             shown_order: item.shown.iter().map(|c| c.id).collect(),
@@ -216,7 +217,7 @@ impl App {
             strength: self.entry.strength.map(f64::from),
             flags: item.flags.clone(),
             note: item.note.clone(),
-            rushed: elapsed.as_secs_f64() < self.cfg.min_seconds,
+            rushed: elapsed.as_secs_f64() < session.cfg.min_seconds,
             answer_marks: item.answer_marks.clone(),
             dedupe_key: None,
             task_version: self.task_version,
@@ -225,17 +226,18 @@ impl App {
         };
         let rushed = ranking.rushed;
         self.labelling += elapsed;
-        Ok(self.append(&ranking)?.map(|saved| (saved, rushed)))
+        Ok(self.append(session, &ranking)?.map(|saved| (saved, rushed)))
     }
 
-    pub(super) fn append(
+    pub(crate) fn append(
         &mut self,
+        session: &mut Session,
         ranking: &NewRanking,
     ) -> Result<Option<Saved>, crate::store::StoreError> {
-        let appended = if self.cfg.review {
-            self.store.append_review(ranking)?
+        let appended = if session.cfg.review {
+            session.store.append_review(ranking)?
         } else {
-            self.store.append_ranking(ranking)?
+            session.store.append_ranking(ranking)?
         };
         let Some(id) = appended else {
             return Ok(None);
@@ -251,8 +253,9 @@ impl App {
     }
 
     /// Appends the decision being fixed again, exactly as it was before the undo.
-    pub(super) fn put_back(
+    pub(crate) fn put_back(
         &mut self,
+        session: &mut Session,
         old: &Ranking,
     ) -> Result<Option<Saved>, crate::store::StoreError> {
         let again = NewRanking {
@@ -273,8 +276,8 @@ impl App {
             dedupe_key: None,
             task_version: old.task_version,
             criterion: old.criterion.clone(),
-            judgements: self.store.judgements(old.id)?,
+            judgements: session.store.judgements(old.id)?,
         };
-        self.append(&again)
+        self.append(session, &again)
     }
 }

@@ -7,17 +7,18 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{letter, App, View, STRENGTH_NAMES};
-use super::keymap::Action;
-use super::ui::{Theme, SIDE_BY_SIDE_WIDTH};
+use super::{letter, STRENGTH_NAMES};
 use crate::domain::PromptBody;
 use crate::text::sanitize_line;
+use crate::tui::app::{App, View};
+use crate::tui::keymap::Action;
+use crate::tui::ui::{Theme, SIDE_BY_SIDE_WIDTH};
 
 /// Wraps sanitised text to `width` columns, keeping indentation (code blocks) and
 /// breaking long words. Returns one `String` per screen line.
 /// An answer (or a prompt's text) with its code and markdown drawn.
-pub(super) fn answer_lines(text: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
-    let styles = super::markdown::Styles {
+pub(crate) fn answer_lines(text: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let styles = crate::tui::markdown::Styles {
         text: Style::default(),
         code: theme.fg(Color::Cyan),
         marker: theme.dim(),
@@ -26,7 +27,7 @@ pub(super) fn answer_lines(text: &str, width: usize, theme: &Theme) -> Vec<Line<
             .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         ascii: theme.ascii,
     };
-    super::markdown::render(text, width, &styles)
+    crate::tui::markdown::render(text, width, &styles)
 }
 
 fn prompt_lines(body: &PromptBody, width: usize, theme: &Theme) -> Vec<Line<'static>> {
@@ -49,27 +50,27 @@ fn prompt_lines(body: &PromptBody, width: usize, theme: &Theme) -> Vec<Line<'sta
     }
 }
 
-pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
-    let Some(item) = &app.item else {
+pub(crate) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
+    let Some(item) = &app.label.item else {
         let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0));
-        let session = match app.session_count {
+        let session = match app.label.session_count {
             0 => "No decisions in this session yet.".into(),
             n => format!(
                 "This session: {n} decisions{}.{} More on {}.",
-                app.per_hour()
+                app.label.per_hour()
                     .map_or(String::new(), |h| format!(", {h:.0} per hour")),
-                app.my_quality.as_ref().map_or(String::new(), |q| format!(
+                app.label.my_quality.as_ref().map_or(String::new(), |q| format!(
                     " Your pairs agree with other annotators' {} of the time ({} pairs), with gold {}.",
                     pct(q.agreement_with_others),
                     q.compared_pairs,
                     pct(q.gold_agreement)
                 )),
-                app.keymap
-                    .label(Action::Screen(super::keymap::Screen::Data))
+                app.session.keymap
+                    .label(Action::Screen(crate::tui::keymap::Screen::Data))
             ),
         };
-        let title = match app.cfg.only.label() {
-            _ if app.cfg.review => "No disagreements left to review.".to_string(),
+        let title = match app.session.cfg.only.label() {
+            _ if app.session.cfg.review => "No disagreements left to review.".to_string(),
             l if l.is_empty() => "Nothing left to label.".to_string(),
             l => format!("Nothing left to label among {}.", sanitize_line(&l, 40)),
         };
@@ -85,8 +86,8 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
             Line::from("New prompts appear here by themselves (checked every 10 seconds)."),
             Line::from(format!(
                 "Import more with `kibble import FILE`; {} undoes your last decision, {} lists them.",
-                app.keymap.label(Action::Undo),
-                app.keymap.label(Action::History)
+                app.session.keymap.label(Action::Undo),
+                app.session.keymap.label(Action::History)
             )),
         ];
         f.render_widget(
@@ -144,10 +145,10 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
                 pscroll + 1,
                 (pscroll + visible).min(plines.len()),
                 plines.len(),
-                app.keymap.label(Action::PromptUp),
-                app.keymap.label(Action::PromptDown),
-                app.keymap.label(Action::PromptPageUp),
-                app.keymap.label(Action::PromptPageDown),
+                app.session.keymap.label(Action::PromptUp),
+                app.session.keymap.label(Action::PromptDown),
+                app.session.keymap.label(Action::PromptPageUp),
+                app.session.keymap.label(Action::PromptPageDown),
             ),
             theme.dim(),
         ));
@@ -205,8 +206,8 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
                 theme.accent()
             },
         )];
-        if let Some(scale) = app.rating_scale() {
-            let label = match app.entry.points.get(pos).copied().flatten() {
+        if let Some(scale) = app.label.rating_scale() {
+            let label = match app.label.entry.points.get(pos).copied().flatten() {
                 Some(v) => {
                     let named = scale
                         .label(v)
@@ -216,9 +217,9 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
                 None => format!("_/{} ", scale.max),
             };
             title.push(Span::styled(label, theme.fg(Color::Green)));
-        } else if let Some(r) = app.entry.rank_of(pos) {
-            let tied = app.entry.groups[r - 1].len() > 1;
-            let label = if app.best_worst_applies() {
+        } else if let Some(r) = app.label.entry.rank_of(pos) {
+            let tied = app.label.entry.groups[r - 1].len() > 1;
+            let label = if app.label.best_worst_applies() {
                 if r == 1 { "best" } else { "worst" }.to_string()
             } else {
                 format!("#{r}{}", if tied { " (tie)" } else { "" })
@@ -238,7 +239,7 @@ pub(super) fn render_label(app: &App, theme: &Theme, f: &mut Frame, area: Rect) 
                 theme.fg(Color::Red),
             ));
         }
-        if app.show_scores {
+        if app.label.show_scores {
             let s = item
                 .scores
                 .get(&cand.id)
@@ -372,27 +373,27 @@ pub fn answer_heights(needs: &[u16], focus: usize, avail: u16) -> Vec<u16> {
 /// The criterion being answered, when the task asks more than the one ranking it always did:
 /// its place, name and kind (` 2/3 funny: rate 1-5 `).
 fn criterion_title(app: &App) -> Option<String> {
-    let t = &app.task;
+    let t = &app.label.task;
     if t.criteria.len() == 1 && t.criteria[0].kind == crate::domain::CriterionKind::Rank {
         return None;
     }
-    let c = app.criterion();
+    let c = app.label.criterion();
     let optional = if c.required { "" } else { ", optional" };
     Some(format!(
         " {}/{} {}: {}{optional} ",
-        app.entry.step + 1,
+        app.label.entry.step + 1,
         t.criteria.len(),
         sanitize_line(&c.name, 24),
         c.kind.describe()
     ))
 }
 
-pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
-    let e = &app.entry;
+pub(crate) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let e = &app.label.entry;
     let sep = theme.sep();
     let mut spans = Vec::new();
-    if let Some(scale) = app.rating_scale() {
-        let k = app.item.as_ref().map_or(0, |i| i.shown.len());
+    if let Some(scale) = app.label.rating_scale() {
+        let k = app.label.item.as_ref().map_or(0, |i| i.shown.len());
         let points: Vec<String> = (0..k)
             .map(|p| {
                 let v = e.points.get(p).copied().flatten();
@@ -401,7 +402,7 @@ pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
             .collect();
         spans.push(Span::raw(format!(
             "{}: {}",
-            app.criterion().name,
+            app.label.criterion().name,
             points.join(" ")
         )));
         // The scale's named points, so a 4 means the same to everyone.
@@ -418,7 +419,7 @@ pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
                 theme.dim(),
             ));
         }
-    } else if app.best_worst_applies() {
+    } else if app.label.best_worst_applies() {
         let best = e
             .groups
             .first()
@@ -452,7 +453,7 @@ pub(super) fn entry_text(app: &App, theme: &Theme) -> Vec<Span<'static>> {
             STRENGTH_NAMES[s as usize - 1]
         )));
     }
-    if let Some(item) = &app.item {
+    if let Some(item) = &app.label.item {
         if !item.flags.is_empty() {
             spans.push(Span::styled(
                 format!("{sep}flags: {}", sanitize_line(&item.flags.join(", "), 40)),

@@ -15,7 +15,7 @@ pub enum Said {
     Points(Vec<Option<u8>>),
 }
 
-impl App {
+impl LabelScreen {
     /// The criterion being answered on the item on screen.
     pub fn criterion(&self) -> &Criterion {
         let c = &self.task.criteria;
@@ -32,7 +32,7 @@ impl App {
 
     /// A digit on a rated criterion: the focused answer's points; focus moves to the next
     /// answer still unrated (or the next one).
-    pub(super) fn rate(&mut self, digit: u8) {
+    pub(crate) fn rate(&mut self, session: &mut Session, digit: u8) {
         let Some(scale) = self.rating_scale().cloned() else {
             return;
         };
@@ -41,7 +41,7 @@ impl App {
             return;
         };
         if !scale.contains(digit) {
-            self.status = format!(
+            session.status = format!(
                 "{} is rated {}-{}",
                 self.task.criteria[self.entry.step].name, scale.min, scale.max
             );
@@ -55,19 +55,19 @@ impl App {
             .find(|p| self.entry.points[*p].is_none());
         item.focus = next.unwrap_or((at + 1) % k);
         let last = self.entry.step + 1 == self.task.criteria.len();
-        self.status = match next {
+        session.status = match next {
             Some(_) => String::new(),
-            None if last => format!("all rated: {} saves", self.keymap.label(Action::Save)),
+            None if last => format!("all rated: {} saves", session.keymap.label(Action::Save)),
             None => format!(
                 "all rated: {} goes on to the next criterion",
-                self.keymap.label(Action::Save)
+                session.keymap.label(Action::Save)
             ),
         };
     }
 
     /// What the annotator said on the current criterion: `Ok(None)` when an optional one was
     /// left blank, `Err` when it is incomplete.
-    pub(super) fn current_said(&self) -> Result<Option<Said>, String> {
+    pub(crate) fn current_said(&self) -> Result<Option<Said>, String> {
         let required = self.criterion().required;
         if self.rating_scale().is_some() {
             let k = self.k();
@@ -96,7 +96,7 @@ impl App {
 
     /// Keeps what was said on the current criterion and goes on to the next one, or saves
     /// the item after the last.
-    pub(super) fn criterion_done(&mut self, said: Option<Said>) {
+    pub(crate) fn criterion_done(&mut self, session: &mut Session, said: Option<Said>) {
         let n = self.task.criteria.len();
         let step = self.entry.step;
         self.entry.said.resize(n, None);
@@ -104,14 +104,14 @@ impl App {
         if step + 1 < n {
             self.show_criterion(step + 1);
             let c = self.criterion();
-            self.status = format!("now {}: {}", c.name, c.kind.describe());
+            session.status = format!("now {}: {}", c.name, c.kind.describe());
         } else {
-            self.decide(Verdict::Rank);
+            self.decide(session, Verdict::Rank);
         }
     }
 
     /// Backspace on an empty criterion: back to the one before, as it was said.
-    pub(super) fn criterion_back(&mut self) -> bool {
+    pub(crate) fn criterion_back(&mut self) -> bool {
         let empty = self.entry.placed() == 0
             && !self.entry.tie_next
             && self.entry.points.iter().all(Option::is_none);
@@ -123,7 +123,7 @@ impl App {
     }
 
     /// Puts criterion `step` on screen, pre-filled with what was said on it before.
-    pub(super) fn show_criterion(&mut self, step: usize) {
+    pub(crate) fn show_criterion(&mut self, step: usize) {
         self.entry.show(step);
         if let Some(item) = &mut self.item {
             item.focus = 0;
@@ -132,13 +132,13 @@ impl App {
 
     /// `p`: the previous criterion's answer again (its order, or the order its points imply;
     /// the same points on a rated criterion of the same scale).
-    pub(super) fn same_as_previous(&mut self) {
+    pub(crate) fn same_as_previous(&mut self, session: &mut Session) {
         let step = self.entry.step;
         let prev = (0..step)
             .rev()
             .find_map(|i| self.entry.said.get(i).cloned().flatten());
         let Some(prev) = prev else {
-            self.status = "nothing said on an earlier criterion of this item".into();
+            session.status = "nothing said on an earlier criterion of this item".into();
             return;
         };
         let scale = self.rating_scale().cloned();
@@ -163,24 +163,24 @@ impl App {
                 if points.iter().flatten().all(|v| scale.contains(*v)) {
                     self.entry.points = points;
                 } else {
-                    self.status = "the previous points do not fit this scale".into();
+                    session.status = "the previous points do not fit this scale".into();
                     return;
                 }
             }
             (Said::Order { .. }, Some(_)) => {
-                self.status = "a ranking does not give points: type a digit per answer".into();
+                session.status = "a ranking does not give points: type a digit per answer".into();
                 return;
             }
         }
-        self.status = format!(
+        session.status = format!(
             "same as before: {} saves it",
-            self.keymap.label(Action::Save)
+            session.keymap.label(Action::Save)
         );
     }
 
     /// Everything said on the item, as stored: the first ranking becomes the decision's own
     /// (`criterion`, `groups`, mode), the rest go beside it.
-    pub(super) fn judgements(
+    pub(crate) fn judgements(
         &self,
         said: &[Option<Said>],
     ) -> (Option<String>, Vec<Vec<usize>>, bool, Vec<Judgement>) {
@@ -226,7 +226,7 @@ impl App {
 
     /// What was said on every criterion, the current one included; `Err` names what a
     /// required criterion still lacks.
-    pub(super) fn said_now(&self) -> Result<Vec<Option<Said>>, String> {
+    pub(crate) fn said_now(&self) -> Result<Vec<Option<Said>>, String> {
         let mut said = self.entry.said.clone();
         said.resize(self.task.criteria.len(), None);
         said[self.entry.step] = self.current_said()?;
@@ -243,7 +243,7 @@ impl App {
     }
 
     /// An earlier decision as the entry that would save it again, criteria in task order.
-    pub(super) fn restored_entry(&self, old: &Ranking, others: &[Judgement]) -> Entry {
+    pub(crate) fn restored_entry(&self, old: &Ranking, others: &[Judgement]) -> Entry {
         let Some(item) = &self.item else {
             return Entry::default();
         };

@@ -12,13 +12,16 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use super::background::{Background, JobEvent, JobSender};
-use super::charts::{draw_run_panels, RunSeries};
+use super::Session;
 use crate::domain::metric;
 use crate::domain::Verdict;
 use crate::jobs::train_rm::{RmEvent, RmJobConfig, RmSummary};
 use crate::ml::training::reward::{LossKind, TieMode};
 use crate::store::{RankingFilter, RunStatus, Store};
+use crate::tui::app::{Confirm, Overlay};
+use crate::tui::background::{Background, JobEvent, JobSender};
+use crate::tui::charts::{draw_run_panels, RunSeries};
+use crate::tui::keymap::Action;
 
 /// What the form edits; turned into an `RmJobConfig` when the run starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -260,6 +263,41 @@ pub struct TrainScreen {
 }
 
 impl TrainScreen {
+    /// Keys: j/k choose a field, Left/Right change it, Enter starts the run, x cancels it,
+    /// r scores every candidate with the newest checkpoint.
+    pub fn on_action(&mut self, action: Action, session: &mut Session) {
+        match action {
+            Action::ScrollDown => self.field = (self.field + 1) % FIELDS.len(),
+            Action::ScrollUp => self.field = (self.field + FIELDS.len() - 1) % FIELDS.len(),
+            Action::FocusNext if !self.running() => self.form.adjust(self.field, 1),
+            Action::FocusPrev if !self.running() => self.form.adjust(self.field, -1),
+            Action::Save => {
+                let (db, jobs) = (session.db_path(), session.jobs());
+                session.status = match self.start(db, &session.cfg.annotator, &jobs) {
+                    Ok(()) => "training started in the background; labelling goes on (F1)".into(),
+                    Err(e) => format!("cannot start: {e}"),
+                };
+            }
+            Action::Skip if self.running() => {
+                session.overlay = Overlay::Confirm(Confirm::CancelRun)
+            }
+            Action::ToggleScores => {
+                let (db, jobs) = (session.db_path(), session.jobs());
+                session.status = match self.score_now(db, &jobs) {
+                    Ok(()) => "scoring all candidates in the background".into(),
+                    Err(e) => format!("cannot score: {e}"),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// The screen opens: the data summary and the task's criteria are read again.
+    pub fn open(&mut self, store: &Store) {
+        self.data = DataSummary::read(store).ok();
+        self.form.read_criteria(store);
+    }
+
     pub fn new(store: &Store) -> TrainScreen {
         TrainScreen {
             form: TrainForm::from_last_run(store),

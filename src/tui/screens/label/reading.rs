@@ -3,18 +3,18 @@
 
 use super::*;
 
-impl App {
+impl LabelScreen {
     /// Opens the guidelines overlay, reading the text from the DB once.
-    pub(super) fn open_guidelines(&mut self) {
-        let text = self.guidelines_text().unwrap_or_else(|| {
+    pub(crate) fn open_guidelines(&mut self, session: &mut Session) {
+        let text = self.guidelines_text(session).unwrap_or_else(|| {
             "No guidelines yet. Set them with `kibble guidelines set FILE`.".into()
         });
-        self.overlay = Overlay::Guidelines { text, scroll: 0 };
+        session.overlay = Overlay::Guidelines { text, scroll: 0 };
     }
 
     /// The guidelines to show: the task's, then the current prompt's own (`meta.guidelines`).
-    fn guidelines_text(&self) -> Option<String> {
-        let task = self.store.guidelines().ok().flatten();
+    fn guidelines_text(&self, session: &Session) -> Option<String> {
+        let task = session.store.guidelines().ok().flatten();
         let own = self.item.as_ref().and_then(|i| {
             i.prompt
                 .meta
@@ -32,33 +32,40 @@ impl App {
 
     /// Shows the task's guidelines once per annotator and version, the first time they open
     /// the app after the guidelines were set or changed.
-    pub(super) fn show_new_guidelines(&mut self) -> anyhow::Result<()> {
-        let Some(text) = self.store.guidelines()? else {
+    pub(crate) fn show_new_guidelines(&mut self, session: &mut Session) -> anyhow::Result<()> {
+        let Some(text) = session.store.guidelines()? else {
             return Ok(());
         };
         let hash = format!("{:x}", Sha256::digest(text.as_bytes()));
-        if !self.store.guidelines_seen(&self.cfg.annotator, &hash)? {
-            self.store
-                .mark_guidelines_seen(&self.cfg.annotator, &hash)?;
-            self.open_guidelines();
+        if !session
+            .store
+            .guidelines_seen(&session.cfg.annotator, &hash)?
+        {
+            session
+                .store
+                .mark_guidelines_seen(&session.cfg.annotator, &hash)?;
+            self.open_guidelines(session);
         }
         Ok(())
     }
 
     /// Jumps to the first prompt matching `query` (id, external id or text) that I have not
     /// decided and nobody else holds; the prompt on screen goes back to the queue.
-    pub(super) fn find(&mut self, query: &str) {
+    pub(crate) fn find(&mut self, session: &mut Session, query: &str) {
         if self.unsaved_work() {
-            self.status = format!(
+            session.status = format!(
                 "first save or clear ({}) what you typed here",
-                self.keymap.label(Action::Clear)
+                session.keymap.label(Action::Clear)
             );
             return;
         }
-        let found = match self.store.find_prompts(&self.cfg.annotator, query, 50) {
+        let found = match session
+            .store
+            .find_prompts(&session.cfg.annotator, query, 50)
+        {
             Ok(f) => f,
             Err(e) => {
-                self.status = format!("could not search: {e}");
+                session.status = format!("could not search: {e}");
                 return;
             }
         };
@@ -67,11 +74,11 @@ impl App {
             .iter()
             .find(|f| !f.decided_by_me && !f.held_by_other && Some(f.prompt_id) != current)
         else {
-            self.status = if found.iter().any(|f| f.decided_by_me) {
+            session.status = if found.iter().any(|f| f.decided_by_me) {
                 format!(
                     "{} matching prompt(s), decided by you already: {} lists your decisions",
                     found.len(),
-                    self.keymap.label(Action::History)
+                    session.keymap.label(Action::History)
                 )
             } else if found.iter().any(|f| f.held_by_other) {
                 "the matching prompt is being labelled by someone else now".into()
@@ -83,30 +90,30 @@ impl App {
             return;
         };
         if let Some(cur) = current {
-            let _ = self.store.release_lease(cur, &self.cfg.annotator);
+            let _ = session.store.release_lease(cur, &session.cfg.annotator);
         }
         let id = hit.prompt_id;
-        if let Err(e) = self
+        if let Err(e) = session
             .store
-            .renew_lease(id, &self.cfg.annotator, self.cfg.queue.lease_ms)
+            .renew_lease(id, &session.cfg.annotator, session.cfg.queue.lease_ms)
             .map_err(anyhow::Error::from)
-            .and_then(|()| self.load_item(id))
+            .and_then(|()| self.load_item(session, id))
         {
-            self.status = format!("could not open prompt {id}: {e}");
+            session.status = format!("could not open prompt {id}: {e}");
             return;
         }
-        self.status = format!(
+        session.status = format!(
             "found prompt {id} ({} match{})",
             found.len(),
             if found.len() == 1 { "" } else { "es" }
         );
     }
 
-    pub(super) fn open_history(&mut self) {
-        let decisions = match self.store.recent_decisions(&self.cfg.annotator, 50) {
+    pub(crate) fn open_history(&mut self, session: &mut Session) {
+        let decisions = match session.store.recent_decisions(&session.cfg.annotator, 50) {
             Ok(d) => d,
             Err(e) => {
-                self.status = format!("could not read your decisions: {e}");
+                session.status = format!("could not read your decisions: {e}");
                 return;
             }
         };
@@ -115,7 +122,7 @@ impl App {
             .map(|r| {
                 // Letters as this annotator saw them; an import has no shown order.
                 let order = order_letters(&r.groups, &r.shown_order);
-                let prompt = match self.store.prompt(r.prompt_id) {
+                let prompt = match session.store.prompt(r.prompt_id) {
                     Ok(Some(p)) => match p.body {
                         crate::domain::PromptBody::Text(t) => t,
                         crate::domain::PromptBody::Chat(m) => {
@@ -135,10 +142,10 @@ impl App {
             })
             .collect();
         if entries.is_empty() {
-            self.status = "no decisions of yours yet".into();
+            session.status = "no decisions of yours yet".into();
             return;
         }
-        self.overlay = Overlay::History {
+        session.overlay = Overlay::History {
             entries,
             selected: 0,
         };
