@@ -32,6 +32,7 @@ use crate::store::{RankingFilter, RunStatus, Store};
 mod checkpoint;
 mod improve;
 mod rloo;
+mod round;
 mod round_config;
 mod sample;
 mod sft;
