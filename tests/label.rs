@@ -151,6 +151,41 @@ fn quitting_with_unsaved_work_asks_and_a_fix_is_put_back() {
 }
 
 #[test]
+fn dialog_keys_come_from_the_key_map() {
+    // A user who answers yes with "o" and keeps a note with ctrl-s (enter then types nothing).
+    let keymap = Keymap::load(Some((
+        "user.toml",
+        "dialog_yes = [\"o\"]\ndialog_accept = [\"ctrl-s\"]\n",
+    )))
+    .unwrap();
+    let mut cfg = AppConfig::new("alice");
+    cfg.color = false;
+    let store = store_with(&[("Q1", FOUR), ("Q2", FOUR)]);
+    let mut app = App::new(store, cfg, keymap, Clock::Manual(Default::default())).unwrap();
+    press(&mut app, "a = b = c = d enter");
+    assert_eq!(app.session.overlay, Overlay::Confirm(Confirm::AllTie));
+    assert!(screen(&app, 80, 24).contains("Save it anyway? o / n"));
+    // "y" is no longer yes: the question is answered no.
+    press(&mut app, "y");
+    assert_eq!(app.session.overlay, Overlay::None);
+    assert!(live(&app).is_empty());
+    press(&mut app, "enter o");
+    assert_eq!(live(&app).len(), 1);
+    // In a note, Enter is not an action any more (nothing to type) and ctrl-s keeps it.
+    press(&mut app, "n");
+    type_text(&mut app, "why");
+    press(&mut app, "enter");
+    assert!(matches!(app.session.overlay, Overlay::Note { .. }));
+    assert!(screen(&app, 80, 24).contains("^s keep, Esc cancel"));
+    press(&mut app, "ctrl-s");
+    assert_eq!(app.session.overlay, Overlay::None);
+    assert_eq!(
+        app.label.item.as_ref().unwrap().note.as_deref(),
+        Some("why")
+    );
+}
+
+#[test]
 fn an_all_tie_ranking_is_confirmed_first() {
     let mut app = app_on(store_with(&[("Q1", FOUR), ("Q2", FOUR)]), "alice");
     press(&mut app, "a = b = c = d enter");

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::app::{App, Confirm, HistoryEntry, View};
-use super::keymap::Action;
+use super::keymap::{Action, Keymap};
 use super::ui::Theme;
 use crate::text::sanitize_line;
 
@@ -30,7 +30,7 @@ pub(super) fn help_lines(app: &App, with_names: bool) -> Vec<String> {
         .keymap
         .bindings()
         .filter(|(_, keys)| !keys.is_empty())
-        .filter(|(a, _)| with_names || !matches!(a, Action::Screen(_)))
+        .filter(|(a, _)| with_names || !(matches!(a, Action::Screen(_)) || a.is_dialog()))
         .map(|(a, keys)| {
             let k = keys
                 .iter()
@@ -77,36 +77,42 @@ pub(super) fn render_help_overlay(app: &App, theme: &Theme, f: &mut Frame, area:
 
 /// The question a confirmation asks, one line each (the answer keys last).
 fn confirm_lines(app: &App, what: Confirm) -> Vec<String> {
-    let undo = app.session.keymap.label(Action::Undo);
+    let km = &app.session.keymap;
+    let undo = km.label(Action::Undo);
+    let yes = km.label(Action::DialogYes);
+    let yn = format!("{yes} / n");
     let fixing = app.label.fixing.is_some();
     match what {
-        Confirm::CancelRun => vec!["Cancel the running training? y / n".into()],
-        Confirm::DeleteCheckpoints => vec!["Delete this run's checkpoint files? y / n".into()],
+        Confirm::CancelRun => vec![format!("Cancel the running training? {yn}")],
+        Confirm::DeleteCheckpoints => vec![format!("Delete this run's checkpoint files? {yn}")],
         Confirm::Quit => match fixing {
             true => vec![
                 "The decision brought back by undo is not saved again.".into(),
-                "Quit? It is put back as it was. y / n".into(),
+                format!("Quit? It is put back as it was. {yn}"),
             ],
             false => vec![
                 "What you typed on this prompt is not saved.".into(),
-                "Quit anyway? y / n".into(),
+                format!("Quit anyway? {yn}"),
             ],
         },
         Confirm::AllTie => vec![
             "Every answer is tied: this ranking carries no preference.".into(),
-            "Save it anyway? y / n".into(),
+            format!("Save it anyway? {yn}"),
         ],
         Confirm::UndoWhileFixing => {
             vec![
                 format!("You changed this decision since {undo} brought it back."),
-                "y: save your fix, then undo the one before".into(),
-                "r: put it back as it was, then undo the one before".into(),
+                format!("{yes}: save your fix, then undo the one before"),
+                format!(
+                    "{}: put it back as it was, then undo the one before",
+                    km.label(Action::DialogPutBack)
+                ),
                 "n: keep fixing it".into(),
             ]
         }
         Confirm::UndoDropsEntry => vec![
             "Undo goes back to your last decision and drops".into(),
-            "what you typed on this prompt. y / n".into(),
+            format!("what you typed on this prompt. {yn}"),
         ],
     }
 }
@@ -145,7 +151,7 @@ pub(super) fn render_flag_dialog(
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::styled(
-        " 1-9 toggle, Enter keep, Esc cancel",
+        format!(" 1-9 toggle, {}", keep_or_cancel(&app.session.keymap)),
         theme.dim(),
     ));
     let rect = centered(area, 42, lines.len() as u16 + 2);
@@ -157,15 +163,21 @@ pub(super) fn render_flag_dialog(
 }
 
 /// The search being typed, one line.
-pub(super) fn render_find(theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
-    render_line_input(
-        theme,
-        f,
-        area,
-        " Find a prompt ",
-        "a prompt id, its external id, or words of its text; Enter finds",
-        buffer,
+pub(super) fn render_find(app: &App, theme: &Theme, f: &mut Frame, area: Rect, buffer: &str) {
+    let hint = format!(
+        "a prompt id, its external id, or words of its text; {} finds",
+        app.session.keymap.label(Action::DialogAccept)
     );
+    render_line_input(theme, f, area, " Find a prompt ", &hint, buffer);
+}
+
+/// "Enter keep, Esc cancel", in the key map's dialog keys.
+fn keep_or_cancel(km: &Keymap) -> String {
+    format!(
+        "{} keep, {} cancel",
+        km.label(Action::DialogAccept),
+        km.label(Action::DialogCancel)
+    )
 }
 
 /// A one-line text field in a box, with a dim hint under it.
@@ -202,6 +214,7 @@ fn target(what: &str, answer: Option<usize>) -> String {
 }
 
 pub(super) fn render_note_dialog(
+    app: &App,
     theme: &Theme,
     f: &mut Frame,
     area: Rect,
@@ -232,7 +245,10 @@ pub(super) fn render_note_dialog(
         .map(|r| Line::from(r.clone()))
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::styled("Enter keep, Esc cancel", theme.dim()));
+    lines.push(Line::styled(
+        keep_or_cancel(&app.session.keymap),
+        theme.dim(),
+    ));
     let rect = centered(area, w, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
@@ -284,6 +300,7 @@ pub(super) fn render_guidelines(
 
 /// My recent decisions, newest first, the selected one highlighted.
 pub(super) fn render_history(
+    app: &App,
     entries: &[HistoryEntry],
     selected: usize,
     theme: &Theme,
@@ -320,8 +337,21 @@ pub(super) fn render_history(
             }
         })
         .collect();
+    let km = &app.session.keymap;
     let title = Line::from(Span::styled(
-        " My decisions · j/k select · Enter: change it · Esc ",
+        format!(
+            " My decisions · {}/{} select · {}: change it · {} ",
+            km.label(Action::ScrollDown)
+                .split('/')
+                .next()
+                .unwrap_or_default(),
+            km.label(Action::ScrollUp)
+                .split('/')
+                .next()
+                .unwrap_or_default(),
+            km.label(Action::DialogAccept),
+            km.label(Action::DialogCancel)
+        ),
         theme.accent(),
     ));
     f.render_widget(Clear, rect);

@@ -45,6 +45,15 @@ pub enum Action {
     Find,
     /// On the second and later criteria of an item: what was said on the one before.
     SameOrder,
+    /// Keys of an open dialog (its own scope: they may share keys with the screens').
+    /// Keep what was typed or chosen (a note, flags, a search; the decision to open).
+    DialogAccept,
+    /// Close the dialog; nothing changes.
+    DialogCancel,
+    /// Answer a question yes.
+    DialogYes,
+    /// Undo while fixing an undone decision: put it back as it was.
+    DialogPutBack,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,8 +125,21 @@ impl Action {
             NoteAnswer,
             Find,
             SameOrder,
+            DialogAccept,
+            DialogCancel,
+            DialogYes,
+            DialogPutBack,
         ]);
         all
+    }
+
+    /// Keys of an open dialog: a scope of their own, checked for clashes among themselves.
+    pub fn is_dialog(self) -> bool {
+        use Action::*;
+        matches!(
+            self,
+            DialogAccept | DialogCancel | DialogYes | DialogPutBack
+        )
     }
 
     /// The name a key map file uses for this action.
@@ -155,6 +177,10 @@ impl Action {
             NoteAnswer => "note_answer".into(),
             Find => "find".into(),
             SameOrder => "same_order".into(),
+            DialogAccept => "dialog_accept".into(),
+            DialogCancel => "dialog_cancel".into(),
+            DialogYes => "dialog_yes".into(),
+            DialogPutBack => "dialog_put_back".into(),
         }
     }
 
@@ -197,6 +223,10 @@ impl Action {
             NoteAnswer => "note on this answer".into(),
             Find => "find a prompt".into(),
             SameOrder => "same as before".into(),
+            DialogAccept => "dialog: keep / open".into(),
+            DialogCancel => "dialog: cancel".into(),
+            DialogYes => "dialog: yes".into(),
+            DialogPutBack => "dialog: put the fix back".into(),
         }
     }
 }
@@ -353,6 +383,8 @@ pub struct KeymapError {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     by_key: BTreeMap<Key, Action>,
+    /// The keys of an open dialog (`Action::is_dialog`).
+    dialog_by_key: BTreeMap<Key, Action>,
     by_action: BTreeMap<Action, Vec<Key>>,
     /// Keys a user file took from an action without giving them to another ("q no longer does
     /// anything"): legal, but worth saying.
@@ -453,19 +485,22 @@ impl Keymap {
                 entries.insert(e.action, e);
             }
         }
-        let mut by_key: BTreeMap<Key, (Action, &Entry)> = BTreeMap::new();
+        // Screen keys and dialog keys are two scopes: a key may do one thing in each.
+        let mut by_key: BTreeMap<(bool, Key), (Action, &Entry)> = BTreeMap::new();
         // User entries are checked last so a clash names the user's line.
         let mut ordered: Vec<&Entry> = entries.values().collect();
         ordered.sort_by_key(|e| e.file != "assets/keymap.toml");
         for e in ordered {
             for k in &e.keys {
+                let k = &(e.action.is_dialog(), *k);
                 if let Some((other, _)) = by_key.get(k) {
                     if *other != e.action {
                         return Err(KeymapError {
                             file: e.file.clone(),
                             line: e.line,
                             message: format!(
-                                "key \"{k}\" is bound to both \"{}\" and \"{}\"",
+                                "key \"{}\" is bound to both \"{}\" and \"{}\"",
+                                k.1,
                                 other.describe(),
                                 e.action.describe()
                             ),
@@ -477,7 +512,7 @@ impl Keymap {
         }
         let warnings = dropped
             .into_iter()
-            .filter(|(_, _, k, _)| !by_key.contains_key(k))
+            .filter(|(_, _, k, a)| !by_key.contains_key(&(a.is_dialog(), *k)))
             .map(|(file, line, k, action)| {
                 format!(
                     "{file}:{line}: key \"{k}\" no longer does anything (it was {})",
@@ -485,8 +520,11 @@ impl Keymap {
                 )
             })
             .collect();
+        let (dialog, screens): (Vec<_>, Vec<_>) =
+            by_key.into_iter().partition(|((dialog, _), _)| *dialog);
         Ok(Keymap {
-            by_key: by_key.into_iter().map(|(k, (a, _))| (k, a)).collect(),
+            by_key: screens.into_iter().map(|((_, k), (a, _))| (k, a)).collect(),
+            dialog_by_key: dialog.into_iter().map(|((_, k), (a, _))| (k, a)).collect(),
             by_action: entries.into_iter().map(|(a, e)| (a, e.keys)).collect(),
             warnings,
         })
@@ -505,6 +543,11 @@ impl Keymap {
 
     pub fn action(&self, key: &KeyEvent) -> Option<Action> {
         self.by_key.get(&Key::from_event(key)?).copied()
+    }
+
+    /// What `key` does in an open dialog, if anything (typing into a field is not an action).
+    pub fn dialog_action(&self, key: &KeyEvent) -> Option<Action> {
+        self.dialog_by_key.get(&Key::from_event(key)?).copied()
     }
 
     pub fn keys(&self, action: Action) -> &[Key] {
@@ -613,5 +656,27 @@ mod tests {
         assert!(e.message.contains("unknown key \"nope\""));
         let e = Keymap::load(Some(("user.toml", "skip = [\n"))).unwrap_err();
         assert!(e.message.contains("not valid TOML"));
+    }
+
+    #[test]
+    fn dialog_keys_are_a_scope_of_their_own() {
+        let km = Keymap::load(None).unwrap();
+        let enter = key(KeyCode::Enter, KeyModifiers::NONE);
+        // Enter saves on a screen and keeps what a dialog holds.
+        assert_eq!(km.action(&enter), Some(Action::Save));
+        assert_eq!(km.dialog_action(&enter), Some(Action::DialogAccept));
+        assert_eq!(
+            km.action(&key(KeyCode::Char('y'), KeyModifiers::NONE)),
+            None
+        );
+        // A user may move them; a clash inside the dialog scope names the line.
+        let km = Keymap::load(Some(("user.toml", "dialog_yes = [\"j\"]\n"))).unwrap();
+        let j = key(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert_eq!(km.dialog_action(&j), Some(Action::DialogYes));
+        assert_eq!(km.action(&j), Some(Action::ScrollDown));
+        assert_eq!(km.label(Action::DialogYes), "j");
+        let e = Keymap::load(Some(("user.toml", "\ndialog_cancel = [\"enter\"]\n"))).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("bound to both"), "{}", e.message);
     }
 }

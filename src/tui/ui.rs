@@ -156,9 +156,9 @@ pub fn render(app: &App, f: &mut Frame) {
             dialogs::render_flag_dialog(app, &theme, f, area, selected, *answer)
         }
         Overlay::Note { buffer, answer } => {
-            dialogs::render_note_dialog(&theme, f, area, buffer, *answer)
+            dialogs::render_note_dialog(app, &theme, f, area, buffer, *answer)
         }
-        Overlay::Find { buffer } => dialogs::render_find(&theme, f, area, buffer),
+        Overlay::Find { buffer } => dialogs::render_find(app, &theme, f, area, buffer),
         Overlay::RewardMix { buffer } => dialogs::render_line_input(
             &theme,
             f,
@@ -171,7 +171,7 @@ pub fn render(app: &App, f: &mut Frame) {
             dialogs::render_guidelines(app, text, *scroll, &theme, f, area)
         }
         Overlay::History { entries, selected } => {
-            dialogs::render_history(entries, *selected, &theme, f, area)
+            dialogs::render_history(app, entries, *selected, &theme, f, area)
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Keys while an overlay is open (note, flags, help, confirmations, guidelines, history):
-//! the overlay takes every key, so typing a note never ranks an answer.
+//! the overlay takes every key, so typing a note never ranks an answer. Its keys come from
+//! the key map's dialog scope (`dialog_accept`, `dialog_cancel`, `dialog_yes`,
+//! `dialog_put_back`); in a text field every other key types.
 
 use super::*;
 use crate::tui::screens::scroll_step;
@@ -7,10 +9,11 @@ use crate::tui::screens::scroll_step;
 impl App {
     /// Handles a key for the open overlay; returns whether anything visible changed.
     pub(super) fn overlay_key(&mut self, key: KeyEvent) -> bool {
+        let dialog = self.session.keymap.dialog_action(&key);
         match &mut self.session.overlay {
             Overlay::Note { buffer, answer } => {
-                match key.code {
-                    KeyCode::Enter => {
+                match dialog {
+                    Some(Action::DialogAccept) => {
                         let text = buffer.trim().to_string();
                         let note = (!text.is_empty()).then_some(text);
                         let answer = *answer;
@@ -23,20 +26,20 @@ impl App {
                         }
                         self.session.overlay = Overlay::None;
                     }
-                    KeyCode::Esc => self.session.overlay = Overlay::None,
-                    code => return edit_line(buffer, code, 500),
+                    Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
+                    _ => return edit_line(buffer, key.code, 500),
                 }
                 true
             }
             Overlay::Flag { selected, answer } => {
-                match key.code {
-                    KeyCode::Char(c @ '1'..='9') => {
+                match (key.code, dialog) {
+                    (KeyCode::Char(c @ '1'..='9'), _) => {
                         let i = c as usize - '1' as usize;
                         if let Some(s) = selected.get_mut(i) {
                             *s = !*s;
                         }
                     }
-                    KeyCode::Enter => {
+                    (_, Some(Action::DialogAccept)) => {
                         let chosen: Vec<String> = self
                             .session
                             .cfg
@@ -56,28 +59,28 @@ impl App {
                         }
                         self.session.overlay = Overlay::None;
                     }
-                    KeyCode::Esc => self.session.overlay = Overlay::None,
+                    (_, Some(Action::DialogCancel)) => self.session.overlay = Overlay::None,
                     _ => return false,
                 }
                 true
             }
             Overlay::Find { buffer } => {
-                match key.code {
-                    KeyCode::Enter => {
+                match dialog {
+                    Some(Action::DialogAccept) => {
                         let query = buffer.trim().to_string();
                         self.session.overlay = Overlay::None;
                         if !query.is_empty() {
                             self.label.find(&mut self.session, &query);
                         }
                     }
-                    KeyCode::Esc => self.session.overlay = Overlay::None,
-                    code => return edit_line(buffer, code, 200),
+                    Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
+                    _ => return edit_line(buffer, key.code, 200),
                 }
                 true
             }
             Overlay::RewardMix { buffer } => {
-                match key.code {
-                    KeyCode::Enter => {
+                match dialog {
+                    Some(Action::DialogAccept) => {
                         let text = buffer.trim().to_string();
                         match self.improve.set_reward(&self.session.store, &text) {
                             Ok(said) => {
@@ -88,8 +91,8 @@ impl App {
                             Err(e) => self.session.status = e,
                         }
                     }
-                    KeyCode::Esc => self.session.overlay = Overlay::None,
-                    code => return edit_line(buffer, code, 200),
+                    Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
+                    _ => return edit_line(buffer, key.code, 200),
                 }
                 true
             }
@@ -113,14 +116,14 @@ impl App {
                 true
             }
             Overlay::History { entries, selected } => {
-                match (key.code, self.session.keymap.action(&key)) {
+                match (dialog, self.session.keymap.action(&key)) {
                     (_, Some(Action::ScrollDown | Action::FocusNext)) => {
                         *selected = (*selected + 1).min(entries.len().saturating_sub(1))
                     }
                     (_, Some(Action::ScrollUp | Action::FocusPrev)) => {
                         *selected = selected.saturating_sub(1)
                     }
-                    (KeyCode::Enter, _) => {
+                    (Some(Action::DialogAccept), _) => {
                         let chosen = entries.get(*selected).map(|e| (e.ranking_id, e.prompt_id));
                         self.session.overlay = Overlay::None;
                         if let Some((ranking, prompt)) = chosen {
@@ -134,9 +137,9 @@ impl App {
             Overlay::Confirm(what) => {
                 let what = *what;
                 self.session.overlay = Overlay::None;
-                match key.code {
-                    KeyCode::Char('y') => self.confirmed(what),
-                    KeyCode::Char('r') if what == Confirm::UndoWhileFixing => {
+                match dialog {
+                    Some(Action::DialogYes) => self.confirmed(what),
+                    Some(Action::DialogPutBack) if what == Confirm::UndoWhileFixing => {
                         self.label.undo_past_fix(&mut self.session, false)
                     }
                     _ => self.session.status = "not done".into(),

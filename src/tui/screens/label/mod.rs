@@ -287,7 +287,7 @@ impl LabelScreen {
                             .scrolled(item.prompt_scroll, lines, pages);
                 }
             }
-            Quit | Help | Screen(_) => {}
+            Quit | Help | Screen(_) | DialogAccept | DialogCancel | DialogYes | DialogPutBack => {}
         }
     }
 }
