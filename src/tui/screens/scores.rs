@@ -458,7 +458,7 @@ pub fn render(
                         lines.push(Line::from(format!(
                             "{:<14} {} {:>6}",
                             crate::text::sanitize_line(name, 14),
-                            super::improve::bars(&counts, ascii),
+                            super::improve::view::bars(&counts, ascii),
                             v.len()
                         )));
                     }
