@@ -231,6 +231,30 @@ pub(crate) fn scrolled_title(
     (scroll, title)
 }
 
+/// A screen of text that scrolls (Help, Data), in a box titled `name` with the position and the
+/// scroll keys.
+pub(crate) fn render_scrolled(
+    lines: Vec<Line<'_>>,
+    name: &'static str,
+    text: &super::screens::Scroller,
+    keymap: &super::keymap::Keymap,
+    theme: &Theme,
+    f: &mut Frame,
+    area: Rect,
+) {
+    let (scroll, title) = scrolled_title(keymap, theme, name, lines.len(), area, text.at);
+    text.view.set(super::app::View {
+        visible: area.height.saturating_sub(2),
+        total: lines.len().min(u16::MAX as usize) as u16,
+    });
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(theme.block(Line::from(title), false)),
+        area,
+    );
+}
+
 /// Labelling progress as the header counts it, for the Data screen and `kibble stats`.
 pub fn progress_line(s: &crate::store::Stats) -> String {
     let (done, total) = s.progress.people();

@@ -2,20 +2,17 @@
 //! annotators and with gold, and each criterion's counts, agreement and reward model. It is
 //! read when the screen opens and scrolls (it outgrows 80x24).
 
-use std::cell::Cell;
-
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{scroll_step, Session};
+use super::{Scroller, Session};
 use crate::analysis::{Agreement, CriterionQuality};
 use crate::store::Stats;
 use crate::text::sanitize_line;
-use crate::tui::app::{App, View};
+use crate::tui::app::App;
 use crate::tui::keymap::Action;
-use crate::tui::ui::{progress_line, scrolled_title, Theme};
+use crate::tui::ui::{progress_line, render_scrolled, Theme};
 
 #[derive(Debug, Default)]
 pub struct DataScreen {
@@ -25,9 +22,7 @@ pub struct DataScreen {
     pub criteria_quality: Vec<CriterionQuality>,
     /// The DB has a task of its own (not the default one-criterion task).
     pub has_task: bool,
-    /// First row shown, and the rows as last drawn.
-    pub scroll: u16,
-    pub view: Cell<View>,
+    pub text: Scroller,
 }
 
 impl DataScreen {
@@ -54,10 +49,7 @@ impl DataScreen {
     }
 
     pub fn on_action(&mut self, action: Action) {
-        if let Action::ScrollDown | Action::ScrollUp | Action::PageDown | Action::PageUp = action {
-            let (lines, pages) = scroll_step(action);
-            self.scroll = self.view.get().scrolled(self.scroll, lines, pages);
-        }
+        self.text.on_action(action);
     }
 }
 
@@ -154,22 +146,13 @@ pub(crate) fn render(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             lines.push(Line::from(q.row()));
         }
     }
-    let (scroll, title) = scrolled_title(
+    render_scrolled(
+        lines,
+        " Data ",
+        &d.text,
         &app.session.keymap,
         theme,
-        " Data ",
-        lines.len(),
-        area,
-        d.scroll,
-    );
-    d.view.set(View {
-        visible: area.height.saturating_sub(2),
-        total: lines.len().min(u16::MAX as usize) as u16,
-    });
-    f.render_widget(
-        Paragraph::new(lines)
-            .scroll((scroll, 0))
-            .block(theme.block(Line::from(title), false)),
+        f,
         area,
     );
 }

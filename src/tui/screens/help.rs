@@ -1,31 +1,23 @@
 //! The Help screen (F7): how ranking works and every key with its action's name, scrolled.
 
-use std::cell::Cell;
-
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::scroll_step;
-use crate::tui::app::{App, View};
+use super::Scroller;
+use crate::tui::app::App;
 use crate::tui::dialogs;
 use crate::tui::keymap::Action;
-use crate::tui::ui::{scrolled_title, Theme};
+use crate::tui::ui::{render_scrolled, Theme};
 
 #[derive(Debug, Default)]
 pub struct HelpScreen {
-    /// First row shown, and the rows as last drawn.
-    pub scroll: u16,
-    pub view: Cell<View>,
+    pub text: Scroller,
 }
 
 impl HelpScreen {
     pub fn on_action(&mut self, action: Action) {
-        if let Action::ScrollDown | Action::ScrollUp | Action::PageDown | Action::PageUp = action {
-            let (lines, pages) = scroll_step(action);
-            self.scroll = self.view.get().scrolled(self.scroll, lines, pages);
-        }
+        self.text.on_action(action);
     }
 }
 
@@ -45,22 +37,13 @@ pub(crate) fn render(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
     ];
     lines.extend(dialogs::help_lines(app, true).into_iter().map(Line::from));
     let s = &app.help;
-    let (scroll, title) = scrolled_title(
+    render_scrolled(
+        lines,
+        " Help ",
+        &s.text,
         &app.session.keymap,
         theme,
-        " Help ",
-        lines.len(),
-        area,
-        s.scroll,
-    );
-    s.view.set(View {
-        visible: area.height.saturating_sub(2),
-        total: lines.len().min(u16::MAX as usize) as u16,
-    });
-    f.render_widget(
-        Paragraph::new(lines)
-            .scroll((scroll, 0))
-            .block(theme.block(Line::from(title), false)),
+        f,
         area,
     );
 }

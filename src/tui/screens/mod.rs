@@ -10,10 +10,11 @@ pub mod runs;
 pub mod scores;
 pub mod train;
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 
-use super::app::{AppConfig, Clock, Overlay};
+use super::app::{AppConfig, Clock, Overlay, View};
 use super::background::JobSender;
 use super::keymap::{Action, Keymap};
 use super::Event;
@@ -76,5 +77,23 @@ pub fn scroll_step(action: Action) -> (i32, i32) {
         ScrollUp | PromptUp => (-1, 0),
         PageDown | PromptPageDown => (0, 1),
         _ => (0, -1),
+    }
+}
+
+/// A text taller than its box (Help, Data): the first row shown, and the rows as last drawn
+/// so paging moves by what is visible.
+#[derive(Debug, Default)]
+pub struct Scroller {
+    pub at: u16,
+    pub view: Cell<View>,
+}
+
+impl Scroller {
+    /// j/k and the page keys move the text; other actions do nothing here.
+    pub fn on_action(&mut self, action: Action) {
+        if let Action::ScrollDown | Action::ScrollUp | Action::PageDown | Action::PageUp = action {
+            let (lines, pages) = scroll_step(action);
+            self.at = self.view.get().scrolled(self.at, lines, pages);
+        }
     }
 }
