@@ -79,7 +79,7 @@ fn word_rate(policy_dir: &Path, prompts: &[String], word: &str) -> f64 {
     let ids: Vec<Vec<u32>> = prompts
         .iter()
         .flat_map(|p| {
-            let e = loaded.codec.prompt(p, 64).unwrap();
+            let e = loaded.codec.prompt(&p.as_str().into(), 64).unwrap();
             std::iter::repeat_n(e, 4)
         })
         .collect();

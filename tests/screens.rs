@@ -351,3 +351,81 @@ fn improve_screen_rounds_histograms_and_hacking_watch() {
         app.session.status
     );
 }
+
+/// Waits (polling the app's job events) for the Improve screen's job to end.
+fn wait_for_improve_job(app: &mut App) {
+    let t0 = std::time::Instant::now();
+    while app.improve.job.is_some() {
+        app.poll();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(t0.elapsed() < Duration::from_secs(300), "the job did not end");
+    }
+}
+
+#[test]
+fn the_first_policy_is_made_from_the_improve_screen_by_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seeded_db(dir.path(), "first.db");
+    let mut app = app_for(&path);
+    press(&mut app, "f3");
+    assert!(draw(&app, 80, 24).contains("No policy yet: p trains"));
+    // A path that names no model is refused; the field stays open to be fixed.
+    press(&mut app, "p");
+    for c in "/nowhere/m.gguf".chars() {
+        app.on_key(key_event(Key::parse(&c.to_string()).unwrap()));
+    }
+    press(&mut app, "enter");
+    assert!(matches!(
+        app.session.overlay,
+        kibble::tui::app::Overlay::PolicySource { .. }
+    ));
+    assert!(
+        app.session.status.contains("not a GGUF file"),
+        "{}",
+        app.session.status
+    );
+    // Empty: kibble's tiny policy, trained on the DB's best-ranked answers.
+    press(&mut app, "esc p enter");
+    assert!(
+        app.session.status.contains("training the tiny policy"),
+        "{}",
+        app.session.status
+    );
+    wait_for_improve_job(&mut app);
+    assert!(
+        app.session
+            .status
+            .contains("done: the tiny policy learnt from the best-ranked answers"),
+        "{}",
+        app.session.status
+    );
+    let store = Store::open(&path).unwrap();
+    let sft: Vec<_> = store
+        .runs()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "sft")
+        .collect();
+    assert_eq!(sft.len(), 1);
+    assert_eq!(sft[0].status, RunStatus::Done);
+    assert!(!store.checkpoints(Some(sft[0].id)).unwrap().is_empty());
+    // The loop goes on from the menu: s samples the new policy into the labelling queue.
+    press(&mut app, "s");
+    wait_for_improve_job(&mut app);
+    assert!(
+        app.session.status.contains("new answers"),
+        "{}",
+        app.session.status
+    );
+    let mut sampled = 0;
+    store
+        .for_each_prompt(|_, cands| {
+            sampled += cands
+                .iter()
+                .filter(|c| c.source.starts_with("policy:"))
+                .count();
+            Ok(())
+        })
+        .unwrap();
+    assert!(sampled > 0);
+}

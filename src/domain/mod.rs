@@ -26,6 +26,12 @@ pub enum PromptBody {
     Chat(Vec<Message>),
 }
 
+impl From<&str> for PromptBody {
+    fn from(text: &str) -> Self {
+        PromptBody::Text(text.to_string())
+    }
+}
+
 impl PromptBody {
     /// Stable content hash: re-importing the same prompt finds the same row.
     pub fn content_hash(&self) -> [u8; 16] {
@@ -338,6 +344,19 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
 }
 
 /// Milliseconds since the Unix epoch.
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

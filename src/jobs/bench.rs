@@ -382,7 +382,7 @@ pub fn bench_sample(
                 .map(|i| {
                     loaded
                         .codec
-                        .prompt(BENCH_PROMPTS[i % BENCH_PROMPTS.len()], 256)
+                        .prompt(&BENCH_PROMPTS[i % BENCH_PROMPTS.len()].into(), 256)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             (

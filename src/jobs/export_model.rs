@@ -391,9 +391,13 @@ mod tests {
         let back = load_policy(&out, &dev).unwrap();
         assert_eq!(back.policy.config, config);
         assert_eq!(back.codec.format.name, "chatml");
-        let (seq, plen) = codec.sequence("question 7", "answer 21", 8).unwrap();
+        let (seq, plen) = codec
+            .sequence(&"question 7".into(), "answer 21", 8)
+            .unwrap();
         assert_eq!(
-            back.codec.sequence("question 7", "answer 21", 8).unwrap(),
+            back.codec
+                .sequence(&"question 7".into(), "answer 21", 8)
+                .unwrap(),
             (seq.clone(), plen)
         );
         let b = SeqBatch::new(&[(&seq, plen)], codec.pad, &dev).unwrap();

@@ -167,6 +167,14 @@ pub fn render(app: &App, f: &mut Frame) {
             "helpful=1,funny=0.5; harmless<-0.5 (weights; gate). Empty: the newest RM",
             buffer,
         ),
+        Overlay::PolicySource { buffer } => dialogs::render_line_input(
+            &theme,
+            f,
+            area,
+            " Policy to start from ",
+            "a GGUF file or an HF folder; empty: train kibble's tiny policy on this DB",
+            buffer,
+        ),
         Overlay::Guidelines { text, scroll } => {
             dialogs::render_guidelines(app, text, *scroll, &theme, f, area)
         }
@@ -371,6 +379,7 @@ fn render_hints(app: &App, theme: &Theme, f: &mut Frame, area: Rect) {
             (Action::ToggleMode, "method"),
             (Action::Skip, "cancel"),
             (Action::Note, "reward"),
+            (Action::SameOrder, "policy"),
         ],
         Screen::Scores => &[
             (Action::FocusNext, "view"),

@@ -12,7 +12,7 @@ use super::*;
 pub fn round_sequences(
     method: Method,
     codec: &PolicyCodec,
-    texts: &[String],
+    texts: &[PromptBody],
     samples: &[(usize, Sample)],
     answers: &[String],
     scores: &[f64],
@@ -158,7 +158,7 @@ fn open_reward(
 }
 
 /// Train prompts (id, text) and held-out prompt texts.
-type SplitPrompts = (Vec<(PromptId, String)>, Vec<String>);
+type SplitPrompts = (Vec<(PromptId, PromptBody)>, Vec<PromptBody>);
 
 /// Train and held-out prompt texts (held-out ones never trained on).
 pub(super) fn split_prompts(store: &Store, cfg: &ImproveConfig) -> anyhow::Result<SplitPrompts> {
@@ -168,11 +168,10 @@ pub(super) fn split_prompts(store: &Store, cfg: &ImproveConfig) -> anyhow::Resul
         if p.gold.is_some() {
             return Ok(());
         }
-        let text = p.body.as_plain_text();
         if is_eval_prompt(&p.body.content_hash(), 0, cfg.eval_fraction) {
-            eval.push(text);
+            eval.push(p.body.clone());
         } else {
-            train.push((p.id, text));
+            train.push((p.id, p.body.clone()));
         }
         Ok(())
     })?;
@@ -226,7 +225,7 @@ mod tests {
     #[test]
     fn best_of_n_takes_the_best_sample_and_no_end_marker_the_model_did_not_write() {
         let c = codec();
-        let texts = vec!["the cat".to_string(), "the dog".to_string()];
+        let texts: Vec<PromptBody> = vec!["the cat".into(), "the dog".into()];
         // Prompt 0: the best sample was cut at the cap; prompt 1: the best one stopped.
         let samples = vec![
             (0, sample(true)),
@@ -256,7 +255,7 @@ mod tests {
     #[test]
     fn dpo_pairs_best_with_worst_and_skips_prompts_without_a_preference() {
         let c = codec();
-        let texts = vec!["the cat".to_string(), "the dog".to_string()];
+        let texts: Vec<PromptBody> = vec!["the cat".into(), "the dog".into()];
         let samples = vec![
             (0, sample(true)),
             (0, sample(true)),

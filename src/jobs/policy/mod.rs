@@ -9,7 +9,7 @@ use std::time::Instant;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{is_eval_prompt, PromptId, Verdict, MAX_CANDIDATES};
+use crate::domain::{is_eval_prompt, PromptBody, PromptId, Verdict, MAX_CANDIDATES};
 use crate::jobs::reward::{Reward, RewardGate, RewardPart};
 use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};

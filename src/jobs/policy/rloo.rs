@@ -9,7 +9,7 @@ pub(super) fn rloo(
     trainer: &mut PolicyTrainer,
     codec: &PolicyCodec,
     scorer: &Reward,
-    texts: &[String],
+    texts: &[PromptBody],
     cfg: &ImproveConfig,
     on_step: &mut OnStep,
 ) -> anyhow::Result<(RunStatus, Vec<f64>)> {
@@ -31,7 +31,7 @@ pub(super) fn rloo(
         if cancel.is_cancelled() {
             return Ok((RunStatus::Cancelled, rewards));
         }
-        let picked: Vec<String> = (0..prompts_per_step)
+        let picked: Vec<PromptBody> = (0..prompts_per_step)
             .map(|j| texts[order[(step * prompts_per_step + j) % order.len()]].clone())
             .collect();
         let decoder = Decoder::from_policy(&trainer.policy)?;

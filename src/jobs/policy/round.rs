@@ -29,7 +29,7 @@ impl HeldOut {
         decoder: &Decoder,
         codec: &PolicyCodec,
         scorer: &Reward,
-        prompts: &[String],
+        prompts: &[PromptBody],
         cfg: &ImproveConfig,
         cancel: &CancelToken,
     ) -> anyhow::Result<HeldOut> {
@@ -52,7 +52,7 @@ impl HeldOut {
 /// What a round trains on: `prompt ++ answer` sequences (best-of-n: one per prompt; DPO:
 /// chosen then rejected) and the rewards of the samples they were picked from.
 struct TrainingSet {
-    texts: Vec<String>,
+    texts: Vec<PromptBody>,
     seqs: Vec<(Vec<u32>, usize)>,
     sample_rewards: Vec<f64>,
 }
@@ -63,10 +63,10 @@ fn training_set(
     ctx: &mut RunCtx<'_, PolicyEvent>,
     r: &Round,
     decoder: &Decoder,
-    train_prompts: &[(PromptId, String)],
+    train_prompts: &[(PromptId, PromptBody)],
 ) -> anyhow::Result<TrainingSet> {
     let (cfg, codec, scorer) = (r.cfg, r.codec, r.scorer);
-    let texts: Vec<String> = train_prompts.iter().map(|p| p.1.clone()).collect();
+    let texts: Vec<PromptBody> = train_prompts.iter().map(|p| p.1.clone()).collect();
     let mut set = TrainingSet {
         texts,
         seqs: Vec::new(),
@@ -120,13 +120,11 @@ fn training_set(
 fn human_pairs(
     store: &Store,
     codec: &PolicyCodec,
-    train_prompts: &[(PromptId, String)],
+    train_prompts: &[(PromptId, PromptBody)],
     max_response: usize,
 ) -> anyhow::Result<Vec<(Vec<u32>, usize)>> {
-    let text_of: HashMap<PromptId, &str> = train_prompts
-        .iter()
-        .map(|(id, t)| (*id, t.as_str()))
-        .collect();
+    let text_of: HashMap<PromptId, &PromptBody> =
+        train_prompts.iter().map(|(id, t)| (*id, t)).collect();
     let (pairs, _) = store.preference_pairs(&store.first_rank_filter()?)?;
     let mut seqs = Vec::new();
     for p in pairs {

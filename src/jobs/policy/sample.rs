@@ -99,7 +99,7 @@ impl PromptSelection {
 pub(super) fn prompts_from_jsonl(
     store: &mut Store,
     path: &Path,
-) -> anyhow::Result<Vec<(PromptId, String)>> {
+) -> anyhow::Result<Vec<(PromptId, PromptBody)>> {
     use crate::data::formats::{parse_item, parse_object};
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
@@ -117,10 +117,7 @@ pub(super) fn prompts_from_jsonl(
     let mut w = store.begin_import()?;
     let mut out = Vec::with_capacity(bodies.len());
     for (body, ext_id, meta) in &bodies {
-        out.push((
-            w.add_prompt(body, ext_id.as_deref(), meta)?,
-            body.as_plain_text(),
-        ));
+        out.push((w.add_prompt(body, ext_id.as_deref(), meta)?, body.clone()));
     }
     w.finish(&path.display().to_string(), "prompts")?;
     Ok(out)
@@ -138,7 +135,7 @@ pub(super) fn is_jsonl(path: &Path) -> bool {
 pub(super) fn select_prompts(
     store: &mut Store,
     sel: &PromptSelection,
-) -> anyhow::Result<Vec<(PromptId, String)>> {
+) -> anyhow::Result<Vec<(PromptId, PromptBody)>> {
     if let PromptSelection::File(f) = sel {
         if is_jsonl(f) {
             return prompts_from_jsonl(store, f);
@@ -171,7 +168,7 @@ pub(super) fn select_prompts(
             None => !ranked.contains(&p.id) && p.gold.is_none(),
         };
         if keep {
-            out.push((p.id, text));
+            out.push((p.id, p.body.clone()));
         }
         Ok(())
     })?;
@@ -231,10 +228,11 @@ impl Sampled {
         &self,
         codec: &PolicyCodec,
         scorer: &crate::jobs::reward::Reward,
-        prompts: &[String],
+        prompts: &[PromptBody],
     ) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
         let answers = self.texts(codec);
-        let scores = scorer.score(&self.prompt_answer(prompts, &answers))?;
+        let prompts = plain_texts(prompts);
+        let scores = scorer.score(&self.prompt_answer(&prompts, &answers))?;
         Ok((answers, scores))
     }
 
@@ -243,13 +241,14 @@ impl Sampled {
         &self,
         codec: &PolicyCodec,
         reward: &crate::jobs::reward::Reward,
-        prompts: &[String],
+        prompts: &[PromptBody],
     ) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
         if !reward.is_combined() {
             return Ok(vec![]);
         }
         let answers = self.texts(codec);
-        reward.per_criterion(&self.prompt_answer(prompts, &answers))
+        let prompts = plain_texts(prompts);
+        reward.per_criterion(&self.prompt_answer(&prompts, &answers))
     }
 
     /// (prompt text, answer text) of each sample, as reward models read them.
@@ -299,11 +298,16 @@ impl Sampled {
     }
 }
 
+/// Prompts as reward models read them (a chat as its turns, one per line).
+pub(super) fn plain_texts(prompts: &[PromptBody]) -> Vec<String> {
+    prompts.iter().map(PromptBody::as_plain_text).collect()
+}
+
 /// Samples `n` answers per prompt from `decoder`.
 pub(super) fn sample_prompts(
     decoder: &Decoder,
     codec: &PolicyCodec,
-    prompts: &[String],
+    prompts: &[PromptBody],
     n: usize,
     gen: &GenConfig,
     emit: &mut dyn FnMut(PolicyEvent),
@@ -394,7 +398,7 @@ pub fn sample(
     };
     let source = format!("policy:{who}/round{}", loaded.meta.round);
     let decoder = Decoder::from_policy(&loaded.policy)?;
-    let texts: Vec<String> = prompts.iter().map(|p| p.1.clone()).collect();
+    let texts: Vec<PromptBody> = prompts.iter().map(|p| p.1.clone()).collect();
     let result = sample_prompts(
         &decoder,
         &loaded.codec,

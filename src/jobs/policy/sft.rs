@@ -32,12 +32,12 @@ impl Default for SftConfig {
     }
 }
 
-/// Prompt text and whether the prompt is held out, cached per prompt.
+/// A prompt and whether it is held out, cached per prompt.
 pub(super) struct PromptTexts<'a> {
     store: &'a Store,
     eval_fraction: f64,
     seed: u64,
-    cache: HashMap<PromptId, (String, bool)>,
+    cache: HashMap<PromptId, (PromptBody, bool)>,
 }
 
 impl<'a> PromptTexts<'a> {
@@ -50,7 +50,7 @@ impl<'a> PromptTexts<'a> {
         }
     }
 
-    fn get(&mut self, id: PromptId) -> anyhow::Result<(String, bool)> {
+    fn get(&mut self, id: PromptId) -> anyhow::Result<(PromptBody, bool)> {
         if let Some(v) = self.cache.get(&id) {
             return Ok(v.clone());
         }
@@ -59,25 +59,24 @@ impl<'a> PromptTexts<'a> {
             .prompt(id)?
             .ok_or_else(|| anyhow::anyhow!("missing prompt {id}"))?;
         let eval = is_eval_prompt(&self.store.prompt_hash(id)?, self.seed, self.eval_fraction);
-        let v = (p.body.as_plain_text(), eval);
+        let v = (p.body, eval);
         self.cache.insert(id, v.clone());
         Ok(v)
     }
 }
 
-/// (prompt text, response text) pairs for SFT on train-split prompts: the best-ranked
+/// (prompt, response text) pairs for SFT on train-split prompts: the best-ranked
 /// candidate of each live ranking, or every candidate.
 pub(super) fn sft_examples(
     store: &Store,
     cfg: &SftConfig,
-) -> anyhow::Result<Vec<(String, String)>> {
+) -> anyhow::Result<Vec<(PromptBody, String)>> {
     let mut texts = PromptTexts::new(store, cfg.eval_fraction, 0);
     let mut out = Vec::new();
     if cfg.all_candidates {
         store.for_each_prompt(|p, cands| {
             if !is_eval_prompt(&p.body.content_hash(), 0, cfg.eval_fraction) {
-                let t = p.body.as_plain_text();
-                out.extend(cands.iter().map(|c| (t.clone(), c.text.clone())));
+                out.extend(cands.iter().map(|c| (p.body.clone(), c.text.clone())));
             }
             Ok(())
         })?;

@@ -1,7 +1,8 @@
-//! How a prompt and a response become one text for a policy: the model's chat template,
-//! reduced to the single-turn case kibble needs (text before the prompt, text between prompt
-//! and response, the token that ends a response). Detected from the Jinja template that HF
-//! folders and GGUF files carry; `--chat-template` overrides it.
+//! How a prompt and a response become one text for a policy. A model that carries a Jinja chat
+//! template (HF folders, GGUF files) has its prompts rendered with it (`template.rs`); the
+//! family it belongs to is still detected, for the token that ends a response. Without a
+//! template, or with `--chat-template NAME`, one of the built-in families is the fallback:
+//! text before the prompt, text between prompt and response, the end token.
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -17,9 +18,15 @@ pub struct PromptFormat {
     pub after: String,
     /// The token that ends a response (a stop token when sampling).
     pub end: String,
-    /// The model's own Jinja template, kept for export.
+    /// The model's own Jinja template: prompts are rendered with it (as message lists), and
+    /// it is kept for export. Without one, `before prompt after` is the fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// The special tokens the template may name (`bos_token`, `eos_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bos_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eos_token: Option<String>,
 }
 
 impl Default for PromptFormat {
@@ -31,6 +38,8 @@ impl Default for PromptFormat {
             after: SEP.into(),
             end: EOS.into(),
             template: None,
+            bos_token: None,
+            eos_token: None,
         }
     }
 }
@@ -50,6 +59,8 @@ impl PromptFormat {
             after: "<|im_end|>\n<|im_start|>assistant\n".into(),
             end: "<|im_end|>".into(),
             template: None,
+            bos_token: None,
+            eos_token: None,
         }
     }
 
@@ -60,6 +71,8 @@ impl PromptFormat {
             after: "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n".into(),
             end: "<|eot_id|>".into(),
             template: None,
+            bos_token: None,
+            eos_token: None,
         }
     }
 
@@ -71,6 +84,8 @@ impl PromptFormat {
             after: format!("{eos}\n<|assistant|>\n"),
             end: eos.into(),
             template: None,
+            bos_token: None,
+            eos_token: None,
         }
     }
 
@@ -82,6 +97,8 @@ impl PromptFormat {
             after: "\n".into(),
             end: eos.into(),
             template: None,
+            bos_token: None,
+            eos_token: None,
         }
     }
 
@@ -93,6 +110,8 @@ impl PromptFormat {
         };
         let mut f = Self::detect_kind(t, bos, eos);
         f.template = Some(t.to_string());
+        f.bos_token = bos.map(str::to_string);
+        f.eos_token = Some(eos.to_string());
         f
     }
 

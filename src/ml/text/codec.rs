@@ -1,13 +1,18 @@
 //! Text <-> tokens for a policy, in its prompt format. Pure: no store, no files.
 
+use std::sync::Arc;
+
 use tokenizers::Tokenizer;
 
+use crate::domain::{Message, PromptBody};
 use crate::ml::text::chat::PromptFormat;
+use crate::ml::text::template::ChatTemplate;
 use crate::ml::text::tokenizer::{self, PAD};
 
-/// Text <-> tokens for a policy: `before prompt after response end` as the prompt format
-/// says (kibble's own: `prompt <sep> response <eos>`); prompts lose their beginning when
-/// too long.
+/// Text <-> tokens for a policy. A prompt is rendered with the model's chat template as a
+/// message list (a text prompt is one user message) ending where the answer begins; without a
+/// template, `before prompt after` (kibble's own: `prompt <sep>`). The answer follows, then the
+/// end token. Too long a prompt loses its oldest turns, then the beginning of what is left.
 #[derive(Clone)]
 pub struct PolicyCodec {
     pub tokenizer: Tokenizer,
@@ -19,6 +24,8 @@ pub struct PolicyCodec {
     pub before: Vec<u32>,
     pub after: Vec<u32>,
     pub ctx: usize,
+    /// The model's compiled chat template, when it has one.
+    template: Option<Arc<ChatTemplate>>,
 }
 
 impl PolicyCodec {
@@ -41,7 +48,23 @@ impl PolicyCodec {
                 .to_vec())
         };
         let (before, after) = (ids(&format.before)?, ids(&format.after)?);
+        let template = match &format.template {
+            Some(source) => Some(Arc::new(
+                ChatTemplate::new(
+                    source,
+                    format.bos_token.as_deref().unwrap_or_default(),
+                    format.eos_token.as_deref().unwrap_or(&format.end),
+                )
+                .map_err(|e| {
+                    tokenizer::TokenizerError::Other(format!(
+                        "{e} (--chat-template NAME uses a built-in format instead)"
+                    ))
+                })?,
+            )),
+            None => None,
+        };
         Ok(PolicyCodec {
+            template,
             pad: tokenizer.token_to_id(PAD).unwrap_or(eos),
             eos,
             before,
@@ -62,8 +85,16 @@ impl PolicyCodec {
     }
 
     /// Prompt tokens in the prompt format (ending where the response begins), at most `max`
-    /// of them: the prompt text loses its beginning first.
-    pub fn prompt(&self, text: &str, max: usize) -> anyhow::Result<Vec<u32>> {
+    /// of them.
+    pub fn prompt(&self, prompt: &PromptBody, max: usize) -> anyhow::Result<Vec<u32>> {
+        match &self.template {
+            Some(t) => self.templated(t, prompt, max),
+            None => self.framed(&prompt.as_plain_text(), max),
+        }
+    }
+
+    /// The built-in families: `before text after`; the text loses its beginning first.
+    fn framed(&self, text: &str, max: usize) -> anyhow::Result<Vec<u32>> {
         let frame = self.before.len() + self.after.len();
         if frame >= max {
             anyhow::bail!(
@@ -80,10 +111,63 @@ impl PolicyCodec {
         Ok(out)
     }
 
+    /// The model's own template over the conversation. When it is too long, the oldest turns
+    /// go first (after a system message, and so that a user turn comes first), then the
+    /// beginning of the last message.
+    fn templated(
+        &self,
+        t: &ChatTemplate,
+        prompt: &PromptBody,
+        max: usize,
+    ) -> anyhow::Result<Vec<u32>> {
+        let mut messages = match prompt {
+            PromptBody::Text(text) => vec![Message {
+                role: "user".into(),
+                content: text.clone(),
+            }],
+            PromptBody::Chat(m) => m.clone(),
+        };
+        loop {
+            let ids = self.ids(&t.render(&messages, true)?)?;
+            if ids.len() <= max {
+                return Ok(ids);
+            }
+            let first = messages.iter().position(|m| m.role != "system");
+            let turns = messages.len() - first.unwrap_or(messages.len());
+            if let (Some(first), true) = (first, turns > 1) {
+                messages.remove(first);
+                while messages.get(first).is_some_and(|m| m.role != "user")
+                    && messages.len() - first > 1
+                {
+                    messages.remove(first);
+                }
+                continue;
+            }
+            // One message left: cut the beginning of its text by what is over, and a little
+            // more (re-tokenising a cut text can merge differently).
+            let last = messages
+                .last_mut()
+                .ok_or_else(|| anyhow::anyhow!("empty prompt"))?;
+            let content = self.ids(&last.content)?;
+            let over = ids.len() - max + 2;
+            if content.len() <= over {
+                anyhow::bail!(
+                    "the {} chat template takes {} tokens without the prompt, no room within {max}: raise the context or shorten --max-new-tokens",
+                    self.format.name,
+                    ids.len() - content.len()
+                );
+            }
+            last.content = self
+                .tokenizer
+                .decode(&content[over..], false)
+                .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+        }
+    }
+
     /// `prompt <sep> response <eos>` within the context, and the prompt's length.
     pub fn sequence(
         &self,
-        prompt: &str,
+        prompt: &PromptBody,
         response: &str,
         max_response: usize,
     ) -> anyhow::Result<(Vec<u32>, usize)> {
@@ -94,7 +178,7 @@ impl PolicyCodec {
     /// cap did not, and gets no end marker: training on one would teach the policy to stop there.
     pub fn sequence_ending(
         &self,
-        prompt: &str,
+        prompt: &PromptBody,
         response: &str,
         max_response: usize,
         ended: bool,
@@ -123,5 +207,94 @@ impl PolicyCodec {
             .unwrap_or_default()
             .trim()
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::AddedToken;
+
+    /// A small BPE with ChatML's special tokens, and a codec that renders SmolLM2's template.
+    fn chatml_codec(ctx: usize) -> PolicyCodec {
+        let texts = (0..50).map(|i| format!("what is {i} plus {i} and the cat sat on the mat"));
+        let mut tok = tokenizer::train_bpe(texts, 300).unwrap();
+        tok.add_special_tokens(&[
+            AddedToken::from("<|im_start|>", true),
+            AddedToken::from("<|im_end|>", true),
+        ]);
+        let template = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nBe kind.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+        let format = PromptFormat::detect(Some(template), None, Some("<|im_end|>"));
+        PolicyCodec::new(tok, ctx, format).unwrap()
+    }
+
+    fn chat(turns: &[(&str, &str)]) -> PromptBody {
+        PromptBody::Chat(
+            turns
+                .iter()
+                .map(|(role, content)| Message {
+                    role: role.to_string(),
+                    content: content.to_string(),
+                })
+                .collect(),
+        )
+    }
+
+    fn text_of(c: &PolicyCodec, ids: &[u32]) -> String {
+        c.tokenizer.decode(ids, false).unwrap()
+    }
+
+    #[test]
+    fn a_chat_prompt_is_rendered_by_the_models_template_as_turns() {
+        let c = chatml_codec(512);
+        let p = chat(&[
+            ("user", "what is 1 plus 1"),
+            ("assistant", "2"),
+            ("user", "and 3 plus 3"),
+        ]);
+        let ids = c.prompt(&p, 512).unwrap();
+        let want = c
+            .tokenizer
+            .encode(
+                "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nwhat is 1 plus 1<|im_end|>\n<|im_start|>assistant\n2<|im_end|>\n<|im_start|>user\nand 3 plus 3<|im_end|>\n<|im_start|>assistant\n",
+                false,
+            )
+            .unwrap();
+        assert_eq!(ids, want.get_ids());
+        // A text prompt is one user turn; the answer ends with the template's end token.
+        let (seq, plen) = c.sequence(&"the cat".into(), "sat", 16).unwrap();
+        assert_eq!(*seq.last().unwrap(), c.eos);
+        assert!(text_of(&c, &seq[..plen]).ends_with("assistant\n"));
+    }
+
+    #[test]
+    fn a_long_chat_loses_its_oldest_turns_then_the_start_of_the_last() {
+        let c = chatml_codec(512);
+        let long = "the cat sat on the mat ".repeat(6);
+        let p = chat(&[
+            ("system", "Be kind."),
+            ("user", &long),
+            ("assistant", &long),
+            ("user", "what is 7 plus 7"),
+        ]);
+        let full = c.prompt(&p, 512).unwrap().len();
+        let ids = c.prompt(&p, full - 5).unwrap();
+        assert!(ids.len() <= full - 5);
+        let text = text_of(&c, &ids);
+        assert!(
+            text.contains("Be kind.") && text.contains("what is 7 plus 7"),
+            "{text}"
+        );
+        assert!(!text.contains("<|im_start|>assistant\nthe cat"), "{text}");
+        // Only one turn left and still too long: its beginning goes.
+        let one = chat(&[("user", &long)]);
+        let n = c.prompt(&one, 512).unwrap().len();
+        let cut = text_of(&c, &c.prompt(&one, n - 4).unwrap());
+        assert!(cut.starts_with("<|im_start|>system\nBe kind."), "{cut}");
+        assert!(cut.ends_with("<|im_start|>assistant\n"), "{cut}");
+        assert!(
+            c.prompt(&one, 8).is_err(),
+            "no room for the template itself"
+        );
     }
 }

@@ -4,4 +4,5 @@
 pub mod chat;
 pub mod codec;
 pub mod pretrained;
+pub mod template;
 pub mod tokenizer;

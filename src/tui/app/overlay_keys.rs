@@ -96,6 +96,26 @@ impl App {
                 }
                 true
             }
+            Overlay::PolicySource { buffer } => {
+                match dialog {
+                    Some(Action::DialogAccept) => {
+                        let text = buffer.trim().to_string();
+                        let (db, jobs) = (self.session.db_path(), self.session.jobs());
+                        let who = self.session.cfg.annotator.clone();
+                        match self.improve.set_policy(&text, db, &who, &jobs) {
+                            Ok(said) => {
+                                self.session.overlay = Overlay::None;
+                                self.session.status = said;
+                            }
+                            // The field stays open with what was typed, to be fixed.
+                            Err(e) => self.session.status = e,
+                        }
+                    }
+                    Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
+                    _ => return edit_line(buffer, key.code, 500),
+                }
+                true
+            }
             Overlay::Help => {
                 self.session.overlay = Overlay::None;
                 true

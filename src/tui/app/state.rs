@@ -131,6 +131,11 @@ pub enum Overlay {
     RewardMix {
         buffer: String,
     },
+    /// The Improve screen's first policy being typed: a GGUF file or HF folder, or empty for
+    /// kibble's tiny policy trained on the DB.
+    PolicySource {
+        buffer: String,
+    },
     /// My recent decisions, newest first; Enter opens the selected one to change it.
     History {
         entries: Vec<HistoryEntry>,

@@ -13,7 +13,7 @@ use super::Session;
 use crate::domain::metric;
 use crate::jobs::policy::{
     default_lr, ImproveConfig, Method, PolicyEvent, PolicyRef, PromptSelection, SampleConfig,
-    POLICY_RUN_KINDS,
+    SftConfig, POLICY_RUN_KINDS,
 };
 use crate::jobs::reward::{parse_gate, parse_weights, resolve_parts, RewardGate, RewardPart};
 use crate::jobs::train_rm::CancelToken;
@@ -133,6 +133,9 @@ pub struct ImproveScreen {
     pub series: Option<RunSeries>,
     /// The method Enter runs.
     pub method: Method,
+    /// The policy sampling and rounds start from: the newest (a run of this DB), or a GGUF
+    /// file / HF folder given with `p`.
+    pub policy: PolicyRef,
     pub job: Option<WizardJob>,
     pub watch: Watch,
     /// The reward the next round uses, as typed (empty: the newest reward model) and resolved.
@@ -147,6 +150,7 @@ impl Default for ImproveScreen {
             selected: 0,
             series: None,
             method: Method::Bon,
+            policy: PolicyRef::Latest,
             job: None,
             watch: Watch::default(),
             reward_text: String::new(),
@@ -156,8 +160,8 @@ impl Default for ImproveScreen {
 }
 
 impl ImproveScreen {
-    /// Keys: j/k choose a round, m the method, n the reward, s samples, Enter runs a round,
-    /// x cancels.
+    /// Keys: j/k choose a round, p the policy to start from, m the method, n the reward,
+    /// s samples, Enter runs a round, x cancels.
     pub fn on_action(&mut self, action: Action, session: &mut Session) {
         let (db, jobs) = (session.db_path(), session.jobs());
         let who = session.cfg.annotator.clone();
@@ -168,6 +172,15 @@ impl ImproveScreen {
             Action::Note => {
                 session.overlay = Overlay::RewardMix {
                     buffer: self.reward_text.clone(),
+                };
+                return;
+            }
+            Action::SameOrder => {
+                session.overlay = Overlay::PolicySource {
+                    buffer: match &self.policy {
+                        PolicyRef::Dir(p) => p.display().to_string(),
+                        _ => String::new(),
+                    },
                 };
                 return;
             }
@@ -204,7 +217,67 @@ impl ImproveScreen {
         };
     }
 
-    /// Samples 4 answers per unlabelled prompt from the newest policy into the queue.
+    /// The first policy, from `p`: empty trains kibble's tiny policy on the DB's best-ranked
+    /// answers (every answer when nothing is ranked yet) in the background; a path names a GGUF
+    /// file or an HF folder that sampling and rounds then start from.
+    pub fn set_policy(
+        &mut self,
+        text: &str,
+        db: Option<PathBuf>,
+        who: &str,
+        tx: &JobSender,
+    ) -> Result<String, String> {
+        if text.is_empty() {
+            self.spawn(
+                "training the tiny policy",
+                db,
+                who,
+                tx,
+                |store, who, progress, cancel| {
+                    let db = store.path().map(|p| p.to_path_buf()).unwrap_or_default();
+                    let cfg = SftConfig {
+                        all_candidates: store
+                            .live_rankings(&store.first_rank_filter()?)?
+                            .iter()
+                            .all(|r| r.verdict != crate::domain::Verdict::Rank),
+                        ..SftConfig::default()
+                    };
+                    let s =
+                        crate::jobs::policy::train_sft(store, &db, &cfg, who, progress, cancel)?;
+                    Ok(format!(
+                    "run {} {}: the tiny policy learnt from {} ({} steps); press s to sample it",
+                    s.run_id,
+                    s.status.as_str(),
+                    if cfg.all_candidates { "every answer" } else { "the best-ranked answers" },
+                    s.steps
+                ))
+                },
+            )?;
+            self.policy = PolicyRef::Latest;
+            return Ok("training the tiny policy on this DB in the background".into());
+        }
+        let path = PathBuf::from(text);
+        let is_model = path.is_file() && path.extension().is_some_and(|e| e == "gguf")
+            || path.join("config.json").is_file();
+        if !is_model {
+            return Err(format!(
+                "{text}: not a GGUF file or a folder with config.json (an HF model)"
+            ));
+        }
+        self.policy = PolicyRef::Dir(path);
+        Ok(format!("sampling and rounds start from {text}"))
+    }
+
+    /// What the next sample and round start from, for the screen.
+    pub fn policy_text(&self) -> String {
+        match &self.policy {
+            PolicyRef::Latest => "the newest policy".into(),
+            PolicyRef::Run(id) => format!("policy run {id}"),
+            PolicyRef::Dir(p) => crate::text::sanitize_line(&p.display().to_string(), 60),
+        }
+    }
+
+    /// Samples 4 answers per unlabelled prompt from the policy into the queue.
     pub fn start_sampling(
         &mut self,
         db: Option<PathBuf>,
@@ -212,7 +285,7 @@ impl ImproveScreen {
         tx: &JobSender,
     ) -> Result<(), String> {
         let mut cfg = SampleConfig {
-            policy: PolicyRef::Latest,
+            policy: self.policy.clone(),
             prompts: PromptSelection::Unlabelled,
             n: 4,
             gen: crate::ml::infer::decode::GenConfig {
@@ -269,6 +342,7 @@ impl ImproveScreen {
     ) -> Result<(), String> {
         let method = self.method;
         let mut cfg = ImproveConfig {
+            policy: self.policy.clone(),
             method,
             reward: self.reward.0.clone(),
             gate: self.reward.1.clone(),

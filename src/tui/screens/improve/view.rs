@@ -55,7 +55,7 @@ pub fn render(
         ),
         accent,
     )];
-    let visible = rows[0].height.saturating_sub(4) as usize;
+    let visible = rows[0].height.saturating_sub(5) as usize;
     let skip = (s.selected + 1).saturating_sub(visible);
     for (i, r) in s.rounds.iter().enumerate().skip(skip).take(visible) {
         let reward = match (RoundLine::mean(&r.before), RoundLine::mean(&r.after)) {
@@ -89,7 +89,7 @@ pub fn render(
     }
     if s.rounds.is_empty() {
         lines.push(Line::styled(
-            "No policy yet: kibble train-policy --sft, or improve --policy FILE.gguf",
+            "No policy yet: p trains kibble's tiny policy on this DB, or starts from a GGUF file / HF folder",
             dim,
         ));
     }
@@ -101,13 +101,20 @@ pub fn render(
     });
     lines.push(Line::styled(
         format!(
-            "s sample → rank F1 → RM F2 → enter {} round (m method, n reward: {}){running}",
+            "s sample → rank F1 → RM F2 → enter {} round (m method){running}",
             s.method.as_str(),
+        ),
+        dim,
+    ));
+    lines.push(Line::styled(
+        format!(
+            "n reward: {} · p policy: {}",
             if s.reward_text.is_empty() {
                 "newest RM"
             } else {
                 s.reward_text.as_str()
-            }
+            },
+            s.policy_text()
         ),
         dim,
     ));
