@@ -358,7 +358,10 @@ fn wait_for_improve_job(app: &mut App) {
     while app.improve.job.is_some() {
         app.poll();
         std::thread::sleep(Duration::from_millis(100));
-        assert!(t0.elapsed() < Duration::from_secs(300), "the job did not end");
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "the job did not end"
+        );
     }
 }
 
@@ -368,7 +371,7 @@ fn the_first_policy_is_made_from_the_improve_screen_by_keys() {
     let path = seeded_db(dir.path(), "first.db");
     let mut app = app_for(&path);
     press(&mut app, "f3");
-    assert!(draw(&app, 80, 24).contains("No policy yet: p trains"));
+    assert!(draw(&app, 80, 24).contains("No policy yet: p trains the tiny policy"));
     // A path that names no model is refused; the field stays open to be fixed.
     press(&mut app, "p");
     for c in "/nowhere/m.gguf".chars() {

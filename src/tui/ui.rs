@@ -172,7 +172,7 @@ pub fn render(app: &App, f: &mut Frame) {
             f,
             area,
             " Policy to start from ",
-            "a GGUF file or an HF folder; empty: train kibble's tiny policy on this DB",
+            "a GGUF file or HF folder; empty: kibble's tiny policy, trained here",
             buffer,
         ),
         Overlay::Guidelines { text, scroll } => {

@@ -199,6 +199,8 @@ pub struct SampleConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleSummary {
     pub run_id: i64,
+    /// Stopped by its cancel token: the answers sampled before are kept.
+    pub cancelled: bool,
     pub source: String,
     pub prompts: usize,
     pub candidates_added: u64,
@@ -452,6 +454,7 @@ pub fn sample(
     )?;
     Ok(SampleSummary {
         run_id,
+        cancelled,
         source,
         prompts: prompts.len(),
         candidates_added: counts.candidates_added,

@@ -186,7 +186,7 @@ impl ImproveScreen {
             }
             Action::Strength => self
                 .start_sampling(db, &who, &jobs)
-                .map(|()| "sampling the newest policy into the labelling queue".to_string()),
+                .map(|()| format!("sampling {} into the labelling queue", self.policy_text())),
             Action::Save => self.start_round(db, &who, &jobs).map(|()| {
                 format!(
                     "{} round started in the background; its phase shows in the table",
@@ -304,6 +304,12 @@ impl ImproveScreen {
             } else {
                 String::new()
             };
+            if s.cancelled {
+                return Ok(format!(
+                    "run {} cancelled: the {} answers sampled before are in the queue (F1)",
+                    s.run_id, s.candidates_added
+                ));
+            }
             Ok(format!(
                 "run {}: {} new answers{full} for {} prompts ({:.0} tokens/s, temperature {}, top-p {}), source {}; rank them on F1",
                 s.run_id, s.candidates_added, s.prompts, s.tokens_per_s, ms.temperature, ms.top_p, s.source

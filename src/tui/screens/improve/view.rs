@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use super::{ImproveScreen, RoundLine};
 use crate::domain::metric;
+use crate::jobs::policy::PolicyRef;
 use crate::tui::charts::draw_chart;
 
 /// Counts of `values` in `bins` equal bins over [lo, hi].
@@ -87,9 +88,9 @@ pub fn render(
         };
         lines.push(Line::styled(text, style));
     }
-    if s.rounds.is_empty() {
+    if s.rounds.is_empty() && s.policy == PolicyRef::Latest {
         lines.push(Line::styled(
-            "No policy yet: p trains kibble's tiny policy on this DB, or starts from a GGUF file / HF folder",
+            "No policy yet: p trains the tiny policy on this DB or takes a GGUF / HF model",
             dim,
         ));
     }
