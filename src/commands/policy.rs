@@ -243,6 +243,9 @@ pub fn sample(db: &Path, annotator: Option<String>, args: SampleArgs) -> anyhow:
             "run {}: {} new candidates for {} prompts ({} tokens, {:.0} tokens/s, {:.1}s), source {}",
             s.run_id, s.candidates_added, s.prompts, s.tokens, s.tokens_per_s, s.seconds, s.source
         );
+        if let Some(p) = &s.template_problem {
+            println!("{p}");
+        }
         if s.not_stored_full > 0 {
             println!(
                 "{} samples not stored: their prompts already have {} answers, the most one prompt can be ranked with",

@@ -343,7 +343,6 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
-/// Milliseconds since the Unix epoch.
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
 pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -357,6 +356,7 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

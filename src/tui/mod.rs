@@ -84,8 +84,10 @@ pub fn run_loop<B: Backend>(
         match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
             Ok(e) => {
                 dirty |= handle(terminal, app, e)?;
-                // A burst of keys (a paste, a fast typist over SSH) is drawn once.
-                while let Ok(e) = rx.try_recv() {
+                // A burst of keys (a paste, a fast typist over SSH) is drawn once; a burst that
+                // lasts past the tick gives way to it.
+                while Instant::now() < next_tick {
+                    let Ok(e) = rx.try_recv() else { break };
                     dirty |= handle(terminal, app, e)?;
                 }
             }
@@ -168,6 +170,8 @@ pub fn run_script(mut app: App, input: impl BufRead) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("script line {}: unknown key {name:?}", n + 1))?;
         let before = app.session.status.clone();
         app.on_key(key_event(key));
+        // No loop here: what a job said is taken in after each key.
+        app.poll();
         // What an annotator would see as an error goes to stderr, so scripts and tests notice.
         if app.session.status != before
             && (app.session.status.starts_with("NOT saved")

@@ -72,10 +72,10 @@ fn training_set(
         seqs: Vec::new(),
         sample_rewards: Vec::new(),
     };
+    ctx.phase("sampling")?;
     if cfg.method == Method::Rloo {
         return Ok(set);
     }
-    ctx.phase("sampling")?;
     let sampled = sample_prompts(
         decoder,
         codec,
@@ -163,11 +163,6 @@ fn train(
         Method::Dpo => ((set.seqs.len() / 2).div_ceil(batch) * cfg.epochs) as u64,
         Method::Rloo => cfg.rloo_steps as u64,
     };
-    if cfg.method == Method::Dpo && set.seqs.is_empty() {
-        anyhow::bail!(
-            "no preference pairs: the reward model scored every sample of every prompt the same"
-        );
-    }
     let policy = match cfg.lora {
         // The frozen base shares the starting weights' storage: no copy.
         Some(lora) => Policy::with_lora(
@@ -203,6 +198,12 @@ fn train(
         round: r.number,
         total_steps: total,
     });
+    // As before the split: the run has its step count and Started before this is refused.
+    if cfg.method == Method::Dpo && set.seqs.is_empty() {
+        anyhow::bail!(
+            "no preference pairs: the reward model scored every sample of every prompt the same"
+        );
+    }
     let status = match cfg.method {
         Method::Bon | Method::Dpo => {
             let step = if cfg.method == Method::Bon {

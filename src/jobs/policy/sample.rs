@@ -201,6 +201,9 @@ pub struct SampleSummary {
     pub run_id: i64,
     /// Stopped by its cancel token: the answers sampled before are kept.
     pub cancelled: bool,
+    /// Why the model's own chat template was not used (it did not compile), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_problem: Option<String>,
     pub source: String,
     pub prompts: usize,
     pub candidates_added: u64,
@@ -455,6 +458,7 @@ pub fn sample(
     Ok(SampleSummary {
         run_id,
         cancelled,
+        template_problem: loaded.codec.template_problem.clone(),
         source,
         prompts: prompts.len(),
         candidates_added: counts.candidates_added,

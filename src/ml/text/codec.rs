@@ -26,6 +26,8 @@ pub struct PolicyCodec {
     pub ctx: usize,
     /// The model's compiled chat template, when it has one.
     template: Option<Arc<ChatTemplate>>,
+    /// Why the model's template is not used (it did not compile), if so.
+    pub template_problem: Option<String>,
 }
 
 impl PolicyCodec {
@@ -48,23 +50,33 @@ impl PolicyCodec {
                 .to_vec())
         };
         let (before, after) = (ids(&format.before)?, ids(&format.after)?);
-        let template = match &format.template {
-            Some(source) => Some(Arc::new(
-                ChatTemplate::new(
-                    source,
-                    format.bos_token.as_deref().unwrap_or_default(),
-                    format.eos_token.as_deref().unwrap_or(&format.end),
-                )
-                .map_err(|e| {
-                    tokenizer::TokenizerError::Other(format!(
-                        "{e} (--chat-template NAME uses a built-in format instead)"
-                    ))
-                })?,
-            )),
-            None => None,
+        // Checkpoints written before the template was rendered kept no BOS name: the
+        // tokenizer's own, by the names models use.
+        let bos = format.bos_token.clone().or_else(|| {
+            ["<|begin_of_text|>", "<s>", "<bos>", "<|endoftext|>"]
+                .into_iter()
+                .find(|t| tokenizer.token_to_id(t).is_some())
+                .map(str::to_string)
+        });
+        // A template minijinja cannot compile leaves the built-in format the family detection
+        // chose; the problem is kept for the caller to say.
+        let (template, template_problem) = match &format.template {
+            Some(source) => match ChatTemplate::new(
+                source,
+                bos.as_deref().unwrap_or_default(),
+                format.eos_token.as_deref().unwrap_or(&format.end),
+            ) {
+                Ok(t) => (Some(Arc::new(t)), None),
+                Err(e) => (
+                    None,
+                    Some(format!("{e}; using the built-in {} format", format.name)),
+                ),
+            },
+            None => (None, None),
         };
         Ok(PolicyCodec {
             template,
+            template_problem,
             pad: tokenizer.token_to_id(PAD).unwrap_or(eos),
             eos,
             before,
@@ -112,8 +124,9 @@ impl PolicyCodec {
     }
 
     /// The model's own template over the conversation. When it is too long, the oldest turns
-    /// go first (after a system message, and so that a user turn comes first), then the
-    /// beginning of the last message.
+    /// go first (a system message stays, and a user turn is always left), then the longest
+    /// message loses its beginning. A conversation the template refuses (`raise_exception`:
+    /// roles it does not take, turns that do not alternate) falls back to the built-in format.
     fn templated(
         &self,
         t: &ChatTemplate,
@@ -128,39 +141,46 @@ impl PolicyCodec {
             PromptBody::Chat(m) => m.clone(),
         };
         loop {
-            let ids = self.ids(&t.render(&messages, true)?)?;
+            let rendered = match t.render(&messages, true) {
+                Ok(r) => r,
+                Err(_) => return self.framed(&prompt.as_plain_text(), max),
+            };
+            let ids = self.ids(&rendered)?;
             if ids.len() <= max {
                 return Ok(ids);
             }
+            // The oldest turn goes while a user turn comes after it.
             let first = messages.iter().position(|m| m.role != "system");
-            let turns = messages.len() - first.unwrap_or(messages.len());
-            if let (Some(first), true) = (first, turns > 1) {
-                messages.remove(first);
-                while messages.get(first).is_some_and(|m| m.role != "user")
-                    && messages.len() - first > 1
-                {
+            if let Some(first) = first {
+                if messages[first + 1..].iter().any(|m| m.role == "user") {
                     messages.remove(first);
+                    while messages[first..].iter().skip(1).any(|m| m.role == "user")
+                        && messages[first].role != "user"
+                    {
+                        messages.remove(first);
+                    }
+                    continue;
                 }
-                continue;
             }
-            // One message left: cut the beginning of its text by what is over, and a little
-            // more (re-tokenising a cut text can merge differently).
-            let last = messages
-                .last_mut()
-                .ok_or_else(|| anyhow::anyhow!("empty prompt"))?;
-            let content = self.ids(&last.content)?;
-            let over = ids.len() - max + 2;
-            if content.len() <= over {
+            // The longest message loses its beginning, in proportion to what is over (at least
+            // one character each pass, so this ends).
+            let longest = messages
+                .iter_mut()
+                .max_by_key(|m| m.content.chars().count())
+                .filter(|m| !m.content.is_empty());
+            let Some(m) = longest else {
                 anyhow::bail!(
                     "the {} chat template takes {} tokens without the prompt, no room within {max}: raise the context or shorten --max-new-tokens",
                     self.format.name,
-                    ids.len() - content.len()
+                    ids.len()
                 );
-            }
-            last.content = self
-                .tokenizer
-                .decode(&content[over..], false)
-                .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+            };
+            let chars = m.content.chars().count();
+            let over = ids.len() - max;
+            // About three characters a token: a little more may go than needed, never less
+            // than one character.
+            let cut = (over * 3).clamp(1, chars);
+            m.content = m.content.chars().skip(cut).collect();
         }
     }
 
@@ -296,5 +316,31 @@ mod tests {
             c.prompt(&one, 8).is_err(),
             "no room for the template itself"
         );
+    }
+
+    #[test]
+    fn a_conversation_the_template_refuses_falls_back_and_a_broken_template_is_named() {
+        let texts = (0..50).map(|i| format!("what is {i} plus {i}"));
+        let mut tok = tokenizer::train_bpe(texts, 300).unwrap();
+        tok.add_special_tokens(&[AddedToken::from("<|im_end|>", true)]);
+        let strict = "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('no system role') }}{% endif %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n";
+        let format = PromptFormat::detect(Some(strict), None, Some("<|im_end|>"));
+        let c = PolicyCodec::new(tok.clone(), 256, format).unwrap();
+        assert!(c.template_problem.is_none());
+        let p = chat(&[("system", "be brief"), ("user", "what is 1 plus 1")]);
+        // Refused by the template: the built-in ChatML frame of the flattened text.
+        let framed = c.framed(&p.as_plain_text(), 256).unwrap();
+        assert_eq!(c.prompt(&p, 256).unwrap(), framed);
+        let broken = PromptFormat::detect(
+            Some("{% for m in messages %}<|im_start|>"),
+            None,
+            Some("<|im_end|>"),
+        );
+        let c = PolicyCodec::new(tok, 256, broken).unwrap();
+        assert!(c
+            .template_problem
+            .as_deref()
+            .unwrap()
+            .contains("built-in chatml"));
     }
 }

@@ -12,6 +12,27 @@ use crate::domain::Message;
 /// Enough for any real chat template over a long conversation; a template that loops past it
 /// is stopped with an error instead of hanging the job.
 const FUEL: u64 = 5_000_000;
+/// Output a template may write (fuel bounds steps, not the size of a string it builds).
+const MAX_OUTPUT: usize = 8 << 20;
+
+/// A writer that refuses to grow past `MAX_OUTPUT`.
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other(
+                "the chat template writes more than 8 MiB",
+            ));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("chat template: {0}")]
@@ -72,12 +93,17 @@ impl ChatTemplate {
             .map(|m| context! { role => m.role, content => m.content })
             .collect();
         let t = self.env.get_template("chat")?;
-        Ok(t.render(context! {
-            messages,
-            add_generation_prompt,
-            bos_token => self.bos,
-            eos_token => self.eos,
-        })?)
+        let mut out = Capped(Vec::new());
+        t.render_captured_to(
+            context! {
+                messages,
+                add_generation_prompt,
+                bos_token => self.bos,
+                eos_token => self.eos,
+            },
+            &mut out,
+        )?;
+        String::from_utf8(out.0).map_err(|e| TemplateError(e.to_string()))
     }
 }
 
@@ -195,5 +221,13 @@ mod tests {
         )
         .unwrap();
         assert!(spin.render(&[], true).is_err());
+        // So is one that builds a huge string in few steps.
+        let big = ChatTemplate::new(
+            "{% for i in range(1000) %}{{ 'x' * 100000000 }}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        assert!(big.render(&[], true).is_err());
     }
 }

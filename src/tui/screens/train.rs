@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -260,6 +260,8 @@ pub struct TrainScreen {
     pub summary: Option<RmSummary>,
     pub data: Option<DataSummary>,
     pub started: Option<Instant>,
+    /// When the chart last read the DB.
+    last_read: Option<Instant>,
 }
 
 impl TrainScreen {
@@ -307,6 +309,7 @@ impl TrainScreen {
             summary: None,
             data: None,
             started: None,
+            last_read: None,
         }
     }
 
@@ -405,9 +408,17 @@ impl TrainScreen {
                 self.series = RunSeries::load(store, run_id).ok();
                 None
             }
+            // Steps come fast: the chart reads the DB at most four times a second (the run's
+            // end reads it once more).
             JobEvent::Rm(RmEvent::Step(_) | RmEvent::Eval(_)) => {
-                if let Some(s) = &mut self.series {
-                    let _ = s.refresh_from(store);
+                if self
+                    .last_read
+                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(250))
+                {
+                    self.last_read = Some(Instant::now());
+                    if let Some(s) = &mut self.series {
+                        let _ = s.refresh_from(store);
+                    }
                 }
                 None
             }

@@ -7,7 +7,7 @@
 //! the CLI are followed from the DB the same way.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Session;
 use crate::domain::metric;
@@ -136,6 +136,8 @@ pub struct ImproveScreen {
     /// The policy sampling and rounds start from: the newest (a run of this DB), or a GGUF
     /// file / HF folder given with `p`.
     pub policy: PolicyRef,
+    /// When the DB was last read for the table and charts.
+    last_read: Option<Instant>,
     pub job: Option<WizardJob>,
     pub watch: Watch,
     /// The reward the next round uses, as typed (empty: the newest reward model) and resolved.
@@ -151,6 +153,7 @@ impl Default for ImproveScreen {
             series: None,
             method: Method::Bon,
             policy: PolicyRef::Latest,
+            last_read: None,
             job: None,
             watch: Watch::default(),
             reward_text: String::new(),
@@ -257,7 +260,10 @@ impl ImproveScreen {
             return Ok("training the tiny policy on this DB in the background".into());
         }
         let path = PathBuf::from(text);
-        let is_model = path.is_file() && path.extension().is_some_and(|e| e == "gguf")
+        let is_model = path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
             || path.join("config.json").is_file();
         if !is_model {
             return Err(format!(
@@ -425,10 +431,32 @@ impl ImproveScreen {
     /// Returns (whether the screen changed, the news).
     pub fn on_job(&mut self, e: JobEvent, store: &Store) -> (bool, Option<String>) {
         match e {
-            JobEvent::Progress => (self.reread(store), None),
+            // Steps come fast: the DB is read again at most four times a second (the end and
+            // the tick read it anyway).
+            JobEvent::Progress => {
+                if self
+                    .last_read
+                    .is_some_and(|t| t.elapsed() < Duration::from_millis(250))
+                {
+                    return (false, None);
+                }
+                (self.reread(store), None)
+            }
             JobEvent::LoopEnded(msg) => {
-                self.job = None;
+                let was_round = self.job.take().is_some_and(|j| j.what != "sampling");
                 self.reread(store);
+                // A round that made a policy: the next sample and round start from it, not from
+                // the file they started from.
+                let newest = self
+                    .rounds
+                    .iter()
+                    .rev()
+                    .find(|r| POLICY_RUN_KINDS.contains(&r.run.kind.as_str()));
+                if was_round
+                    && newest.is_some_and(|r| r.run.status == crate::store::RunStatus::Done)
+                {
+                    self.policy = PolicyRef::Latest;
+                }
                 (true, Some(msg))
             }
             JobEvent::Rm(_) | JobEvent::Scored(_) => (false, None),
@@ -516,6 +544,7 @@ impl ImproveScreen {
     }
 
     fn reread(&mut self, store: &Store) -> bool {
+        self.last_read = Some(Instant::now());
         let before = self.fingerprint();
         self.refresh(store).is_ok() && self.fingerprint() != before
     }
