@@ -14,6 +14,7 @@ pub mod domain;
 pub mod files;
 pub mod jobs;
 pub mod ml;
+pub mod os;
 pub mod store;
 pub mod text;
 pub mod tui;

@@ -110,18 +110,9 @@ fn guidelines(db: &Path, action: crate::cli::GuidelinesAction) -> anyhow::Result
 /// and sets umask 007 so everything created later stays out of reach of other users.
 pub fn share_with_group(db: &Path, group: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let name =
-        std::ffi::CString::new(group).map_err(|_| BadInput(format!("bad group name {group:?}")))?;
-    // SAFETY: getgrnam returns a pointer to static storage or null; read before any other call.
-    let gid = unsafe {
-        let g = libc::getgrnam(name.as_ptr());
-        if g.is_null() {
-            return Err(BadInput(format!("--group {group}: no such group on this machine")).into());
-        }
-        (*g).gr_gid
-    };
-    // SAFETY: umask only changes this process's file-creation mask.
-    unsafe { libc::umask(0o007) };
+    let gid = crate::os::group_id(group)
+        .ok_or_else(|| BadInput(format!("--group {group}: no such group on this machine")))?;
+    crate::os::set_umask(0o007);
     drop(open_store(db)?); // create it (and its WAL files) if needed
     let runs = crate::jobs::train_rm::runs_dir(db);
     std::fs::create_dir_all(&runs)?;
@@ -135,15 +126,8 @@ pub fn share_with_group(db: &Path, group: &str) -> anyhow::Result<()> {
         if !path.exists() {
             continue;
         }
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-        // SAFETY: chown with a valid C path; -1 keeps the owner.
-        if unsafe { libc::chown(c.as_ptr(), u32::MAX, gid) } != 0 {
-            anyhow::bail!(
-                "cannot give {} to group {group}: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            );
-        }
+        crate::os::chown_group(&path, gid)
+            .map_err(|e| anyhow::anyhow!("cannot give {} to group {group}: {e}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(())
@@ -161,18 +145,7 @@ pub fn annotator_name(flag: Option<String>) -> String {
 /// The OS account running kibble, from the password database (not `$USER`, which anyone can set),
 /// falling back to `$USER` where there is no entry.
 pub fn os_user() -> Option<String> {
-    // SAFETY: getpwuid returns static storage or null; the name is copied out at once.
-    let from_passwd = unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        if pw.is_null() || (*pw).pw_name.is_null() {
-            None
-        } else {
-            std::ffi::CStr::from_ptr((*pw).pw_name)
-                .to_str()
-                .ok()
-                .map(str::to_string)
-        }
-    };
+    let from_passwd = crate::os::user_name();
     from_passwd
         .or_else(|| std::env::var("USER").ok())
         .filter(|s| !s.is_empty())
