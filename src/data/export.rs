@@ -183,13 +183,15 @@ fn number(x: f64) -> Value {
 }
 
 /// The pair records of one ranking (ties and skips give none); `weights` adds each pair's
-/// 1 / (pairs of its ranking), so every ranking counts once whatever its K.
+/// 1 / (pairs of its ranking), so every ranking counts once whatever its K; `margin_default`
+/// is the margin of a pair whose ranking has no strength (none: no `margin` field).
 pub fn pair_records(
     format: ExportFormat,
     prompt: &Prompt,
     candidates: &HashMap<CandidateId, &Candidate>,
     ranking: &Ranking,
     weights: bool,
+    margin_default: Option<f64>,
 ) -> Vec<Value> {
     let (pairs, _ties) = ranking.pairs();
     pairs
@@ -202,7 +204,7 @@ pub fn pair_records(
                 prompt,
                 chosen,
                 rejected,
-                p.margin,
+                p.margin.or(margin_default),
                 weights.then_some(p.weight),
             ))
         })

@@ -125,6 +125,14 @@ pub fn export(
         .find(|c| c.kind == crate::domain::CriterionKind::Rank)
         .map(|c| c.name.clone());
     let gold_applies = opts.prefer_gold && per_criterion && filter.criterion == first_rank;
+    // TRL's RewardTrainer reads `margin` from every row once one row has it (a missing one is
+    // None and stops it): when any exported ranking has a strength, every pair gets a margin,
+    // 0 (plain Bradley-Terry) where its ranking has none.
+    let margin_default = by_prompt
+        .values()
+        .flatten()
+        .any(|r| r.strength.is_some())
+        .then_some(0.0);
     let mut counts = ExportCounts::default();
     store.for_each_prompt(|prompt, candidates| {
         let adjudicated = match (&prompt.gold, gold_applies) {
@@ -135,7 +143,7 @@ pub fn export(
             Some(g) => g.as_slice(),
             None => by_prompt.get(&prompt.id).map(Vec::as_slice).unwrap_or(&[]),
         };
-        let records = records_for(store, opts, prompt, candidates, rankings)?;
+        let records = records_for(store, opts, prompt, candidates, rankings, margin_default)?;
         if records.is_empty() {
             return Ok(());
         }
@@ -196,6 +204,7 @@ fn records_for(
     prompt: &crate::domain::Prompt,
     candidates: &[Candidate],
     rankings: &[Ranking],
+    margin_default: Option<f64>,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     let by_id: HashMap<CandidateId, &Candidate> = candidates.iter().map(|c| (c.id, c)).collect();
     let format = opts.format;
@@ -203,7 +212,7 @@ fn records_for(
         ExportFormat::Trl | ExportFormat::Openrlhf => match opts.merge {
             None => rankings
                 .iter()
-                .flat_map(|r| pair_records(format, prompt, &by_id, r, opts.weights))
+                .flat_map(|r| pair_records(format, prompt, &by_id, r, opts.weights, margin_default))
                 .collect(),
             Some(how) => {
                 let pairs = merged_pairs(rankings, how);

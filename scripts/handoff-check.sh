@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Hand-off check: what kibble exports works in transformers and TRL, on this machine's CPU.
+#   1. the tiny policy, trained here and exported (GPT2LMHeadModel), decodes greedily as kibble does;
+#   2. a MiniLM reward model (models/minilm, from scripts/fetch-models.sh) exported with its
+#      modeling_kibble.py scores as kibble does (within 1e-3, normalised);
+#   3. TRL's RewardTrainer and DPOTrainer run two steps on `kibble export --format trl` pairs.
+# Needs python with torch, transformers, trl, datasets (PYTHON=..., default ~/peers-venv/bin/python, see
+# shared/peers/README.md); skipped with a message when they are missing. Not part of `cargo test`.
+# Usage: scripts/handoff-check.sh            (about 7 minutes on 2 cores, most of it the MiniLM training)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-$HOME/peers-venv/bin/python}
+[ -x "$py" ] || py=python3
+if ! "$py" -c 'import torch, transformers, trl, datasets' 2>/dev/null; then
+  echo "handoff-check: skipped: $py has no torch/transformers/trl/datasets (set PYTHON=, see shared/peers/README.md)"
+  exit 0
+fi
+"$py" -c 'import torch, transformers, trl; print(f"torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}")'
+cargo build --release --quiet
+k="$PWD/target/release/kibble"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db="$tmp/h.db"
+"$k" --db "$db" import sample_data/*.jsonl >/dev/null
+"$k" --db "$db" simulate --rule longer --noise 0.1 >/dev/null
+
+echo "== 1. tiny policy -> transformers greedy"
+"$k" --db "$db" train-policy --sft >/dev/null
+printf '%s\n' '{"prompt": "How do I boil an egg?"}' '{"prompt": "Name a fruit that is yellow."}' \
+  '{"prompt": [{"role": "user", "content": "What is a good name for a cat?"}]}' > "$tmp/p.jsonl"
+"$k" --db "$db" sample --policy 1 --prompts "$tmp/p.jsonl" --n 1 --top-k 1 --max-new-tokens 24 >/dev/null
+"$k" --db "$db" export-model --run 1 --out "$tmp/policy" >/dev/null
+"$py" scripts/handoff/check_policy.py "$db" "$tmp/policy" "policy:1/round0" 24 2>/dev/null
+
+echo "== 2. MiniLM reward model -> transformers scores"
+if [ -f models/minilm/model.safetensors ]; then
+  "$k" --db "$db" train-rm --preset minilm --backbone models/minilm --epochs 1 >/dev/null
+  rm_run=$("$k" --db "$db" runs | awk '$2 == "rm" { id = $1 } END { print id }')
+  "$k" --db "$db" score >/dev/null
+  "$k" --db "$db" export-model --run "$rm_run" --out "$tmp/rm" >/dev/null
+  "$py" scripts/handoff/check_rm.py "$db" "$tmp/rm" 200 2>/dev/null
+else
+  echo "skipped: no models/minilm (scripts/fetch-models.sh minilm)"
+fi
+
+echo "== 3. TRL RewardTrainer and DPOTrainer on kibble's pairs"
+"$k" --db "$db" export --format trl --out "$tmp/pairs.jsonl" >/dev/null
+"$py" scripts/handoff/trl_steps.py "$tmp/pairs.jsonl" "$tmp/policy" "$tmp/trl" 2>/dev/null | grep -E '^(RewardTrainer|DPOTrainer):'
+echo "handoff-check: all passed"
