@@ -127,17 +127,20 @@ impl PromptFormat {
         }
     }
 
-    /// A Jinja chat template for export: the model's own, or one that writes this format.
+    /// A Jinja chat template for export: the model's own, or one that writes what kibble
+    /// writes in this format (`framed_text` between `before` and `after`; a final assistant
+    /// message is the answer, followed by `end`).
     pub fn jinja(&self) -> String {
         if let Some(t) = &self.template {
             return t.clone();
         }
         let lit = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let (b, a, e) = (lit(&self.before), lit(&self.after), lit(&self.end));
         format!(
-            "{{% for message in messages %}}{{% if message['role'] == 'user' %}}{{{{ {} + message['content'] + {} }}}}{{% elif message['role'] == 'assistant' %}}{{{{ message['content'] + {} }}}}{{% endif %}}{{% endfor %}}",
-            lit(&self.before),
-            lit(&self.after),
-            lit(&self.end)
+            "{{% if messages|length > 1 and messages[-1]['role'] == 'assistant' %}}{{% set prompt = messages[:-1] %}}{{% else %}}{{% set prompt = messages %}}{{% endif %}}\
+{{% if prompt|length == 1 %}}{{{{ {b} + prompt[0]['content'] + {a} }}}}\
+{{% else %}}{{{{ {b} }}}}{{% for m in prompt %}}{{% if not loop.first %}}{{{{ '\\n\\n' }}}}{{% endif %}}{{{{ m['role'] + ': ' + m['content'] }}}}{{% endfor %}}{{{{ {a} }}}}{{% endif %}}\
+{{% if prompt|length < messages|length %}}{{{{ messages[-1]['content'] + {e} }}}}{{% endif %}}"
         )
     }
 

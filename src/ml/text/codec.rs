@@ -101,7 +101,7 @@ impl PolicyCodec {
     pub fn prompt(&self, prompt: &PromptBody, max: usize) -> anyhow::Result<Vec<u32>> {
         match &self.template {
             Some(t) => self.templated(t, prompt, max),
-            None => self.framed(&prompt.as_plain_text(), max),
+            None => self.framed(&framed_text(prompt), max),
         }
     }
 
@@ -143,7 +143,7 @@ impl PolicyCodec {
         loop {
             let rendered = match t.render(&messages, true) {
                 Ok(r) => r,
-                Err(_) => return self.framed(&prompt.as_plain_text(), max),
+                Err(_) => return self.framed(&framed_text(prompt), max),
             };
             let ids = self.ids(&rendered)?;
             if ids.len() <= max {
@@ -227,6 +227,15 @@ impl PolicyCodec {
             .unwrap_or_default()
             .trim()
             .to_string()
+    }
+}
+
+/// What a built-in format frames: a text prompt, or a one-message chat, as it is; a longer
+/// chat as its turns, "role: content" each (what the exported template writes too).
+pub fn framed_text(prompt: &PromptBody) -> String {
+    match prompt {
+        PromptBody::Chat(m) if m.len() == 1 => m[0].content.clone(),
+        p => p.as_plain_text(),
     }
 }
 
@@ -329,7 +338,7 @@ mod tests {
         assert!(c.template_problem.is_none());
         let p = chat(&[("system", "be brief"), ("user", "what is 1 plus 1")]);
         // Refused by the template: the built-in ChatML frame of the flattened text.
-        let framed = c.framed(&p.as_plain_text(), 256).unwrap();
+        let framed = c.framed(&framed_text(&p), 256).unwrap();
         assert_eq!(c.prompt(&p, 256).unwrap(), framed);
         let broken = PromptFormat::detect(
             Some("{% for m in messages %}<|im_start|>"),
@@ -342,5 +351,42 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("built-in chatml"));
+    }
+
+    /// The exported template of a built-in format writes what kibble writes.
+    #[test]
+    fn the_exported_template_of_a_built_in_format_writes_what_kibble_frames() {
+        let f = PromptFormat::chatml(Some("Be kind."));
+        let t = ChatTemplate::new(&f.jinja(), "", "").unwrap();
+        let prompts = [
+            PromptBody::Text("what is 1 plus 1".into()),
+            chat(&[("user", "what is 1 plus 1")]),
+            chat(&[
+                ("system", "be brief"),
+                ("user", "hi"),
+                ("assistant", "hello"),
+                ("user", "and?"),
+            ]),
+        ];
+        for p in &prompts {
+            let messages = match p {
+                PromptBody::Text(text) => vec![Message {
+                    role: "user".into(),
+                    content: text.clone(),
+                }],
+                PromptBody::Chat(m) => m.clone(),
+            };
+            let want = format!("{}{}{}", f.before, framed_text(p), f.after);
+            assert_eq!(t.render(&messages, true).unwrap(), want);
+            let mut with_answer = messages.clone();
+            with_answer.push(Message {
+                role: "assistant".into(),
+                content: "2".into(),
+            });
+            assert_eq!(
+                t.render(&with_answer, false).unwrap(),
+                format!("{want}2{}", f.end)
+            );
+        }
     }
 }
