@@ -150,6 +150,28 @@ pub struct PolicySummary {
     pub round: Option<RoundReport>,
 }
 
+impl PolicySummary {
+    /// A run that ended with checkpoint `id` at `path` after `steps` steps.
+    pub(super) fn checkpointed(
+        run_id: i64,
+        status: RunStatus,
+        (id, path): (i64, String),
+        steps: u64,
+        round: Option<RoundReport>,
+    ) -> PolicySummary {
+        PolicySummary {
+            run_id,
+            status,
+            checkpoint_id: Some(id),
+            checkpoint_path: Some(path),
+            steps,
+            seconds: 0.0,
+            message: (status == RunStatus::Cancelled).then(|| "cancelled".to_string()),
+            round,
+        }
+    }
+}
+
 pub(super) fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }

@@ -419,16 +419,13 @@ pub(super) fn improve_round(
     let meta = round_meta(&r, ctx.run_id, &trainer, metrics);
     let (id, path) = checkpoint_policy(ctx.store, ctx.db_path, &trainer, &codec, &meta)?;
     replace_checkpoint(ctx.store, &mut last_checkpoint, id, path.clone())?;
-    Ok(PolicySummary {
-        run_id: ctx.run_id,
+    Ok(PolicySummary::checkpointed(
+        ctx.run_id,
         status,
-        checkpoint_id: Some(id),
-        checkpoint_path: Some(path),
-        steps: trainer.step,
-        seconds: 0.0,
-        message: (status == RunStatus::Cancelled).then(|| "cancelled".to_string()),
-        round: Some(report),
-    })
+        (id, path),
+        trainer.step,
+        Some(report),
+    ))
 }
 
 #[cfg(test)]

@@ -173,17 +173,14 @@ pub fn train_sft(
             metrics: serde_json::json!({ "examples": seqs.len() }),
             format: codec.format.clone(),
         };
-        let (id, path) = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
-        Ok(PolicySummary {
+        let checkpoint = checkpoint_policy(store, db_path, &trainer, &codec, &meta)?;
+        Ok(PolicySummary::checkpointed(
             run_id,
             status,
-            checkpoint_id: Some(id),
-            checkpoint_path: Some(path),
-            steps: trainer.step,
-            seconds: 0.0,
-            message: (status == RunStatus::Cancelled).then(|| "cancelled".to_string()),
-            round: None,
-        })
+            checkpoint,
+            trainer.step,
+            None,
+        ))
     })();
     finish(store, run_id, started, result, emit)
 }

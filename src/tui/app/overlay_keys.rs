@@ -82,14 +82,8 @@ impl App {
                 match dialog {
                     Some(Action::DialogAccept) => {
                         let text = buffer.trim().to_string();
-                        match self.improve.set_reward(&self.session.store, &text) {
-                            Ok(said) => {
-                                self.session.overlay = Overlay::None;
-                                self.session.status = said;
-                            }
-                            // The field stays open with what was typed, to be fixed.
-                            Err(e) => self.session.status = e,
-                        }
+                        let said = self.improve.set_reward(&self.session.store, &text);
+                        self.field_answered(said);
                     }
                     Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
                     _ => return edit_line(buffer, key.code, 200),
@@ -102,14 +96,8 @@ impl App {
                         let text = buffer.trim().to_string();
                         let (db, jobs) = (self.session.db_path(), self.session.jobs());
                         let who = self.session.cfg.annotator.clone();
-                        match self.improve.set_policy(&text, db, &who, &jobs) {
-                            Ok(said) => {
-                                self.session.overlay = Overlay::None;
-                                self.session.status = said;
-                            }
-                            // The field stays open with what was typed, to be fixed.
-                            Err(e) => self.session.status = e,
-                        }
+                        let said = self.improve.set_policy(&text, db, &who, &jobs);
+                        self.field_answered(said);
                     }
                     Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
                     _ => return edit_line(buffer, key.code, 500),
@@ -167,6 +155,20 @@ impl App {
                 true
             }
             Overlay::None => false,
+        }
+    }
+}
+
+impl App {
+    /// A one-line field's Enter was taken (`Ok`: what to say, and the field closes) or refused
+    /// (`Err`: why, and the field stays open with what was typed, to be fixed).
+    fn field_answered(&mut self, said: Result<String, String>) {
+        match said {
+            Ok(said) => {
+                self.session.overlay = Overlay::None;
+                self.session.status = said;
+            }
+            Err(e) => self.session.status = e,
         }
     }
 }
