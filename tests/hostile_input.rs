@@ -177,6 +177,7 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
         type_vocab_size: 2,
         freeze_backbone: false,
         n_outputs: 1,
+        decoder: None,
     };
     let dev = candle_core::Device::Cpu;
     let model = RewardModel::new(&config, 1, &dev).unwrap();
@@ -194,6 +195,7 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
         ranking_ids: vec![],
         data_hash: String::new(),
         metrics: serde_json::Value::Null,
+        format: None,
     };
     let ckpt = dir.join("ckpt");
     checkpoint::save(&ckpt, &model, &encoder, &meta, None).unwrap();

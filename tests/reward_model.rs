@@ -393,3 +393,133 @@ fn broken_backbone_folders_name_the_file() {
     let e = err(&bb);
     assert!(e.contains("model.safetensors"), "{e}");
 }
+
+/// A small random Llama-family model as an HF folder (config, weights, tokenizer with a chat
+/// template), standing in for SmolLM2: the same files, sizes a test can train.
+fn llama_folder(dir: &Path, texts: Vec<String>) {
+    use std::collections::HashMap;
+    std::fs::create_dir_all(dir).unwrap();
+    let tok = kibble::ml::text::tokenizer::train_bpe(texts.into_iter(), 300).unwrap();
+    let vocab = tok.get_vocab_size(true);
+    let (d, layers, ff) = (32usize, 2usize, 64usize);
+    let config = serde_json::json!({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab,
+        "hidden_size": d, "intermediate_size": ff, "num_hidden_layers": layers,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-6,
+        "rope_theta": 10000.0, "max_position_embeddings": 128, "tie_word_embeddings": true,
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut normal = |rows: usize, cols: usize| {
+        let v: Vec<f32> = (0..rows * cols)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+            })
+            .collect();
+        candle_core::Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
+    };
+    let ones =
+        |n: usize| candle_core::Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).unwrap();
+    let mut w: HashMap<String, candle_core::Tensor> = HashMap::new();
+    w.insert("model.embed_tokens.weight".into(), normal(vocab, d));
+    w.insert("model.norm.weight".into(), ones(d));
+    for i in 0..layers {
+        let n = |s: &str| format!("model.layers.{i}.{s}");
+        for (name, rows, cols) in [
+            ("self_attn.q_proj.weight", d, d),
+            ("self_attn.k_proj.weight", d / 2, d),
+            ("self_attn.v_proj.weight", d / 2, d),
+            ("self_attn.o_proj.weight", d, d),
+            ("mlp.gate_proj.weight", ff, d),
+            ("mlp.up_proj.weight", ff, d),
+            ("mlp.down_proj.weight", d, ff),
+        ] {
+            w.insert(n(name), normal(rows, cols));
+        }
+        w.insert(n("input_layernorm.weight"), ones(d));
+        w.insert(n("post_attention_layernorm.weight"), ones(d));
+    }
+    candle_core::safetensors::save(&w, dir.join("model.safetensors")).unwrap();
+    tok.save(dir.join("tokenizer.json"), false).unwrap();
+    let template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<sep>{% endfor %}\
+                    {% if add_generation_prompt %}assistant: {% endif %}";
+    let tc = serde_json::json!({ "chat_template": template, "eos_token": "<eos>" });
+    std::fs::write(dir.join("tokenizer_config.json"), tc.to_string()).unwrap();
+}
+
+#[test]
+fn a_decoder_reward_model_learns_the_rule_exports_for_transformers_and_loads_back() {
+    use kibble::jobs::score::{CheckpointRef, Scorer};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("syn.db");
+    let mut store = synthetic_db(&db, 240);
+    let mut texts = Vec::new();
+    store
+        .for_each_prompt(|p, cands| {
+            texts.push(p.body.as_plain_text());
+            texts.extend(cands.iter().map(|c| c.text.clone()));
+            Ok(())
+        })
+        .unwrap();
+    let backbone = dir.path().join("llama");
+    llama_folder(&backbone, texts);
+    let mut cfg = quick_config();
+    cfg.backbone = Some(backbone);
+    cfg.train.lr = 3e-3;
+    let s = run(
+        &mut store,
+        &db,
+        &cfg,
+        None,
+        "test",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
+    assert_eq!(s.status, RunStatus::Done);
+    let acc = s.eval_accuracy.unwrap();
+    assert!(acc >= 0.9, "held-out accuracy {acc}");
+    let best = s.best.expect("a best checkpoint");
+    let ck = Path::new(&best.path);
+    let loaded = checkpoint::load(ck, &Device::Cpu).unwrap();
+    assert_eq!(
+        loaded.meta.model.arch,
+        kibble::ml::models::config::Arch::Llama
+    );
+    // The pair is framed by the model's chat template; the answer ends the sequence.
+    let e = loaded.encoder.encode("which fruit?", "a kiwi").unwrap();
+    let text = loaded.encoder.tokenizer.decode(&e.ids, false).unwrap();
+    assert!(
+        text.starts_with("user: which fruit?<sep>assistant: "),
+        "{text}"
+    );
+    assert!(text.ends_with("kiwi"), "{text}");
+
+    // Exported as transformers' own class, then loaded back as an RM trained elsewhere: the
+    // same normalised scores.
+    let out = dir.path().join("hf-rm");
+    kibble::jobs::export_model::export_reward_model(ck, &out).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "LlamaForSequenceClassification");
+    assert_eq!(config["num_labels"], 1);
+    let weights =
+        candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(weights["score.weight"].dims(), &[1, 32]);
+    assert!(!weights.contains_key("head.bias") && !weights.contains_key("score.bias"));
+    let pairs = [
+        ("question 1: river?", "paper kiwi cloud"),
+        ("question 2: stone?", "paper cloud engine"),
+        ("a longer question about the garden and the window?", "kiwi"),
+    ];
+    let mine = Scorer::open(None, &CheckpointRef::Dir(ck.to_path_buf())).unwrap();
+    let theirs = Scorer::open(None, &CheckpointRef::Dir(out.clone())).unwrap();
+    let (a, b) = (mine.score(&pairs).unwrap(), theirs.score(&pairs).unwrap());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-4, "{a:?} vs {b:?}");
+    }
+    assert!(a[0] > a[1], "{a:?}");
+}

@@ -242,10 +242,12 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct TrainRmArgs {
-    /// A preset from assets/rm_presets.toml (tiny, minilm).
+    /// A preset from assets/rm_presets.toml (tiny, minilm, smollm2).
     #[arg(long, default_value = "tiny")]
     pub preset: String,
-    /// A BERT-family folder (config.json, model.safetensors, tokenizer.json) to fine-tune.
+    /// A backbone to fine-tune: a BERT-family folder (config.json, model.safetensors,
+    /// tokenizer.json, mean-pooled), or a Llama/Qwen2-family HF folder or GGUF file (read at the
+    /// last token, the shape TRL trains).
     #[arg(long)]
     pub backbone: Option<PathBuf>,
     /// Train only the head; keep the backbone frozen.

@@ -14,9 +14,10 @@ pub(super) fn rm_job_config(
         cfg.backbone = Some(b.clone());
     }
     if let Some(dir) = &cfg.backbone {
-        if !dir.join("config.json").exists() {
+        let gguf = dir.is_file() && dir.extension().is_some_and(|e| e == "gguf");
+        if !gguf && !dir.join("config.json").exists() {
             return Err(BadInput(format!(
-                "{}: no config.json; run scripts/fetch-models.sh for all-MiniLM-L6-v2, or pass --backbone DIR",
+                "{}: no config.json; run scripts/fetch-models.sh for all-MiniLM-L6-v2 or SmolLM2, or pass --backbone DIR (an HF folder) or FILE.gguf",
                 dir.display()
             ))
             .into());

@@ -8,10 +8,11 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use crate::jobs::policy::load_policy;
+use crate::ml::checkpoint::{CheckpointMeta, Loaded};
 use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
-use crate::ml::models::config::{PolicyArch, PolicyConfig};
+use crate::ml::models::config::{Arch, PolicyArch, PolicyConfig};
 use crate::ml::models::policy::Policy;
 use crate::ml::text::codec::PolicyCodec;
 
@@ -131,13 +132,7 @@ pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointErro
         )?;
         write_json(
             &tmp.join("tokenizer_config.json"),
-            &serde_json::json!({
-                "eos_token": codec.format.end,
-                "pad_token": codec.tokenizer.id_to_token(codec.pad),
-                "chat_template": codec.format.jinja(),
-                "clean_up_tokenization_spaces": false,
-                "model_max_length": c.ctx,
-            }),
+            &tokenizer_config(codec, c.ctx),
         )?;
         let t = tmp.join("tokenizer.json");
         codec.tokenizer.save(&t, false).map_err(|e| file_err(&t, e))
@@ -154,7 +149,10 @@ const MODELING_PY: &str = include_str!("../../assets/modeling_kibble.py");
 pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), CheckpointError> {
     let loaded = crate::ml::checkpoint::load(checkpoint, &Device::Cpu)?;
     let c = &loaded.meta.model;
-    if c.arch != crate::ml::models::config::Arch::Bert {
+    if c.arch == Arch::Llama {
+        return export_decoder_reward_model(&loaded, checkpoint, out);
+    }
+    if c.arch != Arch::Bert {
         return Err(file_err(
             checkpoint,
             "only reward models on a BERT-family backbone (--preset minilm, --backbone DIR) export to HF: the tiny preset's pre-LN encoder has no transformers class",
@@ -176,22 +174,7 @@ pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), Checkpoi
         .collect();
     let tok = &loaded.encoder.tokenizer;
     let token = |id: u32| tok.id_to_token(id);
-    // One output per criterion for a model trained with `--criteria`, else one "reward".
-    let labels: Vec<String> = if loaded.meta.heads.is_empty() {
-        vec!["reward".into()]
-    } else {
-        loaded.meta.heads.clone()
-    };
-    let id2label: serde_json::Map<String, serde_json::Value> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (i.to_string(), l.clone().into()))
-        .collect();
-    let label2id: serde_json::Map<String, serde_json::Value> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.clone(), i.into()))
-        .collect();
+    let (labels, id2label, label2id) = label_maps(&loaded.meta);
     let mut config = serde_json::json!({
         "architectures": ["KibbleBertForSequenceClassification"],
         "auto_map": {
@@ -240,6 +223,112 @@ pub fn export_reward_model(checkpoint: &Path, out: &Path) -> Result<(), Checkpoi
         )?;
         let t = tmp.join("tokenizer.json");
         tok.save(&t, false).map_err(|e| file_err(&t, e))
+    })
+}
+
+type LabelMap = serde_json::Map<String, serde_json::Value>;
+
+/// One output per criterion for a model trained with `--criteria`, else one "reward": the
+/// names, and transformers' `id2label` and `label2id`.
+fn label_maps(meta: &CheckpointMeta) -> (Vec<String>, LabelMap, LabelMap) {
+    let labels: Vec<String> = if meta.heads.is_empty() {
+        vec!["reward".into()]
+    } else {
+        meta.heads.clone()
+    };
+    let id2label = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i.to_string(), l.clone().into()))
+        .collect();
+    let label2id = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.clone(), i.into()))
+        .collect();
+    (labels, id2label, label2id)
+}
+
+/// A decoder reward model as transformers' own `LlamaForSequenceClassification` (or Qwen2's):
+/// the backbone under `model.*`, the head as `score` (no bias), and the pad token the class
+/// uses to find each sequence's last real token. No remote code is needed. HF's `score` has no
+/// bias, so ours is folded into the reward statistics: normalised scores are unchanged, and raw
+/// scores in transformers differ from kibble's raw ones by exactly that bias.
+fn export_decoder_reward_model(
+    loaded: &Loaded,
+    checkpoint: &Path,
+    out: &Path,
+) -> Result<(), CheckpointError> {
+    let codec =
+        loaded.encoder.decoder.as_ref().ok_or_else(|| {
+            file_err(checkpoint, "a decoder reward model without its chat format")
+        })?;
+    let decoder = loaded.meta.model.decoder.as_ref().ok_or_else(|| {
+        file_err(
+            checkpoint,
+            "a decoder reward model without its decoder shape",
+        )
+    })?;
+    let mut weights = loaded.model.params.all();
+    let bias: Vec<f64> = match weights.remove("head.bias") {
+        Some(b) => b
+            .to_vec1::<f32>()
+            .map_err(|e| file_err(checkpoint, e))?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        None => vec![0.0; loaded.meta.model.n_outputs],
+    };
+    let hf: HashMap<String, Tensor> = weights
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "head.weight" => ("score.weight".to_string(), v),
+            _ => (k, v),
+        })
+        .collect();
+    let meta = &loaded.meta;
+    let (labels, id2label, label2id) = label_maps(meta);
+    let mut config = llama_config(decoder, codec);
+    let arch = if decoder.qkv_bias {
+        "Qwen2ForSequenceClassification"
+    } else {
+        "LlamaForSequenceClassification"
+    };
+    config["architectures"] = serde_json::json!([arch]);
+    config["num_labels"] = labels.len().into();
+    config["id2label"] = id2label.into();
+    config["label2id"] = label2id.into();
+    config["kibble_reward_mean"] = (meta.reward_mean - bias[0]).into();
+    config["kibble_reward_std"] = meta.reward_std.into();
+    config["kibble_max_len"] = meta.max_len.into();
+    if !meta.head_stats.is_empty() {
+        let stats: Vec<(f64, f64)> = meta
+            .head_stats
+            .iter()
+            .zip(&bias)
+            .map(|((m, s), b)| (m - b, *s))
+            .collect();
+        config["kibble_head_stats"] = serde_json::json!(stats);
+    }
+    let tc = tokenizer_config(codec, meta.max_len);
+    write_folder_atomically(out, |tmp| {
+        let w = tmp.join("model.safetensors");
+        candle_core::safetensors::save(&hf, &w).map_err(|e| file_err(&w, e))?;
+        write_json(&tmp.join("config.json"), &config)?;
+        write_json(&tmp.join("tokenizer_config.json"), &tc)?;
+        let t = tmp.join("tokenizer.json");
+        codec.tokenizer.save(&t, false).map_err(|e| file_err(&t, e))
+    })
+}
+
+/// `tokenizer_config.json` for a Llama-family export: the chat template and special tokens.
+fn tokenizer_config(codec: &PolicyCodec, max_len: usize) -> serde_json::Value {
+    serde_json::json!({
+        "eos_token": codec.format.end,
+        "pad_token": codec.tokenizer.id_to_token(codec.pad),
+        "chat_template": codec.format.jinja(),
+        "clean_up_tokenization_spaces": false,
+        "model_max_length": max_len,
     })
 }
 
@@ -432,6 +521,7 @@ mod tests {
                 type_vocab_size: 2,
                 freeze_backbone: false,
                 n_outputs: 1,
+                decoder: None,
             };
             let model = RewardModel::new(&config, 1, &dev).unwrap();
             let encoder = PairEncoder::for_bert(tok.clone(), 16).unwrap();
@@ -448,6 +538,7 @@ mod tests {
                 ranking_ids: vec![],
                 data_hash: String::new(),
                 metrics: serde_json::Value::Null,
+                format: None,
             };
             let path = dir.path().join(name);
             checkpoint::save(&path, &model, &encoder, &meta, None).unwrap();

@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::ml::decoder_reward;
 use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
 use crate::ml::models::config::{Arch, ModelConfig};
 use crate::ml::models::reward::RewardModel;
+use crate::ml::text::chat::PromptFormat;
+use crate::ml::text::codec::PolicyCodec;
 use crate::ml::text::tokenizer::{self, PairEncoder};
 use crate::ml::training::optim::AdamW;
 use crate::ml::training::reward::TrainConfig;
@@ -39,6 +42,9 @@ pub struct CheckpointMeta {
     pub ranking_ids: Vec<i64>,
     pub data_hash: String,
     pub metrics: serde_json::Value,
+    /// A decoder reward model's chat format (how a prompt is framed before the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<PromptFormat>,
 }
 
 pub const KIND: &str = "kibble-reward-model";
@@ -70,10 +76,20 @@ pub fn save(
 fn encoder_for(
     config: &ModelConfig,
     tok: tokenizers::Tokenizer,
+    format: Option<&PromptFormat>,
 ) -> Result<PairEncoder, CheckpointError> {
     Ok(match config.arch {
         Arch::Tiny => PairEncoder::for_bpe(tok, config.max_len)?,
         Arch::Bert => PairEncoder::for_bert(tok, config.max_len)?,
+        Arch::Llama => {
+            let format = format.cloned().ok_or_else(|| {
+                CheckpointError::Tokenizer("a decoder reward model needs its chat format".into())
+            })?;
+            PairEncoder::for_decoder(
+                PolicyCodec::new(tok, config.max_len, format)?,
+                config.max_len,
+            )
+        }
     })
 }
 
@@ -85,7 +101,12 @@ pub struct Loaded {
     pub dir: PathBuf,
 }
 
+/// Loads a kibble reward-model checkpoint, or an HF Llama-family
+/// `*ForSequenceClassification` folder trained elsewhere.
 pub fn load(dir: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
+    if decoder_reward::is_hf_classifier(dir) {
+        return decoder_reward::load_classifier(dir, device);
+    }
     let config_path = dir.join("config.json");
     let meta: CheckpointMeta = read_json(&config_path)?;
     if meta.kind != KIND {
@@ -127,7 +148,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
         ));
     }
     let tok = tokenizer::load(&dir.join("tokenizer.json"))?;
-    let encoder = encoder_for(&meta.model, tok)?;
+    let encoder = encoder_for(&meta.model, tok, meta.format.as_ref())?;
     let weights_path = dir.join("model.safetensors");
     let weights = read_weights(&weights_path, device)?;
     let model = RewardModel::from_weights(&meta.model, weights, meta.train.seed, device)
@@ -178,8 +199,9 @@ fn eps() -> f64 {
     1e-12
 }
 
-/// Loads a BERT-family folder (`config.json`, `model.safetensors`, `tokenizer.json`) as the
-/// backbone of a new reward model with a fresh scalar head. Errors name the file at fault.
+/// Loads a BERT-family folder (`config.json`, `model.safetensors`, `tokenizer.json`), or a
+/// Llama-family folder or GGUF file (`decoder_reward`), as the backbone of a new reward model
+/// with a fresh scalar head. Errors name the file at fault.
 pub fn load_backbone(
     dir: &Path,
     freeze: bool,
@@ -188,6 +210,9 @@ pub fn load_backbone(
     seed: u64,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
+    if decoder_reward::is_decoder(dir) {
+        return decoder_reward::load_backbone(dir, freeze, max_len, heads, seed, device);
+    }
     let cfg_path = dir.join("config.json");
     let hf: HfBertConfig = read_json(&cfg_path)?;
     if let Some(t) = hf.model_type.as_deref().filter(|t| *t != "bert") {
@@ -216,6 +241,7 @@ pub fn load_backbone(
         type_vocab_size: hf.type_vocab_size,
         freeze_backbone: freeze,
         n_outputs: heads,
+        decoder: None,
     };
     config
         .validate(HF_BERT_NAMES)
@@ -262,6 +288,6 @@ pub fn load_backbone(
     let model = RewardModel::from_weights(&config, weights, seed, device)
         .map_err(|e| file_err(&weights_path, e))?;
     let tok = tokenizer::load(&dir.join("tokenizer.json"))?;
-    let encoder = encoder_for(&config, tok)?;
+    let encoder = encoder_for(&config, tok, None)?;
     Ok((model, encoder))
 }

@@ -433,6 +433,7 @@ fn train_loop(
                 },
                 ranking_ids: loaded.ranking_ids.iter().map(|r| r.0).collect(),
                 data_hash: loaded.data_hash.clone(),
+                format: encoder.decoder.as_ref().map(|c| c.format.clone()),
                 metrics: serde_json::json!({
                     "eval_accuracy": last_eval.as_ref().map(|e| e.accuracy),
                     "eval_loss": last_eval.as_ref().map(|e| e.loss),

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub enum Arch {
     Tiny,
     Bert,
+    /// A Llama-family decoder (`decoder` holds its shape) read at the last real token: the
+    /// reward model TRL trains by default (`*ForSequenceClassification`).
+    Llama,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +33,9 @@ pub struct ModelConfig {
     /// Scalar outputs of the head: one per criterion learnt (`train-rm --criteria`), else 1.
     #[serde(default = "one_output")]
     pub n_outputs: usize,
+    /// Llama only: the decoder's own shape (`max_len` above is the window kibble uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<PolicyConfig>,
 }
 
 fn one_output() -> usize {
@@ -51,11 +57,36 @@ impl ModelConfig {
             type_vocab_size: 0,
             freeze_backbone: false,
             n_outputs: 1,
+            decoder: None,
         }
     }
 }
 
 impl ModelConfig {
+    /// A reward model on a Llama-family decoder: its window is `max_len` (at most the decoder's
+    /// context), one scalar per head read at the last real token.
+    pub fn decoder(
+        d: &PolicyConfig,
+        max_len: usize,
+        n_outputs: usize,
+        freeze_backbone: bool,
+    ) -> ModelConfig {
+        ModelConfig {
+            arch: Arch::Llama,
+            vocab_size: d.vocab_size,
+            max_len: max_len.min(d.ctx),
+            d_model: d.d_model,
+            n_layers: d.n_layers,
+            n_heads: d.n_heads,
+            d_ff: d.d_ff,
+            ln_eps: d.ln_eps,
+            type_vocab_size: 0,
+            freeze_backbone,
+            n_outputs,
+            decoder: Some(d.clone()),
+        }
+    }
+
     /// Checks every size the kernels rely on. `names` maps our field names to the file's
     /// (`("n_heads", "num_attention_heads")`), so the error names what the user can fix.
     pub fn validate(&self, names: &[(&str, &str)]) -> std::result::Result<(), String> {
@@ -71,6 +102,19 @@ impl ModelConfig {
         divides(&n("n_heads"), self.n_heads, &n("d_model"), self.d_model)?;
         if self.arch == Arch::Bert {
             dim(&n("type_vocab_size"), self.type_vocab_size, 1024)?;
+        }
+        if self.arch == Arch::Llama {
+            let d = self
+                .decoder
+                .as_ref()
+                .ok_or("a Llama reward model needs its decoder shape (field \"decoder\")")?;
+            d.validate(names)?;
+            if (d.vocab_size, d.d_model, d.n_layers)
+                != (self.vocab_size, self.d_model, self.n_layers)
+                || d.arch != PolicyArch::Llama
+            {
+                return Err("field \"decoder\" does not match the model's own sizes".into());
+            }
         }
         finite_positive(&n("ln_eps"), self.ln_eps)
     }

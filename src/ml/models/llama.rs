@@ -186,7 +186,13 @@ fn repeat_kv(x: &Tensor, kv: usize, rep: usize) -> Result<Tensor> {
 }
 
 impl Llama {
-    pub(crate) fn new(p: &mut Params, c: &PolicyConfig, lora: Option<LoraConfig>) -> Result<Llama> {
+    /// `lm_head`: false for a reward model, which reads hidden states, never logits.
+    pub(crate) fn new(
+        p: &mut Params,
+        c: &PolicyConfig,
+        lora: Option<LoraConfig>,
+        lm_head: bool,
+    ) -> Result<Llama> {
         let (d, dh) = (c.d_model, c.head_dim());
         let kv = c.kv_heads() * dh;
         let embed = p.get(
@@ -218,7 +224,7 @@ impl Llama {
             });
         }
         let norm = p.get("model.norm.weight", &[d], Init::Ones)?;
-        let lm_head = if c.tied {
+        let lm_head = if c.tied || !lm_head {
             None
         } else {
             Some(p.get("lm_head.weight", &[c.vocab_size, d], Init::Normal)?)

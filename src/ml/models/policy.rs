@@ -136,7 +136,7 @@ impl Policy {
     fn build(config: &PolicyConfig, mut p: Params, lora: Option<LoraConfig>) -> Result<Policy> {
         let c = config;
         if c.arch == PolicyArch::Llama {
-            let body = Body::Llama(Llama::new(&mut p, c, lora)?);
+            let body = Body::Llama(Llama::new(&mut p, c, lora, true)?);
             return Ok(Policy {
                 config: c.clone(),
                 params: p,

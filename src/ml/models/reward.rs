@@ -13,8 +13,9 @@ use crate::ml::kernels::{
     FusedAttention,
 };
 use crate::ml::models::block::{FusedBlock, SideGrads};
-use crate::ml::models::config::{Arch, ModelConfig};
+use crate::ml::models::config::{Arch, ModelConfig, PolicyConfig};
 use crate::ml::models::encoder::FusedEncoder;
+use crate::ml::models::llama::Llama;
 
 /// A batch of padded sequences. `mask` is 1 for real tokens, 0 for padding.
 pub struct Batch {
@@ -370,6 +371,26 @@ enum Body {
         ln_emb: Norm,
         layers: Vec<BertLayer>,
     },
+    Llama {
+        llama: Llama,
+        decoder: PolicyConfig,
+    },
+}
+
+/// Each sequence's row at its last real token: x (b*t, d), mask (b, t), right padding -> (b, d).
+fn last_real_rows(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let (_, t) = mask.dims2()?;
+    let rows: Vec<u32> = mask
+        .to_vec2::<f32>()?
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let len = m.iter().filter(|&&v| v > 0.0).count().max(1);
+            (i * t + len - 1) as u32
+        })
+        .collect();
+    let n = rows.len();
+    x.index_select(&Tensor::from_vec(rows, n, x.device())?, 0)
 }
 
 pub struct RewardModel {
@@ -402,6 +423,8 @@ impl RewardModel {
         // The head always trains, even when the backbone is frozen.
         let head_w = p.loaded.remove("head.weight");
         let head_b = p.loaded.remove("head.bias");
+        // A decoder's LM head is not part of a reward model.
+        p.loaded.remove("lm_head.weight");
         let model = Self::build(config, p)?;
         if let (Some(w), Some(b)) = (head_w, head_b) {
             model.params.trainable["head.weight"]
@@ -485,6 +508,15 @@ impl RewardModel {
                     })
                     .collect::<Result<_>>()?,
             },
+            Arch::Llama => {
+                let decoder = c.decoder.clone().ok_or_else(|| {
+                    candle_core::Error::msg("a Llama reward model needs its decoder shape")
+                })?;
+                Body::Llama {
+                    llama: Llama::new(&mut p, &decoder, None, false)?,
+                    decoder,
+                }
+            }
         };
         // The head is never frozen.
         let freeze = p.freeze_loaded;
@@ -591,6 +623,11 @@ impl RewardModel {
                     x = l.ln_out.forward(&(&x + l.fc2.forward(&h)?)?)?;
                 }
                 x
+            }
+            Body::Llama { llama, decoder } => {
+                // A causal model has seen the whole sequence only at its last token.
+                let x = llama.hidden(decoder, &batch.ids, &batch.mask)?;
+                return last_real_rows(&x, &batch.mask);
             }
         };
         masked_mean_pool(&x, &batch.mask)

@@ -9,6 +9,9 @@ use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer, TokenizerBuilder};
 
+use crate::domain::PromptBody;
+use crate::ml::text::codec::PolicyCodec;
+
 pub const PAD: &str = "<pad>";
 pub const SEP: &str = "<sep>";
 /// Ends a policy's response.
@@ -84,6 +87,9 @@ pub struct PairEncoder {
     pub sep_id: u32,
     /// BERT-family models start with [CLS] and use segment ids.
     pub cls_id: Option<u32>,
+    /// A decoder reward model frames the pair as its policy would see it: the prompt in the
+    /// model's chat format, then the answer.
+    pub decoder: Option<PolicyCodec>,
 }
 
 /// One encoded sequence: ids, and segment ids (0 prompt, 1 response).
@@ -105,6 +111,7 @@ impl PairEncoder {
             pad_id: id(PAD)?,
             sep_id: id(SEP)?,
             cls_id: None,
+            decoder: None,
             tokenizer,
             max_len,
         })
@@ -123,9 +130,24 @@ impl PairEncoder {
             pad_id: id("[PAD]")?,
             sep_id: id("[SEP]")?,
             cls_id: Some(id("[CLS]")?),
+            decoder: None,
             tokenizer,
             max_len,
         })
+    }
+
+    /// For a Llama-family decoder: `codec`'s prompt (chat template, generation prompt), then
+    /// the answer's tokens, no end marker; the reward is read at the last of them. Padding is
+    /// the codec's, which an answer never ends with.
+    pub fn for_decoder(codec: PolicyCodec, max_len: usize) -> PairEncoder {
+        PairEncoder {
+            tokenizer: codec.tokenizer.clone(),
+            max_len,
+            pad_id: codec.pad,
+            sep_id: codec.eos,
+            cls_id: None,
+            decoder: Some(codec),
+        }
     }
 
     fn ids(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
@@ -140,8 +162,19 @@ impl PairEncoder {
     /// Encodes prompt and response together. When too long, the prompt loses its beginning
     /// (the end of a conversation matters most); a response longer than the window keeps its start.
     pub fn encode(&self, prompt: &str, response: &str) -> Result<Encoded, TokenizerError> {
-        let p = self.ids(prompt)?;
         let r = self.ids(response)?;
+        if let Some(codec) = &self.decoder {
+            // When both are long, the prompt keeps half the window and the answer its start.
+            let room = self.max_len - r.len().min(self.max_len / 2);
+            let mut ids = codec
+                .prompt(&PromptBody::from(prompt), room)
+                .map_err(other)?;
+            let r_len = r.len().min(self.max_len.saturating_sub(ids.len()));
+            ids.extend_from_slice(&r[..r_len]);
+            let type_ids = vec![0; ids.len()];
+            return Ok(Encoded { ids, type_ids });
+        }
+        let p = self.ids(prompt)?;
         let specials = 1 + usize::from(self.cls_id.is_some()) * 2;
         let room = self.max_len.saturating_sub(specials);
         let r_len = r.len().min(room);
