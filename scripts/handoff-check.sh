@@ -3,10 +3,12 @@
 #   1. the tiny policy, trained here and exported (GPT2LMHeadModel), decodes greedily as kibble does;
 #   2. a MiniLM reward model (models/minilm, from scripts/fetch-models.sh) exported with its
 #      modeling_kibble.py scores as kibble does (within 1e-3, normalised);
-#   3. TRL's RewardTrainer and DPOTrainer run two steps on `kibble export --format trl` pairs.
+#   3. a decoder reward model on SmolLM2 (models/smollm2, its GGUF) exported as transformers' own
+#      LlamaForSequenceClassification scores as kibble does (within 1e-3, normalised), no remote code;
+#   4. TRL's RewardTrainer and DPOTrainer run two steps on `kibble export --format trl` pairs.
 # Needs python with torch, transformers, trl, datasets (PYTHON=..., default ~/peers-venv/bin/python, see
 # shared/peers/README.md); skipped with a message when they are missing. Not part of `cargo test`.
-# Usage: scripts/handoff-check.sh            (about 7 minutes on 2 cores, most of it the MiniLM training)
+# Usage: scripts/handoff-check.sh            (about 13 minutes on 2 cores, most of it MiniLM and SmolLM2 training)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-$HOME/peers-venv/bin/python}
@@ -43,7 +45,22 @@ else
   echo "skipped: no models/minilm (scripts/fetch-models.sh minilm)"
 fi
 
-echo "== 3. TRL RewardTrainer and DPOTrainer on kibble's pairs"
+echo "== 3. SmolLM2 decoder reward model -> transformers scores"
+gguf=models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ -f "$gguf" ]; then
+  # 40 prompts and a frozen backbone: a 135M decoder trains at about 2 pairs/s here.
+  head -n 40 sample_data/sample_prompts.jsonl > "$tmp/small.jsonl"
+  "$k" --db "$tmp/d.db" import "$tmp/small.jsonl" >/dev/null
+  "$k" --db "$tmp/d.db" simulate --rule longer --noise 0.1 >/dev/null
+  "$k" --db "$tmp/d.db" train-rm --backbone "$gguf" --freeze --epochs 1 --max-len 128 --batch 16 --lr 1e-3 >/dev/null
+  "$k" --db "$tmp/d.db" score >/dev/null
+  "$k" --db "$tmp/d.db" export-model --run 1 --out "$tmp/drm" >/dev/null
+  "$py" scripts/handoff/check_decoder_rm.py "$tmp/d.db" "$tmp/drm" 200 2>/dev/null
+else
+  echo "skipped: no $gguf (scripts/fetch-models.sh smollm2)"
+fi
+
+echo "== 4. TRL RewardTrainer and DPOTrainer on kibble's pairs"
 "$k" --db "$db" export --format trl --out "$tmp/pairs.jsonl" >/dev/null
 "$py" scripts/handoff/trl_steps.py "$tmp/pairs.jsonl" "$tmp/policy" "$tmp/trl" 2>/dev/null | grep -E '^(RewardTrainer|DPOTrainer):'
 echo "handoff-check: all passed"
