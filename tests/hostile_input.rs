@@ -178,6 +178,7 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
         freeze_backbone: false,
         n_outputs: 1,
         decoder: None,
+        lora: None,
     };
     let dev = candle_core::Device::Cpu;
     let model = RewardModel::new(&config, 1, &dev).unwrap();
@@ -209,7 +210,8 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
 fn load_and_score(dir: &std::path::Path) -> Result<(), String> {
     use kibble::ml::checkpoint::load_backbone;
     let dev = candle_core::Device::Cpu;
-    let (model, encoder) = load_backbone(dir, false, 16, 1, 0, &dev).map_err(|e| e.to_string())?;
+    let (model, encoder) =
+        load_backbone(dir, false, 16, 1, 0, None, &dev).map_err(|e| e.to_string())?;
     let enc = encoder
         .encode("a prompt 3", "an answer 6")
         .map_err(|e| e.to_string())?;

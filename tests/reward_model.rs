@@ -371,7 +371,7 @@ fn broken_backbone_folders_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let bb = dir.path().join("bert");
     std::fs::create_dir(&bb).unwrap();
-    let err = |d: &Path| match checkpoint::load_backbone(d, false, 64, 1, 0, &Device::Cpu) {
+    let err = |d: &Path| match checkpoint::load_backbone(d, false, 64, 1, 0, None, &Device::Cpu) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("loaded a broken folder"),
     };
@@ -522,4 +522,48 @@ fn a_decoder_reward_model_learns_the_rule_exports_for_transformers_and_loads_bac
         assert!((x - y).abs() < 1e-4, "{a:?} vs {b:?}");
     }
     assert!(a[0] > a[1], "{a:?}");
+
+    // LoRA: the backbone stays as loaded, the adapters and head learn the rule, and the export
+    // folds the adapters in.
+    let db2 = dir.path().join("lora.db");
+    let mut store2 = synthetic_db(&db2, 240);
+    cfg.lora = Some(kibble::ml::models::llama::LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+    });
+    let s = run(
+        &mut store2,
+        &db2,
+        &cfg,
+        None,
+        "test",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
+    let acc = s.eval_accuracy.unwrap();
+    assert!(acc >= 0.85, "LoRA held-out accuracy {acc}");
+    let ck = std::path::PathBuf::from(s.best.unwrap().path);
+    let saved = candle_core::safetensors::load(ck.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert!(saved.keys().any(|k| k.contains(".lora_A.")));
+    let base =
+        candle_core::safetensors::load(dir.path().join("llama/model.safetensors"), &Device::Cpu)
+            .unwrap();
+    let name = "model.layers.0.self_attn.q_proj.weight";
+    assert_eq!(
+        saved[name].to_vec2::<f32>().unwrap(),
+        base[name].to_vec2::<f32>().unwrap(),
+        "the backbone stays frozen"
+    );
+    let out = dir.path().join("hf-lora");
+    kibble::jobs::export_model::export_reward_model(&ck, &out).unwrap();
+    let exported =
+        candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert!(!exported.keys().any(|k| k.contains("lora")));
+    let mine = Scorer::open(None, &CheckpointRef::Dir(ck)).unwrap();
+    let theirs = Scorer::open(None, &CheckpointRef::Dir(out)).unwrap();
+    let (a, b) = (mine.score(&pairs).unwrap(), theirs.score(&pairs).unwrap());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-4, "{a:?} vs {b:?}");
+    }
 }

@@ -250,6 +250,13 @@ pub struct TrainRmArgs {
     /// last token, the shape TRL trains).
     #[arg(long)]
     pub backbone: Option<PathBuf>,
+    /// LoRA adapters of this rank on every projection of a Llama-family backbone instead of all
+    /// its weights (the backbone stays frozen; exports merge them).
+    #[arg(long)]
+    pub lora_rank: Option<usize>,
+    /// LoRA scale numerator: updates are scaled by alpha / rank (default: 2 x rank).
+    #[arg(long, requires = "lora_rank")]
+    pub lora_alpha: Option<f64>,
     /// Train only the head; keep the backbone frozen.
     #[arg(long)]
     pub freeze: bool,
@@ -539,12 +546,20 @@ pub enum BenchCommand {
         json: bool,
     },
     /// Reward-model training at the exact shapes of shared/peers/torch_rm_bench.py: tiny model,
-    /// 8 pairs (16 x 128 random tokens) per step; prints pairs/s, tokens/s, GFLOP/s.
+    /// 8 pairs (16 x 128 random tokens) per step; prints pairs/s, tokens/s, GFLOP/s. With
+    /// --backbone, a pretrained backbone fine-tuned at the shapes of
+    /// shared/peers/torch_bert_rm_bench.py: 16 pairs x 128 tokens per step.
+    #[command(
+        after_help = "Examples:\n  kibble bench rm-train\n  kibble bench rm-train --backbone models/minilm --warmup 3 --steps 15"
+    )]
     RmTrain {
         #[arg(long, default_value_t = 5)]
         warmup: usize,
         #[arg(long, default_value_t = 30)]
         steps: usize,
+        /// A BERT-family or Llama-family folder, or a GGUF file (as `train-rm --backbone`).
+        #[arg(long, value_name = "DIR|FILE.gguf")]
+        backbone: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -554,6 +569,9 @@ pub enum BenchCommand {
         warmup: usize,
         #[arg(long, default_value_t = 15)]
         batches: usize,
+        /// A pretrained backbone with a fresh head instead of the tiny model.
+        #[arg(long, value_name = "DIR|FILE.gguf")]
+        backbone: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },

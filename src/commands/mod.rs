@@ -290,13 +290,15 @@ fn run_bench(what: crate::cli::BenchCommand) -> anyhow::Result<()> {
         crate::cli::BenchCommand::RmTrain {
             warmup,
             steps,
+            backbone,
             json,
-        } => crate::jobs::bench::bench_rm_train(warmup, steps, json),
+        } => crate::jobs::bench::bench_rm_train(warmup, steps, backbone.as_deref(), json),
         crate::cli::BenchCommand::RmScore {
             warmup,
             batches,
+            backbone,
             json,
-        } => crate::jobs::bench::bench_rm_score(warmup, batches, json),
+        } => crate::jobs::bench::bench_rm_score(warmup, batches, backbone.as_deref(), json),
         crate::cli::BenchCommand::Sample {
             warmup,
             iters,

@@ -24,6 +24,14 @@ pub(super) fn rm_job_config(
         }
     }
     cfg.freeze_backbone = args.freeze;
+    cfg.lora = match args.lora_rank {
+        Some(0) => return Err(BadInput("--lora-rank must be at least 1".into()).into()),
+        Some(rank) => Some(crate::ml::models::llama::LoraConfig {
+            rank,
+            alpha: args.lora_alpha.unwrap_or(2.0 * rank as f64),
+        }),
+        None => None,
+    };
     cfg.vocab_size = args.vocab_size.unwrap_or(cfg.vocab_size);
     cfg.max_len = args.max_len.unwrap_or(cfg.max_len);
     cfg.eval_fraction = args.eval_fraction.unwrap_or(cfg.eval_fraction);

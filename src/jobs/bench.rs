@@ -178,7 +178,14 @@ pub fn bench_import(
 const RM_VOCAB: usize = 8192;
 const RM_T: usize = 128;
 
-fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::text::tokenizer::Encoded> {
+/// `n` sequences of `RM_T` random ids below `vocab` (the peer scripts draw from 1000 up for a
+/// pretrained vocabulary; the ids' values do not change the work).
+fn random_tokens_from(
+    n: usize,
+    vocab: usize,
+    seed: u64,
+) -> Vec<crate::ml::text::tokenizer::Encoded> {
+    let low = if vocab > 2000 { 1000 } else { 0 };
     let mut x = seed | 1;
     (0..n)
         .map(|_| {
@@ -187,7 +194,7 @@ fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::text::tokenizer::Encoded
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    (x % RM_VOCAB as u64) as u32
+                    (low as u64 + x % (vocab - low) as u64) as u32
                 })
                 .collect();
             crate::ml::text::tokenizer::Encoded {
@@ -198,7 +205,8 @@ fn random_tokens(n: usize, seed: u64) -> Vec<crate::ml::text::tokenizer::Encoded
         .collect()
 }
 
-/// Non-embedding parameters and layers of the tiny model, for the FLOP formula of the peer script.
+/// FLOPs per token (train, infer) by the peer scripts' formula: 6N (2N) over the non-embedding
+/// parameters N, plus attention. Approximate for pretrained backbones.
 fn tiny_flops(model: &crate::ml::models::reward::RewardModel) -> (f64, f64) {
     let c = &model.config;
     let total: usize = model.params.all().values().map(|t| t.elem_count()).sum();
@@ -215,14 +223,36 @@ fn threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-pub fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Result<()> {
+/// The model a reward-model bench runs: the tiny one, or `backbone` with a fresh head and a
+/// window of `RM_T` tokens.
+fn bench_model(
+    backbone: Option<&Path>,
+    device: &candle_core::Device,
+) -> anyhow::Result<crate::ml::models::reward::RewardModel> {
     use crate::ml::models::config::ModelConfig;
     use crate::ml::models::reward::RewardModel;
+    Ok(match backbone {
+        Some(dir) => {
+            crate::ml::checkpoint::load_backbone(dir, false, RM_T, 1, 1234, None, device)?.0
+        }
+        None => RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, device)?,
+    })
+}
+
+/// `bench rm-train`: the tiny model at torch_rm_bench.py's shapes (8 pairs a step), or a
+/// pretrained backbone at torch_bert_rm_bench.py's (16 pairs, lr 5e-5).
+pub fn bench_rm_train(
+    warmup: usize,
+    steps: usize,
+    backbone: Option<&Path>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     use crate::ml::training::reward::{Comparison, TrainConfig, TrainData, Trainer};
     let device = candle_core::Device::Cpu;
-    let pairs = 8;
+    let model = bench_model(backbone, &device)?;
+    let pairs = if backbone.is_some() { 16 } else { 8 };
     let n_steps = warmup + steps;
-    let seqs = random_tokens(2 * pairs * n_steps, 1234);
+    let seqs = random_tokens_from(2 * pairs * n_steps, model.config.vocab_size, 1234);
     let train = (0..pairs * n_steps)
         .map(|i| Comparison {
             pairs: vec![(2 * i, 2 * i + 1)],
@@ -238,12 +268,12 @@ pub fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Res
         train,
         eval: vec![],
     };
-    let model = RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, &device)?;
     let (train_flop_per_tok, _) = tiny_flops(&model);
     let cfg = TrainConfig {
         epochs: 1,
         batch_pairs: pairs,
         warmup_frac: 0.0,
+        lr: if backbone.is_some() { 5e-5 } else { 3e-4 },
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(model, cfg, data, 0, &device)?;
@@ -271,6 +301,7 @@ pub fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Res
     sorted.sort_by(f64::total_cmp);
     let result = json!({
         "bench": "kibble rm-train",
+        "backbone": backbone.map(|b| b.display().to_string()),
         "threads": threads(),
         "pairs_per_step": pairs,
         "seq_len": RM_T,
@@ -287,14 +318,17 @@ pub fn bench_rm_train(warmup: usize, steps: usize, as_json: bool) -> anyhow::Res
     print_result(&result, as_json)
 }
 
-pub fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::Result<()> {
-    use crate::ml::models::config::ModelConfig;
-    use crate::ml::models::reward::RewardModel;
+pub fn bench_rm_score(
+    warmup: usize,
+    batches: usize,
+    backbone: Option<&Path>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let batch = 64;
-    let model = RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, &device)?;
+    let model = bench_model(backbone, &device)?;
     let (_, infer_flop_per_tok) = tiny_flops(&model);
-    let seqs = random_tokens(batch * (warmup + batches), 1235);
+    let seqs = random_tokens_from(batch * (warmup + batches), model.config.vocab_size, 1235);
     let mut times = Vec::new();
     for (i, chunk) in seqs.chunks(batch).enumerate() {
         let refs: Vec<_> = chunk.iter().collect();
@@ -308,6 +342,7 @@ pub fn bench_rm_score(warmup: usize, batches: usize, as_json: bool) -> anyhow::R
     let seqs_per_s = (batches * batch) as f64 / wall;
     let result = json!({
         "bench": "kibble rm-score",
+        "backbone": backbone.map(|b| b.display().to_string()),
         "threads": threads(),
         "batch": batch,
         "seq_len": RM_T,

@@ -269,7 +269,10 @@ fn export_decoder_reward_model(
             "a decoder reward model without its decoder shape",
         )
     })?;
-    let mut weights = loaded.model.params.all();
+    let mut weights = loaded
+        .model
+        .merged_weights()
+        .map_err(|e| file_err(checkpoint, e))?;
     let bias: Vec<f64> = match weights.remove("head.bias") {
         Some(b) => b
             .to_vec1::<f32>()
@@ -522,6 +525,8 @@ mod tests {
                 freeze_backbone: false,
                 n_outputs: 1,
                 decoder: None,
+                lora: None,
+                lora: None,
             };
             let model = RewardModel::new(&config, 1, &dev).unwrap();
             let encoder = PairEncoder::for_bert(tok.clone(), 16).unwrap();

@@ -14,6 +14,7 @@ use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };
 use crate::ml::models::config::{Arch, ModelConfig};
+use crate::ml::models::llama::LoraConfig;
 use crate::ml::models::reward::RewardModel;
 use crate::ml::text::chat::PromptFormat;
 use crate::ml::text::codec::PolicyCodec;
@@ -208,10 +209,17 @@ pub fn load_backbone(
     max_len: usize,
     heads: usize,
     seed: u64,
+    lora: Option<LoraConfig>,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
     if decoder_reward::is_decoder(dir) {
-        return decoder_reward::load_backbone(dir, freeze, max_len, heads, seed, device);
+        return decoder_reward::load_backbone(dir, freeze, max_len, heads, seed, lora, device);
+    }
+    if lora.is_some() {
+        return Err(file_err(
+            dir,
+            "LoRA adapters are for Llama-family backbones (GGUF files, HF Llama/Qwen2 folders); a BERT backbone trains whole or, with --freeze, its head only",
+        ));
     }
     let cfg_path = dir.join("config.json");
     let hf: HfBertConfig = read_json(&cfg_path)?;
@@ -242,6 +250,7 @@ pub fn load_backbone(
         freeze_backbone: freeze,
         n_outputs: heads,
         decoder: None,
+        lora: None,
     };
     config
         .validate(HF_BERT_NAMES)

@@ -11,6 +11,7 @@ use candle_core::{Device, Tensor};
 use crate::ml::checkpoint::{CheckpointMeta, Loaded, KIND};
 use crate::ml::model_files::{file_err, read_json, CheckpointError};
 use crate::ml::models::config::ModelConfig;
+use crate::ml::models::llama::LoraConfig;
 use crate::ml::models::reward::RewardModel;
 use crate::ml::text::codec::PolicyCodec;
 use crate::ml::text::pretrained::{is_hf_llama, load_gguf, load_hf, Pretrained};
@@ -65,17 +66,20 @@ fn take_score(
 }
 
 /// A new decoder reward model: the backbone's weights, a fresh head of `heads` outputs (or the
-/// folder's own `score` layer when it has that many), and the backbone's chat format.
+/// folder's own `score` layer when it has that many), and the backbone's chat format. With
+/// `lora`, fresh adapters train on every projection and the backbone stays frozen.
 pub fn load_backbone(
     path: &Path,
     freeze: bool,
     max_len: usize,
     heads: usize,
     seed: u64,
+    lora: Option<LoraConfig>,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
     let pre = read(path, device)?;
-    let config = ModelConfig::decoder(&pre.config, max_len, heads, freeze);
+    let mut config = ModelConfig::decoder(&pre.config, max_len, heads, freeze);
+    config.lora = lora;
     let mut weights = pre.weights;
     take_score(&mut weights, heads, config.d_model).map_err(|e| file_err(path, e))?;
     let model =

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ml::models::llama::LoraConfig;
 use crate::ml::training::reward::TrainConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -30,6 +31,9 @@ pub struct RmJobConfig {
     /// resolved to the task's criteria when the run starts). Empty: one head, `criterion`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub criteria: Vec<String>,
+    /// LoRA adapters on a Llama-family backbone instead of training all its weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 /// The rule `--epochs auto` follows (per preset, see `auto_epochs`).
@@ -66,6 +70,8 @@ struct RmPreset {
     batch: Option<usize>,
     warmup: Option<f64>,
     eval_fraction: Option<f64>,
+    /// LoRA adapters of this rank (alpha 2 x rank) on a Llama-family backbone.
+    lora_rank: Option<usize>,
 }
 
 /// The presets' names, in file order.
@@ -115,6 +121,10 @@ pub fn preset(name: &str) -> Result<RmJobConfig, String> {
     t.lr = p.lr.unwrap_or(t.lr);
     t.batch_pairs = p.batch.unwrap_or(t.batch_pairs);
     t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
+    cfg.lora = p.lora_rank.map(|rank| LoraConfig {
+        rank,
+        alpha: 2.0 * rank as f64,
+    });
     Ok(cfg)
 }
 
@@ -131,6 +141,7 @@ impl Default for RmJobConfig {
             auto_epochs: None,
             criterion: None,
             criteria: Vec::new(),
+            lora: None,
         }
     }
 }
@@ -178,6 +189,9 @@ mod tests {
             (m.train.lr, m.train.batch_pairs, m.train.patience),
             (5e-5, 16, 3)
         );
+        let s = preset("smollm2").unwrap();
+        assert!(s.backbone.unwrap().extension().is_some_and(|e| e == "gguf"));
+        assert_eq!(s.lora.map(|l| l.rank), Some(16));
         let t = preset("tiny").unwrap();
         assert!(t.backbone.is_none() && t.auto_epochs.is_some());
         assert!(preset("huge")

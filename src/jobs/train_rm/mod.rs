@@ -119,6 +119,7 @@ fn new_model(
             cfg.max_len,
             heads,
             cfg.train.seed,
+            cfg.lora,
             device,
         )?);
     }

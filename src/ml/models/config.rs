@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ml::models::llama::LoraConfig;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arch {
@@ -36,6 +38,9 @@ pub struct ModelConfig {
     /// Llama only: the decoder's own shape (`max_len` above is the window kibble uses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder: Option<PolicyConfig>,
+    /// Llama only: LoRA adapters train on every projection; the decoder's weights stay frozen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 fn one_output() -> usize {
@@ -58,6 +63,7 @@ impl ModelConfig {
             freeze_backbone: false,
             n_outputs: 1,
             decoder: None,
+            lora: None,
         }
     }
 }
@@ -84,6 +90,7 @@ impl ModelConfig {
             freeze_backbone,
             n_outputs,
             decoder: Some(d.clone()),
+            lora: None,
         }
     }
 
@@ -115,6 +122,15 @@ impl ModelConfig {
             {
                 return Err("field \"decoder\" does not match the model's own sizes".into());
             }
+        } else if self.lora.is_some() {
+            return Err(
+                "LoRA adapters are for Llama-family backbones (GGUF files, HF Llama/Qwen2 folders)"
+                    .into(),
+            );
+        }
+        if let Some(l) = &self.lora {
+            dim(&n("lora.rank"), l.rank, 1 << 12)?;
+            finite_positive(&n("lora.alpha"), l.alpha)?;
         }
         finite_positive(&n("ln_eps"), self.ln_eps)
     }

@@ -15,7 +15,7 @@ use crate::ml::kernels::{
 use crate::ml::models::block::{FusedBlock, SideGrads};
 use crate::ml::models::config::{Arch, ModelConfig, PolicyConfig};
 use crate::ml::models::encoder::FusedEncoder;
-use crate::ml::models::llama::Llama;
+use crate::ml::models::llama::{is_lora_weight, Llama};
 
 /// A batch of padded sequences. `mask` is 1 for real tokens, 0 for padding.
 pub struct Batch {
@@ -126,7 +126,9 @@ impl Params {
                 candle_core::bail!("weight {name} has shape {:?}, expected {shape:?}", t.dims());
             }
             let t = t.to_dtype(self.dtype)?.to_device(&self.device)?;
-            if self.freeze_loaded {
+            // Adapters read back from a checkpoint go on training (a resumed LoRA run); only
+            // an inference copy freezes them.
+            if self.freeze_loaded && (self.freeze_head || !is_lora_weight(name)) {
                 self.frozen.insert(name.to_string(), t.clone());
                 return Ok(t);
             }
@@ -417,9 +419,9 @@ impl RewardModel {
         config.validate(&[]).map_err(candle_core::Error::msg)?;
         let mut p = Params::new(device, DType::F32, seed);
         p.loaded = weights;
-        p.freeze_loaded = config.freeze_backbone;
+        p.freeze_loaded = config.freeze_backbone || config.lora.is_some();
         p.require_loaded = true;
-        p.fresh_ok = &["head."];
+        p.fresh_ok = &["head.", ".lora_"];
         // The head always trains, even when the backbone is frozen.
         let head_w = p.loaded.remove("head.weight");
         let head_b = p.loaded.remove("head.bias");
@@ -513,7 +515,7 @@ impl RewardModel {
                     candle_core::Error::msg("a Llama reward model needs its decoder shape")
                 })?;
                 Body::Llama {
-                    llama: Llama::new(&mut p, &decoder, None, false)?,
+                    llama: Llama::new(&mut p, &decoder, c.lora, false)?,
                     decoder,
                 }
             }
@@ -650,6 +652,21 @@ impl RewardModel {
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {
         self.params.save(path)
+    }
+
+    /// Every weight with LoRA adapters folded into the projections they adapt (for export).
+    pub fn merged_weights(&self) -> Result<BTreeMap<String, Tensor>> {
+        let mut all: BTreeMap<String, Tensor> = self
+            .params
+            .all()
+            .into_iter()
+            .filter(|(k, _)| !is_lora_weight(k))
+            .map(|(k, v)| (k, v.detach()))
+            .collect();
+        if let Body::Llama { llama, .. } = &self.body {
+            all.extend(llama.merged_projections()?);
+        }
+        Ok(all)
     }
 
     pub fn trainable(&self) -> Vec<(String, Var)> {

@@ -62,11 +62,15 @@ impl TrainForm {
                 .filter(|r| r.kind == "rm")
                 .find_map(|r| serde_json::from_value(r.config).ok())
         });
-        let preset = if last.as_ref().is_some_and(|c| c.backbone.is_some()) {
-            "minilm"
-        } else {
-            "tiny"
-        };
+        // The preset with the last run's backbone (tiny has none).
+        let names = crate::jobs::train_rm::preset_names();
+        let preset = names
+            .iter()
+            .find(|n| {
+                crate::jobs::train_rm::preset(n)
+                    .is_ok_and(|p| Some(&p.backbone) == last.as_ref().map(|c| &c.backbone))
+            })
+            .map_or("tiny", |n| n.as_str());
         let cfg = last
             .or_else(|| crate::jobs::train_rm::preset(preset).ok())
             .unwrap_or_default();
@@ -128,11 +132,10 @@ impl TrainForm {
         match i {
             0 => {
                 // Another model: its preset's settings (a pretrained encoder wants a small lr).
-                let next = if self.preset == "tiny" {
-                    "minilm"
-                } else {
-                    "tiny"
-                };
+                let names = crate::jobs::train_rm::preset_names();
+                let n = names.len().max(1);
+                let at = names.iter().position(|p| *p == self.preset).unwrap_or(0);
+                let next = &names[if up { (at + 1) % n } else { (at + n - 1) % n }];
                 if let Ok(cfg) = crate::jobs::train_rm::preset(next) {
                     let keep = (self.criterion.clone(), self.criteria.clone());
                     *self = Self::from_config(next, &cfg);
