@@ -526,7 +526,6 @@ mod tests {
                 n_outputs: 1,
                 decoder: None,
                 lora: None,
-                lora: None,
             };
             let model = RewardModel::new(&config, 1, &dev).unwrap();
             let encoder = PairEncoder::for_bert(tok.clone(), 16).unwrap();

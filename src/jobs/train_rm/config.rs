@@ -196,6 +196,6 @@ mod tests {
         assert!(t.backbone.is_none() && t.auto_epochs.is_some());
         assert!(preset("huge")
             .unwrap_err()
-            .contains("presets: minilm, tiny"));
+            .contains("presets: minilm, smollm2, tiny"));
     }
 }
