@@ -5,7 +5,9 @@
 #      modeling_kibble.py scores as kibble does (within 1e-3, normalised);
 #   3. a decoder reward model on SmolLM2 (models/smollm2, its GGUF) exported as transformers' own
 #      LlamaForSequenceClassification scores as kibble does (within 1e-3, normalised), no remote code;
-#   4. TRL's RewardTrainer and DPOTrainer run two steps on `kibble export --format trl` pairs.
+#   4. a LoRA best-of-n round on SmolLM2 (that reward model as judge) exported as LlamaForCausalLM decodes greedily
+#      as kibble does, a multi-turn chat with a system prompt included;
+#   5. TRL's RewardTrainer and DPOTrainer run two steps on `kibble export --format trl` pairs.
 # Needs python with torch, transformers, trl, datasets (PYTHON=..., default ~/peers-venv/bin/python, see
 # shared/peers/README.md); skipped with a message when they are missing. Not part of `cargo test`.
 # Usage: scripts/handoff-check.sh            (about 13 minutes on 2 cores, most of it MiniLM and SmolLM2 training)
@@ -56,11 +58,23 @@ if [ -f "$gguf" ]; then
   "$k" --db "$tmp/d.db" score >/dev/null
   "$k" --db "$tmp/d.db" export-model --run 1 --out "$tmp/drm" >/dev/null
   "$py" scripts/handoff/check_decoder_rm.py "$tmp/d.db" "$tmp/drm" 200 2>/dev/null
+
+  echo "== 4. SmolLM2 LoRA round -> transformers greedy"
+  head -n 6 sample_data/sample_prompts.jsonl > "$tmp/six.jsonl"
+  "$k" --db "$tmp/e.db" import "$tmp/six.jsonl" >/dev/null
+  "$k" --db "$tmp/e.db" improve --method bon --policy "$gguf" --lora-rank 8 --reward-model "$tmp/drm" --n 2 \
+    --max-new-tokens 24 --max-prompts 4 --epochs 1 >/dev/null
+  printf '%s\n' '{"prompt": "How do I boil an egg?"}' '{"prompt": "Name a fruit that is yellow."}' \
+    '{"prompt": [{"role": "system", "content": "You answer in one short sentence."}, {"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And of Italy?"}]}' \
+    > "$tmp/chat.jsonl"
+  "$k" --db "$tmp/e.db" sample --policy 1 --prompts "$tmp/chat.jsonl" --n 1 --top-k 1 --max-new-tokens 24 >/dev/null
+  "$k" --db "$tmp/e.db" export-model --run 1 --out "$tmp/llama-policy" >/dev/null
+  "$py" scripts/handoff/check_policy.py "$tmp/e.db" "$tmp/llama-policy" "policy:1/round1" 24 2>/dev/null
 else
-  echo "skipped: no $gguf (scripts/fetch-models.sh smollm2)"
+  echo "skipped 3 and 4: no $gguf (scripts/fetch-models.sh smollm2)"
 fi
 
-echo "== 4. TRL RewardTrainer and DPOTrainer on kibble's pairs"
+echo "== 5. TRL RewardTrainer and DPOTrainer on kibble's pairs"
 "$k" --db "$db" export --format trl --out "$tmp/pairs.jsonl" >/dev/null
 "$py" scripts/handoff/trl_steps.py "$tmp/pairs.jsonl" "$tmp/policy" "$tmp/trl" 2>/dev/null | grep -E '^(RewardTrainer|DPOTrainer):'
 echo "handoff-check: all passed"
