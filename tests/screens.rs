@@ -1,6 +1,8 @@
 //! Train, Runs and Scores screens: snapshots at 80x24 and 120x40 from real key events, and an
 //! end-to-end training started from the Train screen by keys.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -412,6 +414,25 @@ fn the_first_policy_is_made_from_the_improve_screen_by_keys() {
     assert_eq!(sft.len(), 1);
     assert_eq!(sft[0].status, RunStatus::Done);
     assert!(!store.checkpoints(Some(sft[0].id)).unwrap().is_empty());
+    // o sets the next round's main settings; a wrong one keeps the field open and says why,
+    // Ctrl-U clears what was typed, and sampling takes their n.
+    press(&mut app, "o");
+    common::type_text(&mut app, "n=0");
+    press(&mut app, "enter");
+    assert!(matches!(
+        app.session.overlay,
+        kibble::tui::app::Overlay::RoundSettings { .. }
+    ));
+    assert!(app.session.status.contains("from 1 to 64"), "{}", app.session.status);
+    press(&mut app, "ctrl-u");
+    common::type_text(&mut app, "n=2 lr=3e-4");
+    press(&mut app, "enter");
+    assert!(matches!(app.session.overlay, kibble::tui::app::Overlay::None));
+    assert!(
+        draw(&app, 80, 24).contains("o settings: n 2 · lr 3e-4 · LoRA off · epochs 2"),
+        "{}",
+        draw(&app, 80, 24)
+    );
     // The loop goes on from the menu: s samples the new policy into the labelling queue.
     press(&mut app, "s");
     wait_for_improve_job(&mut app);
@@ -420,15 +441,18 @@ fn the_first_policy_is_made_from_the_improve_screen_by_keys() {
         "{}",
         app.session.status
     );
-    let mut sampled = 0;
+    let (mut sampled, mut most) = (0, 0);
     store
         .for_each_prompt(|_, cands| {
-            sampled += cands
+            let here = cands
                 .iter()
                 .filter(|c| c.source.starts_with("policy:"))
                 .count();
+            sampled += here;
+            most = most.max(here);
             Ok(())
         })
         .unwrap();
     assert!(sampled > 0);
+    assert!(most <= 2, "n=2 sampled {most} answers for one prompt");
 }

@@ -45,6 +45,8 @@ pub enum Action {
     Find,
     /// On the second and later criteria of an item: what was said on the one before.
     SameOrder,
+    /// Improve screen: the next round's main settings (samples per prompt, lr, LoRA, epochs).
+    RoundSettings,
     /// Keys of an open dialog (its own scope: they may share keys with the screens').
     /// Keep what was typed or chosen (a note, flags, a search; the decision to open).
     DialogAccept,
@@ -125,6 +127,7 @@ impl Action {
             NoteAnswer,
             Find,
             SameOrder,
+            RoundSettings,
             DialogAccept,
             DialogCancel,
             DialogYes,
@@ -177,6 +180,7 @@ impl Action {
             NoteAnswer => "note_answer".into(),
             Find => "find".into(),
             SameOrder => "same_order".into(),
+            RoundSettings => "round_settings".into(),
             DialogAccept => "dialog_accept".into(),
             DialogCancel => "dialog_cancel".into(),
             DialogYes => "dialog_yes".into(),
@@ -223,6 +227,7 @@ impl Action {
             NoteAnswer => "note on this answer".into(),
             Find => "find a prompt".into(),
             SameOrder => "same as before".into(),
+            RoundSettings => "round settings (Improve)".into(),
             DialogAccept => "dialog: keep / open".into(),
             DialogCancel => "dialog: cancel".into(),
             DialogYes => "dialog: yes".into(),

@@ -167,6 +167,14 @@ pub fn render(app: &App, f: &mut Frame) {
             "helpful=1,funny=0.5; harmless<-0.5 (weights; gate). Empty: the newest RM",
             buffer,
         ),
+        Overlay::RoundSettings { buffer } => dialogs::render_line_input(
+            &theme,
+            f,
+            area,
+            " Next round's settings ",
+            "n=8 lr=2e-4 lora=16 epochs=1, any of them; empty: the defaults",
+            buffer,
+        ),
         Overlay::PolicySource { buffer } => dialogs::render_line_input(
             &theme,
             f,

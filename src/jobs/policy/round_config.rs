@@ -107,6 +107,91 @@ impl Default for ImproveConfig {
     }
 }
 
+/// A round's main settings as a person sets them on the Improve screen (`o`):
+/// `n=8 lr=2e-4 lora=16 epochs=1`, any of them, spaces or commas between. What is not set
+/// stays the method's default, as on the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RoundSettings {
+    /// Samples per prompt (best-of-n's n, RLOO's k, DPO's candidates).
+    pub n: Option<usize>,
+    pub lr: Option<f64>,
+    /// LoRA adapters of this rank (alpha 2 x rank); 0 or `off` trains every weight.
+    pub lora_rank: Option<usize>,
+    pub epochs: Option<usize>,
+}
+
+impl RoundSettings {
+    pub fn parse(text: &str) -> Result<RoundSettings, String> {
+        let mut s = RoundSettings::default();
+        for part in text.split([' ', ',']).filter(|p| !p.is_empty()) {
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                format!("{part:?}: write name=value (n=8 lr=2e-4 lora=16 epochs=1)")
+            })?;
+            let count = |max: usize| {
+                value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|v| (1..=max).contains(v))
+                    .ok_or_else(|| format!("{key}={value}: a whole number from 1 to {max}"))
+            };
+            match key {
+                "n" => s.n = Some(count(64)?),
+                "epochs" => s.epochs = Some(count(100)?),
+                "lora" if value == "off" || value == "0" => s.lora_rank = Some(0),
+                "lora" => s.lora_rank = Some(count(256)?),
+                "lr" => {
+                    s.lr = Some(
+                        value
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite() && *v > 0.0 && *v < 1.0)
+                            .ok_or_else(|| {
+                                format!("lr={value}: a positive number below 1, e.g. 2e-4")
+                            })?,
+                    )
+                }
+                _ => return Err(format!("{key}: not a round setting (n, lr, lora, epochs)")),
+            }
+        }
+        Ok(s)
+    }
+
+    /// Sets what was given on `cfg`, whose method is already chosen. LoRA without its own lr
+    /// learns at ten times the method's (as `improve --lora-rank` does).
+    pub fn apply(&self, cfg: &mut ImproveConfig) {
+        if let Some(n) = self.n {
+            cfg.n = n;
+        }
+        if let Some(e) = self.epochs {
+            cfg.epochs = e;
+        }
+        cfg.lora = self.lora_rank.filter(|r| *r > 0).map(|rank| LoraConfig {
+            rank,
+            alpha: 2.0 * rank as f64,
+        });
+        cfg.train.lr = self
+            .lr
+            .unwrap_or(default_lr(cfg.method) * if cfg.lora.is_some() { 10.0 } else { 1.0 });
+    }
+
+    /// The settings a round with `method` will use, for the screen.
+    pub fn describe(&self, method: Method) -> String {
+        let mut cfg = ImproveConfig {
+            method,
+            ..ImproveConfig::default()
+        };
+        self.apply(&mut cfg);
+        format!(
+            "n {} · lr {:.0e} · LoRA {} · epochs {}",
+            cfg.n,
+            cfg.train.lr,
+            cfg.lora
+                .map_or("off".into(), |l| format!("rank {}", l.rank)),
+            cfg.epochs
+        )
+    }
+}
+
 /// One improvement round: held-out samples before, the method, held-out samples after, a
 /// checkpoint. The new run is round `parent round + 1`.
 /// RLOO's gradient and KL use log-probabilities of the policy itself (temperature 1, no
@@ -120,4 +205,47 @@ pub fn rloo_sampling_problem(cfg: &ImproveConfig) -> Option<String> {
             g.temperature, g.top_k, g.top_p
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_settings_parse_apply_and_say_what_is_wrong() {
+        let s = RoundSettings::parse("n=8, lr=3e-4 lora=16").unwrap();
+        let mut cfg = ImproveConfig {
+            method: Method::Dpo,
+            ..ImproveConfig::default()
+        };
+        s.apply(&mut cfg);
+        assert_eq!(
+            (cfg.n, cfg.train.lr, cfg.lora.map(|l| l.rank)),
+            (8, 3e-4, Some(16))
+        );
+        assert_eq!(cfg.lora.unwrap().alpha, 32.0);
+        // LoRA without an lr: ten times the method's.
+        let s = RoundSettings::parse("lora=8").unwrap();
+        s.apply(&mut cfg);
+        assert_eq!(cfg.train.lr, default_lr(Method::Dpo) * 10.0);
+        assert_eq!(
+            s.describe(Method::Bon),
+            "n 4 · lr 2e-3 · LoRA rank 8 · epochs 2"
+        );
+        assert_eq!(
+            RoundSettings::parse("").unwrap().describe(Method::Dpo),
+            "n 4 · lr 1e-5 · LoRA off · epochs 2"
+        );
+        assert_eq!(RoundSettings::parse("lora=off").unwrap().lora_rank, Some(0));
+        for (bad, says) in [
+            ("n=0", "from 1 to 64"),
+            ("lr=-1", "positive number"),
+            ("lr=abc", "positive number"),
+            ("temperature=2", "not a round setting"),
+            ("n8", "name=value"),
+        ] {
+            let e = RoundSettings::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }

@@ -27,7 +27,7 @@ impl App {
                         self.session.overlay = Overlay::None;
                     }
                     Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
-                    _ => return edit_line(buffer, key.code, 500),
+                    _ => return edit_line(buffer, &key, 500),
                 }
                 true
             }
@@ -74,7 +74,7 @@ impl App {
                         }
                     }
                     Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
-                    _ => return edit_line(buffer, key.code, 200),
+                    _ => return edit_line(buffer, &key, 200),
                 }
                 true
             }
@@ -86,7 +86,18 @@ impl App {
                         self.field_answered(said);
                     }
                     Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
-                    _ => return edit_line(buffer, key.code, 200),
+                    _ => return edit_line(buffer, &key, 200),
+                }
+                true
+            }
+            Overlay::RoundSettings { buffer } => {
+                match dialog {
+                    Some(Action::DialogAccept) => {
+                        let said = self.improve.set_settings(buffer.trim());
+                        self.field_answered(said);
+                    }
+                    Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
+                    _ => return edit_line(buffer, &key, 200),
                 }
                 true
             }
@@ -100,7 +111,7 @@ impl App {
                         self.field_answered(said);
                     }
                     Some(Action::DialogCancel) => self.session.overlay = Overlay::None,
-                    _ => return edit_line(buffer, key.code, 500),
+                    _ => return edit_line(buffer, &key, 500),
                 }
                 true
             }
@@ -173,12 +184,21 @@ impl App {
     }
 }
 
-/// Typing into a one-line field (a note, a search): a character up to `max`, or Backspace.
+/// Typing into a one-line field (a note, a search): a character up to `max`, Backspace, or
+/// Ctrl-U to clear it (as in a shell). Other Ctrl and Alt chords type nothing.
 /// Returns whether the field changed.
-fn edit_line(buffer: &mut String, code: KeyCode, max: usize) -> bool {
-    match code {
+fn edit_line(buffer: &mut String, key: &KeyEvent, max: usize) -> bool {
+    let chord = key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match key.code {
         KeyCode::Backspace => buffer.pop().is_some(),
-        KeyCode::Char(c) if !c.is_control() && buffer.chars().count() < max => {
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            let had = !buffer.is_empty();
+            buffer.clear();
+            had
+        }
+        KeyCode::Char(c) if !chord && !c.is_control() && buffer.chars().count() < max => {
             buffer.push(c);
             true
         }

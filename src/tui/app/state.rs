@@ -131,6 +131,10 @@ pub enum Overlay {
     RewardMix {
         buffer: String,
     },
+    /// The Improve screen's round settings being typed: `n=8 lr=2e-4 lora=16 epochs=1`.
+    RoundSettings {
+        buffer: String,
+    },
     /// The Improve screen's first policy being typed: a GGUF file or HF folder, or empty for
     /// kibble's tiny policy trained on the DB.
     PolicySource {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::Session;
 use crate::domain::metric;
 use crate::jobs::policy::{
-    default_lr, ImproveConfig, Method, PolicyEvent, PolicyRef, PromptSelection, SampleConfig,
+    ImproveConfig, Method, PolicyEvent, PolicyRef, PromptSelection, RoundSettings, SampleConfig,
     SftConfig, POLICY_RUN_KINDS,
 };
 use crate::jobs::reward::{parse_gate, parse_weights, resolve_parts, RewardGate, RewardPart};
@@ -143,6 +143,9 @@ pub struct ImproveScreen {
     /// The reward the next round uses, as typed (empty: the newest reward model) and resolved.
     pub reward_text: String,
     reward: (Vec<RewardPart>, Option<RewardGate>),
+    /// The next round's main settings, as typed (`o`) and parsed.
+    pub settings_text: String,
+    pub settings: RoundSettings,
 }
 
 impl Default for ImproveScreen {
@@ -158,13 +161,15 @@ impl Default for ImproveScreen {
             watch: Watch::default(),
             reward_text: String::new(),
             reward: (Vec::new(), None),
+            settings_text: String::new(),
+            settings: RoundSettings::default(),
         }
     }
 }
 
 impl ImproveScreen {
     /// Keys: j/k choose a round, p the policy to start from, m the method, n the reward,
-    /// s samples, Enter runs a round, x cancels.
+    /// o the round's settings, s samples, Enter runs a round, x cancels.
     pub fn on_action(&mut self, action: Action, session: &mut Session) {
         let (db, jobs) = (session.db_path(), session.jobs());
         let who = session.cfg.annotator.clone();
@@ -175,6 +180,12 @@ impl ImproveScreen {
             Action::Note => {
                 session.overlay = Overlay::RewardMix {
                     buffer: self.reward_text.clone(),
+                };
+                return;
+            }
+            Action::RoundSettings => {
+                session.overlay = Overlay::RoundSettings {
+                    buffer: self.settings_text.clone(),
                 };
                 return;
             }
@@ -283,7 +294,7 @@ impl ImproveScreen {
         }
     }
 
-    /// Samples 4 answers per unlabelled prompt from the policy into the queue.
+    /// Samples 4 answers (or the settings' `n`) per unlabelled prompt from the policy into the queue.
     pub fn start_sampling(
         &mut self,
         db: Option<PathBuf>,
@@ -293,7 +304,7 @@ impl ImproveScreen {
         let mut cfg = SampleConfig {
             policy: self.policy.clone(),
             prompts: PromptSelection::Unlabelled,
-            n: 4,
+            n: self.settings.n.unwrap_or(4),
             gen: crate::ml::infer::decode::GenConfig {
                 max_new_tokens: 64,
                 ..Default::default()
@@ -321,6 +332,18 @@ impl ImproveScreen {
                 s.run_id, s.candidates_added, s.prompts, s.tokens_per_s, ms.temperature, ms.top_p, s.source
             ))
         })
+    }
+
+    /// Sets the next rounds' main settings from `n=8 lr=2e-4 lora=16 epochs=1` (empty: the
+    /// method's defaults). Sampling with `s` takes `n` too.
+    pub fn set_settings(&mut self, text: &str) -> Result<String, String> {
+        self.settings = RoundSettings::parse(text)?;
+        self.settings_text = text.to_string();
+        Ok(format!(
+            "next {} round: {}",
+            self.method.as_str(),
+            self.settings.describe(self.method)
+        ))
     }
 
     /// Sets the reward of the next rounds from `helpful=1,funny=0.5; harmless<-0.5` (each
@@ -360,7 +383,7 @@ impl ImproveScreen {
             gate: self.reward.1.clone(),
             ..ImproveConfig::default()
         };
-        cfg.train.lr = default_lr(method);
+        self.settings.apply(&mut cfg);
         let db_file = db.clone();
         self.spawn(method.as_str(), db, who, tx, move |store, who, progress, cancel| {
             let db = db_file.unwrap_or_default();

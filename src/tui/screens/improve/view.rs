@@ -108,6 +108,10 @@ pub fn render(
         dim,
     ));
     lines.push(Line::styled(
+        format!("o settings: {}", s.settings.describe(s.method)),
+        dim,
+    ));
+    lines.push(Line::styled(
         format!(
             "n reward: {} · p policy: {}",
             if s.reward_text.is_empty() {

@@ -287,7 +287,8 @@ impl LabelScreen {
                             .scrolled(item.prompt_scroll, lines, pages);
                 }
             }
-            Quit | Help | Screen(_) | DialogAccept | DialogCancel | DialogYes | DialogPutBack => {}
+            Quit | Help | Screen(_) | RoundSettings | DialogAccept | DialogCancel | DialogYes
+            | DialogPutBack => {}
         }
     }
 }
