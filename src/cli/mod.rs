@@ -560,6 +560,10 @@ pub enum BenchCommand {
         /// A BERT-family or Llama-family folder, or a GGUF file (as `train-rm --backbone`).
         #[arg(long, value_name = "DIR|FILE.gguf")]
         backbone: Option<std::path::PathBuf>,
+        /// Pairs per step (default 8 for the tiny model, 16 with --backbone; the peer
+        /// scripts' --pairs).
+        #[arg(long)]
+        pairs: Option<usize>,
         #[arg(long)]
         json: bool,
     },

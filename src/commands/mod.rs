@@ -291,8 +291,9 @@ fn run_bench(what: crate::cli::BenchCommand) -> anyhow::Result<()> {
             warmup,
             steps,
             backbone,
+            pairs,
             json,
-        } => crate::jobs::bench::bench_rm_train(warmup, steps, backbone.as_deref(), json),
+        } => crate::jobs::bench::bench_rm_train(warmup, steps, backbone.as_deref(), pairs, json),
         crate::cli::BenchCommand::RmScore {
             warmup,
             batches,

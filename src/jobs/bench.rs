@@ -245,12 +245,15 @@ pub fn bench_rm_train(
     warmup: usize,
     steps: usize,
     backbone: Option<&Path>,
+    pairs: Option<usize>,
     as_json: bool,
 ) -> anyhow::Result<()> {
     use crate::ml::training::reward::{Comparison, TrainConfig, TrainData, Trainer};
     let device = candle_core::Device::Cpu;
     let model = bench_model(backbone, &device)?;
-    let pairs = if backbone.is_some() { 16 } else { 8 };
+    let pairs = pairs
+        .unwrap_or(if backbone.is_some() { 16 } else { 8 })
+        .max(1);
     let n_steps = warmup + steps;
     let seqs = random_tokens_from(2 * pairs * n_steps, model.config.vocab_size, 1234);
     let train = (0..pairs * n_steps)

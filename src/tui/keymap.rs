@@ -227,7 +227,7 @@ impl Action {
             NoteAnswer => "note on this answer".into(),
             Find => "find a prompt".into(),
             SameOrder => "same as before".into(),
-            RoundSettings => "round settings (Improve)".into(),
+            RoundSettings => "round settings".into(),
             DialogAccept => "dialog: keep / open".into(),
             DialogCancel => "dialog: cancel".into(),
             DialogYes => "dialog: yes".into(),

@@ -48,7 +48,7 @@ pub fn render(
     accent: Style,
     dim: Style,
 ) {
-    let rows = Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).split(area);
+    let rows = Layout::vertical([Constraint::Length(9), Constraint::Fill(1)]).split(area);
     let mut lines = vec![Line::styled(
         format!(
             "  {:>4} {:<6} {:>5} {:<9} {:>16} {:>6}  {}",
