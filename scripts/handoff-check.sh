@@ -63,7 +63,7 @@ if [ -f "$gguf" ]; then
   head -n 6 sample_data/sample_prompts.jsonl > "$tmp/six.jsonl"
   "$k" --db "$tmp/e.db" import "$tmp/six.jsonl" >/dev/null
   "$k" --db "$tmp/e.db" improve --method bon --policy "$gguf" --lora-rank 8 --reward-model "$tmp/drm" --n 2 \
-    --max-new-tokens 24 --max-prompts 4 --epochs 1 >/dev/null
+    --max-new-tokens 24 --max-prompts 4 --epochs 1 >/dev/null 2>&1
   printf '%s\n' '{"prompt": "How do I boil an egg?"}' '{"prompt": "Name a fruit that is yellow."}' \
     '{"prompt": [{"role": "system", "content": "You answer in one short sentence."}, {"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And of Italy?"}]}' \
     > "$tmp/chat.jsonl"

@@ -208,10 +208,16 @@ fn bert_folder(dir: &std::path::Path) -> std::path::PathBuf {
 /// Loads the folder as a backbone and, when that succeeds, scores a pair with it: either a
 /// clear error naming one of its files, or a working model. Never a panic.
 fn load_and_score(dir: &std::path::Path) -> Result<(), String> {
-    use kibble::ml::checkpoint::load_backbone;
+    use kibble::ml::checkpoint::{load_backbone, BackboneOptions};
     let dev = candle_core::Device::Cpu;
-    let (model, encoder) =
-        load_backbone(dir, false, 16, 1, 0, None, &dev).map_err(|e| e.to_string())?;
+    let opts = BackboneOptions {
+        freeze: false,
+        max_len: 16,
+        heads: 1,
+        seed: 0,
+        lora: None,
+    };
+    let (model, encoder) = load_backbone(dir, &opts, &dev).map_err(|e| e.to_string())?;
     let enc = encoder
         .encode("a prompt 3", "an answer 6")
         .map_err(|e| e.to_string())?;

@@ -95,6 +95,31 @@ fn synthetic_db(path: &Path, prompts: usize) -> Store {
     store
 }
 
+/// A full fine-tune with a one-output head, in a window of `max_len` tokens.
+fn backbone_options(max_len: usize) -> checkpoint::BackboneOptions {
+    checkpoint::BackboneOptions {
+        freeze: false,
+        max_len,
+        heads: 1,
+        seed: 0,
+        lora: None,
+    }
+}
+
+/// Trains without watching the steps.
+fn train(store: &mut Store, db: &Path, cfg: &RmJobConfig) -> kibble::jobs::train_rm::RmSummary {
+    run(
+        store,
+        db,
+        cfg,
+        None,
+        "test",
+        &mut |_| {},
+        &CancelToken::default(),
+    )
+    .unwrap()
+}
+
 fn quick_config() -> RmJobConfig {
     let mut cfg = RmJobConfig {
         vocab_size: 1000,
@@ -208,16 +233,7 @@ fn the_best_checkpoint_is_kept_and_a_run_without_progress_stops_early() {
     cfg.train.lr = 0.0;
     cfg.train.eval_every = 3;
     cfg.train.patience = 1;
-    let s = run(
-        &mut store,
-        &db,
-        &cfg,
-        None,
-        "t",
-        &mut |_| {},
-        &CancelToken::default(),
-    )
-    .unwrap();
+    let s = train(&mut store, &db, &cfg);
     assert_eq!(s.status, RunStatus::Done);
     assert_eq!(s.steps, 6, "stopped after the second evaluation");
     assert!(
@@ -252,16 +268,7 @@ fn padding_does_not_change_a_reward() {
     let mut store = synthetic_db(&db, 40);
     let mut cfg = quick_config();
     cfg.train.epochs = 1;
-    let s = run(
-        &mut store,
-        &db,
-        &cfg,
-        None,
-        "t",
-        &mut |_| {},
-        &CancelToken::default(),
-    )
-    .unwrap();
+    let s = train(&mut store, &db, &cfg);
     let loaded = checkpoint::load(Path::new(&s.checkpoint_path.unwrap()), &Device::Cpu).unwrap();
     let short = loaded.encoder.encode("q", "river kiwi").unwrap();
     let long = loaded
@@ -371,7 +378,7 @@ fn broken_backbone_folders_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let bb = dir.path().join("bert");
     std::fs::create_dir(&bb).unwrap();
-    let err = |d: &Path| match checkpoint::load_backbone(d, false, 64, 1, 0, None, &Device::Cpu) {
+    let err = |d: &Path| match checkpoint::load_backbone(d, &backbone_options(64), &Device::Cpu) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("loaded a broken folder"),
     };
@@ -469,16 +476,7 @@ fn a_decoder_reward_model_learns_the_rule_exports_for_transformers_and_loads_bac
     let mut cfg = quick_config();
     cfg.backbone = Some(backbone);
     cfg.train.lr = 3e-3;
-    let s = run(
-        &mut store,
-        &db,
-        &cfg,
-        None,
-        "test",
-        &mut |_| {},
-        &CancelToken::default(),
-    )
-    .unwrap();
+    let s = train(&mut store, &db, &cfg);
     assert_eq!(s.status, RunStatus::Done);
     let acc = s.eval_accuracy.unwrap();
     assert!(acc >= 0.9, "held-out accuracy {acc}");
@@ -531,16 +529,7 @@ fn a_decoder_reward_model_learns_the_rule_exports_for_transformers_and_loads_bac
         rank: 4,
         alpha: 8.0,
     });
-    let s = run(
-        &mut store2,
-        &db2,
-        &cfg,
-        None,
-        "test",
-        &mut |_| {},
-        &CancelToken::default(),
-    )
-    .unwrap();
+    let s = train(&mut store2, &db2, &cfg);
     let acc = s.eval_accuracy.unwrap();
     assert!(acc >= 0.85, "LoRA held-out accuracy {acc}");
     let ck = std::path::PathBuf::from(s.best.unwrap().path);

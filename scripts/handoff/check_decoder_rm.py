@@ -7,26 +7,15 @@ prompt, then the answer's tokens (each tokenised on its own). Pairs longer than 
 (kibble cuts those in its own way). transformers' output is normalised with kibble_reward_mean/std and compared.
 Exit 1 past 1e-3.
 """
-import json, sqlite3, sys, torch
+import sys, torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from stored import plain, stored_scores
 db, folder, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-con = sqlite3.connect(db)
-rows = con.execute(
-    "select p.body, c.text, s.value from scores s join candidates c on c.id = s.candidate_id "
-    "join prompts p on p.id = c.prompt_id where s.head = 0 and s.checkpoint_id = "
-    "(select max(checkpoint_id) from scores) order by c.id limit ?", (limit,)).fetchall()
+rows = stored_scores(db, limit)
 tok = AutoTokenizer.from_pretrained(folder)
 model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
 cfg = model.config
 assert type(model).__name__.endswith("ForSequenceClassification"), type(model).__name__
-def plain(body):
-    try:
-        v = json.loads(body)
-    except Exception:
-        return body
-    if isinstance(v, str):
-        return v
-    return "\n".join(f"{m['role']}: {m['content']}" for m in v)
 worst, checked = 0.0, 0
 for body, answer, want in rows:
     prompt = tok.apply_chat_template([{"role": "user", "content": plain(body)}],

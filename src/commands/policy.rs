@@ -119,6 +119,10 @@ fn printer(json: bool) -> impl FnMut(PolicyEvent) {
                     m.tokens_per_s
                 ));
             }
+            PolicyEvent::Round(r) if r.before.is_empty() => {
+                bar.finish_and_clear();
+                eprintln!("no held-out prompts to compare before and after: the DB has too few prompts for --eval-fraction");
+            }
             PolicyEvent::Round(r) => {
                 bar.finish_and_clear();
                 eprintln!(

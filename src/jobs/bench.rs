@@ -233,7 +233,14 @@ fn bench_model(
     use crate::ml::models::reward::RewardModel;
     Ok(match backbone {
         Some(dir) => {
-            crate::ml::checkpoint::load_backbone(dir, false, RM_T, 1, 1234, None, device)?.0
+            let opts = crate::ml::checkpoint::BackboneOptions {
+                freeze: false,
+                max_len: RM_T,
+                heads: 1,
+                seed: 1234,
+                lora: None,
+            };
+            crate::ml::checkpoint::load_backbone(dir, &opts, device)?.0
         }
         None => RewardModel::new(&ModelConfig::tiny(RM_VOCAB), 1234, device)?,
     })

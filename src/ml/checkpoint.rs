@@ -200,21 +200,39 @@ fn eps() -> f64 {
     1e-12
 }
 
+/// How a pretrained backbone becomes a new reward model.
+#[derive(Debug, Clone, Copy)]
+pub struct BackboneOptions {
+    /// Train only the head; the backbone stays as loaded.
+    pub freeze: bool,
+    /// The window kibble uses (at most the model's own).
+    pub max_len: usize,
+    /// Outputs of the head: one per criterion learnt.
+    pub heads: usize,
+    /// Seeds the fresh head (and adapters).
+    pub seed: u64,
+    /// LoRA adapters on every projection (Llama-family backbones only).
+    pub lora: Option<LoraConfig>,
+}
+
 /// Loads a BERT-family folder (`config.json`, `model.safetensors`, `tokenizer.json`), or a
 /// Llama-family folder or GGUF file (`decoder_reward`), as the backbone of a new reward model
 /// with a fresh scalar head. Errors name the file at fault.
 pub fn load_backbone(
     dir: &Path,
-    freeze: bool,
-    max_len: usize,
-    heads: usize,
-    seed: u64,
-    lora: Option<LoraConfig>,
+    opts: &BackboneOptions,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
     if decoder_reward::is_decoder(dir) {
-        return decoder_reward::load_backbone(dir, freeze, max_len, heads, seed, lora, device);
+        return decoder_reward::load_backbone(dir, opts, device);
     }
+    let BackboneOptions {
+        freeze,
+        max_len,
+        heads,
+        seed,
+        lora,
+    } = *opts;
     if lora.is_some() {
         return Err(file_err(
             dir,

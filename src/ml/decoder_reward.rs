@@ -8,10 +8,9 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::ml::checkpoint::{CheckpointMeta, Loaded, KIND};
+use crate::ml::checkpoint::{BackboneOptions, CheckpointMeta, Loaded, KIND};
 use crate::ml::model_files::{file_err, read_json, CheckpointError};
 use crate::ml::models::config::ModelConfig;
-use crate::ml::models::llama::LoraConfig;
 use crate::ml::models::reward::RewardModel;
 use crate::ml::text::codec::PolicyCodec;
 use crate::ml::text::pretrained::{is_hf_llama, load_gguf, load_hf, Pretrained};
@@ -70,20 +69,16 @@ fn take_score(
 /// `lora`, fresh adapters train on every projection and the backbone stays frozen.
 pub fn load_backbone(
     path: &Path,
-    freeze: bool,
-    max_len: usize,
-    heads: usize,
-    seed: u64,
-    lora: Option<LoraConfig>,
+    opts: &BackboneOptions,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
     let pre = read(path, device)?;
-    let mut config = ModelConfig::decoder(&pre.config, max_len, heads, freeze);
-    config.lora = lora;
+    let mut config = ModelConfig::decoder(&pre.config, opts.max_len, opts.heads, opts.freeze);
+    config.lora = opts.lora;
     let mut weights = pre.weights;
-    take_score(&mut weights, heads, config.d_model).map_err(|e| file_err(path, e))?;
-    let model =
-        RewardModel::from_weights(&config, weights, seed, device).map_err(|e| file_err(path, e))?;
+    take_score(&mut weights, opts.heads, config.d_model).map_err(|e| file_err(path, e))?;
+    let model = RewardModel::from_weights(&config, weights, opts.seed, device)
+        .map_err(|e| file_err(path, e))?;
     let codec = PolicyCodec::new(pre.tokenizer, config.max_len, pre.format)?;
     Ok((model, PairEncoder::for_decoder(codec, config.max_len)))
 }

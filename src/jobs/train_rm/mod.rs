@@ -113,15 +113,14 @@ fn new_model(
 ) -> anyhow::Result<(RewardModel, PairEncoder)> {
     let heads = cfg.criteria.len().max(1);
     if let Some(dir) = &cfg.backbone {
-        return Ok(checkpoint::load_backbone(
-            dir,
-            cfg.freeze_backbone,
-            cfg.max_len,
+        let opts = checkpoint::BackboneOptions {
+            freeze: cfg.freeze_backbone,
+            max_len: cfg.max_len,
             heads,
-            cfg.train.seed,
-            cfg.lora,
-            device,
-        )?);
+            seed: cfg.train.seed,
+            lora: cfg.lora,
+        };
+        return Ok(checkpoint::load_backbone(dir, &opts, device)?);
     }
     let mut corpus = Vec::new();
     store.for_each_prompt(|p, cands| {

@@ -97,6 +97,24 @@ fn lora_b(name: &str) -> String {
     format!("{name}.lora_B.weight")
 }
 
+/// Every weight of `params` with `llama`'s adapters folded into the projections they adapt
+/// (what a policy checkpoint and every export hold).
+pub(crate) fn merged_weights(
+    params: &Params,
+    llama: Option<&Llama>,
+) -> Result<BTreeMap<String, Tensor>> {
+    let mut all: BTreeMap<String, Tensor> = params
+        .all()
+        .into_iter()
+        .filter(|(k, _)| !is_lora_weight(k))
+        .map(|(k, v)| (k, v.detach()))
+        .collect();
+    if let Some(l) = llama {
+        all.extend(l.merged_projections()?);
+    }
+    Ok(all)
+}
+
 /// True for adapter weights (never part of a merged checkpoint).
 pub fn is_lora_weight(name: &str) -> bool {
     name.contains(".lora_A.") || name.contains(".lora_B.")

@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 
 use crate::ml::kernels::{matmul, token_logprobs};
 use crate::ml::models::config::{PolicyArch, PolicyConfig};
-use crate::ml::models::llama::{is_lora_weight, Llama, LoraConfig};
+use crate::ml::models::llama::{Llama, LoraConfig};
 use crate::ml::models::reward::{Init, Norm, Params, TinyBlock};
 
 /// Token sequences for a training step: each is `prompt ++ response`, right-padded. Only
@@ -252,17 +252,11 @@ impl Policy {
     /// Every weight of the model as plain tensors, LoRA adapters folded into their
     /// projections: what a checkpoint, the sampler and an export use.
     pub fn merged_weights(&self) -> Result<BTreeMap<String, Tensor>> {
-        let mut all: BTreeMap<String, Tensor> = self
-            .params
-            .all()
-            .into_iter()
-            .filter(|(k, _)| !is_lora_weight(k))
-            .map(|(k, v)| (k, v.detach()))
-            .collect();
-        if let Body::Llama(l) = &self.body {
-            all.extend(l.merged_projections()?);
-        }
-        Ok(all)
+        let llama = match &self.body {
+            Body::Llama(l) => Some(l),
+            _ => None,
+        };
+        crate::ml::models::llama::merged_weights(&self.params, llama)
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {
@@ -287,6 +281,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::models::llama::is_lora_weight;
 
     fn small() -> PolicyConfig {
         PolicyConfig {

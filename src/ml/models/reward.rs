@@ -656,17 +656,11 @@ impl RewardModel {
 
     /// Every weight with LoRA adapters folded into the projections they adapt (for export).
     pub fn merged_weights(&self) -> Result<BTreeMap<String, Tensor>> {
-        let mut all: BTreeMap<String, Tensor> = self
-            .params
-            .all()
-            .into_iter()
-            .filter(|(k, _)| !is_lora_weight(k))
-            .map(|(k, v)| (k, v.detach()))
-            .collect();
-        if let Body::Llama { llama, .. } = &self.body {
-            all.extend(llama.merged_projections()?);
-        }
-        Ok(all)
+        let llama = match &self.body {
+            Body::Llama { llama, .. } => Some(llama),
+            _ => None,
+        };
+        crate::ml::models::llama::merged_weights(&self.params, llama)
     }
 
     pub fn trainable(&self) -> Vec<(String, Var)> {
