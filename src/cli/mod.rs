@@ -282,7 +282,7 @@ pub struct TrainRmArgs {
     /// Share of prompts held out for evaluation (split by prompt).
     #[arg(long)]
     pub eval_fraction: Option<f64>,
-    /// Evaluate (and checkpoint) every N steps; default twice per epoch.
+    /// Evaluate (and checkpoint) every N steps; default the preset's (smollm2: 50), else twice per epoch.
     #[arg(long)]
     pub eval_every: Option<usize>,
     #[arg(long, default_value_t = 0)]

@@ -62,7 +62,7 @@ pub(super) fn rm_job_config(
     t.seed = args.seed;
     t.use_margin = !args.no_margin;
     t.center_lambda = args.center;
-    t.eval_every = args.eval_every.unwrap_or(0);
+    t.eval_every = args.eval_every.unwrap_or(t.eval_every);
     if !(0.0..1.0).contains(&cfg.eval_fraction) {
         return Err(BadInput("--eval-fraction must be in [0, 1)".into()).into());
     }

@@ -72,6 +72,8 @@ struct RmPreset {
     eval_fraction: Option<f64>,
     /// LoRA adapters of this rank (alpha 2 x rank) on a Llama-family backbone.
     lora_rank: Option<usize>,
+    /// Evaluate and checkpoint every this many steps (default: twice per epoch).
+    eval_every: Option<usize>,
 }
 
 /// The presets' names, in file order.
@@ -121,6 +123,7 @@ pub fn preset(name: &str) -> Result<RmJobConfig, String> {
     t.lr = p.lr.unwrap_or(t.lr);
     t.batch_pairs = p.batch.unwrap_or(t.batch_pairs);
     t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
+    t.eval_every = p.eval_every.unwrap_or(t.eval_every);
     cfg.lora = p.lora_rank.map(|rank| LoraConfig {
         rank,
         alpha: 2.0 * rank as f64,
@@ -192,6 +195,7 @@ mod tests {
         let s = preset("smollm2").unwrap();
         assert!(s.backbone.unwrap().extension().is_some_and(|e| e == "gguf"));
         assert_eq!(s.lora.map(|l| l.rank), Some(16));
+        assert_eq!(s.train.eval_every, 50);
         let t = preset("tiny").unwrap();
         assert!(t.backbone.is_none() && t.auto_epochs.is_some());
         assert!(preset("huge")
