@@ -14,8 +14,7 @@ pub(super) fn rm_job_config(
         cfg.backbone = Some(b.clone());
     }
     if let Some(dir) = &cfg.backbone {
-        let gguf = dir.is_file() && dir.extension().is_some_and(|e| e == "gguf");
-        if !gguf && !dir.join("config.json").exists() {
+        if !crate::ml::text::pretrained::is_gguf(dir) && !dir.join("config.json").exists() {
             return Err(BadInput(format!(
                 "{}: no config.json; run scripts/fetch-models.sh for all-MiniLM-L6-v2 or SmolLM2, or pass --backbone DIR (an HF folder) or FILE.gguf",
                 dir.display()

@@ -112,7 +112,10 @@ pub fn export_policy(checkpoint: &Path, out: &Path) -> Result<(), CheckpointErro
     let codec = &loaded.codec;
     let (hf, config) = match c.arch {
         PolicyArch::Gpt => (gpt2_weights(&weights, c, checkpoint)?, hf_config(c, codec)),
-        PolicyArch::Llama => (weights.into_iter().collect(), llama_config(c, codec)),
+        PolicyArch::Llama => (
+            weights.into_iter().collect(),
+            llama_config(c, codec, "ForCausalLM"),
+        ),
     };
     let bos = codec.before.first().or(codec.after.last()).copied();
     write_folder_atomically(out, |tmp| {
@@ -291,13 +294,7 @@ fn export_decoder_reward_model(
         .collect();
     let meta = &loaded.meta;
     let (labels, id2label, label2id) = label_maps(meta);
-    let mut config = llama_config(decoder, codec);
-    let arch = if decoder.qkv_bias {
-        "Qwen2ForSequenceClassification"
-    } else {
-        "LlamaForSequenceClassification"
-    };
-    config["architectures"] = serde_json::json!([arch]);
+    let mut config = llama_config(decoder, codec, "ForSequenceClassification");
     config["num_labels"] = labels.len().into();
     config["id2label"] = id2label.into();
     config["label2id"] = label2id.into();
@@ -356,12 +353,15 @@ fn gpt2_weights(
     Ok(hf)
 }
 
-fn llama_config(c: &PolicyConfig, codec: &PolicyCodec) -> serde_json::Value {
-    let (arch, model_type) = if c.qkv_bias {
-        ("Qwen2ForCausalLM", "qwen2")
+/// `config.json` of a Llama-family export; `class` is the transformers head after the family
+/// (`ForCausalLM`, `ForSequenceClassification`).
+fn llama_config(c: &PolicyConfig, codec: &PolicyCodec, class: &str) -> serde_json::Value {
+    let (family, model_type) = if c.qkv_bias {
+        ("Qwen2", "qwen2")
     } else {
-        ("LlamaForCausalLM", "llama")
+        ("Llama", "llama")
     };
+    let arch = format!("{family}{class}");
     serde_json::json!({
         "architectures": [arch],
         "model_type": model_type,

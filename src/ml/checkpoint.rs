@@ -223,7 +223,7 @@ pub fn load_backbone(
     opts: &BackboneOptions,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
-    if decoder_reward::is_decoder(dir) {
+    if crate::ml::text::pretrained::is_pretrained(dir) {
         return decoder_reward::load_backbone(dir, opts, device);
     }
     let BackboneOptions {

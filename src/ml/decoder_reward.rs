@@ -13,17 +13,12 @@ use crate::ml::model_files::{file_err, read_json, CheckpointError};
 use crate::ml::models::config::ModelConfig;
 use crate::ml::models::reward::RewardModel;
 use crate::ml::text::codec::PolicyCodec;
-use crate::ml::text::pretrained::{is_hf_llama, load_gguf, load_hf, Pretrained};
+use crate::ml::text::pretrained::{self, is_hf_llama};
 use crate::ml::text::tokenizer::PairEncoder;
 use crate::ml::training::reward::TrainConfig;
 
 /// Scoring window of a classification folder that does not say its own (`kibble_max_len`).
 const DEFAULT_SCORE_LEN: usize = 512;
-
-/// Is `path` a decoder a reward model can start from: a GGUF file or an HF Llama-family folder?
-pub fn is_decoder(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "gguf") || is_hf_llama(path)
-}
 
 /// Is `dir` an HF Llama-family `*ForSequenceClassification` folder?
 pub fn is_hf_classifier(dir: &Path) -> bool {
@@ -37,14 +32,6 @@ pub fn is_hf_classifier(dir: &Path) -> bool {
                         .is_some_and(|s| s.ends_with("ForSequenceClassification"))
                 })
             })
-}
-
-fn read(path: &Path, device: &Device) -> Result<Pretrained, CheckpointError> {
-    if path.is_file() {
-        load_gguf(path, device)
-    } else {
-        load_hf(path, device)
-    }
 }
 
 /// The `score` layer of a classification folder as our head (HF's has no bias), when it has
@@ -72,7 +59,7 @@ pub fn load_backbone(
     opts: &BackboneOptions,
     device: &Device,
 ) -> Result<(RewardModel, PairEncoder), CheckpointError> {
-    let pre = read(path, device)?;
+    let pre = pretrained::load(path, device)?;
     let mut config = ModelConfig::decoder(&pre.config, opts.max_len, opts.heads, opts.freeze);
     config.lora = opts.lora;
     let mut weights = pre.weights;
@@ -97,7 +84,7 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<Loaded, Checkpoint
     crate::ml::models::limits::dim("num_labels", heads, 64)
         .map_err(|m| file_err(&config_path, m))?;
     let max_len = num("kibble_max_len").map_or(DEFAULT_SCORE_LEN, |v| v as usize);
-    let pre = read(dir, device)?;
+    let pre = pretrained::load(dir, device)?;
     let config = ModelConfig::decoder(&pre.config, max_len, heads, true);
     let mut weights = pre.weights;
     if !weights.contains_key("score.weight") {

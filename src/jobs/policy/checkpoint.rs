@@ -51,14 +51,8 @@ pub fn save_policy(
 
 /// Loads a policy: a kibble checkpoint folder, an HF Llama-family folder, or a `.gguf` file.
 pub fn load_policy(dir: &Path, device: &Device) -> Result<LoadedPolicy, CheckpointError> {
-    if dir
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
-    {
-        return from_pretrained(pretrained::load_gguf(dir, device)?, dir, device);
-    }
-    if pretrained::is_hf_llama(dir) {
-        return from_pretrained(pretrained::load_hf(dir, device)?, dir, device);
+    if pretrained::is_pretrained(dir) {
+        return from_pretrained(pretrained::load(dir, device)?, dir, device);
     }
     let config_path = dir.join("config.json");
     let meta: PolicyMeta = read_json(&config_path)?;

@@ -373,10 +373,14 @@ enum Body {
         ln_emb: Norm,
         layers: Vec<BertLayer>,
     },
-    Llama {
-        llama: Llama,
-        decoder: PolicyConfig,
-    },
+    Llama(Llama),
+}
+
+/// A Llama reward model's decoder shape (`validate` has checked it is there).
+fn decoder_shape(c: &ModelConfig) -> Result<&PolicyConfig> {
+    c.decoder
+        .as_ref()
+        .ok_or_else(|| candle_core::Error::msg("a Llama reward model needs its decoder shape"))
 }
 
 /// Each sequence's row at its last real token: x (b*t, d), mask (b, t), right padding -> (b, d).
@@ -510,15 +514,7 @@ impl RewardModel {
                     })
                     .collect::<Result<_>>()?,
             },
-            Arch::Llama => {
-                let decoder = c.decoder.clone().ok_or_else(|| {
-                    candle_core::Error::msg("a Llama reward model needs its decoder shape")
-                })?;
-                Body::Llama {
-                    llama: Llama::new(&mut p, &decoder, c.lora, false)?,
-                    decoder,
-                }
-            }
+            Arch::Llama => Body::Llama(Llama::new(&mut p, decoder_shape(c)?, c.lora, false)?),
         };
         // The head is never frozen.
         let freeze = p.freeze_loaded;
@@ -626,9 +622,9 @@ impl RewardModel {
                 }
                 x
             }
-            Body::Llama { llama, decoder } => {
+            Body::Llama(llama) => {
                 // A causal model has seen the whole sequence only at its last token.
-                let x = llama.hidden(decoder, &batch.ids, &batch.mask)?;
+                let x = llama.hidden(decoder_shape(c)?, &batch.ids, &batch.mask)?;
                 return last_real_rows(&x, &batch.mask);
             }
         };
@@ -657,7 +653,7 @@ impl RewardModel {
     /// Every weight with LoRA adapters folded into the projections they adapt (for export).
     pub fn merged_weights(&self) -> Result<BTreeMap<String, Tensor>> {
         let llama = match &self.body {
-            Body::Llama { llama, .. } => Some(llama),
+            Body::Llama(llama) => Some(llama),
             _ => None,
         };
         crate::ml::models::llama::merged_weights(&self.params, llama)

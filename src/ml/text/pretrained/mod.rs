@@ -74,6 +74,26 @@ fn default_ctx() -> usize {
     2048
 }
 
+/// Is `path` a GGUF file (by its extension)?
+pub fn is_gguf(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
+/// Is `path` a pretrained Llama-family model: a GGUF file or an HF folder?
+pub fn is_pretrained(path: &Path) -> bool {
+    is_gguf(path) || is_hf_llama(path)
+}
+
+/// A pretrained Llama-family model from a GGUF file or an HF folder.
+pub fn load(path: &Path, device: &Device) -> Result<Pretrained, CheckpointError> {
+    if is_gguf(path) {
+        load_gguf(path, device)
+    } else {
+        load_hf(path, device)
+    }
+}
+
 /// Is this folder an HF Llama-family model?
 pub fn is_hf_llama(dir: &Path) -> bool {
     read_json::<serde_json::Value>(&dir.join("config.json"))

@@ -271,10 +271,7 @@ impl ImproveScreen {
             return Ok("training the tiny policy on this DB in the background".into());
         }
         let path = PathBuf::from(text);
-        let is_model = path.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+        let is_model = path.is_file() && crate::ml::text::pretrained::is_gguf(&path)
             || path.join("config.json").is_file();
         if !is_model {
             return Err(format!(
