@@ -21,3 +21,8 @@ fn attention() {
 fn row_ops() {
     kernels::row_ops_match_their_formulas();
 }
+
+#[test]
+fn quantised() {
+    kernels::quantised_products_match_plain_loops();
+}

@@ -33,3 +33,9 @@ fn row_ops() {
     portable();
     kernels::row_ops_match_their_formulas();
 }
+
+#[test]
+fn quantised() {
+    portable();
+    kernels::quantised_products_match_plain_loops();
+}

@@ -306,8 +306,12 @@ fn run_bench(what: crate::cli::BenchCommand) -> anyhow::Result<()> {
             batch,
             model,
             show,
+            f32,
             json,
-        } => crate::jobs::bench::bench_sample(warmup, iters, batch, model.as_deref(), show, json),
+        } => {
+            let model = model.as_deref().map(|m| (m, f32));
+            crate::jobs::bench::bench_sample(warmup, iters, batch, model, show, json)
+        }
         crate::cli::BenchCommand::Dpo {
             warmup,
             steps,

@@ -399,11 +399,12 @@ pub fn bench_sample(
     warmup: usize,
     iters: usize,
     batch: usize,
-    model: Option<&Path>,
+    model: Option<(&Path, bool)>,
     show: bool,
     as_json: bool,
 ) -> anyhow::Result<()> {
     use crate::ml::infer::decode::{Decoder, GenConfig};
+    let (model, dequantise) = (model.map(|m| m.0), model.is_some_and(|m| m.1));
     use crate::ml::models::config::PolicyConfig;
     use crate::ml::models::policy::Policy;
     let new_tokens = 128;
@@ -422,7 +423,16 @@ pub fn bench_sample(
             (Decoder::from_policy(&policy)?, None, prompts)
         }
         Some(path) => {
-            let loaded = crate::jobs::policy::load_policy(path, &candle_core::Device::Cpu)?;
+            let loaded = if dequantise {
+                let p = crate::jobs::policy::load_policy(path, &candle_core::Device::Cpu)?;
+                crate::jobs::policy::Sampler {
+                    decoder: Decoder::from_policy(&p.policy)?,
+                    codec: p.codec,
+                    meta: p.meta,
+                }
+            } else {
+                crate::jobs::policy::load_sampler(path, None)?
+            };
             let prompts = (0..batch)
                 .map(|i| {
                     loaded
@@ -430,11 +440,7 @@ pub fn bench_sample(
                         .prompt(&BENCH_PROMPTS[i % BENCH_PROMPTS.len()].into(), 256)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            (
-                Decoder::from_policy(&loaded.policy)?,
-                Some(loaded.codec),
-                prompts,
-            )
+            (loaded.decoder, Some(loaded.codec), prompts)
         }
     };
     let load_s = load_started.elapsed().as_secs_f64();
@@ -468,6 +474,8 @@ pub fn bench_sample(
     let result = json!({
         "bench": "kibble sample",
         "model": model.map(|m| m.display().to_string()).unwrap_or("tiny (random weights)".into()),
+        "weights": if dequantise { "f32 (dequantised)" } else { "as stored" },
+        "weight_mib": decoder.weight_bytes() as f64 / (1u64 << 20) as f64,
         "params": decoder.parameters(),
         "load_s": load_s,
         "threads": threads(),

@@ -5,6 +5,7 @@ use candle_core::{Device, Tensor, Var};
 use kibble::domain::SplitMix64;
 use kibble::ml::kernels::blocked::{matmul, product_bias_residual, View};
 use kibble::ml::kernels::panels::{linear, Packed};
+use kibble::ml::kernels::quant::{qlinear, Q8Rows, QKind, QMatrix, QPacked};
 
 fn rand(rng: &mut SplitMix64, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.next_f64() as f32 - 0.5).collect()
@@ -264,4 +265,53 @@ fn erf(x: f64) -> f64 {
         }
     }
     sum * 2.0 / std::f64::consts::PI.sqrt()
+}
+
+/// Quantised products (Q4_1 and Q8_0 weights, inputs rounded to 8-bit blocks) against plain
+/// loops over the same rounded values: every row-group size, output counts that are not a
+/// multiple of four, biases, and sizes that split over threads.
+pub fn quantised_products_match_plain_loops() {
+    let mut rng = SplitMix64::new(5);
+    for kind in [QKind::Q4_1, QKind::Q8_0] {
+        for (rows, d_in, d_out, bias) in [
+            (1, 32, 5, false),
+            (2, 64, 9, true),
+            (3, 96, 17, false),
+            (4, 64, 6, true),
+            (5, 64, 33, true),
+            (7, 32, 3, false),
+            (8, 128, 70, false),
+            (13, 64, 300, true),
+        ] {
+            let x = rand(&mut rng, rows * d_in);
+            let w = rand(&mut rng, d_out * d_in);
+            let b = if bias {
+                rand(&mut rng, d_out)
+            } else {
+                Vec::new()
+            };
+            let q = QMatrix::quantize(kind, &w, d_out, d_in);
+            let y = qlinear(&x, rows, &QPacked::new(&q), &b);
+            let (xs, ws) = (Q8Rows::new(&x, rows, d_in).dequantize(), q.dequantize());
+            let want = naive((&xs, (d_in, 1)), (&ws, (1, d_in)), (rows, d_in, d_out));
+            for i in 0..rows {
+                for o in 0..d_out {
+                    let want = want[i * d_out + o] + b.get(o).copied().unwrap_or(0.0) as f64;
+                    let got = y[i * d_out + o] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{kind:?} {rows}x{d_in}x{d_out} [{i},{o}]: {got} vs {want}"
+                    );
+                }
+            }
+            // Rounding moves each weight by at most half a step.
+            for (a, r) in w.iter().zip(&ws) {
+                let step = match kind {
+                    QKind::Q4_1 => 1.0 / 15.0,
+                    QKind::Q8_0 => 0.5 / 127.0,
+                };
+                assert!((a - r).abs() <= step * 0.51 + 1e-6, "{kind:?}: {a} -> {r}");
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ use crate::jobs::score::{CheckpointRef, Scorer};
 use crate::jobs::train_rm::{runs_dir, CancelToken};
 use crate::jobs::RunCtx;
 use crate::ml::infer::decode::{Decoder, GenConfig, Sample};
+use crate::ml::infer::weights::Named;
 use crate::ml::model_files::{
     file_err, read_json, read_weights, write_folder_atomically, write_json, CheckpointError,
 };

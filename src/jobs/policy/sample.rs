@@ -380,7 +380,7 @@ pub fn sample(
         cfg.n
     );
     let (dir, policy_run) = resolve_policy(store, &cfg.policy)?;
-    let loaded = load_with_format(&dir, &Device::Cpu, cfg.chat_template.as_deref())?;
+    let loaded = load_sampler(&dir, cfg.chat_template.as_deref())?;
     let prompts = select_prompts(store, &cfg.prompts)?;
     if prompts.is_empty() {
         match &cfg.prompts {
@@ -402,10 +402,10 @@ pub fn sample(
         (None, run) => run.to_string(),
     };
     let source = format!("policy:{who}/round{}", loaded.meta.round);
-    let decoder = Decoder::from_policy(&loaded.policy)?;
+    let decoder = &loaded.decoder;
     let texts: Vec<PromptBody> = prompts.iter().map(|p| p.1.clone()).collect();
     let result = sample_prompts(
-        &decoder,
+        decoder,
         &loaded.codec,
         &texts,
         cfg.n,

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use crate::domain::SplitMix64;
-use crate::ml::kernels::panels::{linear, Packed};
+use crate::ml::kernels::quant::Weight;
 use crate::ml::kernels::{exp_f32, on_pool};
 use crate::ml::models::config::{PolicyArch, PolicyConfig};
 use crate::ml::models::llama::rope_tables;
@@ -17,6 +17,7 @@ use crate::ml::models::policy::Policy;
 
 use super::rows::*;
 use super::sampling::*;
+use super::weights::{Matrix, Named, Table};
 
 /// How to sample.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,7 +60,7 @@ pub struct Sample {
 }
 
 /// (weight, bias) of a layer; an empty bias means none.
-type Wb = (Packed, Vec<f32>);
+type Wb = (Matrix, Vec<f32>);
 /// (scale, shift) of a LayerNorm.
 type Ln = (Vec<f32>, Vec<f32>);
 
@@ -77,10 +78,10 @@ struct GptLayer {
 struct LlamaLayer {
     input_norm: Vec<f32>,
     qkv: Wb,
-    o: Packed,
+    o: Matrix,
     post_norm: Vec<f32>,
-    gate_up: Packed,
-    down: Packed,
+    gate_up: Matrix,
+    down: Matrix,
 }
 
 enum Layers {
@@ -90,15 +91,15 @@ enum Layers {
 
 pub struct Decoder {
     pub config: PolicyConfig,
-    /// Token embeddings, row-major (looked up by id).
-    wte: Vec<f32>,
+    /// Token embeddings (looked up by id).
+    wte: Table,
     /// Learned positions (GPT only).
     wpe: Vec<f32>,
     layers: Layers,
     /// Final norm (RMSNorm for Llama: no bias).
     ln_f: Ln,
-    /// The LM head, packed (a copy of the embeddings when tied).
-    head: Packed,
+    /// The LM head (the embeddings' weights when tied).
+    head: Matrix,
 }
 
 /// Keys and values of every layer for a set of sequences: `[layer][seq]` of
@@ -136,84 +137,99 @@ impl KvCache {
 }
 
 impl Decoder {
+    /// The engine for a policy being trained or loaded as f32 (LoRA adapters merged).
     pub fn from_policy(policy: &Policy) -> candle_core::Result<Decoder> {
-        let mut w = policy.weights_f32()?;
-        let mut take = |name: &str| -> candle_core::Result<Vec<f32>> {
-            w.remove(name)
-                .ok_or_else(|| candle_core::Error::Msg(format!("policy has no weight {name}")))
-        };
-        let config = &policy.config;
-        let (d, ff) = (config.d_model, config.d_ff);
+        let weights = policy
+            .weights_f32()?
+            .into_iter()
+            .map(|(k, v)| (k, Weight::F32(v)))
+            .collect();
+        Decoder::from_weights(&policy.config, Named(weights))
+    }
+
+    /// The engine from weights by HF (Llama) or kibble (GPT) name, f32 or quantised (a GGUF
+    /// file's blocks stay as they are). The config must be validated already; every weight's
+    /// shape is checked against it here.
+    pub fn from_weights(config: &PolicyConfig, mut w: Named) -> candle_core::Result<Decoder> {
+        let (d, ff, v) = (config.d_model, config.d_ff, config.vocab_size);
         let (qd, kvd) = (
             config.n_heads * config.head_dim(),
             config.kv_heads() * config.head_dim(),
         );
-        let head = |w: &[f32]| Packed::new(w, config.vocab_size, d);
         if config.arch == PolicyArch::Llama {
             let mut layers = Vec::new();
             for i in 0..config.n_layers {
                 let n = |s: &str| format!("model.layers.{i}.{s}");
-                let mut qkv = take(&n("self_attn.q_proj.weight"))?;
-                qkv.extend(take(&n("self_attn.k_proj.weight"))?);
-                qkv.extend(take(&n("self_attn.v_proj.weight"))?);
-                let mut bias = Vec::new();
-                if config.qkv_bias {
-                    bias = take(&n("self_attn.q_proj.bias"))?;
-                    bias.extend(take(&n("self_attn.k_proj.bias"))?);
-                    bias.extend(take(&n("self_attn.v_proj.bias"))?);
-                }
-                let mut gate_up = take(&n("mlp.gate_proj.weight"))?;
-                gate_up.extend(take(&n("mlp.up_proj.weight"))?);
+                let qkv_parts = |what: &str| {
+                    [("q", qd), ("k", kvd), ("v", kvd)]
+                        .map(|(p, r)| (n(&format!("self_attn.{p}_proj.{what}")), r))
+                };
+                let bias = if config.qkv_bias {
+                    w.vectors(&qkv_parts("bias"))?
+                } else {
+                    Vec::new()
+                };
+                let gate_up = [
+                    (n("mlp.gate_proj.weight"), ff),
+                    (n("mlp.up_proj.weight"), ff),
+                ];
                 layers.push(LlamaLayer {
-                    input_norm: take(&n("input_layernorm.weight"))?,
-                    qkv: (Packed::new(&qkv, qd + 2 * kvd, d), bias),
-                    o: Packed::new(&take(&n("self_attn.o_proj.weight"))?, d, qd),
-                    post_norm: take(&n("post_attention_layernorm.weight"))?,
-                    gate_up: Packed::new(&gate_up, 2 * ff, d),
-                    down: Packed::new(&take(&n("mlp.down_proj.weight"))?, d, ff),
+                    input_norm: w.vector(&n("input_layernorm.weight"), d)?,
+                    qkv: (w.matrix(&qkv_parts("weight"), d)?, bias),
+                    o: w.matrix(&[(n("self_attn.o_proj.weight"), d)], qd)?,
+                    post_norm: w.vector(&n("post_attention_layernorm.weight"), d)?,
+                    gate_up: w.matrix(&gate_up, d)?,
+                    down: w.matrix(&[(n("mlp.down_proj.weight"), d)], ff)?,
                 });
             }
-            let wte = take("model.embed_tokens.weight")?;
+            let wte = w.table("model.embed_tokens.weight", v, d)?;
             let head = if config.tied {
-                head(&wte)
+                wte.as_head(v, d)
             } else {
-                head(&take("lm_head.weight")?)
+                w.matrix(&[("lm_head.weight".into(), v)], d)?
             };
             return Ok(Decoder {
                 config: config.clone(),
                 wte,
                 wpe: Vec::new(),
                 layers: Layers::Llama(layers),
-                ln_f: (take("model.norm.weight")?, Vec::new()),
+                ln_f: (w.vector("model.norm.weight", d)?, Vec::new()),
                 head,
             });
         }
-        let mut pair = |name: &str| -> candle_core::Result<Ln> {
-            Ok((
-                take(&format!("{name}.weight"))?,
-                take(&format!("{name}.bias"))?,
-            ))
-        };
-        let pack = |(w, b): Ln, d_out: usize, d_in: usize| (Packed::new(&w, d_out, d_in), b);
         let mut layers = Vec::new();
         for i in 0..config.n_layers {
             let n = |s: &str| format!("blocks.{i}.{s}");
+            let mut lin = |name: String, d_out: usize, d_in: usize| -> candle_core::Result<Wb> {
+                Ok((
+                    w.matrix(&[(format!("{name}.weight"), d_out)], d_in)?,
+                    w.vector(&format!("{name}.bias"), d_out)?,
+                ))
+            };
+            let (qkv, proj) = (lin(n("qkv"), 3 * d, d)?, lin(n("proj"), d, d)?);
+            let (fc1, fc2) = (lin(n("fc1"), ff, d)?, lin(n("fc2"), d, ff)?);
+            let mut pair = |name: &str| -> candle_core::Result<Ln> {
+                Ok((
+                    w.vector(&format!("{name}.weight"), d)?,
+                    w.vector(&format!("{name}.bias"), d)?,
+                ))
+            };
             layers.push(GptLayer {
                 ln1: pair(&n("ln1"))?,
-                qkv: pack(pair(&n("qkv"))?, 3 * d, d),
-                proj: pack(pair(&n("proj"))?, d, d),
+                qkv,
+                proj,
                 ln2: pair(&n("ln2"))?,
-                fc1: pack(pair(&n("fc1"))?, ff, d),
-                fc2: pack(pair(&n("fc2"))?, d, ff),
+                fc1,
+                fc2,
             });
         }
-        let ln_f = pair("ln_f")?;
-        let wte = take("wte.weight")?;
+        let ln_f = (w.vector("ln_f.weight", d)?, w.vector("ln_f.bias", d)?);
+        let wte = w.table("wte.weight", v, d)?;
         Ok(Decoder {
             config: config.clone(),
-            head: head(&wte),
+            head: wte.as_head(v, d),
             wte,
-            wpe: take("wpe.weight")?,
+            wpe: w.vector("wpe.weight", config.ctx * d)?,
             layers: Layers::Gpt(layers),
             ln_f,
         })
@@ -232,7 +248,7 @@ impl Decoder {
         let d = self.config.d_model;
         let mut x = vec![0f32; tokens.len() * d];
         for (r, &t) in tokens.iter().enumerate() {
-            x[r * d..(r + 1) * d].copy_from_slice(&self.wte[t as usize * d..(t as usize + 1) * d]);
+            self.wte.row(t as usize, &mut x[r * d..(r + 1) * d]);
         }
         match &self.layers {
             Layers::Gpt(layers) => self.gpt_layers(layers, x, cache, seq, pos),
@@ -290,18 +306,18 @@ impl Decoder {
         for (li, l) in layers.iter().enumerate() {
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln1, c.ln_eps);
-            let qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1);
+            let qkv = l.qkv.0.apply(&hbuf, rows, &l.qkv.1);
             for (r, row) in qkv.chunks_exact(3 * d).enumerate() {
                 cache.store(li, seq[r], pos[r], &row[d..2 * d], &row[2 * d..]);
             }
             let att = self.attend_rows((&qkv, 3 * d), cache, li, seq, pos);
-            let proj = linear(&att, rows, &l.proj.0, &l.proj.1);
+            let proj = l.proj.0.apply(&att, rows, &l.proj.1);
             x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
             layer_norm(&mut hbuf, d, &l.ln2, c.ln_eps);
-            let mut f = linear(&hbuf, rows, &l.fc1.0, &l.fc1.1);
+            let mut f = l.fc1.0.apply(&hbuf, rows, &l.fc1.1);
             gelu(&mut f);
-            let f = linear(&f, rows, &l.fc2.0, &l.fc2.1);
+            let f = l.fc2.0.apply(&f, rows, &l.fc2.1);
             x.iter_mut().zip(&f).for_each(|(a, b)| *a += b);
         }
         layer_norm(&mut x, d, &self.ln_f, c.ln_eps);
@@ -324,18 +340,18 @@ impl Decoder {
         for (li, l) in layers.iter().enumerate() {
             let mut hbuf = x.clone();
             rms_norm(&mut hbuf, d, &l.input_norm, c.ln_eps);
-            let mut qkv = linear(&hbuf, rows, &l.qkv.0, &l.qkv.1);
+            let mut qkv = l.qkv.0.apply(&hbuf, rows, &l.qkv.1);
             for (r, row) in qkv.chunks_mut(width).enumerate() {
                 let (cs, sn) = (&cos[r * dh..(r + 1) * dh], &sin[r * dh..(r + 1) * dh]);
                 rotate(&mut row[..qd + kvd], dh, cs, sn);
                 cache.store(li, seq[r], pos[r], &row[qd..qd + kvd], &row[qd + kvd..]);
             }
             let att = self.attend_rows((&qkv, width), cache, li, seq, pos);
-            let o = linear(&att, rows, &l.o, &[]);
+            let o = l.o.apply(&att, rows, &[]);
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
             let mut hbuf = x.clone();
             rms_norm(&mut hbuf, d, &l.post_norm, c.ln_eps);
-            let gu = linear(&hbuf, rows, &l.gate_up, &[]);
+            let gu = l.gate_up.apply(&hbuf, rows, &[]);
             let mut m = vec![0f32; rows * ff];
             for (mr, gr) in m.chunks_mut(ff).zip(gu.chunks(2 * ff)) {
                 for (j, v) in mr.iter_mut().enumerate() {
@@ -343,7 +359,7 @@ impl Decoder {
                     *v = g / (1.0 + exp_f32(-g)) * gr[ff + j];
                 }
             }
-            let f = linear(&m, rows, &l.down, &[]);
+            let f = l.down.apply(&m, rows, &[]);
             x.iter_mut().zip(&f).for_each(|(a, b)| *a += b);
         }
         rms_norm(&mut x, d, &self.ln_f.0, c.ln_eps);
@@ -379,11 +395,43 @@ impl Decoder {
         self.wte.len() + self.wpe.len() + layers + v(&[&self.ln_f.0, &self.ln_f.1]) + head
     }
 
+    /// Bytes of weights held (a tied head counted once).
+    pub fn weight_bytes(&self) -> usize {
+        let v = |x: &[&Vec<f32>]| 4 * x.iter().map(|v| v.len()).sum::<usize>();
+        let layers: usize = match &self.layers {
+            Layers::Gpt(ls) => ls
+                .iter()
+                .map(|l| {
+                    [&l.qkv, &l.proj, &l.fc1, &l.fc2]
+                        .iter()
+                        .map(|w| w.0.bytes() + 4 * w.1.len())
+                        .sum::<usize>()
+                        + v(&[&l.ln1.0, &l.ln1.1, &l.ln2.0, &l.ln2.1])
+                })
+                .sum(),
+            Layers::Llama(ls) => ls
+                .iter()
+                .map(|l| {
+                    l.qkv.0.bytes()
+                        + 4 * l.qkv.1.len()
+                        + l.o.bytes()
+                        + l.gate_up.bytes()
+                        + l.down.bytes()
+                        + v(&[&l.input_norm, &l.post_norm])
+                })
+                .sum(),
+        };
+        let shared = matches!((&self.wte, &self.head), (Table::Quant(_), Matrix::Quant(_)))
+            && self.config.tied;
+        let head = if shared { 0 } else { self.head.bytes() };
+        self.wte.bytes() + 4 * self.wpe.len() + layers + v(&[&self.ln_f.0, &self.ln_f.1]) + head
+    }
+
     /// Logits of the LM head for hidden states (rows x d) -> (rows x vocab).
     pub fn lm_head(&self, hidden: &[f32]) -> Vec<f32> {
         let c = &self.config;
         let rows = hidden.len() / c.d_model;
-        linear(hidden, rows, &self.head, &[])
+        self.head.apply(hidden, rows, &[])
     }
 
     /// Samples a continuation for each prompt. Prompts longer than the context allows are

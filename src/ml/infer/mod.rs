@@ -3,3 +3,4 @@
 pub mod decode;
 mod rows;
 mod sampling;
+pub mod weights;

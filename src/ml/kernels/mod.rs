@@ -274,6 +274,7 @@ mod matmul;
 mod norm;
 pub mod panels;
 mod pool;
+pub mod quant;
 mod softmax;
 #[cfg(test)]
 mod tests;

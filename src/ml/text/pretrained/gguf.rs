@@ -71,7 +71,103 @@ pub(super) fn permute(w: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
         .reshape((out, d_in))
 }
 
+/// A GGUF policy with every tensor dequantised to f32 (for training).
 pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointError> {
+    read_gguf(
+        path,
+        |content, file, name| {
+            content
+                .tensor(file, name, device)
+                .and_then(|q| q.dequantize(device))
+                .map_err(|e| e.to_string())
+        },
+        |t, heads, _| unpermute(&t, heads).map_err(|e| e.to_string()),
+    )
+}
+
+/// A GGUF policy for sampling: Q4_1 and Q8_0 tensors stay quantised (their rows un-permuted
+/// as blocks), any other type is dequantised to f32.
+pub fn load_gguf_quantised(path: &Path) -> Result<Pretrained<Weight>, CheckpointError> {
+    read_gguf(path, read_quantised, |w, heads, rows| {
+        let order = unpermuted_rows(rows, heads)?;
+        Ok(match w {
+            Weight::Quant(q) => Weight::Quant(q.select_rows(&order)),
+            Weight::F32(v) => {
+                let cols = v.len() / rows;
+                Weight::F32(
+                    order
+                        .iter()
+                        .flat_map(|&o| v[o * cols..(o + 1) * cols].iter().copied())
+                        .collect(),
+                )
+            }
+        })
+    })
+}
+
+/// The row order `unpermute` gives: HF row (h, j, i) is file row h dh + 2i + j.
+fn unpermuted_rows(rows: usize, heads: usize) -> Result<Vec<usize>, String> {
+    let dh = rows / heads;
+    if heads == 0 || rows % heads != 0 || dh % 2 != 0 {
+        return Err(format!(
+            "{rows} rows do not split into {heads} heads of even size"
+        ));
+    }
+    Ok((0..heads)
+        .flat_map(|h| (0..2).flat_map(move |j| (0..dh / 2).map(move |i| h * dh + 2 * i + j)))
+        .collect())
+}
+
+/// One tensor: Q4_1/Q8_0 bytes read as they are, after checking they lie inside the file.
+fn read_quantised(
+    content: &Content,
+    file: &mut std::fs::File,
+    name: &str,
+) -> Result<Weight, String> {
+    use candle_core::quantized::GgmlDType;
+    use std::io::{Read, Seek, SeekFrom};
+    let info = &content.tensor_infos[name];
+    let kind = match info.ggml_dtype {
+        GgmlDType::Q4_1 => Some(QKind::Q4_1),
+        GgmlDType::Q8_0 => Some(QKind::Q8_0),
+        _ => None,
+    };
+    let (Some(kind), &[rows, cols]) = (kind, info.shape.dims()) else {
+        let t = content
+            .tensor(file, name, &Device::Cpu)
+            .and_then(|q| q.dequantize(&Device::Cpu))
+            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+            .map_err(|e| e.to_string())?;
+        return Ok(Weight::F32(t));
+    };
+    let size = (rows as u64)
+        .checked_mul(cols as u64 / crate::ml::kernels::quant::BLOCK as u64)
+        .and_then(|b| b.checked_mul(kind.ggml_block_bytes() as u64))
+        .ok_or("shape too large")?;
+    let start = content
+        .tensor_data_offset
+        .checked_add(info.offset)
+        .ok_or("offset too large")?;
+    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+    if start.checked_add(size).is_none_or(|end| end > file_len) {
+        return Err(format!(
+            "{rows} x {cols} {kind:?} runs past the end of the file"
+        ));
+    }
+    let mut bytes = vec![0u8; size as usize];
+    file.seek(SeekFrom::Start(start))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    QMatrix::from_ggml(kind, rows, cols, &bytes).map(Weight::Quant)
+}
+
+/// The metadata, tokenizer and tensors of a GGUF policy; `read` makes each tensor what the
+/// caller keeps, `unpermute(tensor, heads, rows)` undoes llama.cpp's q/k row order for RoPE.
+fn read_gguf<W>(
+    path: &Path,
+    mut read: impl FnMut(&Content, &mut std::fs::File, &str) -> Result<W, String>,
+    unpermute: impl Fn(W, usize, usize) -> Result<W, String>,
+) -> Result<Pretrained<W>, CheckpointError> {
     let err = |m: String| file_err(path, m);
     let mut file = std::fs::File::open(path).map_err(|e| err(format!("cannot open: {e}")))?;
     let content = Content::read(&mut file).map_err(|e| err(format!("not a GGUF file: {e}")))?;
@@ -120,26 +216,30 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, CheckpointE
         let Some(hf) = hf_name(name) else {
             continue; // rope_freqs and the like: recomputed, not stored
         };
-        let t = content
-            .tensor(&mut file, name, device)
-            .and_then(|q| q.dequantize(device))
-            .map_err(|e| err(format!("tensor {name}: {e}")))?;
+        let t = read(&content, &mut file, name).map_err(|e| err(format!("tensor {name}: {e}")))?;
+        let rows = content.tensor_infos[name]
+            .shape
+            .dims()
+            .first()
+            .copied()
+            .unwrap_or(0);
         let t = match (
             arch.as_str(),
             name.ends_with("attn_q.weight"),
             name.ends_with("attn_k.weight"),
         ) {
-            ("llama" | "mistral", true, _) => unpermute(&t, heads),
-            ("llama" | "mistral", _, true) => unpermute(&t, kv_heads),
+            ("llama" | "mistral", true, _) => unpermute(t, heads, rows),
+            ("llama" | "mistral", _, true) => unpermute(t, kv_heads, rows),
             _ => Ok(t),
         }
         .map_err(|e| err(format!("tensor {name}: {e}")))?;
         weights.insert(hf, t);
     }
-    let embed = weights
-        .get("model.embed_tokens.weight")
-        .ok_or_else(|| err("no token_embd.weight tensor".into()))?;
-    let (vocab_size, d_model) = embed.dims2().map_err(|e| err(e.to_string()))?;
+    let (vocab_size, d_model) = content
+        .tensor_infos
+        .get("token_embd.weight")
+        .and_then(|t| t.shape.dims2().ok())
+        .ok_or_else(|| err("token_embd.weight is not a matrix".into()))?;
     let tied = !weights.contains_key("lm_head.weight");
     let config = PolicyConfig {
         arch: PolicyArch::Llama,
@@ -287,8 +387,9 @@ pub(super) fn gguf_tokenizer(
     Tokenizer::from_str(&json).map_err(|e| format!("tokenizer: {e}"))
 }
 
-/// A Llama policy as a GGUF file the way llama.cpp writes one (q/k permuted, f32 tensors,
-/// byte-level BPE in the metadata). Tests use it to check the loader end to end.
+/// A Llama policy as a GGUF file the way llama.cpp writes one (q/k permuted, byte-level BPE
+/// in the metadata). Matrices are stored as `matrices` (the embeddings as Q8_0 unless that is
+/// F32, as llama.cpp's Q4 files do), vectors as f32. Tests use it to check loaders end to end.
 #[cfg(test)]
 pub(crate) fn write_gguf(
     path: &Path,
@@ -296,6 +397,7 @@ pub(crate) fn write_gguf(
     weights: &BTreeMap<String, Tensor>,
     tok: &Tokenizer,
     chat_template: &str,
+    matrices: candle_core::quantized::GgmlDType,
 ) -> anyhow::Result<()> {
     use candle_core::quantized::{GgmlDType, QTensor};
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
@@ -328,7 +430,17 @@ pub(crate) fn write_gguf(
         } else {
             t.clone()
         };
-        tensors.push((gguf, QTensor::quantize(&t, GgmlDType::F32)?));
+        let dtype = match t.dims() {
+            [_, cols] if cols % 32 == 0 && matrices != GgmlDType::F32 => {
+                if gguf == "token_embd.weight" {
+                    GgmlDType::Q8_0
+                } else {
+                    matrices
+                }
+            }
+            _ => GgmlDType::F32,
+        };
+        tensors.push((gguf, QTensor::quantize(&t, dtype)?));
     }
     let json: serde_json::Value =
         serde_json::from_str(&tok.to_string(false).map_err(anyhow::Error::msg)?)?;

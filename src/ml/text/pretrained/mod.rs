@@ -15,6 +15,7 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer, TokenizerBuilder};
 
+use crate::ml::kernels::quant::{QKind, QMatrix, Weight};
 use crate::ml::model_files::{file_err, read_json, read_weights, CheckpointError};
 use crate::ml::models::config::{PolicyArch, PolicyConfig};
 use crate::ml::text::chat::PromptFormat;
@@ -22,16 +23,20 @@ use crate::ml::text::tokenizer;
 
 mod gguf;
 
-pub use gguf::load_gguf;
+#[cfg(test)]
+pub(crate) use gguf::write_gguf;
 #[cfg(test)]
 use gguf::*;
+pub use gguf::{load_gguf, load_gguf_quantised};
 
 /// Longest sequence kibble trains or samples with, whatever the model's own window.
 pub const MAX_CTX: usize = 2048;
 
-pub struct Pretrained {
+/// A pretrained policy; its weights are f32 tensors (for training) or, for sampling from a
+/// GGUF file, `Weight`s that keep quantised blocks.
+pub struct Pretrained<W = Tensor> {
     pub config: PolicyConfig,
-    pub weights: BTreeMap<String, Tensor>,
+    pub weights: BTreeMap<String, W>,
     pub tokenizer: Tokenizer,
     pub format: PromptFormat,
 }
@@ -212,6 +217,7 @@ const HF_LLAMA_NAMES: &[(&str, &str)] = &[
 mod tests {
     use super::*;
     use crate::ml::models::policy::{Policy, SeqBatch};
+    use candle_core::quantized::GgmlDType;
 
     #[test]
     fn permute_and_unpermute_are_inverse() {
@@ -243,7 +249,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.gguf");
         let weights = policy.merged_weights().unwrap();
-        write_gguf(&good, &config, &weights, &tok, "").unwrap();
+        write_gguf(&good, &config, &weights, &tok, "", GgmlDType::F32).unwrap();
         let mut file = std::fs::File::open(&good).unwrap();
         let content = Content::read(&mut file).unwrap();
         let tensors: Vec<(String, candle_core::quantized::QTensor)> = content
@@ -332,6 +338,7 @@ mod tests {
             &policy.merged_weights().unwrap(),
             &tok,
             template,
+            GgmlDType::F32,
         )
         .unwrap();
 
