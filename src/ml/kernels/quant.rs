@@ -62,7 +62,7 @@ impl QMatrix {
         cols: usize,
         bytes: &[u8],
     ) -> Result<QMatrix, String> {
-        if cols == 0 || cols % BLOCK != 0 {
+        if cols == 0 || !cols.is_multiple_of(BLOCK) {
             return Err(format!(
                 "{cols} columns is not a whole number of {BLOCK}-weight blocks"
             ));
@@ -109,7 +109,7 @@ impl QMatrix {
     /// Quantises row-major f32 weights as GGML does (round to nearest).
     pub fn quantize(kind: QKind, w: &[f32], rows: usize, cols: usize) -> QMatrix {
         assert!(
-            cols % BLOCK == 0,
+            cols.is_multiple_of(BLOCK),
             "{cols} columns is not a whole number of blocks"
         );
         assert_eq!(w.len(), rows * cols, "weight is not {rows} x {cols}");
@@ -237,7 +237,7 @@ pub struct Q8Rows {
 impl Q8Rows {
     pub fn new(x: &[f32], rows: usize, cols: usize) -> Q8Rows {
         assert!(
-            cols % BLOCK == 0,
+            cols.is_multiple_of(BLOCK),
             "{cols} columns is not a whole number of blocks"
         );
         assert_eq!(x.len(), rows * cols, "input is not {rows} x {cols}");

@@ -107,8 +107,8 @@ pub fn load_gguf_quantised(path: &Path) -> Result<Pretrained<Weight>, Checkpoint
 
 /// The row order `unpermute` gives: HF row (h, j, i) is file row h dh + 2i + j.
 fn unpermuted_rows(rows: usize, heads: usize) -> Result<Vec<usize>, String> {
-    let dh = rows / heads;
-    if heads == 0 || rows % heads != 0 || dh % 2 != 0 {
+    let dh = rows.checked_div(heads).unwrap_or(0);
+    if dh == 0 || !rows.is_multiple_of(heads) || !dh.is_multiple_of(2) {
         return Err(format!(
             "{rows} rows do not split into {heads} heads of even size"
         ));
