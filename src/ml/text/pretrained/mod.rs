@@ -402,14 +402,55 @@ mod tests {
             stop_tokens: vec![2],
             ..GenConfig::default()
         };
-        let out = Decoder::from_policy(&policy)
-            .unwrap()
-            .generate(&[ids], &greedy);
+        let f32s = Decoder::from_policy(&policy).unwrap();
+        let out = f32s.generate(std::slice::from_ref(&ids), &greedy);
         println!(
             "{:?} {:?}",
             out[0].tokens,
             p.tokenizer.decode(&out[0].tokens, false)
         );
         assert_eq!(out[0].tokens, [504, 3575, 282, 4649, 314, 7042, 30, 2]);
+
+        // The same file sampled from its Q4_1/Q8_0 blocks: the same greedy answer, and how
+        // far greedy decoding of longer answers agrees with f32 (8-bit activations differ).
+        let q = load_gguf_quantised(&path).unwrap();
+        let quant =
+            Decoder::from_weights(&q.config, crate::ml::infer::weights::Named(q.weights)).unwrap();
+        assert_eq!(quant.generate(&[ids], &greedy)[0].tokens, out[0].tokens);
+        let questions = [
+            "Write a haiku about the sea.",
+            "Explain what a hash map is.",
+            "Give three tips for sleeping well.",
+            "What is 17 times 3?",
+            "Write a Python function that reverses a string.",
+            "Why is the sky blue?",
+        ];
+        let prompts: Vec<Vec<u32>> = questions
+            .iter()
+            .map(|q| {
+                let t = format!("<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n");
+                p.tokenizer.encode(t, false).unwrap().get_ids().to_vec()
+            })
+            .collect();
+        let long = GenConfig {
+            max_new_tokens: 64,
+            ..greedy
+        };
+        let (a, b) = (
+            f32s.generate(&prompts, &long),
+            quant.generate(&prompts, &long),
+        );
+        for (x, y) in a.iter().zip(&b) {
+            let same = x
+                .tokens
+                .iter()
+                .zip(&y.tokens)
+                .take_while(|(i, j)| i == j)
+                .count();
+            println!(
+                "agree for {same} of {} tokens",
+                x.tokens.len().max(y.tokens.len())
+            );
+        }
     }
 }
