@@ -429,14 +429,14 @@ fn the_first_policy_is_made_from_the_improve_screen_by_keys() {
         app.session.status
     );
     press(&mut app, "ctrl-u");
-    common::type_text(&mut app, "n=2 lr=3e-4");
+    common::type_text(&mut app, "n=2 lr=3e-4 tokens=24");
     press(&mut app, "enter");
     assert!(matches!(
         app.session.overlay,
         kibble::tui::app::Overlay::None
     ));
     assert!(
-        draw(&app, 80, 24).contains("o settings: n 2 · lr 3e-4 · LoRA off · epochs 2"),
+        draw(&app, 80, 24).contains("o settings: n 2 · lr 3e-4 · LoRA off · tokens 24 · epochs 2"),
         "{}",
         draw(&app, 80, 24)
     );

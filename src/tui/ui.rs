@@ -171,8 +171,8 @@ pub fn render(app: &App, f: &mut Frame) {
             &theme,
             f,
             area,
-            " Next round's settings ",
-            "n=8 lr=2e-4 lora=16 epochs=1, any of them; empty: the defaults",
+            " Next round's settings (empty: the defaults) ",
+            "n=8 lr=2e-4 lora=16 epochs=1 tokens=96 beta=0.1 steps=50 kl=0",
             buffer,
         ),
         Overlay::PolicySource { buffer } => dialogs::render_line_input(

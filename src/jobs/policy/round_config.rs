@@ -108,8 +108,8 @@ impl Default for ImproveConfig {
 }
 
 /// A round's main settings as a person sets them on the Improve screen (`o`):
-/// `n=8 lr=2e-4 lora=16 epochs=1`, any of them, spaces or commas between. What is not set
-/// stays the method's default, as on the command line.
+/// `n=8 lr=2e-4 lora=16 epochs=1 tokens=96 beta=0.2 steps=100 kl=0.05`, any of them, spaces
+/// or commas between. What is not set stays the method's default, as on the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RoundSettings {
     /// Samples per prompt (best-of-n's n, RLOO's k, DPO's candidates).
@@ -118,14 +118,25 @@ pub struct RoundSettings {
     /// LoRA adapters of this rank (alpha 2 x rank); 0 or `off` trains every weight.
     pub lora_rank: Option<usize>,
     pub epochs: Option<usize>,
+    /// New tokens per sampled answer (`improve --max-new-tokens`).
+    pub tokens: Option<usize>,
+    /// DPO's temperature, RLOO's KL coefficient (`--beta`).
+    pub beta: Option<f64>,
+    /// RLOO's optimisation steps (`--steps`).
+    pub steps: Option<usize>,
+    /// Best-of-n's KL weight (`--kl-coef`); 0 is off.
+    pub kl: Option<f64>,
 }
+
+/// The names `RoundSettings::parse` takes, for its messages.
+const SETTING_NAMES: &str = "n, lr, lora, epochs, tokens, beta, steps, kl";
 
 impl RoundSettings {
     pub fn parse(text: &str) -> Result<RoundSettings, String> {
         let mut s = RoundSettings::default();
         for part in text.split([' ', ',']).filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').ok_or_else(|| {
-                format!("{part:?}: write name=value (n=8 lr=2e-4 lora=16 epochs=1)")
+                format!("{part:?}: write name=value (n=8 lr=2e-4 lora=16 epochs=1 tokens=96)")
             })?;
             let count = |max: usize| {
                 value
@@ -134,9 +145,20 @@ impl RoundSettings {
                     .filter(|v| (1..=max).contains(v))
                     .ok_or_else(|| format!("{key}={value}: a whole number from 1 to {max}"))
             };
+            let number = |lo: f64, hi: f64, e_g: &str| {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= lo && *v <= hi)
+                    .ok_or_else(|| format!("{key}={value}: a number from {lo} to {hi}, e.g. {e_g}"))
+            };
             match key {
                 "n" => s.n = Some(count(64)?),
                 "epochs" => s.epochs = Some(count(100)?),
+                "tokens" => s.tokens = Some(count(2048)?),
+                "steps" => s.steps = Some(count(100_000)?),
+                "beta" => s.beta = Some(number(1e-4, 100.0, "0.1")?),
+                "kl" => s.kl = Some(number(0.0, 100.0, "0.05")?),
                 "lora" if value == "off" || value == "0" => s.lora_rank = Some(0),
                 "lora" => s.lora_rank = Some(count(256)?),
                 "lr" => {
@@ -150,7 +172,7 @@ impl RoundSettings {
                             })?,
                     )
                 }
-                _ => return Err(format!("{key}: not a round setting (n, lr, lora, epochs)")),
+                _ => return Err(format!("{key}: not a round setting ({SETTING_NAMES})")),
             }
         }
         Ok(s)
@@ -164,6 +186,18 @@ impl RoundSettings {
         }
         if let Some(e) = self.epochs {
             cfg.epochs = e;
+        }
+        if let Some(t) = self.tokens {
+            (cfg.gen.max_new_tokens, cfg.max_response_tokens) = (t, t);
+        }
+        if let Some(b) = self.beta {
+            cfg.train.beta = b;
+        }
+        if let Some(st) = self.steps {
+            cfg.rloo_steps = st;
+        }
+        if let Some(k) = self.kl {
+            cfg.train.kl_coef = k;
         }
         cfg.lora = self.lora_rank.filter(|r| *r > 0).map(|rank| LoraConfig {
             rank,
@@ -181,13 +215,19 @@ impl RoundSettings {
             ..ImproveConfig::default()
         };
         self.apply(&mut cfg);
+        let lora = cfg.lora.map_or("off".into(), |l| format!("rank {}", l.rank));
+        // Only what the method uses: epochs and KL for best-of-n, beta for DPO and RLOO.
+        let extra = match method {
+            Method::Bon if cfg.train.kl_coef > 0.0 => {
+                format!(" · epochs {} · kl {}", cfg.epochs, cfg.train.kl_coef)
+            }
+            Method::Bon => format!(" · epochs {}", cfg.epochs),
+            Method::Dpo => format!(" · epochs {} · beta {}", cfg.epochs, cfg.train.beta),
+            Method::Rloo => format!(" · steps {} · beta {}", cfg.rloo_steps, cfg.train.beta),
+        };
         format!(
-            "n {} · lr {:.0e} · LoRA {} · epochs {}",
-            cfg.n,
-            cfg.train.lr,
-            cfg.lora
-                .map_or("off".into(), |l| format!("rank {}", l.rank)),
-            cfg.epochs
+            "n {} · lr {:.0e} · LoRA {lora} · tokens {}{extra}",
+            cfg.n, cfg.train.lr, cfg.gen.max_new_tokens
         )
     }
 }
@@ -230,18 +270,38 @@ mod tests {
         assert_eq!(cfg.train.lr, default_lr(Method::Dpo) * 10.0);
         assert_eq!(
             s.describe(Method::Bon),
-            "n 4 · lr 2e-3 · LoRA rank 8 · epochs 2"
+            "n 4 · lr 2e-3 · LoRA rank 8 · tokens 64 · epochs 2"
         );
         assert_eq!(
             RoundSettings::parse("").unwrap().describe(Method::Dpo),
-            "n 4 · lr 1e-5 · LoRA off · epochs 2"
+            "n 4 · lr 1e-5 · LoRA off · tokens 64 · epochs 2 · beta 0.1"
         );
+        // The rest of improve's main flags.
+        let s = RoundSettings::parse("tokens=96 beta=0.2 steps=120 kl=0.05").unwrap();
+        let mut cfg = ImproveConfig {
+            method: Method::Rloo,
+            ..ImproveConfig::default()
+        };
+        s.apply(&mut cfg);
+        assert_eq!(
+            (cfg.gen.max_new_tokens, cfg.max_response_tokens, cfg.rloo_steps),
+            (96, 96, 120)
+        );
+        assert_eq!((cfg.train.beta, cfg.train.kl_coef), (0.2, 0.05));
+        assert_eq!(
+            s.describe(Method::Rloo),
+            "n 4 · lr 1e-5 · LoRA off · tokens 96 · steps 120 · beta 0.2"
+        );
+        assert!(s.describe(Method::Bon).ends_with("epochs 2 · kl 0.05"));
         assert_eq!(RoundSettings::parse("lora=off").unwrap().lora_rank, Some(0));
         for (bad, says) in [
             ("n=0", "from 1 to 64"),
             ("lr=-1", "positive number"),
             ("lr=abc", "positive number"),
             ("temperature=2", "not a round setting"),
+            ("beta=0", "a number from"),
+            ("tokens=5000", "from 1 to 2048"),
+            ("kl=-1", "a number from 0"),
             ("n8", "name=value"),
         ] {
             let e = RoundSettings::parse(bad).unwrap_err();

@@ -291,7 +291,8 @@ impl ImproveScreen {
         }
     }
 
-    /// Samples 4 answers (or the settings' `n`) per unlabelled prompt from the policy into the queue.
+    /// Samples 4 answers of 64 tokens (or the settings' `n` and `tokens`) per unlabelled prompt
+    /// from the policy into the queue.
     pub fn start_sampling(
         &mut self,
         db: Option<PathBuf>,
@@ -303,7 +304,7 @@ impl ImproveScreen {
             prompts: PromptSelection::Unlabelled,
             n: self.settings.n.unwrap_or(4),
             gen: crate::ml::infer::decode::GenConfig {
-                max_new_tokens: 64,
+                max_new_tokens: self.settings.tokens.unwrap_or(64),
                 ..Default::default()
             },
             chat_template: None,
