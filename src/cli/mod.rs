@@ -493,6 +493,11 @@ pub struct ImproveArgs {
     /// bon: weight of a token-level KL(policy || reference) penalty added to the loss (0 = off).
     #[arg(long, default_value_t = 0.0)]
     pub kl_coef: f64,
+    /// Sequences (dpo: pairs) per forward/backward pass; a step adds up the passes' gradients,
+    /// so memory holds one micro-batch's activations. Default: 1 for pretrained (Llama-family)
+    /// policies, the whole --batch for the tiny one.
+    #[arg(long, value_name = "N")]
+    pub micro_batch: Option<usize>,
     /// Train LoRA adapters of this rank on every projection instead of all weights (Llama-family
     /// policies); they are merged into the checkpoint.
     #[arg(long)]

@@ -318,6 +318,7 @@ pub fn improve(db: &Path, annotator: Option<String>, args: ImproveArgs) -> anyho
             beta: args.beta,
             ipo: args.ipo,
             kl_coef: args.kl_coef,
+            micro_batch: args.micro_batch.unwrap_or(0),
             seed: args.gen.seed,
             ..ImproveConfig::default().train
         },

@@ -4,6 +4,7 @@
 
 use super::round::improve_round;
 use super::*;
+use crate::ml::models::config::PolicyArch;
 
 /// A round's training sequences from its scored samples (`samples[k]` is (prompt index, sample),
 /// `answers[k]` its text, `scores[k]` its reward): best-of-n takes each prompt's best sample,
@@ -69,9 +70,15 @@ pub fn improve(
     let kind = cfg.method.as_str();
     // The run's config names the exact policy and reward model it started from, so
     // `--resume` rebuilds the same round whatever has been trained since.
+    let mut train = cfg.train.clone();
+    if train.micro_batch == 0 && loaded.meta.config.arch == PolicyArch::Llama {
+        // A pretrained model's activations dominate a round's memory: one sequence per pass.
+        train.micro_batch = 1;
+    }
     let cfg = ImproveConfig {
         policy: PolicyRef::Dir(dir),
         reward_model: Some(rm_dir.display().to_string()),
+        train,
         ..cfg.clone()
     };
     let run_id = store.create_run(kind, &serde_json::to_value(&cfg)?, created_by)?;

@@ -292,7 +292,13 @@ fn heldout_kl(
 ) -> anyhow::Result<f64> {
     let seqs = sampled.sequences();
     let mut kl_sum = 0f64;
-    for chunk in seqs.chunks(16) {
+    // As many sequences at a time as training takes: the policy's forward pass keeps its
+    // activations for a backward pass that never comes (16 SmolLM2 answers held 4 GB).
+    let chunk = match trainer.config.micro_batch {
+        0 => 16,
+        m => m,
+    };
+    for chunk in seqs.chunks(chunk) {
         let rows: Vec<(&[u32], usize)> = chunk.iter().map(|s| (s.0.as_slice(), s.1)).collect();
         let b = SeqBatch::new(&rows, codec.pad, &Device::Cpu)?;
         let p: Vec<f32> = trainer.policy.sequence_logps(&b)?.detach().to_vec1()?;

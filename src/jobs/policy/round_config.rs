@@ -215,7 +215,9 @@ impl RoundSettings {
             ..ImproveConfig::default()
         };
         self.apply(&mut cfg);
-        let lora = cfg.lora.map_or("off".into(), |l| format!("rank {}", l.rank));
+        let lora = cfg
+            .lora
+            .map_or("off".into(), |l| format!("rank {}", l.rank));
         // Only what the method uses: epochs and KL for best-of-n, beta for DPO and RLOO.
         let extra = match method {
             Method::Bon if cfg.train.kl_coef > 0.0 => {
@@ -284,7 +286,11 @@ mod tests {
         };
         s.apply(&mut cfg);
         assert_eq!(
-            (cfg.gen.max_new_tokens, cfg.max_response_tokens, cfg.rloo_steps),
+            (
+                cfg.gen.max_new_tokens,
+                cfg.max_response_tokens,
+                cfg.rloo_steps
+            ),
             (96, 96, 120)
         );
         assert_eq!((cfg.train.beta, cfg.train.kl_coef), (0.2, 0.05));

@@ -65,6 +65,43 @@ impl SeqBatch {
             seq: t,
         })
     }
+
+    /// The sequences `rows` (in that order) as a batch of their own, padded as this one is:
+    /// a micro-batch whose gradients add up with the others' to this batch's.
+    pub fn select(&self, rows: &[usize]) -> Result<SeqBatch> {
+        let t = self.seq;
+        assert!(rows.iter().all(|&r| r < self.batch), "row out of range");
+        let device = self.ids.device();
+        let idx = Tensor::from_vec(
+            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+            rows.len(),
+            device,
+        )?;
+        let weights: Vec<f32> = self.weights.to_vec1()?;
+        let pick = |v: &[f32]| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&r| v[r * t..(r + 1) * t].iter().copied())
+                .collect()
+        };
+        let weights = pick(&weights);
+        let scored = (0..rows.len() * t)
+            .filter(|&i| weights[i] > 0.0)
+            .map(|i| i as u32)
+            .collect();
+        Ok(SeqBatch {
+            ids: self.ids.index_select(&idx, 0)?,
+            mask: self.mask.index_select(&idx, 0)?,
+            targets: rows
+                .iter()
+                .flat_map(|&r| self.targets[r * t..(r + 1) * t].iter().copied())
+                .collect(),
+            weights: Tensor::from_vec(weights, rows.len() * t, device)?,
+            response_tokens: rows.iter().map(|&r| self.response_tokens[r]).collect(),
+            scored,
+            batch: rows.len(),
+            seq: t,
+        })
+    }
 }
 
 enum Body {
@@ -241,12 +278,28 @@ impl Policy {
     /// A copy of the weights as plain tensors (no gradient graph): the frozen reference.
     /// Deep copies: the optimiser updates the trainable storage in place.
     pub fn frozen_copy(&self) -> Result<Policy> {
+        if self.lora.is_some() && self.adapters_are_zero()? {
+            // Adapters that have not moved leave the base weights as the model, and those never
+            // change while adapters train: the copy shares them (a 135M model saves 0.5 GB).
+            let base = crate::ml::models::llama::merged_weights(&self.params, None)?;
+            return Self::from_weights(&self.config, base, true, &self.params.device);
+        }
         let weights = self
             .merged_weights()?
             .into_iter()
             .map(|(k, v)| Ok((k, v.copy()?)))
             .collect::<Result<_>>()?;
         Self::from_weights(&self.config, weights, true, &self.params.device)
+    }
+
+    /// Whether every LoRA `B` is zero (fresh adapters: the model is its base weights).
+    fn adapters_are_zero(&self) -> Result<bool> {
+        for (name, w) in self.params.all() {
+            if name.contains(".lora_B.") && w.abs()?.max_all()?.to_scalar::<f32>()? != 0.0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Every weight of the model as plain tensors, LoRA adapters folded into their

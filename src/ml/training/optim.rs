@@ -349,25 +349,85 @@ pub fn descend(
     lr: f64,
     step: u64,
 ) -> std::result::Result<(f64, f64), TrainError> {
-    let loss_v = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-    if !loss_v.is_finite() {
-        return Err(TrainError::NotFinite {
-            step,
-            what: "the loss",
-            value: loss_v,
-        });
-    }
-    let grads = side.backward(loss, vars)?;
-    let grad_norm = grad_norm(&grads, vars)?;
-    if !grad_norm.is_finite() {
-        return Err(TrainError::NotFinite {
-            step,
-            what: "the gradient norm",
-            value: grad_norm,
-        });
-    }
-    opt.step_scaled(&grads, lr, clip_scale(grad_norm, clip_norm))?;
+    let mut grads = Gradients::default();
+    let loss_v = grads.add(loss, vars, side, step)?;
+    let grad_norm = grads.descend(vars, opt, clip_norm, lr, step)?;
     Ok((loss_v, grad_norm))
+}
+
+/// Gradients summed over the micro-batches of one step: each micro-batch's loss is its share
+/// of the step's loss, so the sum is the whole batch's gradient while only one micro-batch's
+/// activations are alive at a time. Only the weights' gradients are kept: a backward pass's
+/// store also holds a gradient for every activation (as large as the activations).
+#[derive(Default)]
+pub struct Gradients {
+    /// Per var (in `vars` order), the sum so far.
+    sums: Vec<Option<Tensor>>,
+}
+
+impl Gradients {
+    /// Backward through `loss` (one micro-batch's part), adding its gradients; returns the
+    /// loss. A loss that is not finite is `TrainError::NotFinite` before anything changes.
+    pub fn add(
+        &mut self,
+        loss: &Tensor,
+        vars: &[(String, Var)],
+        side: &SideGrads,
+        step: u64,
+    ) -> std::result::Result<f64, TrainError> {
+        let loss_v = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        if !loss_v.is_finite() {
+            return Err(TrainError::NotFinite {
+                step,
+                what: "the loss",
+                value: loss_v,
+            });
+        }
+        let mut grads = side.backward(loss, vars)?;
+        self.sums.resize(vars.len(), None);
+        for ((_, v), sum) in vars.iter().zip(&mut self.sums) {
+            if let Some(g) = grads.remove(v.as_tensor()) {
+                *sum = Some(match sum.take() {
+                    Some(s) => (s + g)?,
+                    None => g,
+                });
+            }
+        }
+        Ok(loss_v)
+    }
+
+    /// Clip the summed gradients to `clip_norm` and take one AdamW step at `lr`; returns the
+    /// gradient norm before clipping (not finite: `TrainError::NotFinite`, nothing changed).
+    pub fn descend(
+        self,
+        vars: &[(String, Var)],
+        opt: &mut AdamW,
+        clip_norm: f64,
+        lr: f64,
+        step: u64,
+    ) -> std::result::Result<f64, TrainError> {
+        let Some((_, first)) = vars.first() else {
+            return Ok(0.0);
+        };
+        // candle offers no empty GradStore; a constant's backward pass is one (holding only
+        // the constant's own unit gradient).
+        let mut grads = Tensor::zeros((), DType::F32, first.device())?.backward()?;
+        for ((_, v), sum) in vars.iter().zip(self.sums) {
+            if let Some(g) = sum {
+                grads.insert(v.as_tensor(), g);
+            }
+        }
+        let grad_norm = grad_norm(&grads, vars)?;
+        if !grad_norm.is_finite() {
+            return Err(TrainError::NotFinite {
+                step,
+                what: "the gradient norm",
+                value: grad_norm,
+            });
+        }
+        opt.step_scaled(&grads, lr, clip_scale(grad_norm, clip_norm))?;
+        Ok(grad_norm)
+    }
 }
 
 /// The global L2 norm of the gradients of `vars`. CPU f32 gradients are summed in parallel,

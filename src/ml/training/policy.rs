@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Result, Tensor};
+use candle_core::{DType, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::ml::kernels::on_pool;
 use crate::ml::models::policy::{Policy, SeqBatch};
-use crate::ml::training::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
+use crate::ml::training::optim::{learning_rate, AdamW, AdamWConfig, Gradients, Schedule};
 use crate::ml::training::TrainError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,10 @@ pub struct PolicyTrainConfig {
     #[serde(default)]
     pub kl_coef: f64,
     pub seed: u64,
+    /// Sequences (DPO: pairs) per forward/backward pass; a step adds up the passes' gradients,
+    /// so only one micro-batch's activations are in memory at a time. 0: the whole batch.
+    #[serde(default)]
+    pub micro_batch: usize,
 }
 
 impl Default for PolicyTrainConfig {
@@ -42,6 +46,7 @@ impl Default for PolicyTrainConfig {
             ipo: false,
             kl_coef: 0.0,
             seed: 0,
+            micro_batch: 0,
         }
     }
 }
@@ -110,6 +115,20 @@ impl PolicyTrainer {
 
     /// Schedule, backward, clip, update; returns (loss, gradient norm, learning rate).
     fn apply(&mut self, loss: &Tensor) -> std::result::Result<(f64, f64, f64), TrainError> {
+        let vars = self.policy.trainable();
+        let mut grads = Gradients::default();
+        let loss_v = grads.add(loss, &vars, &self.policy.params.side, self.step)?;
+        let (grad_norm, lr) = self.update(grads, &vars)?;
+        Ok((loss_v, grad_norm, lr))
+    }
+
+    /// Schedule, clip, one AdamW step with gradients summed over micro-batches; returns
+    /// (gradient norm, learning rate).
+    fn update(
+        &mut self,
+        grads: Gradients,
+        vars: &[(String, Var)],
+    ) -> std::result::Result<(f64, f64), TrainError> {
         let warmup = (self.total_steps as f64 * self.config.warmup_frac).round() as u64;
         let lr = learning_rate(
             self.config.schedule,
@@ -118,23 +137,47 @@ impl PolicyTrainer {
             warmup,
             self.total_steps,
         );
-        let vars = self.policy.trainable();
-        let (loss_v, grad_norm) = descend(
-            loss,
-            &vars,
-            &self.policy.params.side,
-            &mut self.opt,
-            self.config.clip_norm,
-            lr,
-            self.step,
-        )?;
+        let grad_norm = grads.descend(vars, &mut self.opt, self.config.clip_norm, lr, self.step)?;
         self.step += 1;
-        Ok((loss_v, grad_norm, lr))
+        Ok((grad_norm, lr))
     }
 
-    fn kl(&self, pol: &Tensor, batch: &SeqBatch) -> Result<f64> {
+    /// The rows of each micro-batch of a batch of `units` sequences (DPO, `paired`: pairs,
+    /// unit i being rows i and i + units).
+    fn micro_batches(&self, units: usize, paired: bool) -> Vec<Vec<usize>> {
+        let size = match self.config.micro_batch {
+            0 => units.max(1),
+            m => m,
+        };
+        (0..units)
+            .collect::<Vec<_>>()
+            .chunks(size)
+            .map(|c| {
+                let mut rows = c.to_vec();
+                if paired {
+                    rows.extend(c.iter().map(|i| i + units));
+                }
+                rows
+            })
+            .collect()
+    }
+
+    /// `batch` itself when `rows` is all of it, else those rows as a batch of their own.
+    fn part<'a>(
+        batch: &'a SeqBatch,
+        rows: &[usize],
+        own: &'a mut Option<SeqBatch>,
+    ) -> Result<&'a SeqBatch> {
+        if rows.len() == batch.batch {
+            return Ok(batch);
+        }
+        Ok(own.insert(batch.select(rows)?))
+    }
+
+    /// Sum over the batch's sequences of log pi - log ref.
+    fn kl_sum(&self, pol: &Tensor, batch: &SeqBatch) -> Result<f64> {
         let r = self.reference.sequence_logps(batch)?;
-        scalar(&(pol.detach() - r)?.mean_all()?)
+        scalar(&(pol.detach() - r)?.sum_all()?)
     }
 
     /// Supervised step: mean negative log-likelihood per response token, plus `kl_coef` times
@@ -148,25 +191,33 @@ impl PolicyTrainer {
         let started = Instant::now();
         let tokens: usize = batch.response_tokens.iter().sum();
         let per_token = 1.0 / tokens.max(1) as f64;
-        let logits = self.policy.logits(&batch.ids, &batch.mask)?;
-        let lp = self.policy.sequence_logps_from(&logits, batch)?;
-        let mut loss = (lp.sum_all()?.neg()? * per_token)?;
-        if self.config.kl_coef > 0.0 {
-            let reference = self.reference.logits(&batch.ids, &batch.mask)?;
-            let pol = candle_nn::ops::log_softmax(&logits, 1)?;
-            let refr = candle_nn::ops::log_softmax(&reference, 1)?;
-            let per_position = (pol.exp()? * (&pol - refr)?)?.sum(1)?;
-            let token_kl = (per_position * &batch.weights)?.sum_all()?;
-            loss = (loss + (token_kl * (self.config.kl_coef * per_token))?)?;
+        let vars = self.policy.trainable();
+        let mut grads = Gradients::default();
+        let (mut loss_v, mut kl_sum) = (0.0, 0.0);
+        for rows in self.micro_batches(batch.batch, false) {
+            let mut own = None;
+            let b = Self::part(batch, &rows, &mut own)?;
+            let logits = self.policy.logits(&b.ids, &b.mask)?;
+            let lp = self.policy.sequence_logps_from(&logits, b)?;
+            let mut loss = (lp.sum_all()?.neg()? * per_token)?;
+            if self.config.kl_coef > 0.0 {
+                let reference = self.reference.logits(&b.ids, &b.mask)?;
+                let pol = candle_nn::ops::log_softmax(&logits, 1)?;
+                let refr = candle_nn::ops::log_softmax(&reference, 1)?;
+                let per_position = (pol.exp()? * (&pol - refr)?)?.sum(1)?;
+                let token_kl = (per_position * &b.weights)?.sum_all()?;
+                loss = (loss + (token_kl * (self.config.kl_coef * per_token))?)?;
+            }
+            kl_sum += self.kl_sum(&lp, b)?;
+            loss_v += grads.add(&loss, &vars, &self.policy.params.side, self.step)?;
         }
-        let kl = self.kl(&lp, batch)?;
-        let (loss, grad_norm, lr) = self.apply(&loss)?;
+        let (grad_norm, lr) = self.update(grads, &vars)?;
         Ok(PolicyStep {
             step: self.step,
-            loss,
+            loss: loss_v,
             grad_norm,
             lr,
-            kl,
+            kl: kl_sum / batch.batch.max(1) as f64,
             tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
             ..PolicyStep::default()
         })
@@ -181,37 +232,48 @@ impl PolicyTrainer {
     fn dpo_step_here(&mut self, batch: &SeqBatch) -> std::result::Result<PolicyStep, TrainError> {
         let started = Instant::now();
         let n = batch.batch / 2;
-        let pol = self.policy.sequence_logps(batch)?;
-        let refr = self.reference.sequence_logps(batch)?;
-        let diff = (&pol - &refr)?;
         let beta = self.config.beta;
-        let loss_and_h = if self.config.ipo {
-            // IPO as TRL computes it: log-ratios averaged over each completion's tokens, then
-            // (h - 1/(2 beta))^2. Summed log-ratios would make beta mean something else.
-            let per_token: Vec<f32> = batch
-                .response_tokens
-                .iter()
-                .map(|&t| 1.0 / t.max(1) as f32)
-                .collect();
-            let scale = Tensor::from_vec(per_token, batch.batch, diff.device())?;
-            let mean_diff = (&diff * scale)?;
-            let h = (mean_diff.narrow(0, 0, n)? - mean_diff.narrow(0, n, n)?)?; // (n,)
-            ((h.clone() - 1.0 / (2.0 * beta))?.sqr()?.mean_all()?, h)
-        } else {
-            let h = (diff.narrow(0, 0, n)? - diff.narrow(0, n, n)?)?; // (n,)
-            (softplus(&(h.clone() * -beta)?)?.mean_all()?, h)
-        };
-        let (loss, h) = loss_and_h;
-        let margins: Vec<f32> = (h.detach() * beta)?.to_vec1()?;
-        let kl = scalar(&diff.detach().mean_all()?)?;
+        let vars = self.policy.trainable();
+        let mut grads = Gradients::default();
+        let (mut loss_v, mut kl_sum) = (0.0, 0.0);
+        let mut margins: Vec<f32> = Vec::with_capacity(n);
+        for rows in self.micro_batches(n, true) {
+            let mut own = None;
+            let b = Self::part(batch, &rows, &mut own)?;
+            let m = b.batch / 2;
+            let pol = self.policy.sequence_logps(b)?;
+            let refr = self.reference.sequence_logps(b)?;
+            let diff = (&pol - &refr)?;
+            // Each pair's loss over all n pairs: the micro-batches' sum is the batch's mean.
+            let (loss, h) = if self.config.ipo {
+                // IPO as TRL computes it: log-ratios averaged over each completion's tokens,
+                // then (h - 1/(2 beta))^2. Summed log-ratios would make beta mean something else.
+                let per_token: Vec<f32> = b
+                    .response_tokens
+                    .iter()
+                    .map(|&t| 1.0 / t.max(1) as f32)
+                    .collect();
+                let scale = Tensor::from_vec(per_token, b.batch, diff.device())?;
+                let mean_diff = (&diff * scale)?;
+                let h = (mean_diff.narrow(0, 0, m)? - mean_diff.narrow(0, m, m)?)?; // (m,)
+                ((h.clone() - 1.0 / (2.0 * beta))?.sqr()?.sum_all()?, h)
+            } else {
+                let h = (diff.narrow(0, 0, m)? - diff.narrow(0, m, m)?)?; // (m,)
+                (softplus(&(h.clone() * -beta)?)?.sum_all()?, h)
+            };
+            let loss = (loss / n.max(1) as f64)?;
+            margins.extend((h.detach() * beta)?.to_vec1::<f32>()?);
+            kl_sum += scalar(&diff.detach().sum_all()?)?;
+            loss_v += grads.add(&loss, &vars, &self.policy.params.side, self.step)?;
+        }
         let tokens: usize = batch.response_tokens.iter().sum();
-        let (loss, grad_norm, lr) = self.apply(&loss)?;
+        let (grad_norm, lr) = self.update(grads, &vars)?;
         Ok(PolicyStep {
             step: self.step,
-            loss,
+            loss: loss_v,
             grad_norm,
             lr,
-            kl,
+            kl: kl_sum / batch.batch.max(1) as f64,
             margin: margins.iter().map(|&m| m as f64).sum::<f64>() / n.max(1) as f64,
             accuracy: margins.iter().filter(|&&m| m > 0.0).count() as f64 / n.max(1) as f64,
             tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
@@ -485,6 +547,59 @@ mod tests {
         let rejected: &[u32] = &[3, 4, 9, 9, 9, 10, 11];
         let batch = SeqBatch::new(&[(chosen, 2), (rejected, 2)], 0, &dev).unwrap();
         (t, batch)
+    }
+
+    /// Micro-batches add up to the whole batch: the same loss, gradient norm, KL and margins,
+    /// and the same weights after the step (the next step's loss is equal), for SFT, DPO and
+    /// IPO, with micro-batches that divide the batch and one that does not.
+    #[test]
+    fn micro_batches_add_up_to_the_whole_batch() {
+        let dev = Device::Cpu;
+        let seqs: Vec<Vec<u32>> = (0..6u32)
+            .map(|i| (0..5 + i).map(|j| (i * 7 + j * 3) % 30).collect())
+            .collect();
+        let rows: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.as_slice(), 2)).collect();
+        let batch = SeqBatch::new(&rows, 0, &dev).unwrap();
+        let close = |a: f64, b: f64, what: &str| {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + a.abs()),
+                "{what}: {a} vs {b}"
+            )
+        };
+        for micro in [1, 2, 3] {
+            for ipo in [false, true] {
+                let (mut whole, _) = off_reference(0.3, ipo);
+                let (mut parts, _) = off_reference(0.3, ipo);
+                whole.config.kl_coef = 0.1;
+                parts.config.kl_coef = 0.1;
+                parts.config.micro_batch = micro;
+                let (x, y) = (
+                    whole.dpo_step(&batch).unwrap(),
+                    parts.dpo_step(&batch).unwrap(),
+                );
+                for (a, b, what) in [
+                    (x.loss, y.loss, "dpo loss"),
+                    (x.grad_norm, y.grad_norm, "dpo grad norm"),
+                    (x.kl, y.kl, "dpo kl"),
+                    (x.margin, y.margin, "margin"),
+                    (x.accuracy, y.accuracy, "accuracy"),
+                ] {
+                    close(a, b, what);
+                }
+                let (x, y) = (
+                    whole.sft_step(&batch).unwrap(),
+                    parts.sft_step(&batch).unwrap(),
+                );
+                close(x.loss, y.loss, "sft loss after a dpo step");
+                close(x.grad_norm, y.grad_norm, "sft grad norm");
+                close(x.kl, y.kl, "sft kl");
+                let (x, y) = (
+                    whole.sft_step(&batch).unwrap(),
+                    parts.sft_step(&batch).unwrap(),
+                );
+                close(x.loss, y.loss, "sft loss after an sft step");
+            }
+        }
     }
 
     /// (pi_c - ref_c, pi_r - ref_r) and the response lengths, computed independently.
