@@ -188,22 +188,13 @@ impl QMatrix {
         let vb = self.kind.values();
         for (b, dst) in out.chunks_exact_mut(BLOCK).enumerate() {
             let i = o * nb + b;
-            let q = &self.qs[i * vb..(i + 1) * vb];
-            let d = self.d[i];
-            match self.kind {
-                QKind::Q8_0 => {
-                    for (x, &v) in dst.iter_mut().zip(q) {
-                        *x = d * (v as i8) as f32;
-                    }
-                }
-                QKind::Q4_1 => {
-                    let m = self.m[i];
-                    for j in 0..BLOCK / 2 {
-                        dst[j] = d * (q[j] & 0x0F) as f32 + m;
-                        dst[j + 16] = d * (q[j] >> 4) as f32 + m;
-                    }
-                }
-            }
+            let m = self.m.get(i).copied().unwrap_or(0.0);
+            dequantize_block(
+                self.kind,
+                &self.qs[i * vb..(i + 1) * vb],
+                (self.d[i], m),
+                dst,
+            );
         }
     }
 
@@ -215,10 +206,22 @@ impl QMatrix {
         }
         out
     }
+}
 
-    /// Bytes held (values and scales).
-    pub fn bytes(&self) -> usize {
-        self.qs.len() + 4 * (self.d.len() + self.m.len())
+/// One block's 32 weights from its values `q` and (scale, minimum), into `dst`.
+fn dequantize_block(kind: QKind, q: &[u8], (d, m): (f32, f32), dst: &mut [f32]) {
+    match kind {
+        QKind::Q8_0 => {
+            for (x, &v) in dst.iter_mut().zip(q) {
+                *x = d * (v as i8) as f32;
+            }
+        }
+        QKind::Q4_1 => {
+            for j in 0..BLOCK / 2 {
+                dst[j] = d * (q[j] & 0x0F) as f32 + m;
+                dst[j + 16] = d * (q[j] >> 4) as f32 + m;
+            }
+        }
     }
 }
 
@@ -347,22 +350,13 @@ impl QPacked {
         let vb = self.kind.values();
         for (blk, dst) in out.chunks_exact_mut(BLOCK).enumerate() {
             let i = self.slot(o, blk);
-            let q = &self.qs[i * vb..(i + 1) * vb];
-            let d = self.d[i];
-            match self.kind {
-                QKind::Q8_0 => {
-                    for (x, &v) in dst.iter_mut().zip(q) {
-                        *x = d * (v as i8) as f32;
-                    }
-                }
-                QKind::Q4_1 => {
-                    let m = self.m[i];
-                    for j in 0..BLOCK / 2 {
-                        dst[j] = d * (q[j] & 0x0F) as f32 + m;
-                        dst[j + 16] = d * (q[j] >> 4) as f32 + m;
-                    }
-                }
-            }
+            let m = self.m.get(i).copied().unwrap_or(0.0);
+            dequantize_block(
+                self.kind,
+                &self.qs[i * vb..(i + 1) * vb],
+                (self.d[i], m),
+                dst,
+            );
         }
     }
 
