@@ -5,9 +5,7 @@
 //! writes 8 outputs per row at once (no per-output horizontal sums). Long inputs (prefill)
 //! walk the panels in L2-sized tiles so a tile is read from memory once for all rows.
 
-use rayon::prelude::*;
-
-use crate::ml::kernels::SharedMut;
+use crate::ml::kernels::{over_ranges, SharedMut};
 
 const LANES: usize = 8;
 
@@ -85,16 +83,7 @@ pub fn linear(x: &[f32], rows: usize, w: &Packed, b: &[f32]) -> Vec<f32> {
     } else {
         1
     };
-    let per = panels.div_ceil(tasks.max(1));
-    let ranges: Vec<(usize, usize)> = (0..tasks)
-        .map(|t| (t * per, ((t + 1) * per).min(panels)))
-        .filter(|r| r.0 < r.1)
-        .collect();
-    if ranges.len() > 1 {
-        ranges.into_par_iter().for_each(run);
-    } else {
-        ranges.into_iter().for_each(run);
-    }
+    over_ranges(panels, tasks, run);
     y
 }
 

@@ -26,3 +26,19 @@ impl<T> SharedMut<T> {
         self.0
     }
 }
+
+/// Runs `run` over `0..n` split into `tasks` contiguous ranges, in parallel when there is
+/// more than one (the panel products' split of their output panels over threads).
+pub(crate) fn over_ranges(n: usize, tasks: usize, run: impl Fn((usize, usize)) + Send + Sync) {
+    let per = n.div_ceil(tasks.max(1)).max(1);
+    let ranges: Vec<(usize, usize)> = (0..tasks.max(1))
+        .map(|t| (t * per, ((t + 1) * per).min(n)))
+        .filter(|r| r.0 < r.1)
+        .collect();
+    if ranges.len() > 1 {
+        use rayon::prelude::*;
+        ranges.into_par_iter().for_each(run);
+    } else {
+        ranges.into_iter().for_each(run);
+    }
+}
