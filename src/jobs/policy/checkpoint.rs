@@ -103,7 +103,7 @@ fn with_template(
     let bos = (old.name == "completion" && !old.before.is_empty()).then(|| old.before.clone());
     let format = PromptFormat::by_name(name, bos.as_deref(), &old.end)
         .map_err(|e| anyhow::anyhow!("--chat-template: {e}"))?;
-    let codec = PolicyCodec::new(codec.tokenizer.clone(), codec.ctx, format.clone())?;
+    let codec = PolicyCodec::new(codec.tokenizer, codec.ctx, format.clone())?;
     meta.format = format;
     Ok((codec, meta))
 }
