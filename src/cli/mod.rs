@@ -603,8 +603,9 @@ pub enum BenchCommand {
         /// Print the first sample of the last call (with --model).
         #[arg(long)]
         show: bool,
-        /// Dequantise a GGUF file's weights to f32 (as training does) instead of sampling
-        /// from its Q4_1/Q8_0 blocks: the comparison for the quantised kernels.
+        /// Sample in f32 (as training holds the weights) instead of from quantised blocks (a
+        /// GGUF file's Q4_1/Q8_0, or Q8_0 made at load from a Llama folder or checkpoint):
+        /// the comparison for the quantised kernels.
         #[arg(long)]
         f32: bool,
         #[arg(long)]

@@ -474,7 +474,7 @@ pub fn bench_sample(
     let result = json!({
         "bench": "kibble sample",
         "model": model.map(|m| m.display().to_string()).unwrap_or("tiny (random weights)".into()),
-        "weights": if dequantise { "f32 (dequantised)" } else { "as stored" },
+        "weights": if dequantise { "f32" } else { "as sampled (GGUF blocks as stored, other Llamas Q8_0)" },
         "weight_mib": decoder.weight_bytes() as f64 / (1u64 << 20) as f64,
         "params": decoder.parameters(),
         "load_s": load_s,

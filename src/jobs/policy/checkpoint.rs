@@ -116,7 +116,8 @@ pub struct Sampler {
 }
 
 /// A policy for sampling only. A GGUF file's Q4_1 and Q8_0 weights stay quantised (about a
-/// fifth of f32's memory, and faster to decode); anything else loads as f32.
+/// fifth of f32's memory, and faster to decode); a Llama-family HF folder or checkpoint is
+/// quantised to Q8_0 as it loads (`Decoder::for_sampling`); the small GPT stays f32.
 pub fn load_sampler(dir: &Path, chat_template: Option<&str>) -> anyhow::Result<Sampler> {
     if pretrained::is_gguf(dir) {
         let p = pretrained::load_gguf_quantised(dir)?;
@@ -133,7 +134,7 @@ pub fn load_sampler(dir: &Path, chat_template: Option<&str>) -> anyhow::Result<S
     }
     let loaded = load_with_format(dir, &Device::Cpu, chat_template)?;
     Ok(Sampler {
-        decoder: Decoder::from_policy(&loaded.policy)?,
+        decoder: Decoder::for_sampling(&loaded.policy)?,
         codec: loaded.codec,
         meta: loaded.meta,
     })

@@ -34,7 +34,7 @@ pub(super) fn rloo(
         let picked: Vec<PromptBody> = (0..prompts_per_step)
             .map(|j| texts[order[(step * prompts_per_step + j) % order.len()]].clone())
             .collect();
-        let decoder = Decoder::from_policy(&trainer.policy)?;
+        let decoder = Decoder::for_sampling(&trainer.policy)?;
         let gen = GenConfig {
             seed: cfg.gen.seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9),
             ..cfg.gen.clone()

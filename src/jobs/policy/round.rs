@@ -383,7 +383,7 @@ pub(super) fn improve_round(
         anyhow::bail!("no prompts to train on; import prompts first");
     }
     ctx.phase("sampling held-out prompts (before)")?;
-    let decoder = Decoder::from_policy(&loaded.policy)?;
+    let decoder = Decoder::for_sampling(&loaded.policy)?;
     let before = HeldOut::measure(&decoder, &codec, scorer, &eval_prompts, cfg, ctx.cancel)?;
     let r = Round {
         cfg,
@@ -404,7 +404,7 @@ pub(super) fn improve_round(
     } = train(ctx.reborrow(), &r, loaded.policy, &mut set, resume)?;
 
     ctx.phase("sampling held-out prompts (after)")?;
-    let decoder = Decoder::from_policy(&trainer.policy)?;
+    let decoder = Decoder::for_sampling(&trainer.policy)?;
     let after = HeldOut::measure(&decoder, &codec, scorer, &eval_prompts, cfg, ctx.cancel)?;
     let kl = heldout_kl(&trainer, &codec, &after.sampled)?;
     let report = round_report(before, after, kl);

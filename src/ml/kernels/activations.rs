@@ -243,6 +243,9 @@ impl CustomOp2 for BiasAdd {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        if !b.track_op() {
+            return Ok((Some(grad.clone()), None));
+        }
         let d = b.dim(0)?;
         let n = grad.elem_count() / d;
         // Column sums as a (1, n) x (n, d) product: gemm is the fastest reduction we have.

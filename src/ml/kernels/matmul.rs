@@ -60,7 +60,18 @@ impl CustomOp2 for Matmul {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(matmul(grad, &b.t()?)?), Some(matmul(&a.t()?, grad)?)))
+        // Only for what has a gradient: candle asks for both, and a frozen weight's (LoRA's
+        // base, a reference model) would cost a third of the backward products and its size
+        // in memory until the pass ends.
+        let da = match a.track_op() {
+            true => Some(matmul(grad, &b.t()?)?),
+            false => None,
+        };
+        let db = match b.track_op() {
+            true => Some(matmul(&a.t()?, grad)?),
+            false => None,
+        };
+        Ok((da, db))
     }
 }
 

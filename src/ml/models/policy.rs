@@ -321,14 +321,6 @@ impl Policy {
     pub fn trainable(&self) -> Vec<(String, Var)> {
         self.params.vars()
     }
-
-    /// Weights as flat row-major f32 vectors by name (for the sampling engine).
-    pub fn weights_f32(&self) -> Result<BTreeMap<String, Vec<f32>>> {
-        self.merged_weights()?
-            .into_iter()
-            .map(|(k, v)| Ok((k, v.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?)))
-            .collect()
-    }
 }
 
 #[cfg(test)]
