@@ -309,6 +309,33 @@ fn padding_does_not_change_a_reward() {
     assert!((alone - padded).abs() < 1e-5, "{alone} vs {padded}");
 }
 
+/// Micro-batches (3 + 3 + 2 of a batch of 8 pairs) take the same steps as the whole batch:
+/// the same losses and gradient norms, step after step (so the same weights in between).
+#[test]
+fn micro_batches_add_up_to_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = quick_config();
+    cfg.train.epochs = 1;
+    cfg.train.batch_pairs = 8;
+    let mut series = Vec::new();
+    for (i, micro) in [0, 3].into_iter().enumerate() {
+        cfg.train.micro_batch = micro;
+        let db = dir.path().join(format!("{i}.db"));
+        let mut store = synthetic_db(&db, 40);
+        let s = train(&mut store, &db, &cfg);
+        let get = |name| store.metric_series(s.run_id, name, -1).unwrap();
+        series.push((get("loss"), get("grad_norm")));
+    }
+    let ((la, ga), (lb, gb)) = (&series[0], &series[1]);
+    assert!(la.len() > 5, "{} steps", la.len());
+    assert_eq!(la.len(), lb.len());
+    for (a, b) in la.iter().zip(lb).chain(ga.iter().zip(gb)) {
+        assert_eq!(a.step, b.step);
+        let close = (a.value - b.value).abs() <= 1e-4 * a.value.abs().max(1.0);
+        assert!(close, "step {}: {} vs {}", a.step, a.value, b.value);
+    }
+}
+
 #[test]
 fn resume_equals_uninterrupted_and_cancel_stops() {
     let dir = tempfile::tempdir().unwrap();

@@ -273,6 +273,11 @@ pub struct TrainRmArgs {
     /// Pairs per step.
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Pairs per forward and backward pass, gradients added up to the step's: memory holds
+    /// one micro-batch's activations, the step is the same (--loss bt). Default the preset's
+    /// (smollm2: 1), else the whole batch.
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
     #[arg(long, value_enum, default_value = "bt")]
     pub loss: LossArg,
     #[arg(long, value_enum, default_value = "drop")]

@@ -62,6 +62,7 @@ pub(super) fn rm_job_config(
     t.use_margin = !args.no_margin;
     t.center_lambda = args.center;
     t.eval_every = args.eval_every.unwrap_or(t.eval_every);
+    t.micro_batch = args.micro_batch.unwrap_or(t.micro_batch);
     if !(0.0..1.0).contains(&cfg.eval_fraction) {
         return Err(BadInput("--eval-fraction must be in [0, 1)".into()).into());
     }

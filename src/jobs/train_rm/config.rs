@@ -74,6 +74,8 @@ struct RmPreset {
     lora_rank: Option<usize>,
     /// Evaluate and checkpoint every this many steps (default: twice per epoch).
     eval_every: Option<usize>,
+    /// Pairs per forward and backward pass (default: the whole batch in one).
+    micro_batch: Option<usize>,
 }
 
 /// The presets' names, in file order.
@@ -124,6 +126,7 @@ pub fn preset(name: &str) -> Result<RmJobConfig, String> {
     t.batch_pairs = p.batch.unwrap_or(t.batch_pairs);
     t.warmup_frac = p.warmup.unwrap_or(t.warmup_frac);
     t.eval_every = p.eval_every.unwrap_or(t.eval_every);
+    t.micro_batch = p.micro_batch.unwrap_or(t.micro_batch);
     cfg.lora = p.lora_rank.map(|rank| LoraConfig {
         rank,
         alpha: 2.0 * rank as f64,

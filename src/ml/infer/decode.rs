@@ -157,7 +157,10 @@ impl Decoder {
     fn from_policy_as(policy: &Policy, quantise: Option<QKind>) -> candle_core::Result<Decoder> {
         let mut weights = std::collections::BTreeMap::new();
         for (name, t) in policy.merged_weights()? {
-            let v: Vec<f32> = t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+            let v: Vec<f32> = t
+                .flatten_all()?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec1()?;
             let w = match (quantise, t.dims()) {
                 (Some(kind), &[rows, cols]) if cols.is_multiple_of(BLOCK) => {
                     Weight::Quant(QMatrix::quantize(kind, &v, rows, cols))
@@ -649,9 +652,17 @@ pub(crate) mod tests {
         let (a, b, c) = (logits(&q8), logits(&same_rounding), logits(&f32s));
         let scale = c.iter().fold(0f32, |m, v| m.max(v.abs()));
         let worst = |x: &[f32], y: &[f32]| {
-            x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max) / scale
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max)
+                / scale
         };
-        assert!(worst(&a, &b) < 0.015, "activation rounding: {}", worst(&a, &b));
+        assert!(
+            worst(&a, &b) < 0.015,
+            "activation rounding: {}",
+            worst(&a, &b)
+        );
         assert!(worst(&a, &c) < 0.03, "against f32: {}", worst(&a, &c));
         assert!(worst(&a, &c) > 0.0, "the copy was not quantised");
         // The small GPT stays f32.

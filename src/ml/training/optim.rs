@@ -336,25 +336,6 @@ pub fn learning_rate(schedule: Schedule, peak: f64, step: u64, warmup: u64, tota
     }
 }
 
-/// One update from `loss`: backward, clip the gradients to `clip_norm`, AdamW at `lr`.
-/// Returns the loss and the gradient norm before clipping; a loss or gradient norm that is
-/// not finite stops before the weights change, as `TrainError::NotFinite` at `step`.
-/// `side` is the model's table of fused-op weight gradients (`Params::side`).
-pub fn descend(
-    loss: &Tensor,
-    vars: &[(String, Var)],
-    side: &SideGrads,
-    opt: &mut AdamW,
-    clip_norm: f64,
-    lr: f64,
-    step: u64,
-) -> std::result::Result<(f64, f64), TrainError> {
-    let mut grads = Gradients::default();
-    let loss_v = grads.add(loss, vars, side, step)?;
-    let grad_norm = grads.descend(vars, opt, clip_norm, lr, step)?;
-    Ok((loss_v, grad_norm))
-}
-
 /// Gradients summed over the micro-batches of one step: each micro-batch's loss is its share
 /// of the step's loss, so the sum is the whole batch's gradient while only one micro-batch's
 /// activations are alive at a time. Only the weights' gradients are kept: a backward pass's

@@ -12,7 +12,7 @@ use crate::ml::kernels::on_pool;
 use crate::ml::models::reward::{Batch, RewardModel};
 use crate::ml::text::tokenizer::Encoded;
 use crate::ml::training::loss;
-use crate::ml::training::optim::{descend, learning_rate, AdamW, AdamWConfig, Schedule};
+use crate::ml::training::optim::{learning_rate, AdamW, AdamWConfig, Gradients, Schedule};
 use crate::ml::training::TrainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,11 @@ pub struct TrainConfig {
     /// Stop when held-out accuracy has not improved for this many evaluations (0: never).
     #[serde(default)]
     pub patience: usize,
+    /// Pairs per forward and backward pass, their gradients added up to the step's (0: the
+    /// whole batch in one pass). Memory holds one micro-batch's activations; the step is the
+    /// same. Bradley-Terry only: a listwise step is one pass.
+    #[serde(default)]
+    pub micro_batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -74,6 +79,7 @@ impl Default for TrainConfig {
             center_lambda: 0.0,
             eval_every: 0,
             patience: 3,
+            micro_batch: 0,
         }
     }
 }
@@ -430,23 +436,45 @@ impl Trainer {
     fn train_step_here(&mut self) -> std::result::Result<StepMetrics, TrainError> {
         let started = Instant::now();
         let units = self.current_units();
-        let (loss, pairs): (Tensor, Vec<(f32, f32)>) = match self.config.loss {
+        let vars = self.model.trainable();
+        let side = &self.model.params.side;
+        let mut grads = Gradients::default();
+        let mut loss_v = 0.0;
+        let mut pairs: Vec<(f32, f32)> = Vec::new();
+        match self.config.loss {
             LossKind::Bt => {
                 let items: Vec<PairItem> = units.iter().map(|&i| self.train_pairs[i]).collect();
-                let (loss, ra, rb) = self.pair_loss(&self.model, &items)?;
-                let pairs = items
-                    .iter()
-                    .zip(ra.iter().zip(&rb))
-                    .filter(|(p, _)| !p.tie)
-                    .map(|(_, (a, b))| (*a, *b))
-                    .collect();
-                (loss, pairs)
+                let per_pass = match self.config.micro_batch {
+                    0 => items.len().max(1),
+                    m => m,
+                };
+                // Each part's loss is a weighted mean over its pairs: scaled by its share of
+                // the weight, the parts add up to the whole batch's mean.
+                let total: f64 = items.iter().map(|p| p.weight as f64).sum();
+                for part in items.chunks(per_pass) {
+                    let (loss, ra, rb) = self.pair_loss(&self.model, part)?;
+                    let share = match items.len() == part.len() {
+                        true => 1.0,
+                        false => {
+                            part.iter().map(|p| p.weight as f64).sum::<f64>() / total.max(1e-12)
+                        }
+                    };
+                    loss_v += grads.add(&(loss * share)?, &vars, side, self.step)?;
+                    pairs.extend(
+                        part.iter()
+                            .zip(ra.iter().zip(&rb))
+                            .filter(|(p, _)| !p.tie)
+                            .map(|(_, (a, b))| (*a, *b)),
+                    );
+                }
             }
             LossKind::Pl => {
                 let comps: Vec<usize> = units.iter().map(|&i| self.pl_units[i]).collect();
-                self.listwise_loss(&comps)?
+                let (loss, p) = self.listwise_loss(&comps)?;
+                loss_v = grads.add(&loss, &vars, side, self.step)?;
+                pairs = p;
             }
-        };
+        }
         let total = self.total_steps();
         let warmup = ((total as f64) * self.config.warmup_frac).round() as u64;
         let lr = learning_rate(
@@ -456,16 +484,8 @@ impl Trainer {
             warmup,
             total,
         );
-        let vars = self.model.trainable();
-        let (loss_v, grad_norm) = descend(
-            &loss,
-            &vars,
-            &self.model.params.side,
-            &mut self.opt,
-            self.config.clip_norm,
-            lr,
-            self.step,
-        )?;
+        let grad_norm =
+            grads.descend(&vars, &mut self.opt, self.config.clip_norm, lr, self.step)?;
         let n = pairs.len().max(1) as f64;
         let metrics = StepMetrics {
             step: self.step,
