@@ -1,6 +1,6 @@
 //! Matrix products: a candle op over our blocked GEMM, and `mm` for attention's small products.
 
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 
 /// `a b` of two 2-D tensors. f32 on the CPU goes through `blocked::matmul`, which reads any
@@ -18,6 +18,62 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 struct Matmul;
+
+/// `r + a b` of 2-D tensors, as one product that starts from `r` (no separate sum): a LoRA
+/// projection adds its base product onto the adapter's, so a training step keeps two
+/// (rows x out) activations per projection instead of four.
+pub fn matmul_onto(a: &Tensor, b: &Tensor, r: &Tensor) -> Result<Tensor> {
+    let fast = a.device().is_cpu()
+        && [a.dtype(), b.dtype(), r.dtype()] == [DType::F32; 3]
+        && (a.rank(), b.rank()) == (2, 2)
+        && r.dims() == [a.dim(0)?, b.dim(1)?];
+    if fast {
+        a.apply_op3(b, &r.contiguous()?, MatmulOnto)
+    } else {
+        r + a.matmul(b)?
+    }
+}
+
+struct MatmulOnto;
+
+impl CustomOp3 for MatmulOnto {
+    fn name(&self) -> &'static str {
+        "kibble-matmul-onto"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(r)) = (s1, s2, s3) else {
+            candle_core::bail!("kibble-matmul-onto: f32 only");
+        };
+        let (m, k, n) = (l1.dims()[0], l1.dims()[1], l2.dims()[1]);
+        if l2.dims()[0] != k || l3.dims() != [m, n] || !l3.is_contiguous() {
+            candle_core::bail!("matmul onto: {m}x{k} times {:?} onto {:?}", l2.dims(), l3);
+        }
+        let r = &r[l3.start_offset()..][..m * n];
+        let c = crate::ml::kernels::blocked::product_residual(view(a, l1), view(b, l2), r);
+        Ok((CpuStorage::F32(c), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        r: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (da, db) = Matmul.bwd(a, b, res, grad)?;
+        Ok((da, db, r.track_op().then(|| grad.clone())))
+    }
+}
 
 fn view<'a>(data: &'a [f32], layout: &Layout) -> crate::ml::kernels::blocked::View<'a> {
     let (dims, stride) = (layout.dims(), layout.stride());

@@ -317,6 +317,40 @@ mod fused_tests {
         );
     }
 
+    /// `r + x w^T` as one product: the same values and gradients (x, w and r) as candle's.
+    #[test]
+    fn matmul_onto_and_its_gradients_match_candle() {
+        let dev = Device::Cpu;
+        let mut rng = crate::domain::SplitMix64::new(6);
+        let mut r = |n: usize| {
+            (0..n)
+                .map(|_| rng.next_f64() as f32 - 0.5)
+                .collect::<Vec<_>>()
+        };
+        let x = Var::from_vec(r(7 * 20), (7, 20), &dev).unwrap();
+        let w = Var::from_vec(r(13 * 20), (13, 20), &dev).unwrap();
+        let onto = Var::from_vec(r(7 * 13), (7, 13), &dev).unwrap();
+        let g = Tensor::from_vec(r(7 * 13), (7, 13), &dev).unwrap();
+        let grads = |y: Tensor| {
+            let gs = (y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+            [x.as_tensor(), w.as_tensor(), onto.as_tensor()].map(|t| gs.get(t).unwrap().clone())
+        };
+        let ours = matmul_onto(x.as_tensor(), &w.t().unwrap(), onto.as_tensor()).unwrap();
+        let theirs = (onto.as_tensor() + x.matmul(&w.t().unwrap()).unwrap()).unwrap();
+        assert!(max_abs_diff(&ours, &theirs).unwrap() < 1e-5);
+        for (a, b) in grads(ours).iter().zip(grads(theirs).iter()) {
+            assert!(max_abs_diff(a, b).unwrap() < 1e-5);
+        }
+        // A frozen weight (a plain tensor, as LoRA's base) gets no gradient.
+        let frozen_t = w.as_tensor().detach().t().unwrap();
+        let y = matmul_onto(x.as_tensor(), &frozen_t, onto.as_tensor()).unwrap();
+        let gs = (y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(gs.get(&frozen_t).is_none() && gs.get(x.as_tensor()).is_some());
+        let y = matmul(x.as_tensor(), &frozen_t).unwrap();
+        let gs = (y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(gs.get(&frozen_t).is_none() && gs.get(x.as_tensor()).is_some());
+    }
+
     #[test]
     fn matmul_and_its_gradients_match_candle_for_strided_inputs() {
         let dev = Device::Cpu;

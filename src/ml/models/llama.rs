@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use candle_core::{Result, Tensor, D};
 use serde::{Deserialize, Serialize};
 
-use crate::ml::kernels::{causal_attention, matmul};
+use crate::ml::kernels::{causal_attention, matmul, matmul_onto};
 use crate::ml::models::config::PolicyConfig;
 use crate::ml::models::reward::{Init, Params};
 
@@ -70,12 +70,18 @@ impl Proj {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = matmul(x, &self.w.t()?)?;
+        let mut y = match &self.lora {
+            // The adapter's output first (scaled while it is rank-wide), then the base product
+            // added onto it in the same pass: a training step keeps two (rows x out)
+            // activations per projection, not four.
+            Some((a, bb, scale)) => {
+                let low = (matmul(x, &a.t()?)? * *scale)?;
+                matmul_onto(x, &self.w.t()?, &matmul(&low, &bb.t()?)?)?
+            }
+            None => matmul(x, &self.w.t()?)?,
+        };
         if let Some(b) = &self.b {
             y = y.broadcast_add(b)?;
-        }
-        if let Some((a, bb, scale)) = &self.lora {
-            y = (y + (matmul(&matmul(x, &a.t()?)?, &bb.t()?)? * *scale)?)?;
         }
         Ok(y)
     }
