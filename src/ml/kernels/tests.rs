@@ -317,16 +317,17 @@ mod fused_tests {
         );
     }
 
+    /// Values in [-0.5, 0.5), `n` at a time, from `seed`.
+    fn uniform(seed: u64) -> impl FnMut(usize) -> Vec<f32> {
+        let mut rng = crate::domain::SplitMix64::new(seed);
+        move |n| (0..n).map(|_| rng.next_f64() as f32 - 0.5).collect()
+    }
+
     /// `r + x w^T` as one product: the same values and gradients (x, w and r) as candle's.
     #[test]
     fn matmul_onto_and_its_gradients_match_candle() {
         let dev = Device::Cpu;
-        let mut rng = crate::domain::SplitMix64::new(6);
-        let mut r = |n: usize| {
-            (0..n)
-                .map(|_| rng.next_f64() as f32 - 0.5)
-                .collect::<Vec<_>>()
-        };
+        let mut r = uniform(6);
         let x = Var::from_vec(r(7 * 20), (7, 20), &dev).unwrap();
         let w = Var::from_vec(r(13 * 20), (13, 20), &dev).unwrap();
         let onto = Var::from_vec(r(7 * 13), (7, 13), &dev).unwrap();
@@ -354,12 +355,7 @@ mod fused_tests {
     #[test]
     fn matmul_and_its_gradients_match_candle_for_strided_inputs() {
         let dev = Device::Cpu;
-        let mut rng = crate::domain::SplitMix64::new(5);
-        let mut r = |n: usize| {
-            (0..n)
-                .map(|_| rng.next_f64() as f32 - 0.5)
-                .collect::<Vec<_>>()
-        };
+        let mut r = uniform(5);
         let x = Var::from_vec(r(7 * 20), (7, 20), &dev).unwrap();
         let w = Var::from_vec(r(13 * 20), (13, 20), &dev).unwrap();
         let g = Tensor::from_vec(r(7 * 13), (7, 13), &dev).unwrap();

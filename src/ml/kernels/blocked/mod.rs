@@ -134,20 +134,17 @@ pub fn product_bias(a: View, b: View, bias: &[f32]) -> Vec<f32> {
 
 /// `residual + a b` in a new row-major buffer (the residual read where `c` would be).
 pub fn product_residual(a: View, b: View, residual: &[f32]) -> Vec<f32> {
-    assert_eq!(
-        residual.len(),
-        a.rows * b.cols,
-        "residual is not {} x {}",
-        a.rows,
-        b.cols
-    );
-    new_product(a, b, None, Onto::Residual(residual))
+    product_onto(a, b, None, residual)
 }
 
 /// `residual + a b + bias` in a new row-major buffer: the micro-kernel reads the residual
 /// where it would read `c` to accumulate, so there is no copy of it first (that copy was a
 /// single-threaded pass of 2 MiB per residual in a training step).
 pub fn product_bias_residual(a: View, b: View, bias: &[f32], residual: &[f32]) -> Vec<f32> {
+    product_onto(a, b, Some(bias), residual)
+}
+
+fn product_onto(a: View, b: View, bias: Option<&[f32]>, residual: &[f32]) -> Vec<f32> {
     assert_eq!(
         residual.len(),
         a.rows * b.cols,
@@ -155,7 +152,7 @@ pub fn product_bias_residual(a: View, b: View, bias: &[f32], residual: &[f32]) -
         a.rows,
         b.cols
     );
-    new_product(a, b, Some(bias), Onto::Residual(residual))
+    new_product(a, b, bias, Onto::Residual(residual))
 }
 
 fn new_product(a: View, b: View, bias: Option<&[f32]>, onto: Onto) -> Vec<f32> {
