@@ -450,13 +450,13 @@ impl Trainer {
                 };
                 // Each part's loss is a weighted mean over its pairs: scaled by its share of
                 // the weight, the parts add up to the whole batch's mean.
-                let total: f64 = items.iter().map(|p| p.weight as f64).sum();
+                let weight: f64 = items.iter().map(|p| p.weight as f64).sum();
                 for part in items.chunks(per_pass) {
                     let (loss, ra, rb) = self.pair_loss(&self.model, part)?;
                     let share = match items.len() == part.len() {
                         true => 1.0,
                         false => {
-                            part.iter().map(|p| p.weight as f64).sum::<f64>() / total.max(1e-12)
+                            part.iter().map(|p| p.weight as f64).sum::<f64>() / weight.max(1e-12)
                         }
                     };
                     loss_v += grads.add(&(loss * share)?, &vars, side, self.step)?;
