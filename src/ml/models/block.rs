@@ -208,7 +208,7 @@ impl FusedBlock {
         let dy2 = blocked::product(rows(&dh, ff), weight(8, ff, d)?);
         drop(dh);
         // y2 = LayerNorm(mid); the residual passes dy straight through.
-        let ln2 = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, dy);
+        let ln2 = layer_norm_backward(&s.mid, &s.stats2, w.get(6)?, &dy2, Some(dy));
         let (dmid, d_ln2_w, d_ln2_b) = (ln2.dx, ln2.dw, ln2.db);
         // mid = x + att Wp^T + bp
         let d_proj_w = weight_grad(&dmid, d, &s.att, d);
@@ -221,7 +221,7 @@ impl FusedBlock {
         let d_qkv_b = col_sums(&dqkv, d3);
         let dy1 = blocked::product(rows(&dqkv, d3), weight(2, d3, d)?);
         // y1 = LayerNorm(x); the residual passes dmid straight through.
-        let ln1 = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, &dmid);
+        let ln1 = layer_norm_backward(x, &s.stats1, w.get(0)?, &dy1, Some(&dmid));
         let (dx, d_ln1_w, d_ln1_b) = (ln1.dx, ln1.dw, ln1.db);
         let grads = vec![
             d_ln1_w, d_ln1_b, d_qkv_w, d_qkv_b, d_proj_w, d_proj_b, d_ln2_w, d_ln2_b, d_fc1_w,
@@ -273,7 +273,7 @@ impl CustomOp1 for FusedBlock {
 }
 
 /// Rows processed per rayon task in the row-wise kernels.
-const ROWS: usize = 32;
+pub(super) const ROWS: usize = 32;
 
 /// A new (n, width) row-major buffer, written `rows_per_task` rows at a time (fewer in the
 /// last task) by `fill(first_row, rows)` in parallel, with no zero-fill first.
@@ -298,7 +298,7 @@ pub(super) unsafe fn new_rows(
 }
 
 /// LayerNorm of each row: the output and each row's (mean, 1 / std).
-fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32; 2]>) {
+pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32; 2]>) {
     let d = w.len();
     assert_eq!(b.len(), d, "layer norm bias");
     let n = x.len() / d;
@@ -327,47 +327,50 @@ fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<[f32;
 }
 
 /// What LayerNorm's backward pass returns.
-struct NormGrads {
+pub(super) struct NormGrads {
     /// The input gradient plus the residual gradient.
-    dx: Vec<f32>,
-    dw: Vec<f32>,
-    db: Vec<f32>,
+    pub(super) dx: Vec<f32>,
+    pub(super) dw: Vec<f32>,
+    pub(super) db: Vec<f32>,
     /// The column sums of `dx`: the bias gradient of the linear layer that produced x.
-    dx_col_sums: Vec<f32>,
+    pub(super) dx_col_sums: Vec<f32>,
 }
 
-/// LayerNorm's backward pass for output gradient `dy`: the input gradient plus `residual`
-/// (the gradient that reaches the input around the norm, added as each row is written), its
+/// LayerNorm's backward pass for output gradient `dy`: the input gradient plus `residual`, if
+/// any (the gradient that reaches the input around the norm, added as each row is written), its
 /// column sums (taken as the rows are written, not in a second pass), and the weight and
 /// bias gradients.
-fn layer_norm_backward(
+pub(super) fn layer_norm_backward(
     x: &[f32],
     stats: &[[f32; 2]],
     w: &[f32],
     dy: &[f32],
-    residual: &[f32],
+    residual: Option<&[f32]>,
 ) -> NormGrads {
     let d = w.len();
     // The chunks below must cover every row of dx, which is not initialised first.
-    assert_eq!(residual.len(), x.len(), "layer norm residual gradient");
+    if let Some(r) = residual {
+        assert_eq!(r.len(), x.len(), "layer norm residual gradient");
+    }
     assert_eq!(dy.len(), x.len(), "layer norm output gradient");
     assert_eq!(stats.len() * d, x.len(), "layer norm statistics");
     let mut dx = Vec::with_capacity(x.len());
     let partials: Vec<[Vec<f32>; 3]> = dx.spare_capacity_mut()[..x.len()]
         .par_chunks_mut(d * ROWS)
-        .zip(residual.par_chunks(d * ROWS))
         .zip(x.par_chunks(d * ROWS))
         .zip(dy.par_chunks(d * ROWS))
         .zip(stats.par_chunks(ROWS))
-        .map(|((((dxs, rs), xs), dys), ss)| {
+        .enumerate()
+        .map(|(c, (((dxs, xs), dys), ss))| {
+            let rs = residual.map(|r| &r[c * d * ROWS..][..xs.len()]);
             let (mut dw, mut db, mut sums) = (vec![0f32; d], vec![0f32; d], vec![0f32; d]);
             let (mut dxhat, mut xhat) = (vec![0f32; d], vec![0f32; d]);
-            for ((((dxr, rr), xr), dyr), &[mean, rstd]) in dxs
+            for (i, (((dxr, xr), dyr), &[mean, rstd])) in dxs
                 .chunks_mut(d)
-                .zip(rs.chunks(d))
                 .zip(xs.chunks(d))
                 .zip(dys.chunks(d))
                 .zip(ss)
+                .enumerate()
             {
                 for j in 0..d {
                     xhat[j] = (xr[j] - mean) * rstd;
@@ -377,10 +380,15 @@ fn layer_norm_backward(
                 }
                 let sum = sum8(&dxhat, |v| v) / d as f32;
                 let dot = dot8(&dxhat, &xhat) / d as f32;
-                for j in 0..d {
-                    let v = rr[j] + rstd * (dxhat[j] - sum - xhat[j] * dot);
+                let own = |j: usize| rstd * (dxhat[j] - sum - xhat[j] * dot);
+                // One loop per case, so neither branches per value.
+                let mut put = |j: usize, v: f32| {
                     dxr[j].write(v);
                     sums[j] += v;
+                };
+                match rs {
+                    Some(r) => (0..d).for_each(|j| put(j, r[i * d + j] + own(j))),
+                    None => (0..d).for_each(|j| put(j, own(j))),
                 }
             }
             [dw, db, sums]
@@ -411,7 +419,7 @@ fn add_partials<const K: usize>(partials: Vec<[Vec<f32>; K]>, d: usize) -> [Vec<
 
 /// `dh = dg * slope` (GELU's backward pass, in place) and the column sums of dh (fc1's bias
 /// gradient), taken as the rows are written.
-fn times_slope(mut dg: Vec<f32>, slope: &[f32], width: usize) -> (Vec<f32>, Vec<f32>) {
+pub(super) fn times_slope(mut dg: Vec<f32>, slope: &[f32], width: usize) -> (Vec<f32>, Vec<f32>) {
     let partials: Vec<[Vec<f32>; 1]> = dg
         .par_chunks_mut(width * ROWS)
         .zip(slope.par_chunks(width * ROWS))
@@ -437,7 +445,7 @@ pub(super) fn add_into(acc: &mut [f32], v: &[f32]) {
 /// `x W^T + b (+ residual)` for rows x (n, d_in) and W (d_out, d_in): the bias and the
 /// residual go in as the product writes its tiles, so there is no separate pass over the
 /// output.
-fn linear(
+pub(super) fn linear(
     x: &[f32],
     w: &[f32],
     b: &[f32],
@@ -462,7 +470,7 @@ fn linear(
 /// (fc2: 256 outputs of 1024 inputs) every task streams all of the wide packed x. So when
 /// d_out < d_in it computes `x^T dy` (d_in, d_out) and transposes that small result: dW
 /// of fc2 went from about 90 to 110 GFLOP/s.
-fn weight_grad(dy: &[f32], d_out: usize, x: &[f32], d_in: usize) -> Vec<f32> {
+pub(super) fn weight_grad(dy: &[f32], d_out: usize, x: &[f32], d_in: usize) -> Vec<f32> {
     let n = dy.len() / d_out;
     let (dy, x) = (View::row_major(dy, n, d_out), View::row_major(x, n, d_in));
     if d_out >= d_in {
@@ -490,7 +498,7 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// Column sums of rows (n, k): a bias gradient. Partial sums per fixed chunk of rows,
 /// added in order, so the result does not depend on scheduling.
-fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
+pub(super) fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
     let partials: Vec<[Vec<f32>; 1]> = g
         .par_chunks(k * ROWS * 4)
         .map(|rows| {

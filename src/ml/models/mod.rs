@@ -2,6 +2,7 @@
 //! and encoder, the policies (`policy`: tiny, and `llama` for Llama/Qwen2-family weights), and
 //! the limits every size read from a file is checked against.
 
+pub mod bert_layer;
 pub mod block;
 pub mod config;
 pub mod encoder;

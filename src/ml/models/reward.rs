@@ -12,6 +12,7 @@ use crate::ml::kernels::{
     attention, bias_add, causal_attention, gelu, layer_norm, masked_mean_pool, matmul, normalize,
     FusedAttention,
 };
+use crate::ml::models::bert_layer::BertLayer;
 use crate::ml::models::block::{FusedBlock, SideGrads};
 use crate::ml::models::config::{Arch, ModelConfig, PolicyConfig};
 use crate::ml::models::encoder::FusedEncoder;
@@ -348,17 +349,6 @@ impl TinyBlock {
     }
 }
 
-struct BertLayer {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    ln_att: Norm,
-    fc1: Linear,
-    fc2: Linear,
-    ln_out: Norm,
-}
-
 enum Body {
     Tiny {
         tok: Tensor,
@@ -479,39 +469,7 @@ impl RewardModel {
                 )?,
                 ln_emb: Norm::new(&mut p, "embeddings.LayerNorm", c.d_model, c.ln_eps)?,
                 layers: (0..c.n_layers)
-                    .map(|i| {
-                        let n = |s: &str| format!("encoder.layer.{i}.{s}");
-                        Ok(BertLayer {
-                            q: Linear::new(
-                                &mut p,
-                                &n("attention.self.query"),
-                                c.d_model,
-                                c.d_model,
-                            )?,
-                            k: Linear::new(&mut p, &n("attention.self.key"), c.d_model, c.d_model)?,
-                            v: Linear::new(
-                                &mut p,
-                                &n("attention.self.value"),
-                                c.d_model,
-                                c.d_model,
-                            )?,
-                            out: Linear::new(
-                                &mut p,
-                                &n("attention.output.dense"),
-                                c.d_model,
-                                c.d_model,
-                            )?,
-                            ln_att: Norm::new(
-                                &mut p,
-                                &n("attention.output.LayerNorm"),
-                                c.d_model,
-                                c.ln_eps,
-                            )?,
-                            fc1: Linear::new(&mut p, &n("intermediate.dense"), c.d_model, c.d_ff)?,
-                            fc2: Linear::new(&mut p, &n("output.dense"), c.d_ff, c.d_model)?,
-                            ln_out: Norm::new(&mut p, &n("output.LayerNorm"), c.d_model, c.ln_eps)?,
-                        })
-                    })
+                    .map(|i| BertLayer::new(&mut p, i, c.d_model, c.d_ff, c.ln_eps))
                     .collect::<Result<_>>()?,
             },
             Arch::Llama => Body::Llama(Llama::new(&mut p, decoder_shape(c)?, c.lora, false)?),
@@ -611,14 +569,7 @@ impl RewardModel {
                     .reshape((b * t, c.d_model))?;
                 let mut x = ln_emb.forward(&e)?;
                 for l in layers {
-                    // One projection for q, k and v, laid out as the fused kernel wants.
-                    let w = Tensor::cat(&[&l.q.w, &l.k.w, &l.v.w], 0)?;
-                    let bias = Tensor::cat(&[&l.q.b, &l.k.b, &l.v.b], 0)?;
-                    let qkv = bias_add(&matmul(&x, &w.t()?)?, &bias)?;
-                    let a = attention(&qkv, &batch.mask, b, t, c.n_heads)?;
-                    x = l.ln_att.forward(&(x + l.out.forward(&a)?)?)?;
-                    let h = gelu(&l.fc1.forward(&x)?)?;
-                    x = l.ln_out.forward(&(&x + l.fc2.forward(&h)?)?)?;
+                    x = l.forward(&x, &batch.mask, (b, t), c.n_heads)?;
                 }
                 x
             }
