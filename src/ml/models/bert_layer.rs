@@ -169,18 +169,28 @@ impl FusedBertLayer {
 
         let wqkv = [w.get(0)?, w.get(2)?, w.get(4)?].concat();
         let bqkv = [w.get(1)?, w.get(3)?, w.get(5)?].concat();
+        // Without a backward pass to come (scoring), each activation is freed once the next
+        // one is made, as the composed ops' tensors were: the peak is then a few activations
+        // at a time, not all of the layer's.
+        let done = |v: Vec<f32>| if self.train { v } else { Vec::new() };
         let qkv = linear(x, &wqkv, &bqkv, None, d, d3);
         let (att, probs) = self.attention.forward_keeping(&qkv, mask, d3, self.train);
+        let (wqkv, qkv) = (done(wqkv), done(qkv));
         let mid = linear(&att, w.get(6)?, w.get(7)?, Some(x), d, d);
+        let att = done(att);
         let (y1, stats1) = layer_norm(&mid, w.get(8)?, w.get(9)?, self.eps);
+        let mid = done(mid);
         let mut h = linear(&y1, w.get(10)?, w.get(11)?, None, d, ff);
         let (g, slope) = if self.train {
             let slope = gelu_in_place_with_slope(&mut h);
             (h, slope)
         } else {
-            (gelu_f32(&h, None), Vec::new())
+            let g = gelu_f32(&h, None);
+            drop(h);
+            (g, Vec::new())
         };
         let o = linear(&g, w.get(12)?, w.get(13)?, Some(&y1), ff, d);
+        let (y1, g) = (done(y1), done(g));
         let (out, stats2) = layer_norm(&o, w.get(14)?, w.get(15)?, self.eps);
         let saved = self.train.then_some(Saved {
             wqkv,
@@ -382,5 +392,13 @@ mod tests {
             diff < 1e-4,
             "frozen layer: input gradients differ by {diff}"
         );
+        // Nothing tracked (scoring): the fused op keeps nothing and gives the same output.
+        let plain = x.as_tensor().detach();
+        let yf = frozen.forward(&plain, &mask, (b, t), heads).unwrap();
+        let yc = frozen
+            .forward_composed(&plain, &mask, (b, t), heads)
+            .unwrap();
+        let diff = crate::ml::kernels::max_abs_diff(&yf, &yc).unwrap();
+        assert!(diff < 1e-5, "scoring: outputs differ by {diff}");
     }
 }
