@@ -242,16 +242,19 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct TrainRmArgs {
-    /// A preset from assets/rm_presets.toml (tiny, minilm, smollm2).
-    #[arg(long, default_value = "tiny")]
-    pub preset: String,
+    /// A preset from assets/rm_presets.toml (tiny, minilm, smollm2). Default: `tiny`; with
+    /// --backbone, the settings of its family's preset (`minilm` for a BERT-family folder,
+    /// `smollm2` for a Llama/Qwen2 folder or GGUF file) on the backbone given.
+    #[arg(long)]
+    pub preset: Option<String>,
     /// A backbone to fine-tune: a BERT-family folder (config.json, model.safetensors,
     /// tokenizer.json, mean-pooled), or a Llama/Qwen2-family HF folder or GGUF file (read at the
     /// last token, the shape TRL trains).
     #[arg(long)]
     pub backbone: Option<PathBuf>,
     /// LoRA adapters of this rank on every projection of a Llama-family backbone instead of all
-    /// its weights (the backbone stays frozen; exports merge them).
+    /// its weights (the backbone stays frozen; exports merge them). 0: no adapters, fine-tune
+    /// every weight (the `smollm2` preset has rank 16).
     #[arg(long)]
     pub lora_rank: Option<usize>,
     /// LoRA scale numerator: updates are scaled by alpha / rank (default: 2 x rank).

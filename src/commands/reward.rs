@@ -9,7 +9,7 @@ pub(super) fn rm_job_config(
     args: &TrainRmArgs,
 ) -> anyhow::Result<crate::jobs::train_rm::RmJobConfig> {
     use crate::jobs::train_rm::{preset, AutoEpochs};
-    let mut cfg = preset(&args.preset).map_err(BadInput)?;
+    let mut cfg = preset(&preset_name(args)).map_err(BadInput)?;
     if let Some(b) = &args.backbone {
         cfg.backbone = Some(b.clone());
     }
@@ -23,13 +23,16 @@ pub(super) fn rm_job_config(
         }
     }
     cfg.freeze_backbone = args.freeze;
-    cfg.lora = match args.lora_rank {
-        Some(0) => return Err(BadInput("--lora-rank must be at least 1".into()).into()),
-        Some(rank) => Some(crate::ml::models::llama::LoraConfig {
+    // The preset's adapters stay unless the flags say otherwise: `--freeze` trains the head
+    // alone, `--lora-rank 0` every weight.
+    cfg.lora = match (args.lora_rank, args.freeze) {
+        (Some(0), _) => None,
+        (Some(rank), _) => Some(crate::ml::models::llama::LoraConfig {
             rank,
             alpha: args.lora_alpha.unwrap_or(2.0 * rank as f64),
         }),
-        None => None,
+        (None, true) => None,
+        (None, false) => cfg.lora,
     };
     cfg.vocab_size = args.vocab_size.unwrap_or(cfg.vocab_size);
     cfg.max_len = args.max_len.unwrap_or(cfg.max_len);
@@ -67,6 +70,18 @@ pub(super) fn rm_job_config(
         return Err(BadInput("--eval-fraction must be in [0, 1)".into()).into());
     }
     Ok(cfg)
+}
+
+/// The preset named, else the one for the backbone's family: a pretrained backbone given
+/// without a preset must not train with `tiny`'s from-scratch settings (lr 3e-4, up to ten
+/// epochs), which overfit or wreck a pretrained model.
+fn preset_name(args: &TrainRmArgs) -> String {
+    match (&args.preset, &args.backbone) {
+        (Some(name), _) => name.clone(),
+        (None, None) => "tiny".into(),
+        (None, Some(b)) if crate::ml::text::pretrained::is_pretrained(b) => "smollm2".into(),
+        (None, Some(_)) => "minilm".into(),
+    }
 }
 
 pub(super) fn train_rm(
@@ -236,4 +251,57 @@ pub(super) fn eval_rm(db: &Path, args: EvalRmArgs) -> anyhow::Result<()> {
         line(k, g);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(flags: &[&str]) -> crate::jobs::train_rm::RmJobConfig {
+        let argv = ["kibble", "train-rm"].iter().chain(flags);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let Some(crate::cli::Command::TrainRm(args)) = cli.command else {
+            panic!("not train-rm");
+        };
+        rm_job_config(&args).unwrap()
+    }
+
+    /// A backbone given without a preset trains with its family's settings, not `tiny`'s
+    /// from-scratch ones; a preset's LoRA stays unless a flag says otherwise.
+    #[test]
+    fn a_backbone_takes_its_familys_preset_and_a_presets_lora_stays() {
+        let tiny = config(&[]);
+        assert_eq!((tiny.train.lr, tiny.backbone.clone()), (3e-4, None));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
+        let bert = config(&["--backbone", dir.path().to_str().unwrap()]);
+        assert_eq!((bert.train.lr, bert.train.batch_pairs), (5e-5, 16));
+        assert_eq!(bert.backbone.as_deref(), Some(dir.path()));
+        assert!(bert.lora.is_none());
+
+        let gguf = config(&["--backbone", "some/model.gguf"]);
+        assert_eq!((gguf.train.lr, gguf.max_len), (1e-4, 192));
+        assert_eq!(gguf.lora.map(|l| l.rank), Some(16));
+
+        assert_eq!(
+            config(&["--preset", "smollm2"]).lora.map(|l| l.rank),
+            Some(16)
+        );
+        let full = config(&["--preset", "smollm2", "--lora-rank", "0"]);
+        assert!(full.lora.is_none());
+        let head = config(&["--preset", "smollm2", "--freeze"]);
+        assert!(head.lora.is_none() && head.freeze_backbone);
+        let rank8 = config(&["--preset", "smollm2", "--lora-rank", "8"]);
+        assert_eq!(rank8.lora.map(|l| (l.rank, l.alpha)), Some((8, 16.0)));
+        // An explicit preset wins over the backbone's family.
+        let named = config(&[
+            "--preset",
+            "tiny",
+            "--backbone",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(named.train.lr, 3e-4);
+    }
 }
