@@ -317,6 +317,7 @@ impl CustomOp1 for FusedBertLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::models::block::test_support;
     use candle_core::{Device, Var};
 
     /// The fused layer equals the composed candle ops: output, input gradient and every
@@ -328,15 +329,8 @@ mod tests {
         let (b, t, d, heads, ff) = (2, 5, 8, 2, 16);
         let mut p = Params::new(&dev, DType::F32, 11);
         let layer = BertLayer::new(&mut p, 0, d, ff, 1e-12).unwrap();
-        // LayerNorm weights and biases other than their 1 / 0 initialisation.
-        for (i, (_, v)) in p.vars().iter().enumerate() {
-            let noise = Tensor::randn(0f32, 0.3, v.shape(), &dev).unwrap();
-            let moved = ((v.as_tensor() + noise).unwrap() + 0.01 * i as f64).unwrap();
-            v.set(&moved).unwrap();
-        }
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap()).unwrap();
-        let probe = Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap();
+        test_support::jitter(&p, 0.3);
+        let (mask, x, probe) = test_support::padded_batch(d);
         let mut vars = p.vars();
         vars.push(("x".into(), x.clone()));
         let run = |layer: &BertLayer, fused: bool, vars: &[(String, Var)]| {

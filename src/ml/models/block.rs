@@ -511,6 +511,34 @@ pub(super) fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
     sum
 }
 
+/// What the fused ops' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use candle_core::{Device, Tensor, Var};
+
+    use crate::ml::models::reward::Params;
+
+    /// Moves every trainable value off its initialisation (LayerNorm's ones and zeros), by
+    /// noise of this spread and a different offset per weight.
+    pub(crate) fn jitter(p: &Params, spread: f32) {
+        for (i, (_, v)) in p.vars().iter().enumerate() {
+            let noise = Tensor::randn(0f32, spread, v.shape(), v.device()).unwrap();
+            let moved = ((v.as_tensor() + noise).unwrap() + 0.01 * i as f64).unwrap();
+            v.set(&moved).unwrap();
+        }
+    }
+
+    /// Two sequences of five tokens, the second padded after three: the key mask (2, 5), a
+    /// trainable input of rows d wide and a probe for the loss `sum(y * probe)`.
+    pub(crate) fn padded_batch(d: usize) -> (Tensor, Var, Tensor) {
+        let dev = Device::Cpu;
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (10, d), &dev).unwrap()).unwrap();
+        let probe = Tensor::randn(0f32, 1.0, (10, d), &dev).unwrap();
+        (mask, x, probe)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,15 +553,8 @@ mod tests {
         let (b, t, d, heads, ff) = (2, 5, 8, 2, 16);
         let mut p = Params::new(&dev, DType::F32, 7);
         let blk = TinyBlock::new(&mut p, "blk", d, ff, 1e-5).unwrap();
-        // Give LayerNorm weights and biases values other than their 1 / 0 initialisation.
-        for (i, (_, v)) in p.vars().iter().enumerate() {
-            let noise = Tensor::randn(0f32, 0.3, v.shape(), &dev).unwrap();
-            let moved = ((v.as_tensor() + noise).unwrap() + 0.01 * i as f64).unwrap();
-            v.set(&moved).unwrap();
-        }
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap()).unwrap();
-        let probe = Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap();
+        test_support::jitter(&p, 0.3);
+        let (mask, x, probe) = test_support::padded_batch(d);
         // The block's output and the gradients of `vars` for the loss sum(y * probe).
         let run = |blk: &TinyBlock, fused: bool, causal: bool, vars: &[(String, Var)]| {
             let y = if fused {

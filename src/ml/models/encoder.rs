@@ -271,14 +271,9 @@ mod tests {
             .map(|i| TinyBlock::new(&mut p, &format!("blk{i}"), d, ff, 1e-5).unwrap())
             .collect();
         // Values other than the initialisation (LayerNorm's ones and zeros, tiny weights).
-        for (i, (_, v)) in p.vars().iter().enumerate() {
-            let noise = Tensor::randn(0f32, 0.5, v.shape(), &dev).unwrap();
-            v.set(&((v.as_tensor() + noise).unwrap() + 0.01 * i as f64).unwrap())
-                .unwrap();
-        }
+        crate::ml::models::block::test_support::jitter(&p, 0.5);
         let ids = Tensor::new(&[[1u32, 4, 4, 9, 0], [4, 2, 10, 0, 0]], &dev).unwrap();
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
-        let probe = Tensor::randn(0f32, 1.0, (b * t, d), &dev).unwrap();
+        let (mask, _, probe) = crate::ml::models::block::test_support::padded_batch(d);
         let vars = p.vars();
 
         let weights = blocks.iter().map(TinyBlock::weights).collect();
