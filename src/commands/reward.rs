@@ -74,7 +74,7 @@ pub(super) fn rm_job_config(
 
 /// The preset named, else the one for the backbone's family: a pretrained backbone given
 /// without a preset must not train with `tiny`'s from-scratch settings (lr 3e-4, up to ten
-/// epochs), which overfit or wreck a pretrained model.
+/// epochs), far from what fine-tuning wants (TRL: lr 5e-5, one epoch).
 fn preset_name(args: &TrainRmArgs) -> String {
     match (&args.preset, &args.backbone) {
         (Some(name), _) => name.clone(),

@@ -133,7 +133,7 @@ impl BertLayer {
 
 /// Activations the backward pass needs.
 struct Saved {
-    /// q, k and v's weights as one (3d, d) matrix, and its input gradient's factor.
+    /// q, k and v's weights as one (3d, d) matrix: the factor of the input gradient.
     wqkv: Vec<f32>,
     qkv: Vec<f32>,   // (n, 3d)
     probs: Vec<f32>, // attention weights
