@@ -47,6 +47,16 @@ impl SideGrads {
         Ok(())
     }
 
+    /// Stashes `grads[i]` for `weights[i]` where that weight is trainable (a variable).
+    pub(super) fn stash_trainable(&self, weights: &[Tensor], grads: Vec<Vec<f32>>) -> Result<()> {
+        for (w, g) in weights.iter().zip(grads) {
+            if w.is_variable() {
+                self.stash(w, g)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `loss.backward()`, plus the weight gradients that fused blocks computed for `vars`.
     pub fn backward(&self, loss: &Tensor, vars: &[(String, Var)]) -> Result<GradStore> {
         let grads = loss.backward();
@@ -232,12 +242,7 @@ impl FusedBlock {
 
     /// Hands the weight gradients `backward` returned to the side table (trainable ones).
     pub(super) fn stash_grads(&self, grads: Vec<Vec<f32>>) -> Result<()> {
-        for (w, g) in self.weights.iter().zip(grads) {
-            if w.is_variable() {
-                self.side.stash(w, g)?;
-            }
-        }
-        Ok(())
+        self.side.stash_trainable(&self.weights, grads)
     }
 }
 
@@ -514,6 +519,7 @@ pub(super) fn col_sums(g: &[f32], k: usize) -> Vec<f32> {
 /// What the fused ops' tests share.
 #[cfg(test)]
 pub(crate) mod test_support {
+    use candle_core::backprop::GradStore;
     use candle_core::{Device, Tensor, Var};
 
     use crate::ml::models::reward::Params;
@@ -525,6 +531,25 @@ pub(crate) mod test_support {
             let noise = Tensor::randn(0f32, spread, v.shape(), v.device()).unwrap();
             let moved = ((v.as_tensor() + noise).unwrap() + 0.01 * i as f64).unwrap();
             v.set(&moved).unwrap();
+        }
+    }
+
+    /// Every var has a gradient in both stores, and the two agree within `tol` (`what` names
+    /// the case in a failure).
+    pub(crate) fn assert_same_grads(
+        fused: &GradStore,
+        reference: &GradStore,
+        vars: &[(String, Var)],
+        tol: f32,
+        what: &str,
+    ) {
+        for (name, v) in vars {
+            let (Some(a), Some(r)) = (fused.get(v.as_tensor()), reference.get(v.as_tensor()))
+            else {
+                panic!("{what}: no gradient for {name}");
+            };
+            let diff = crate::ml::kernels::max_abs_diff(a, r).unwrap();
+            assert!(diff < tol, "{what}: {name} gradients differ by {diff}");
         }
     }
 
@@ -575,17 +600,7 @@ mod tests {
             let (yc, gc) = run(false);
             let diff = crate::ml::kernels::max_abs_diff(&yf, &yc).unwrap();
             assert!(diff < 1e-5, "causal {causal}: outputs differ by {diff}");
-            for (name, v) in &vars {
-                let (a, c) = (gf.get(v.as_tensor()), gc.get(v.as_tensor()));
-                let (Some(a), Some(c)) = (a, c) else {
-                    panic!("causal {causal}: no gradient for {name}");
-                };
-                let diff = crate::ml::kernels::max_abs_diff(a, c).unwrap();
-                assert!(
-                    diff < 1e-4,
-                    "causal {causal}: {name} gradients differ by {diff}"
-                );
-            }
+            test_support::assert_same_grads(&gf, &gc, &vars, 1e-4, &format!("causal {causal}"));
         }
         // Frozen weights under a trainable input (a trainable embedding below frozen
         // blocks): the input's gradient still flows.
