@@ -269,6 +269,7 @@ mod activations;
 mod attention;
 pub mod blocked;
 pub mod cpu;
+mod decoder_ops;
 mod logprobs;
 mod matmul;
 mod norm;
@@ -281,6 +282,7 @@ mod tests;
 
 pub use activations::*;
 pub use attention::*;
+pub use decoder_ops::*;
 pub use logprobs::*;
 pub use matmul::*;
 pub use norm::*;

@@ -477,3 +477,133 @@ mod attention_tests {
         super::fused_tests::grad_check_within(f, x0, &[b * t, 3 * d], 1e-6);
     }
 }
+
+/// The Llama decoder's fused row ops against the same maths in candle's own ops, values and
+/// every gradient, in f64 (exact maths) and f32 (the fast exp).
+#[cfg(test)]
+mod decoder_ops_tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn vars(seed: u64, shapes: &[&[usize]], dtype: DType) -> Vec<Var> {
+        let mut rng = crate::domain::SplitMix64::new(seed);
+        shapes
+            .iter()
+            .map(|s| {
+                let n: usize = s.iter().product();
+                let v: Vec<f64> = (0..n).map(|_| rng.next_f64() * 2.0 - 1.0).collect();
+                let t = Tensor::from_vec(v, *s, &Device::Cpu).unwrap();
+                Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()
+            })
+            .collect()
+    }
+
+    /// `f`'s output and the gradients of `sum(f * weights)` for every input, fused and composed,
+    /// agree within `tol`.
+    fn same_as_composed(
+        inputs: &[Var],
+        fused: impl Fn(&[&Tensor]) -> Result<Tensor>,
+        composed: impl Fn(&[&Tensor]) -> Result<Tensor>,
+        tol: f32,
+    ) {
+        let ts: Vec<&Tensor> = inputs.iter().map(|v| v.as_tensor()).collect();
+        let (a, b) = (fused(&ts).unwrap(), composed(&ts).unwrap());
+        assert_eq!(a.dims(), b.dims());
+        let n = a.elem_count();
+        let wts = Tensor::from_vec(
+            (0..n).map(|i| (i as f64 * 0.37).sin()).collect::<Vec<_>>(),
+            a.shape(),
+            &Device::Cpu,
+        )
+        .unwrap()
+        .to_dtype(a.dtype())
+        .unwrap();
+        assert!(max_abs_diff(&a, &b).unwrap() < tol, "outputs differ");
+        let ga = (a * &wts).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (b * &wts).unwrap().sum_all().unwrap().backward().unwrap();
+        for (i, t) in ts.iter().enumerate() {
+            let (x, y) = (ga.get(t).unwrap(), gb.get(t).unwrap());
+            assert_eq!(x.dims(), y.dims());
+            let diff = max_abs_diff(x, y).unwrap();
+            assert!(diff < tol, "input {i}: gradients differ by {diff}");
+            assert!(max_abs_diff(x, &x.zeros_like().unwrap()).unwrap() > 0.0);
+        }
+    }
+
+    #[test]
+    fn rms_norm_matches_the_composed_ops() {
+        for (dtype, tol) in [(DType::F64, 1e-10), (DType::F32, 1e-5)] {
+            let v = vars(1, &[&[37, 20], &[20]], dtype);
+            same_as_composed(
+                &v,
+                |t| rms_norm(t[0], t[1], 1e-5),
+                |t| rms_norm_composed(t[0], t[1], 1e-5),
+                tol,
+            );
+        }
+        // A frozen weight (LoRA's base) gets no gradient; the input's still matches.
+        let v = vars(2, &[&[5, 8]], DType::F64);
+        let w = vars(3, &[&[8]], DType::F64)[0].as_tensor().detach();
+        let x = v[0].as_tensor();
+        let gs = rms_norm(x, &w, 1e-6)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(gs.get(&w).is_none());
+        let want = rms_norm_composed(x, &w, 1e-6)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(max_abs_diff(gs.get(x).unwrap(), want.get(x).unwrap()).unwrap() < 1e-12);
+    }
+
+    #[test]
+    fn rope_qkv_matches_the_composed_ops_with_and_without_grouped_heads() {
+        // Any tables will do: both forms read cos and sin at every (position, dim).
+        let (b, t, dh) = (2, 5, 6);
+        let cos: Vec<f32> = (0..t * dh).map(|i| (i as f32 * 0.3).cos()).collect();
+        let sin: Vec<f32> = (0..t * dh).map(|i| (i as f32 * 0.7).sin()).collect();
+        let rope = Rope {
+            cos,
+            sin,
+            seq: t,
+            head_dim: dh,
+        };
+        for (heads, kv) in [(4, 2), (4, 4), (3, 1)] {
+            for (dtype, tol) in [(DType::F64, 1e-10), (DType::F32, 1e-5)] {
+                let v = vars(
+                    heads as u64,
+                    &[&[b * t, heads * dh], &[b * t, kv * dh], &[b * t, kv * dh]],
+                    dtype,
+                );
+                same_as_composed(
+                    &v,
+                    |x| rope_qkv(x[0], x[1], x[2], &rope, heads, kv),
+                    |x| rope_qkv_composed(x[0], x[1], x[2], &rope, heads, kv),
+                    tol,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn swiglu_matches_the_composed_ops() {
+        for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+            let v = vars(4, &[&[9, 70], &[9, 70]], dtype);
+            // Large gates too, where the sigmoid saturates.
+            let gate = (v[0].as_tensor() * 12.0).unwrap();
+            let gate = Var::from_tensor(&gate).unwrap();
+            let v = [gate, v[1].clone()];
+            same_as_composed(
+                &v,
+                |x| swiglu(x[0], x[1]),
+                |x| swiglu_composed(x[0], x[1]),
+                tol,
+            );
+        }
+    }
+}

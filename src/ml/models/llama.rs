@@ -5,12 +5,15 @@
 //! stay frozen and only the adapters train; `merged` folds them back in.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::ml::kernels::{causal_attention, matmul, matmul_onto};
+use crate::ml::kernels::{causal_attention, matmul, rms_norm, rope_qkv, swiglu, Rope};
+use crate::ml::models::block::SideGrads;
 use crate::ml::models::config::PolicyConfig;
+use crate::ml::models::projection::project;
 use crate::ml::models::reward::{Init, Params};
 
 /// Low-rank adapters: `W x + (alpha / rank) B A x`, A (rank x in), B (out x rank, starts at 0).
@@ -32,6 +35,8 @@ pub(crate) struct Proj {
     w: Tensor, // (out, in)
     b: Option<Tensor>,
     lora: Option<(Tensor, Tensor, f64)>,
+    /// The model's table for weight gradients (see `projection`).
+    side: Arc<SideGrads>,
 }
 
 impl Proj {
@@ -66,24 +71,40 @@ impl Proj {
             w,
             b,
             lora,
+            side: p.side.clone(),
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = match &self.lora {
+        let y = self.forward_maybe_onto(x, None)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+
+    /// `r + self(x)` for a bias-free projection, the residual taken in by the product
+    /// itself (no separate sum and its buffer).
+    fn forward_onto(&self, x: &Tensor, r: &Tensor) -> Result<Tensor> {
+        match &self.b {
+            Some(_) => r + self.forward(x)?,
+            None => self.forward_maybe_onto(x, Some(r)),
+        }
+    }
+
+    /// `[r +] x W^T [+ scale B A x]`, without the bias.
+    fn forward_maybe_onto(&self, x: &Tensor, r: Option<&Tensor>) -> Result<Tensor> {
+        match &self.lora {
             // The adapter's output first (scaled while it is rank-wide), then the base product
             // added onto it in the same pass: a training step keeps two (rows x out)
             // activations per projection, not four.
             Some((a, bb, scale)) => {
-                let low = (matmul(x, &a.t()?)? * *scale)?;
-                matmul_onto(x, &self.w.t()?, &matmul(&low, &bb.t()?)?)?
+                let low = (project(x, a, None, &self.side)? * *scale)?;
+                let adapted = project(&low, bb, r, &self.side)?;
+                project(x, &self.w, Some(&adapted), &self.side)
             }
-            None => matmul(x, &self.w.t()?)?,
-        };
-        if let Some(b) = &self.b {
-            y = y.broadcast_add(b)?;
+            None => project(x, &self.w, r, &self.side),
         }
-        Ok(y)
     }
 
     /// The weight with the adapter folded in.
@@ -146,12 +167,6 @@ pub(crate) struct Llama {
     lm_head: Option<Tensor>,
 }
 
-/// `x * w / sqrt(mean(x^2) + eps)` over the last dimension.
-fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
-    let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-    x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)
-}
-
 /// Rotary angles' cosines and sines for `positions`, (positions x head_dim) in HF's layout
 /// (the half-dim frequencies repeated twice). Shared with the sampling engine so both agree.
 pub(crate) fn rope_tables(c: &PolicyConfig, positions: &[usize]) -> (Vec<f32>, Vec<f32>) {
@@ -172,41 +187,6 @@ pub(crate) fn rope_tables(c: &PolicyConfig, positions: &[usize]) -> (Vec<f32>, V
         }
     }
     (cos, sin)
-}
-
-/// Rotates `x` (batch*seq, heads*dh) by position: `x cos + rotate_half(x) sin`.
-fn rope(
-    x: &Tensor,
-    b: usize,
-    t: usize,
-    heads: usize,
-    cos: &Tensor,
-    sin: &Tensor,
-) -> Result<Tensor> {
-    let dh = cos.dim(1)?;
-    let x = x.reshape((b, t, heads, dh))?;
-    let half = dh / 2;
-    let rotated = Tensor::cat(
-        &[&x.narrow(3, half, half)?.neg()?, &x.narrow(3, 0, half)?],
-        3,
-    )?;
-    let cos = cos.reshape((1, t, 1, dh))?;
-    let sin = sin.reshape((1, t, 1, dh))?;
-    (x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?)?.reshape((b * t, heads * dh))
-}
-
-/// Repeats each key/value head `rep` times: (n, kv*dh) -> (n, kv*rep*dh), query head h using
-/// kv head h / rep (HF's `repeat_kv`).
-fn repeat_kv(x: &Tensor, kv: usize, rep: usize) -> Result<Tensor> {
-    if rep == 1 {
-        return Ok(x.clone());
-    }
-    let (n, cols) = x.dims2()?;
-    let dh = cols / kv;
-    x.reshape((n, kv, 1, dh))?
-        .broadcast_as((n, kv, rep, dh))?
-        .contiguous()?
-        .reshape((n, kv * rep * dh))
 }
 
 impl Llama {
@@ -265,33 +245,26 @@ impl Llama {
     /// Right padding: every row's positions start at 0.
     pub(crate) fn hidden(&self, c: &PolicyConfig, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
-        let dev = ids.device();
         let positions: Vec<usize> = (0..t).collect();
         let (cos, sin) = rope_tables(c, &positions);
-        let dh = c.head_dim();
-        let cos = Tensor::from_vec(cos, (t, dh), dev)?;
-        let sin = Tensor::from_vec(sin, (t, dh), dev)?;
+        let rope = Rope {
+            cos,
+            sin,
+            seq: t,
+            head_dim: c.head_dim(),
+        };
         let (heads, kv) = (c.n_heads, c.kv_heads());
         let eps = c.ln_eps;
         let mut x = self.embed.embedding(&ids.flatten_all()?)?; // (b*t, d)
         for l in &self.layers {
             let h = rms_norm(&x, &l.input_norm, eps)?;
-            let q = rope(&l.q.forward(&h)?, b, t, heads, &cos, &sin)?;
-            let k = rope(&l.k.forward(&h)?, b, t, kv, &cos, &sin)?;
-            let v = l.v.forward(&h)?;
-            let qkv = Tensor::cat(
-                &[
-                    &q,
-                    &repeat_kv(&k, kv, heads / kv)?,
-                    &repeat_kv(&v, kv, heads / kv)?,
-                ],
-                1,
-            )?;
+            let (q, k, v) = (l.q.forward(&h)?, l.k.forward(&h)?, l.v.forward(&h)?);
+            let qkv = rope_qkv(&q, &k, &v, &rope, heads, kv)?;
             let a = causal_attention(&qkv, mask, b, t, heads)?;
-            x = (x + l.o.forward(&a)?)?;
+            x = l.o.forward_onto(&a, &x)?;
             let h = rms_norm(&x, &l.post_norm, eps)?;
-            let m = (l.gate.forward(&h)?.silu()? * l.up.forward(&h)?)?;
-            x = (x + l.down.forward(&m)?)?;
+            let m = swiglu(&l.gate.forward(&h)?, &l.up.forward(&h)?)?;
+            x = l.down.forward_onto(&m, &x)?;
         }
         rms_norm(&x, &self.norm, eps)
     }

@@ -1,5 +1,6 @@
 //! Model definitions: parameters and the reward model (`reward`), the fused transformer block
-//! and encoder, the policies (`policy`: tiny, and `llama` for Llama/Qwen2-family weights), and
+//! and encoder, the policies (`policy`: tiny, and `llama` for Llama/Qwen2-family weights, whose
+//! projections are `projection` ops), and
 //! the limits every size read from a file is checked against.
 
 pub mod bert_layer;
@@ -9,4 +10,5 @@ pub mod encoder;
 pub mod limits;
 pub mod llama;
 pub mod policy;
+mod projection;
 pub mod reward;

@@ -433,6 +433,14 @@ mod tests {
             ("dW", 1024, 2048, 256, true, false),
             ("dW", 256, 2048, 1024, true, false),
             ("dW", 8192, 2048, 256, true, false),
+            // SmolLM2-135M at 4 x 128 tokens (the decoder reward model's bench).
+            ("fwd", 512, 576, 1536, false, true),
+            ("fwd", 512, 1536, 576, false, true),
+            ("fwd", 512, 576, 192, false, true),
+            ("dx", 512, 1536, 576, false, false),
+            ("dx", 512, 576, 1536, false, false),
+            ("dW", 1536, 512, 576, true, false),
+            ("dW", 192, 512, 576, true, false),
         ] {
             let a_data = vec![0.5f32; m * k];
             let b_data = vec![0.25f32; n * k];
