@@ -3,7 +3,7 @@
 //! and "score all candidates now". Runs started elsewhere (the CLI) are followed from the DB.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -328,7 +328,7 @@ impl TrainScreen {
         let db = db.ok_or("training needs a database file")?;
         let cfg = self.form.job_config();
         if let Some(b) = &cfg.backbone {
-            if !b.join("config.json").exists() {
+            if !backbone_present(b) {
                 return Err(format!(
                     "{} is missing: run scripts/fetch-models.sh",
                     b.display()
@@ -633,5 +633,34 @@ pub fn render(
                 right[1],
             );
         }
+    }
+}
+
+/// A backbone is a GGUF file or an HF folder with its `config.json` (the `smollm2` preset's is
+/// a file, so looking for `FILE.gguf/config.json` refused it).
+fn backbone_present(path: &Path) -> bool {
+    if crate::ml::text::pretrained::is_gguf(path) {
+        path.is_file()
+    } else {
+        path.join("config.json").is_file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backbone_present;
+
+    #[test]
+    fn a_gguf_file_and_an_hf_folder_are_backbones_and_missing_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let gguf = dir.path().join("m.Q4_1.gguf");
+        assert!(!backbone_present(&gguf));
+        std::fs::write(&gguf, b"GGUF").unwrap();
+        assert!(backbone_present(&gguf));
+        let hf = dir.path().join("minilm");
+        std::fs::create_dir(&hf).unwrap();
+        assert!(!backbone_present(&hf));
+        std::fs::write(hf.join("config.json"), b"{}").unwrap();
+        assert!(backbone_present(&hf));
     }
 }
