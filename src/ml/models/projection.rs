@@ -12,7 +12,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape
 
 use crate::ml::kernels::blocked::{self, View};
 use crate::ml::kernels::{contiguous, matmul, matmul_onto};
-use crate::ml::models::block::{weight_grad, SideGrads};
+use crate::ml::models::block::{weight_grad, SideGrads, Slices};
 
 /// `x W^T` for rows x (n, d_in) and a weight W (d_out, d_in), plus `onto` (n, d_out) when
 /// given. The fused op runs on CPU f32 when W is a trainable variable or frozen; anything
@@ -77,29 +77,18 @@ impl Projection {
         let grad = grad.contiguous()?;
         let (n, d_in) = x.dims2()?;
         let d_out = w.dim(0)?;
-        let (gs, gl) = grad.storage_and_layout();
-        let candle_core::Storage::Cpu(gs) = &*gs else {
-            candle_core::bail!("projection: CPU only");
-        };
-        let dy = f32s(gs, gl)?;
+        let held = [grad, x.clone(), w.clone()];
+        let data = Slices::new(&held);
+        let (dy, xs, ws) = (data.get(0)?, data.get(1)?, data.get(2)?);
         if w.is_variable() {
-            let (xs, xl) = x.storage_and_layout();
-            let candle_core::Storage::Cpu(xs) = &*xs else {
-                candle_core::bail!("projection: CPU only");
-            };
-            let dw = weight_grad(dy, d_out, f32s(xs, xl)?, d_in);
-            self.side.stash(w, dw)?;
+            self.side.stash(w, weight_grad(dy, d_out, xs, d_in))?;
         }
         if !x.track_op() {
             return Ok(None);
         }
-        let (ws, wl) = w.storage_and_layout();
-        let candle_core::Storage::Cpu(ws) = &*ws else {
-            candle_core::bail!("projection: CPU only");
-        };
         let dx = blocked::product(
             View::row_major(dy, n, d_out),
-            View::row_major(f32s(ws, wl)?, d_out, d_in),
+            View::row_major(ws, d_out, d_in),
         );
         Ok(Some(Tensor::from_vec(dx, (n, d_in), x.device())?))
     }
