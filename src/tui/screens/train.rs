@@ -304,11 +304,17 @@ impl TrainScreen {
     }
 
     pub fn new(store: &Store) -> TrainScreen {
+        // The newest reward-model run's curves and best checkpoint, so a person coming back
+        // sees where training stands rather than "No run yet".
+        let newest = store
+            .runs()
+            .ok()
+            .and_then(|runs| runs.into_iter().find(|r| r.kind == "rm"));
         TrainScreen {
             form: TrainForm::from_last_run(store),
             field: 0,
             job: None,
-            series: None,
+            series: newest.and_then(|r| RunSeries::load(store, r.id).ok()),
             summary: None,
             data: None,
             started: None,
@@ -598,10 +604,14 @@ pub fn render(
             let best = best_eval(s).map_or(String::new(), |(step, acc)| {
                 format!("  best: step {step:.0}, acc {acc:.3} (the checkpoint kept)")
             });
+            // A run whose length was never recorded shows its step alone, not "step N/0".
+            let of_total = match s.total_steps {
+                0 => String::new(),
+                total => format!("/{total}"),
+            };
             let head = format!(
-                "run {}  step {step}/{}  epoch {}  {pps:.1} pairs/s  elapsed {}  ETA {eta}  eval acc {acc}{best}",
+                "run {}  step {step}{of_total}  epoch {}  {pps:.1} pairs/s  elapsed {}  ETA {eta}  eval acc {acc}{best}",
                 s.run_id,
-                s.total_steps,
                 s.epoch as u64 + 1,
                 elapsed.map_or("-".into(), fmt_secs),
             );
